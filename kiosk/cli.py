@@ -1,0 +1,46 @@
+"""`kiosk` command line: run | demo | check | import | export | audit verify | fake-tenant | ..."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from kiosk import __version__
+from kiosk.errors import KioskError
+
+# Each name is a module in kiosk.commands exposing register(subparsers).
+COMMANDS: tuple[str, ...] = (
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kiosk",
+        description="Enroll FIDO2 security keys on behalf of Microsoft Entra ID users.",
+    )
+    parser.add_argument("--version", action="version", version=f"fido-kiosk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(f"kiosk.commands.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except KioskError as exc:
+        print(f"error: {exc.title}\n  {exc.detail}\n  next: {exc.next_step}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

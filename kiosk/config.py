@@ -1,0 +1,368 @@
+"""kiosk.toml -> one typed, validated :class:`Settings` object.
+
+Every setting is declared once, with its default and a one-line description, via
+:func:`setting`. ``kiosk.toml.example`` is rendered from these declarations (see
+:func:`render_example`), so documentation and code cannot drift apart. A bad value raises
+:class:`~kiosk.errors.ConfigError` naming the setting, its line and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from kiosk.errors import ConfigError
+
+Check = Callable[[Any], str | None]
+"""Returns an error text (what is allowed) or None when the value is fine."""
+
+
+def setting(default: Any, doc: str, check: Check | None = None) -> Any:
+    """Declare one setting: its default, a one-line description, an optional extra check."""
+    meta = {"doc": doc, "check": check}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)  # type: ignore[misc]
+    return field(default=default, metadata=meta)
+
+
+def _between(lo: int, hi: int) -> Check:
+    return lambda v: None if lo <= v <= hi else f"a whole number from {lo} to {hi}"
+
+
+def _https(v: str) -> str | None:
+    return None if v.startswith("https://") else "an https:// URL"
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _aaguids(v: list[str]) -> str | None:
+    bad = [x for x in v if not _UUID.match(x)]
+    return f"AAGUIDs written as UUIDs (not {bad[0]!r})" if bad else None
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    """The Entra ID tenant and the app registration the kiosk signs in as."""
+
+    tenant_id: str = setting("", "Directory (tenant) id or verified domain of the tenant.")
+    client_id: str = setting("", "Application (client) id of the kiosk's app registration.")
+    login_url: str = setting(
+        "https://login.microsoftonline.com",
+        "Entra ID login endpoint (national clouds differ).",
+        _https,
+    )
+    graph_url: str = setting(
+        "https://graph.microsoft.com", "Microsoft Graph endpoint (national clouds differ).", _https
+    )
+    certificate_file: str = setting(
+        "", "PEM certificate of the app's certificate credential (preferred over a secret)."
+    )
+    private_key_file: str = setting("", "PEM private key for certificate_file; must be mode 0600.")
+    pfx_file: str = setting(
+        "", "PKCS#12 file holding certificate and key, instead of the two PEMs."
+    )
+    pfx_passphrase_file: str = setting("", "File holding the passphrase of pfx_file.")
+    client_secret_file: str = setting(
+        "", "File holding a client secret, if no certificate is used; must be mode 0600."
+    )
+    client_secret: str = setting(
+        "", "Inline client secret: refused unless allow_inline_secret is true. Prefer a file."
+    )
+    allow_inline_secret: bool = setting(False, "Accept client_secret written inline (warned).")
+    credentials_directory: str = setting(
+        "", "Directory of systemd credentials (defaults to $CREDENTIALS_DIRECTORY when set)."
+    )
+    ca_bundle: str = setting(
+        "", "Extra CA bundle to trust for login and Graph (only for a private test tenant)."
+    )
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    """How the kiosk talks to Microsoft Graph."""
+
+    creation_options_api: Literal["beta", "v1.0"] = setting(
+        "beta", "beta allows a chosen challenge timeout; v1.0 has a fixed 5-minute challenge."
+    )
+    challenge_timeout_minutes: int = setting(
+        60, "Lifetime of a creation-options challenge (beta only).", _between(5, 43200)
+    )
+    timeout_seconds: float = setting(30.0, "Timeout of one HTTP call to login or Graph.")
+    max_retries: int = setting(
+        6, "Retries on 429, 503, 504 and connection errors.", _between(0, 20)
+    )
+    retry_after_cap_seconds: float = setting(60.0, "Longest Retry-After the kiosk will honour.")
+    prefetch: int = setting(
+        3, "How many upcoming users get their creation options fetched ahead.", _between(0, 50)
+    )
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """Which keys are accepted and how they are set up."""
+
+    allowed_aaguids: list[str] = setting(
+        [], "Only these AAGUIDs are enrolled (empty: any).", _aaguids
+    )
+    blocked_aaguids: list[str] = setting([], "These AAGUIDs are always refused.", _aaguids)
+    min_firmware: str = setting("", 'Refuse keys with older firmware, e.g. "5.4.3" (empty: any).')
+    pin_policy: Literal["required", "optional"] = setting(
+        "required",
+        "required: refuse keys that cannot enforce min PIN length / force PIN change; "
+        "optional: enroll them without and say so.",
+    )
+    reset: Literal["never", "ask", "automatic"] = setting(
+        "ask", "What to do with a key that already has a PIN or credentials."
+    )
+    reset_window_seconds: float = setting(
+        10.0, "A reset is only accepted this long after the key is inserted."
+    )
+    refuse_used_serials: bool = setting(
+        True, "Refuse a key whose serial is already enrolled to someone in the inventory."
+    )
+    min_pin_length: int = setting(6, "Minimum PIN length set on the key.", _between(4, 63))
+    force_pin_change: bool = setting(True, "Force the user to change the PIN on first use.")
+    pin_source: Literal["generated", "operator"] = setting(
+        "generated", "generated: the kiosk makes a random PIN; operator: the operator types it."
+    )
+    pin_length: int = setting(
+        8, "Length of generated PINs (never below min_pin_length).", _between(4, 63)
+    )
+    pin_alphabet: Literal["digits", "alphanumeric"] = setting(
+        "digits", "Characters of generated PINs."
+    )
+    display_name_template: str = setting(
+        "{model} {serial}", "Name of the method in Entra; 30 characters at most, serial kept."
+    )
+    keys_per_user: int = setting(
+        1, "Keys enrolled per user by default (backup keys).", _between(1, 10)
+    )
+
+
+@dataclass(frozen=True)
+class EscrowSettings:
+    """How a PIN is handed over."""
+
+    mode: Literal["sealed", "show", "both"] = setting(
+        "sealed",
+        "sealed: encrypted to the helpdesk certificates; show: shown once on screen; both.",
+    )
+    recipients: list[str] = setting(
+        [], "PEM certificates of the helpdesk; a sealed PIN opens with any of their keys."
+    )
+    directory: str = setting(
+        "/var/lib/fido-kiosk/escrow", "Where sealed PINs (CMS files) are kept."
+    )
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where the kiosk keeps its state."""
+
+    path: str = setting("/var/lib/fido-kiosk/kiosk.db", "SQLite database (WAL) of queue and keys.")
+    audit_path: str = setting("/var/lib/fido-kiosk/audit.jsonl", "Hash-chained audit trail.")
+    manifest_directory: str = setting(
+        "/var/lib/fido-kiosk/manifests", "Shipping manifests go here."
+    )
+    mds_blob: str = setting("/var/lib/fido-kiosk/mds3.jwt", "FIDO MDS3 blob placed by the admin.")
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    name: str = setting("", "Operator's name as shown at sign-in.")
+    pin_hash: str = setting("", "scrypt hash of the operator PIN (from `kiosk operator add`).")
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    """The kiosk itself."""
+
+    idle_lock_minutes: float = setting(5.0, "Lock the kiosk after this long without a key press.")
+    admin_pin_hash: str = setting("", "scrypt hash of the admin PIN (from `kiosk operator add`).")
+    theme: Literal["default", "high-contrast"] = setting("default", "Colour theme.")
+    poll_interval_ms: int = setting(50, "How often the kiosk looks for keys.", _between(10, 2000))
+    operators: list[dict[str, str]] = setting(
+        [], "Operators: [[kiosk.operators]] tables with name and pin_hash."
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    tenant: TenantSettings = field(default_factory=TenantSettings)
+    graph: GraphSettings = field(default_factory=GraphSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    escrow: EscrowSettings = field(default_factory=EscrowSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    kiosk: KioskSettings = field(default_factory=KioskSettings)
+    source: str = "<defaults>"
+
+
+SECTIONS: Mapping[str, type[Any]] = {
+    f.name: f.default_factory  # type: ignore[misc]
+    for f in dataclasses.fields(Settings)
+    if f.name != "source"
+}
+
+
+def _line_of(text: str, section: str, key: str | None) -> int | None:
+    """Best-effort line number of ``key`` in ``[section]`` (tomllib gives none)."""
+    current = ""
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        m = re.match(r"^\[+\s*([A-Za-z0-9_.\-]+)\s*\]+", line)
+        if m:
+            current = m.group(1)
+            if key is None and current == section:
+                return n
+            continue
+        if key is not None and current == section and re.match(rf"^{re.escape(key)}\s*=", line):
+            return n
+    return None
+
+
+def _type_ok(value: Any, hint: Any) -> str | None:
+    origin = get_origin(hint)
+    if origin is Literal:
+        allowed = get_args(hint)
+        return None if value in allowed else "one of " + ", ".join(repr(a) for a in allowed)
+    if hint is bool:
+        return None if isinstance(value, bool) else "true or false"
+    if hint is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "a whole number"
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "a number"
+    if hint is str:
+        return None if isinstance(value, str) else "a quoted string"
+    if origin is list:
+        if not isinstance(value, list):
+            return 'a list, e.g. ["a", "b"]'
+        (item,) = get_args(hint)
+        for v in value:
+            err = _type_ok(v, item)
+            if err:
+                return f"a list of {err}s"
+        return None
+    if origin is dict:
+        return None if isinstance(value, dict) else "a table"
+    if origin in (typing.Union, types.UnionType):
+        return None
+    return None
+
+
+def _build_section(name: str, cls: type[Any], data: Any, text: str, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: [{name}] must be a table.")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, raw_value in data.items():
+        value = raw_value
+        line = _line_of(text, name, key)
+        at = f"{where}:{line}" if line else where
+        if key not in known:
+            close = ", ".join(sorted(known))
+            raise ConfigError(f"{at}: unknown setting {name}.{key}. Known settings: {close}.")
+        err = _type_ok(value, hints[key])
+        check = known[key].metadata.get("check")
+        if err is None and check is not None:
+            err = check(value)
+        if err is not None:
+            raise ConfigError(f"{at}: {name}.{key} = {value!r} is not allowed; expected {err}.")
+        if hints[key] is float and isinstance(value, int):
+            value = float(value)
+        values[key] = value
+    return cls(**values)
+
+
+def parse(text: str, where: str = "kiosk.toml") -> Settings:
+    """Parse and validate the text of a kiosk.toml."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc}).") from None
+    sections: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in SECTIONS:
+            line = _line_of(text, name, None)
+            at = f"{where}:{line}" if line else where
+            raise ConfigError(
+                f"{at}: unknown section [{name}]. Known sections: {', '.join(SECTIONS)}."
+            )
+        sections[name] = _build_section(name, SECTIONS[name], value, text, where)
+    settings = Settings(**sections, source=where)
+    _cross_checks(settings, text, where)
+    return settings
+
+
+def _cross_checks(s: Settings, text: str, where: str) -> None:
+    if s.policy.pin_length < s.policy.min_pin_length:
+        line = _line_of(text, "policy", "pin_length")
+        at = f"{where}:{line}" if line else where
+        raise ConfigError(
+            f"{at}: policy.pin_length ({s.policy.pin_length}) is below policy.min_pin_length "
+            f"({s.policy.min_pin_length}); expected at least {s.policy.min_pin_length}."
+        )
+    if s.tenant.client_secret and not s.tenant.allow_inline_secret:
+        line = _line_of(text, "tenant", "client_secret")
+        at = f"{where}:{line}" if line else where
+        raise ConfigError(
+            f"{at}: tenant.client_secret is written inline. Put the secret in a file named by "
+            "tenant.client_secret_file (mode 0600) or a systemd credential, or set "
+            "tenant.allow_inline_secret = true to accept the risk."
+        )
+
+
+def load(path: str | Path) -> Settings:
+    """Read and validate kiosk.toml at ``path``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{p}: no such file.", next_step="Copy kiosk.toml.example to that path and edit it."
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot be read ({exc.__class__.__name__}).") from None
+    return parse(text, str(p))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return "{}"
+
+
+def render_example() -> str:
+    """The text of kiosk.toml.example: every setting, commented, with its default."""
+    out = [
+        "# kiosk.toml: configuration of fido-kiosk.",
+        "# Every setting is shown with its default; uncomment and edit what you need.",
+        "",
+    ]
+    for name, cls in SECTIONS.items():
+        out.append(f"[{name}]")
+        if cls.__doc__:
+            out.append(f"# {cls.__doc__.strip()}")
+        for f in dataclasses.fields(cls):
+            out.append(f"# {f.metadata['doc']}")
+            default: Any = f.default
+            if default is dataclasses.MISSING:
+                default = f.default_factory()  # type: ignore[operator]
+            out.append(f"#{f.name} = {_toml_value(default)}")
+        out.append("")
+    return "\n".join(out)

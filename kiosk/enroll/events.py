@@ -1,0 +1,126 @@
+"""Events the engine publishes. The TUI and the headless runner both consume these; the engine
+never knows which one is listening. Plain frozen dataclasses, safe to hand across threads.
+
+The only event that carries a secret is :class:`PinHandover`, and only when the escrow policy
+shows PINs on screen; its ``pin`` is never logged (see ``__repr__``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from kiosk.keys.types import KeyInfo
+
+
+class Step(enum.StrEnum):
+    """The per-user state machine, in order. FAILED and SKIPPED end it early."""
+
+    QUEUED = "queued"
+    OPTIONS_READY = "options ready"
+    KEY_INSERTED = "key inserted"
+    KEY_CHECKED = "key checked"
+    RESET = "reset"
+    PIN_SET = "PIN set"
+    CREDENTIAL_CREATED = "credential created"
+    REGISTERED = "registered"
+    PIN_POLICY_APPLIED = "PIN policy applied"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Prompt(enum.StrEnum):
+    """The big prompt the operator sees."""
+
+    IDLE = "idle"
+    INSERT_KEY = "insert a key"
+    TOUCH_KEY = "touch the key now"
+    REINSERT_KEY = "pull the key and insert it again"
+    WORKING = "working"
+    REMOVE_KEY = "remove the key"
+    ONE_KEY_ONLY = "only one key at a time"
+    CONFIRM_RESET = "confirm reset"
+    CONFIRM_REPLACE = "confirm replace"
+
+
+@dataclass(frozen=True)
+class StepChanged:
+    entry_id: int
+    upn: str
+    step: Step
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PromptChanged:
+    prompt: Prompt
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TouchNeeded:
+    """The key is waiting for a touch: for a reset or for the credential."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class KeyIdentified:
+    info: KeyInfo
+
+
+@dataclass(frozen=True)
+class KeyGone:
+    pass
+
+
+@dataclass(frozen=True)
+class PinHandover:
+    """Show this PIN once, large, for the PIN mailer; then forget it."""
+
+    entry_id: int
+    upn: str
+    pin: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EnrollmentResult:
+    entry_id: int
+    upn: str
+    status: Step
+    """DONE, FAILED or SKIPPED."""
+    reason: str = ""
+    next_step: str = ""
+    serial: str | None = None
+    method_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ErrorRaised:
+    """An error the operator must see: a title, what happened and what to do next."""
+
+    title: str
+    detail: str
+    next_step: str
+    retryable: bool = True
+
+
+@dataclass(frozen=True)
+class QueueChanged:
+    """Counts per status changed (import, sync, a result)."""
+
+    counts: dict[str, int]
+
+
+Event = (
+    StepChanged
+    | PromptChanged
+    | TouchNeeded
+    | KeyIdentified
+    | KeyGone
+    | PinHandover
+    | EnrollmentResult
+    | ErrorRaised
+    | QueueChanged
+)

@@ -1,0 +1,1 @@
+"""Microsoft Entra ID and Graph: MSAL token provider, Graph client, typed models."""

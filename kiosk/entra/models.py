@@ -1,0 +1,73 @@
+"""Typed Graph models, parsed leniently from Graph's JSON. No I/O here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def b64_lenient(value: str) -> bytes:
+    """Decode base64 or base64url, with or without padding; Graph uses both for credential ids.
+
+    Raises ``ValueError`` (never anything else) when the text is not base64 at all.
+    """
+    text = value.strip().replace("-", "+").replace("_", "/")
+    text += "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not a base64 or base64url value") from exc
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    user_principal_name: str
+    display_name: str = ""
+    mail: str | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class CreationOptions:
+    """WebAuthn creation options fetched from Graph for one user.
+
+    ``public_key`` is Graph's ``publicKey`` object as received (ids in whatever base64 flavour
+    Graph used); the device layer turns it into CTAP parameters.
+    """
+
+    user_id: str
+    public_key: Mapping[str, Any]
+    challenge_expires_at: datetime
+
+    @property
+    def rp_id(self) -> str:
+        rp = self.public_key.get("rp") or {}
+        return str(rp.get("id") or "login.microsoft.com")
+
+    @property
+    def origin(self) -> str:
+        return "https://" + self.rp_id
+
+    def expired(self, now: datetime, margin_seconds: float = 0.0) -> bool:
+        return (self.challenge_expires_at - now).total_seconds() <= margin_seconds
+
+
+@dataclass(frozen=True)
+class Fido2Method:
+    id: str
+    display_name: str
+    created: datetime | None = None
+    aaguid: str | None = None
+    model: str | None = None
+    attestation_level: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)

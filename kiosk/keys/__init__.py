@@ -1,0 +1,1 @@
+"""Everything that touches a security key. Never imports Textual."""

@@ -1,0 +1,1 @@
+"""Durable state in SQLite (WAL): queue, enrollments, key inventory, events."""
