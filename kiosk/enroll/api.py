@@ -1,0 +1,105 @@
+"""What a front end (the TUI, the headless runner) may ask of the engine.
+
+The engine implements :class:`EngineControl`. All methods are thread-safe: operator commands
+are queued to the engine's own loop, which ``run`` drives (in a Textual thread worker, or the
+main thread of the headless runner). Events flow back through the listeners given to
+``subscribe``; a listener is called on the engine's thread and must only hand the event on
+(``App.call_from_thread`` / ``post_message``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from kiosk.enroll.events import Event
+
+Status = Literal["pending", "active", "done", "failed", "skipped"]
+SortKey = Literal["position", "upn", "status", "updated"]
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    entry_id: int
+    upn: str
+    display_name: str
+    status: Status
+    keys_wanted: int
+    keys_done: int
+    reason: str = ""
+    updated: str = ""
+    """ISO 8601 time of the last change."""
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    line: int | None
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    source: str
+    added: int
+    already_queued: int
+    problems: Sequence[ImportProblem] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    ok: bool
+    records: int
+    problems: Sequence[str] = field(default_factory=tuple)
+    """One line per problem, naming the record (line number) and what is wrong."""
+
+
+class EngineControl(Protocol):
+    def subscribe(self, listener: Callable[[Event], None]) -> None: ...
+
+    def run(self, stop: threading.Event) -> None:
+        """Work through the queue until ``stop`` is set. Blocking; one caller at a time."""
+        ...
+
+    # Operator commands (queued; take effect on the engine's loop).
+    def cancel(self) -> None: ...
+    def retry(self) -> None: ...
+    def skip(self, reason: str = "skipped by operator") -> None: ...
+    def confirm_reset(self, ok: bool) -> None: ...
+    def confirm_replace(self, ok: bool) -> None: ...
+    def provide_pin(self, pin: str) -> None:
+        """The operator typed the PIN (policy pin_source = operator)."""
+        ...
+
+    def set_operator(self, name: str | None) -> None:
+        """Who is signed in (None while locked); recorded with every enrollment."""
+        ...
+
+    def select(self, entry_id: int) -> None:
+        """Make this queue entry the next one to enroll."""
+        ...
+
+    # Queue (blocking: call from a worker thread, except queue_page/counts which are fast).
+    def import_csv(
+        self, path: Path, *, keys_per_user: int = 1, replace: bool = False
+    ) -> ImportReport: ...
+    def add_user(
+        self, upn: str, *, keys_per_user: int = 1, replace: bool = False
+    ) -> ImportReport: ...
+    def sync_group(self, name_or_id: str, *, keys_per_user: int = 1) -> ImportReport: ...
+    def queue_page(
+        self,
+        offset: int,
+        limit: int,
+        *,
+        search: str = "",
+        status: Status | None = None,
+        sort: SortKey = "position",
+    ) -> list[QueueRow]: ...
+    def queue_size(self, *, search: str = "", status: Status | None = None) -> int: ...
+    def counts(self) -> dict[str, int]: ...
+    def export_manifest(self, directory: Path) -> list[Path]: ...
+    def verify_audit(self) -> AuditReport: ...
