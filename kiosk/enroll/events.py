@@ -23,8 +23,11 @@ class Step(enum.StrEnum):
     RESET = "reset"
     PIN_SET = "PIN set"
     CREDENTIAL_CREATED = "credential created"
-    REGISTERED = "registered"
     PIN_POLICY_APPLIED = "PIN policy applied"
+    """Before registration on purpose: the policy needs the PIN, which only lives in memory
+    until it is sealed; once the credential is journaled, registration needs neither key nor
+    PIN, so a crash between the two steps can always be finished from the journal."""
+    REGISTERED = "registered"
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"
