@@ -1,0 +1,78 @@
+"""`kiosk operator add NAME [--admin]`: ask for a PIN twice and print the TOML to paste."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from collections.abc import Callable
+from typing import Any
+
+from kiosk.errors import KioskError
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "operator", help="Manage kiosk operators (PIN hashes for kiosk.toml)."
+    )
+    sub = parser.add_subparsers(dest="operator_command", metavar="ACTION")
+    sub.required = True
+    add = sub.add_parser(
+        "add",
+        help="Ask for a PIN twice (not echoed) and print the [[kiosk.operators]] entry.",
+    )
+    add.add_argument("name", help="Operator's name as shown at sign-in.")
+    add.add_argument(
+        "--admin",
+        action="store_true",
+        help="Make the admin PIN instead (prints kiosk.admin_pin_hash).",
+    )
+    add.set_defaults(func=handle_add)
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if c.isprintable() else " " for c in escaped) + '"'
+
+
+def snippet(name: str, pin_hash: str, *, admin: bool) -> str:
+    """The TOML text to paste into kiosk.toml."""
+    if admin:
+        return (
+            f"# Admin PIN, made by {name}: put this line in the [kiosk] section.\n"
+            f"admin_pin_hash = {_toml_string(pin_hash)}\n"
+        )
+    return f"[[kiosk.operators]]\nname = {_toml_string(name)}\npin_hash = {_toml_string(pin_hash)}\n"
+
+
+def read_new_pin(prompt: Callable[[str], str] = getpass.getpass) -> str:
+    """Ask for a PIN twice without echo; raise a KioskError when they differ."""
+    first = prompt("New PIN: ")
+    second = prompt("Same PIN again: ")
+    if not secrets_equal(first, second):
+        raise KioskError(
+            "The two PINs you typed are not the same.",
+            title="PINs differ",
+            next_step="Run the command again and type the same PIN twice.",
+        )
+    return first
+
+
+def secrets_equal(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def handle_add(args: argparse.Namespace) -> int:
+    from kiosk.tui.auth import hash_pin
+
+    name = str(args.name).strip()
+    if not name:
+        raise KioskError(
+            "The operator name is empty.",
+            title="No name",
+            next_step="Give the operator's name, e.g. `kiosk operator add 'Ana Silva'`.",
+        )
+    pin = read_new_pin()
+    print(snippet(name, hash_pin(pin), admin=bool(args.admin)), end="")
+    return 0
