@@ -1,0 +1,224 @@
+"""The rules of the audit trail: what a record may hold, how records chain, and the verifier.
+
+Kept apart from :mod:`kiosk.audit` (the writer) so that ``kiosk audit verify`` and the writer
+share one definition of a valid record. See :mod:`kiosk.audit` for the format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from kiosk.enroll.api import AuditReport
+from kiosk.errors import KioskError
+
+GENESIS = "0" * 64
+"""The ``prev`` of the first record."""
+
+FIELDS: frozenset[str] = frozenset(
+    {
+        "seq", "time", "prev", "event", "operator", "upn", "user_id", "entry_id", "key",
+        "credential", "outcome", "reason", "next_step", "graph_request_ids", "timings_ms",
+        "display_name", "step", "source", "count", "counts", "detail", "pin_policy", "escrow",
+        "torn", "kiosk_version", "host",
+    }
+)
+"""Top-level field names a record may carry."""
+
+NESTED: Mapping[str, frozenset[str]] = {
+    "key": frozenset({"serial", "aaguid", "model", "firmware"}),
+    "credential": frozenset({"method_id", "credential_id_sha256", "attestation_format"}),
+    "pin_policy": frozenset({"min_pin_length", "force_pin_change", "applied", "supported"}),
+    "escrow": frozenset({"mode", "file", "recipients_sha256"}),
+    "torn": frozenset({"bytes", "sha256", "kept_in"}),
+}
+"""Nested objects and the names allowed inside them."""
+
+FREE_KEYED = frozenset({"timings_ms", "counts"})
+"""Objects with free (identifier-like) names whose values must be numbers."""
+
+RESERVED = ("seq", "time", "prev", "event")
+"""Set by the trail itself, never by the caller."""
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_SECRET_NAME = re.compile(
+    r"^(?:pin|pins|pin_?code|pin_?value|new_?pin|old_?pin|.*secret.*|.*token.*|.*passw.*"
+    r"|.*passphrase.*)$"
+)
+SECRET_TEXT = re.compile(
+    r"(?i)\bpins?\s*[:=]\s*[\"']?(?=[^\s\"']*\d)[^\s\"']{4,}"
+    r"|\b(?:password|passphrase|secret|token)\s*[:=]\s*[\"']?[^\s\"']{16,}"
+    r"|\bbearer\s+[A-Za-z0-9._~+/-]{16,}"
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
+    r"|-----BEGIN"
+)
+"""Text that looks like a PIN, a secret, a bearer token, a JWT or PEM material."""
+
+
+class AuditError(KioskError):
+    title = "Audit trail problem"
+    next_step = "Stop enrolling and call the kiosk administrator; the audit trail needs checking."
+
+
+class AuditFieldError(AuditError):
+    """A record was refused: a field not on the allow-list, or a value that looks secret."""
+
+    title = "Audit record refused"
+    next_step = "This is a bug in the kiosk: report it. Nothing was written to the audit trail."
+
+
+def line_hash(line: bytes) -> str:
+    """SHA-256 (hex) of a record's line bytes, without the newline."""
+    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+
+
+def _check_scalar(where: str, value: Any) -> None:
+    if value is None or isinstance(value, bool | int | float):
+        return
+    if isinstance(value, str):
+        if SECRET_TEXT.search(value):
+            raise AuditFieldError(f"{where} holds text that looks like a PIN, secret or token.")
+        return
+    raise AuditFieldError(f"{where} is a {type(value).__name__}; only plain JSON values go in.")
+
+
+def _check_object(name: str, value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise AuditFieldError(f"{name} must be an object.")
+    for sub, sub_value in value.items():
+        where = f"{name}.{sub}"
+        if name in NESTED and sub not in NESTED[name]:
+            raise AuditFieldError(f"the field {where!r} is not on the audit allow-list.")
+        if name in FREE_KEYED:
+            if not isinstance(sub, str) or not _NAME.match(sub) or _SECRET_NAME.match(sub):
+                raise AuditFieldError(f"{name} has a name that is not allowed.")
+            if isinstance(sub_value, bool) or not isinstance(sub_value, int | float):
+                raise AuditFieldError(f"{where} must be a number.")
+        if isinstance(sub_value, list):
+            for i, item in enumerate(sub_value):
+                _check_scalar(f"{where}[{i}]", item)
+        else:
+            _check_scalar(where, sub_value)
+
+
+def check_record(record: Mapping[str, Any]) -> None:
+    """Refuse a record with an unknown field, a secret-looking value or a non-JSON value."""
+    for name, value in record.items():
+        if name not in FIELDS:
+            raise AuditFieldError(f"the field {name!r} is not on the audit allow-list.")
+        if name in NESTED or name in FREE_KEYED:
+            _check_object(name, value)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                _check_scalar(f"{name}[{i}]", item)
+        else:
+            _check_scalar(name, value)
+
+
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _where(n: int, seq: object) -> str:
+    return f"line {n} (seq {seq})" if isinstance(seq, int) else f"line {n}"
+
+
+def verify_lines(data: bytes, *, expected_head: str | None = None) -> AuditReport:
+    """Verify the bytes of a trail. One problem line per damaged record, naming it."""
+    lines = data.split(b"\n")
+    torn = lines.pop() if lines else b""  # the bytes after the last newline
+    problems: list[str] = []
+    records = [parse_line(line) for line in lines]
+    seqs = [r.get("seq") if r is not None else None for r in records]
+    hashes = [line_hash(line) for line in lines]
+    by_hash = {h: i for i, h in enumerate(hashes)}
+    first_at: dict[int, int] = {}
+    for i, s in enumerate(seqs):
+        if isinstance(s, int) and not isinstance(s, bool):
+            first_at.setdefault(s, i)
+    edited: set[int] = set()
+    notes: dict[int, list[str]] = {}
+    last_seq: int | None = 0
+    for i, rec in enumerate(records):
+        say = notes.setdefault(i, [])
+        if rec is None:
+            say.append("not a readable record (edited or corrupted)")
+            last_seq = None
+            continue
+        seq = rec.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            say.append("has no valid seq (edited)")
+            last_seq = None
+            continue
+        seq_ok = True
+        if last_seq is not None and seq != last_seq + 1:
+            seq_ok = False
+            if seq <= last_seq:
+                again = first_at.get(seq, i) != i
+                say.append(
+                    f"seq {seq} comes after seq {last_seq}: "
+                    + ("a duplicate of line " + str(first_at[seq] + 1) if again else "reordered")
+                )
+            else:
+                missing = range(last_seq + 1, seq)
+                elsewhere = [m for m in missing if m in first_at]
+                if elsewhere:
+                    say.append(
+                        f"seq {seq} comes after seq {last_seq}; seq {elsewhere[0]} is at line "
+                        f"{first_at[elsewhere[0]] + 1}: reordered"
+                    )
+                else:
+                    gap = f"{missing.start}" if len(missing) == 1 else (
+                        f"{missing.start} to {missing.stop - 1}"
+                    )
+                    say.append(f"the record(s) with seq {gap} before it were removed")
+        last_seq = seq
+        want = hashes[i - 1] if i else GENESIS
+        prev = rec.get("prev")
+        if prev != want:
+            if isinstance(prev, str) and prev in by_hash:
+                j = by_hash[prev]
+                say.append(f"it chains to line {j + 1} (seq {seqs[j]}), not to the line before it")
+            elif i and seq_ok:
+                edited.add(i - 1)
+            elif not i and seq_ok:
+                say.append("it does not start the chain (prev is not the genesis hash)")
+        if rec.get("event") in (None, "") or not isinstance(rec.get("time"), str):
+            say.append("event or time missing (edited)")
+        try:
+            check_record({k: v for k, v in rec.items() if k not in RESERVED})
+        except AuditFieldError as exc:
+            say.append(f"{exc.detail} (edited)")
+    for i in sorted(edited):
+        notes[i].insert(
+            0, f"edited: its hash does not match the prev of line {i + 2} (seq {seqs[i + 1]})"
+        )
+    for i, say in sorted(notes.items()):
+        if say:
+            problems.append(f"{_where(i + 1, seqs[i])}: " + "; ".join(say) + ".")
+    if torn:
+        problems.append(
+            f"line {len(lines) + 1}: incomplete last record ({len(torn)} bytes, no newline): a "
+            "torn write; the kiosk cuts it off and records the repair when it next opens the trail."
+        )
+    head = hashes[-1] if hashes else GENESIS
+    if expected_head is not None and expected_head.lower() != head:
+        if expected_head.lower() in by_hash:
+            j = by_hash[expected_head.lower()]
+            problems.append(
+                f"the expected head is line {j + 1} (seq {seqs[j]}), but records follow it."
+            )
+        else:
+            last = f"line {len(lines)} (seq {seqs[-1]})" if lines else "the empty trail"
+            problems.append(
+                f"the last record, {last}, is not the expected head {expected_head[:16]}...: the "
+                "end of the trail was edited or removed."
+            )
+    return AuditReport(ok=not problems, records=len(lines), problems=tuple(problems))

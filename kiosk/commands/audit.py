@@ -1,0 +1,62 @@
+"""`kiosk audit verify [PATH | --config kiosk.toml] [--head SHA256]`: check the audit trail."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG = "/etc/fido-kiosk/kiosk.toml"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "audit", help="Work with the audit trail.", description="Work with the audit trail."
+    )
+    sub = parser.add_subparsers(dest="audit_command", metavar="ACTION")
+    sub.required = True
+    verify = sub.add_parser(
+        "verify",
+        help="Check the hash chain; name any edited, removed or reordered record.",
+        description="Check the audit trail's hash chain. Exit 0 when it is intact, 1 when not.",
+    )
+    verify.add_argument(
+        "path", nargs="?", help="The audit trail (default: store.audit_path from the config)."
+    )
+    verify.add_argument(
+        "--config",
+        help=f"kiosk.toml to read store.audit_path from (default: $KIOSK_CONFIG or "
+        f"{DEFAULT_CONFIG}).",
+    )
+    verify.add_argument(
+        "--head",
+        help="SHA-256 the last record must have (the last 'hash=' of kiosk.audit in the "
+        "system log); catches an edited or removed end of the trail.",
+    )
+    verify.set_defaults(func=_verify)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from kiosk.audit import verify
+    from kiosk.audit_chain import GENESIS, line_hash
+
+    path = args.path
+    if path is None:
+        from kiosk import config
+
+        path = config.load(
+            args.config or os.environ.get("KIOSK_CONFIG") or DEFAULT_CONFIG
+        ).store.audit_path
+    report = verify(path, expected_head=args.head)
+    if report.ok:
+        lines = Path(path).read_bytes().splitlines()
+        head = line_hash(lines[-1]) if lines else GENESIS
+        print(f"audit trail OK: {path}: {report.records} records, intact; chain head {head}")
+        return 0
+    count = len(report.problems)
+    print(f"audit trail FAILED: {path}: {report.records} records, {count} problem(s)")
+    for problem in report.problems:
+        print(f"  - {problem}")
+    print("  next: keep a copy of this file, stop enrolling and call the kiosk administrator.")
+    return 1
