@@ -1,0 +1,79 @@
+"""The kiosk database: one SQLite file in WAL mode, shared by the engine and the front end.
+
+One connection guarded by a lock (every method is safe from any thread). Writes run in short
+explicit transactions; ``synchronous=FULL`` makes each commit durable before it returns, which
+the journal relies on ("journaled before its side effect is treated as done").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kiosk.errors import KioskError
+from kiosk.store.migrations import migrate
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StoreError(KioskError):
+    title = "Kiosk database problem"
+    next_step = "Check the disk and the store.path setting, then start the kiosk again."
+
+
+class Database:
+    """The connection, its lock and the clock used for timestamps."""
+
+    def __init__(self, path: str | Path, *, clock: Clock = utc_now) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        self.lock = threading.RLock()
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.schema_found = migrate(self.conn)
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"The database {self.path} cannot be opened ({exc.__class__.__name__}: {exc})."
+            ) from None
+
+    def now(self) -> str:
+        return self.clock().astimezone(UTC).isoformat(timespec="milliseconds")
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; committed (and synced) when the block ends."""
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[object, ...] | list[object] = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            return list(self.conn.execute(sql, params).fetchall())
+
+    def journal_mode(self) -> str:
+        return str(self.query("PRAGMA journal_mode")[0][0])
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()

@@ -1,0 +1,199 @@
+"""The enrollment journal: one row per attempt to put a credential on a key for a user.
+
+Every step is written (and synced) before the engine treats its side effect as done. The row
+holds the credential's attestation (credential id, clientDataJSON, attestationObject; none of
+it secret) so registration can be finished after a crash without the key or the PIN.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, cast
+
+from kiosk.enroll.events import Step
+from kiosk.entra.models import b64_lenient
+from kiosk.keys.types import CreatedCredential, KeyInfo, b64url
+from kiosk.store.db import Database
+
+State = Literal["open", "done", "failed", "orphan"]
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    id: int
+    entry_id: int
+    user_id: str
+    upn: str
+    step: Step
+    state: State
+    serial: str | None
+    aaguid: str | None
+    model: str | None
+    firmware: str | None
+    credential_id: str | None
+    client_data_json: str | None
+    attestation_object: str | None
+    attestation_format: str | None
+    challenge_expires: datetime | None
+    display_name: str | None
+    method_id: str | None
+    escrow_file: str | None
+    pin_policy: str | None
+    operator: str | None
+    reason: str
+    started: str
+    updated: str
+
+    def credential(self) -> CreatedCredential | None:
+        """The journaled credential, as the register call needs it."""
+        if not (self.credential_id and self.client_data_json and self.attestation_object):
+            return None
+        return CreatedCredential(
+            credential_id=b64_lenient(self.credential_id),
+            client_data_json=b64_lenient(self.client_data_json),
+            attestation_object=b64_lenient(self.attestation_object),
+            aaguid=self.aaguid or "",
+            attestation_format=self.attestation_format or "",
+        )
+
+
+def _enrollment(r: sqlite3.Row) -> Enrollment:
+    expires = r["challenge_expires"]
+    return Enrollment(
+        id=int(r["id"]),
+        entry_id=int(r["entry_id"]),
+        user_id=str(r["user_id"]),
+        upn=str(r["upn"]),
+        step=Step(r["step"]),
+        state=cast(State, str(r["state"])),
+        serial=r["serial"],
+        aaguid=r["aaguid"],
+        model=r["model"],
+        firmware=r["firmware"],
+        credential_id=r["credential_id"],
+        client_data_json=r["client_data_json"],
+        attestation_object=r["attestation_object"],
+        attestation_format=r["attestation_format"],
+        challenge_expires=datetime.fromisoformat(expires) if expires else None,
+        display_name=r["display_name"],
+        method_id=r["method_id"],
+        escrow_file=r["escrow_file"],
+        pin_policy=r["pin_policy"],
+        operator=r["operator"],
+        reason=str(r["reason"]),
+        started=str(r["started"]),
+        updated=str(r["updated"]),
+    )
+
+
+class Journal:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def start(self, entry_id: int, user_id: str, upn: str, operator: str | None) -> int:
+        """A key was inserted for this queue entry: open an attempt."""
+        now = self.db.now()
+        with self.db.tx() as conn:
+            conn.execute(
+                "UPDATE queue SET status = 'active', updated = ? WHERE id = ?", (now, entry_id)
+            )
+            cur = conn.execute(
+                "INSERT INTO enrollments (entry_id, user_id, upn, step, operator, started,"
+                " updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (entry_id, user_id, upn, Step.KEY_INSERTED.value, operator, now, now),
+            )
+            return int(cur.lastrowid or 0)
+
+    def step(self, enrollment_id: int, step: Step, **fields: str | None) -> None:
+        """Journal one transition, with the facts learnt at that step."""
+        allowed = {"display_name", "method_id", "escrow_file", "pin_policy", "reason"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"not journal fields: {sorted(bad)}")
+        sets = "".join(f", {name} = ?" for name in fields)
+        with self.db.tx() as conn:
+            conn.execute(
+                f"UPDATE enrollments SET step = ?, updated = ?{sets} WHERE id = ?",  # noqa: S608
+                (step.value, self.db.now(), *fields.values(), enrollment_id),
+            )
+
+    def key(self, enrollment_id: int, info: KeyInfo) -> None:
+        with self.db.tx() as conn:
+            conn.execute(
+                "UPDATE enrollments SET step = ?, serial = ?, aaguid = ?, model = ?,"
+                " firmware = ?, updated = ? WHERE id = ?",
+                (
+                    Step.KEY_CHECKED.value,
+                    info.serial,
+                    info.aaguid,
+                    info.model,
+                    info.firmware,
+                    self.db.now(),
+                    enrollment_id,
+                ),
+            )
+
+    def credential(
+        self,
+        enrollment_id: int,
+        cred: CreatedCredential,
+        *,
+        challenge_expires: datetime,
+        display_name: str,
+        escrow_file: str | None,
+    ) -> None:
+        """The credential exists on the key: journal its attestation (one durable write)."""
+        with self.db.tx() as conn:
+            conn.execute(
+                "UPDATE enrollments SET step = ?, credential_id = ?, client_data_json = ?,"
+                " attestation_object = ?, attestation_format = ?, challenge_expires = ?,"
+                " display_name = ?, escrow_file = ?, updated = ? WHERE id = ?",
+                (
+                    Step.CREDENTIAL_CREATED.value,
+                    b64url(cred.credential_id),
+                    b64url(cred.client_data_json),
+                    b64url(cred.attestation_object),
+                    cred.attestation_format,
+                    challenge_expires.isoformat(),
+                    display_name,
+                    escrow_file,
+                    self.db.now(),
+                    enrollment_id,
+                ),
+            )
+
+    def finish(self, enrollment_id: int, state: State, reason: str = "") -> None:
+        with self.db.tx() as conn:
+            conn.execute(
+                "UPDATE enrollments SET state = ?, reason = ?, updated = ? WHERE id = ?",
+                (state, reason, self.db.now(), enrollment_id),
+            )
+
+    def get(self, enrollment_id: int) -> Enrollment | None:
+        rows = self.db.query("SELECT * FROM enrollments WHERE id = ?", (enrollment_id,))
+        return _enrollment(rows[0]) if rows else None
+
+    def open_attempts(self) -> list[Enrollment]:
+        rows = self.db.query("SELECT * FROM enrollments WHERE state = 'open' ORDER BY id")
+        return [_enrollment(r) for r in rows]
+
+    def for_entry(self, entry_id: int) -> list[Enrollment]:
+        rows = self.db.query(
+            "SELECT * FROM enrollments WHERE entry_id = ? ORDER BY id", (entry_id,)
+        )
+        return [_enrollment(r) for r in rows]
+
+    def with_state(self, state: State) -> list[Enrollment]:
+        rows = self.db.query("SELECT * FROM enrollments WHERE state = ? ORDER BY id", (state,))
+        return [_enrollment(r) for r in rows]
+
+    def serial_busy(self, serial: str) -> Enrollment | None:
+        """An attempt that holds a credential on this key (done, orphan, or still open)."""
+        rows = self.db.query(
+            "SELECT * FROM enrollments WHERE serial = ? AND credential_id IS NOT NULL"
+            " AND state IN ('done', 'open', 'orphan') ORDER BY id DESC LIMIT 1",
+            (serial,),
+        )
+        return _enrollment(rows[0]) if rows else None

@@ -1,0 +1,124 @@
+"""Schema versions of the kiosk database, applied in order inside one transaction each.
+
+The applied version lives in SQLite's ``user_version``. A migration is never edited once
+shipped: add a new one at the end.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from kiosk.errors import KioskError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: queue, enrollments (the journal), key inventory, events.
+    """
+    CREATE TABLE queue (
+        id           INTEGER PRIMARY KEY,
+        position     INTEGER NOT NULL,
+        upn          TEXT NOT NULL COLLATE NOCASE UNIQUE,
+        user_id      TEXT NOT NULL,
+        display_name TEXT NOT NULL DEFAULT '',
+        keys_wanted  INTEGER NOT NULL DEFAULT 1,
+        keys_done    INTEGER NOT NULL DEFAULT 0,
+        replace      INTEGER NOT NULL DEFAULT 0,
+        status       TEXT NOT NULL DEFAULT 'pending',
+        reason       TEXT NOT NULL DEFAULT '',
+        source       TEXT NOT NULL DEFAULT '',
+        updated      TEXT NOT NULL
+    );
+    CREATE INDEX queue_position ON queue (position);
+    CREATE INDEX queue_status_position ON queue (status, position);
+    CREATE INDEX queue_updated ON queue (updated);
+    CREATE INDEX queue_status_updated ON queue (status, updated);
+    CREATE INDEX queue_user ON queue (user_id);
+
+    CREATE TABLE enrollments (
+        id                 INTEGER PRIMARY KEY,
+        entry_id           INTEGER NOT NULL REFERENCES queue (id),
+        user_id            TEXT NOT NULL,
+        upn                TEXT NOT NULL,
+        step               TEXT NOT NULL,
+        state              TEXT NOT NULL DEFAULT 'open',
+        serial             TEXT,
+        aaguid             TEXT,
+        model              TEXT,
+        firmware           TEXT,
+        credential_id      TEXT,
+        client_data_json   TEXT,
+        attestation_object TEXT,
+        attestation_format TEXT,
+        challenge_expires  TEXT,
+        display_name       TEXT,
+        method_id          TEXT,
+        escrow_file        TEXT,
+        pin_policy         TEXT,
+        operator           TEXT,
+        reason             TEXT NOT NULL DEFAULT '',
+        started            TEXT NOT NULL,
+        updated            TEXT NOT NULL
+    );
+    CREATE INDEX enrollments_entry ON enrollments (entry_id);
+    CREATE INDEX enrollments_state ON enrollments (state);
+    CREATE INDEX enrollments_serial ON enrollments (serial);
+
+    CREATE TABLE keys (
+        id         INTEGER PRIMARY KEY,
+        serial     TEXT NOT NULL UNIQUE,
+        aaguid     TEXT NOT NULL,
+        model      TEXT NOT NULL,
+        firmware   TEXT,
+        user_id    TEXT NOT NULL,
+        upn        TEXT NOT NULL,
+        method_id  TEXT,
+        enrolled   TEXT NOT NULL
+    );
+
+    CREATE TABLE events (
+        id       INTEGER PRIMARY KEY,
+        time     TEXT NOT NULL,
+        entry_id INTEGER,
+        kind     TEXT NOT NULL,
+        detail   TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX events_entry ON events (entry_id);
+    """,
+)
+
+LATEST = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to :data:`LATEST`; return the version found before.
+
+    Each migration runs in its own transaction together with its ``user_version`` bump, so a
+    crash leaves the database at one version or the next, never in between.
+    """
+    found = schema_version(conn)
+    if found > LATEST:
+        raise KioskError(
+            f"The kiosk database has schema version {found}; this kiosk knows up to {LATEST}.",
+            title="Database is newer than the kiosk",
+            next_step="Update the kiosk software, or point store.path at another database.",
+        )
+    for version in range(found + 1, LATEST + 1):
+        script = MIGRATIONS[version - 1]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version:d}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -1,0 +1,102 @@
+"""The journal and the inventory: what a crash-recovery needs is durably there."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from kiosk.enroll.events import Step
+from kiosk.errors import KioskError
+from kiosk.keys.types import CreatedCredential, KeyInfo
+from kiosk.store import Store
+from kiosk.store.migrations import LATEST
+from kiosk.store.queue import NewUser
+
+INFO = KeyInfo(
+    path="virtual:1",
+    aaguid="ee882879-721c-4913-9775-3dfcce97072a",
+    model="YubiKey 5 NFC",
+    firmware="5.7.1",
+    serial="31400001",
+    versions=("FIDO_2_0", "FIDO_2_1"),
+)
+CRED = CreatedCredential(
+    credential_id=b"\x01\xfe\xff" * 10,
+    client_data_json=b'{"type":"webauthn.create"}',
+    attestation_object=b"\xa3cfmtfpacked",
+    aaguid=INFO.aaguid,
+    attestation_format="packed",
+)
+
+
+def test_attempt_journal_roundtrip_across_reopen(tmp_path: Path) -> None:
+    s = Store(tmp_path / "k.db")
+    s.queue.add([NewUser("a@contoso.test", "id-a", "A")])
+    (entry,) = s.queue.upcoming(1)
+    eid = s.journal.start(entry.entry_id, entry.user_id, entry.upn, "op1")
+    assert s.queue.get(entry.entry_id).status == "active"  # type: ignore[union-attr]
+    s.journal.key(eid, INFO)
+    s.journal.step(eid, Step.PIN_SET)
+    expires = datetime(2030, 1, 1, tzinfo=UTC) + timedelta(minutes=5)
+    s.journal.credential(
+        eid, CRED, challenge_expires=expires, display_name="YubiKey 5 31400001",
+        escrow_file="/x/1.cms",
+    )
+    s.close()
+
+    again = Store(tmp_path / "k.db")
+    (open_,) = again.journal.open_attempts()
+    assert open_.step is Step.CREDENTIAL_CREATED
+    assert (open_.serial, open_.operator, open_.escrow_file) == ("31400001", "op1", "/x/1.cms")
+    assert open_.challenge_expires == expires
+    assert open_.credential() == CRED
+    assert again.journal.serial_busy("31400001") == open_
+    again.journal.step(open_.id, Step.REGISTERED, method_id="m-1")
+    again.journal.finish(open_.id, "done")
+    assert again.journal.open_attempts() == []
+    assert again.journal.get(open_.id).method_id == "m-1"  # type: ignore[union-attr]
+
+
+def test_step_refuses_unknown_fields(tmp_path: Path) -> None:
+    s = Store(tmp_path / "k.db")
+    with pytest.raises(ValueError, match="not journal fields"):
+        s.journal.step(1, Step.PIN_SET, pin="123456")
+
+
+def test_inventory_records_and_moves_keys(tmp_path: Path) -> None:
+    s = Store(tmp_path / "k.db")
+    s.inventory.record(serial="1", aaguid="a", model="m", firmware="5.7.1", user_id="u1",
+                       upn="a@x", method_id="m1")
+    s.inventory.record(serial="1", aaguid="a", model="m", firmware="5.7.1", user_id="u2",
+                       upn="b@x", method_id="m2")
+    assert s.inventory.count() == 1
+    assert s.inventory.get("1").upn == "b@x"  # type: ignore[union-attr]
+    assert s.inventory.get("2") is None
+
+
+def test_events_are_kept(tmp_path: Path) -> None:
+    s = Store(tmp_path / "k.db")
+    s.event("import", "3 added", None)
+    assert s.events() == [("import", "3 added")]
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    raw = sqlite3.connect(tmp_path / "k.db")
+    raw.execute(f"PRAGMA user_version = {LATEST + 1}")
+    raw.close()
+    with pytest.raises(KioskError, match="newer"):
+        Store(tmp_path / "k.db")
+
+
+def test_failed_migration_leaves_old_version(tmp_path: Path) -> None:
+    raw = sqlite3.connect(tmp_path / "k.db")
+    raw.execute("CREATE TABLE queue (x INTEGER)")  # clashes with migration 1
+    raw.close()
+    with pytest.raises(KioskError):
+        Store(tmp_path / "k.db")
+    raw = sqlite3.connect(tmp_path / "k.db")
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 0
+    assert raw.execute("SELECT name FROM sqlite_master WHERE name = 'enrollments'").fetchall() == []
