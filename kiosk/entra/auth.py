@@ -1,0 +1,180 @@
+"""App-only sign-in to Entra ID with MSAL: the bearer token every Graph call carries.
+
+:class:`TokenProvider` wraps one ``msal.ConfidentialClientApplication`` (client credentials
+flow). MSAL keeps the token in its in-memory cache and hands out a new one when the cached one
+is within five minutes of expiry, so calling :meth:`TokenProvider.token` before every request
+costs nothing. After a 401 from Graph the caller asks for ``force_refresh=True``: the cached
+token is dropped and a new one fetched. The MSAL app is built on first use (building it
+already talks to the login endpoint), and every failure becomes a typed
+:class:`~kiosk.entra.errors.AuthError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from kiosk.config import Settings
+from kiosk.entra.errors import (
+    AuthError,
+    AuthUnavailableError,
+    UnknownTenantError,
+    auth_error_from_result,
+    redact,
+)
+from kiosk.entra.http import RetryPolicy, network_error
+from kiosk.entra.secrets import CertificateCredential, Credential, SecretCredential
+
+log = logging.getLogger(__name__)
+
+MICROSOFT_LOGIN_HOSTS = frozenset(
+    {
+        "login.microsoftonline.com",
+        "login.microsoft.com",
+        "login.windows.net",
+        "login.microsoftonline.us",
+        "login.chinacloudapi.cn",
+        "login.partner.microsoftonline.cn",
+    }
+)
+
+
+def graph_scope(graph_url: str) -> str:
+    """``https://graph.microsoft.com/.default`` for the public cloud; national clouds differ."""
+    return graph_url.rstrip("/") + "/.default"
+
+
+def authority_url(login_url: str, tenant_id: str) -> str:
+    return login_url.rstrip("/") + "/" + tenant_id.strip("/")
+
+
+class TokenProvider:
+    """Bearer tokens for Graph, app-only, from MSAL's cache.
+
+    Thread-safe: the engine's prefetch worker and the enrollment worker share one provider.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        credential: Credential,
+        session: requests.Session,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        tenant = settings.tenant
+        if not tenant.tenant_id or not tenant.client_id:
+            missing = "tenant.tenant_id" if not tenant.tenant_id else "tenant.client_id"
+            raise AuthError(
+                f"{missing} is not set.", title="The kiosk is not set up for a tenant",
+                next_step=f"Set {missing} in kiosk.toml (from the app registration's overview).",
+            )
+        self.settings = settings
+        self.credential = credential
+        self.session = session
+        self.scope = graph_scope(tenant.graph_url)
+        self.authority = authority_url(tenant.login_url, tenant.tenant_id)
+        self.sleep = sleep
+        self.policy = policy or RetryPolicy(max_retries=2, retry_after_cap=30.0)
+        self._lock = threading.Lock()
+        self._app: Any = None
+        self.tokens_fetched = 0
+        """How many tokens came from the token endpoint (not the cache)."""
+
+    @property
+    def uses_certificate(self) -> bool:
+        return isinstance(self.credential, CertificateCredential)
+
+    def _secrets(self) -> tuple[str, ...]:
+        if isinstance(self.credential, SecretCredential):
+            return (self.credential.secret,)
+        return ()
+
+    def _build_app(self) -> Any:
+        import msal
+
+        tenant = self.settings.tenant
+        host = (urlsplit(tenant.login_url).hostname or "").lower()
+        known = host in MICROSOFT_LOGIN_HOSTS
+        try:
+            return msal.ConfidentialClientApplication(
+                tenant.client_id,
+                client_credential=self.credential.msal_credential(),
+                authority=self.authority,
+                http_client=self.session,
+                instance_discovery=None if known else False,
+                validate_authority=known,
+                token_cache=msal.TokenCache(),
+            )
+        except requests.RequestException as exc:
+            raise _auth_network_error(exc) from None
+        except ValueError as exc:
+            text = str(exc)
+            if "OIDC Discovery failed" in text or "Unable to get authority" in text:
+                raise UnknownTenantError(
+                    f"{self.authority} has no sign-in configuration: "
+                    f"{_discovery_hint(text)}."
+                ) from None
+            raise AuthError(
+                f"The app credential could not be used ({redact(text, *self._secrets())})."
+            ) from None
+        except RuntimeError as exc:
+            raise AuthUnavailableError(
+                f"The login endpoint's discovery document could not be fetched "
+                f"({redact(str(exc), *self._secrets())})."
+            ) from None
+
+    def token(self, *, force_refresh: bool = False) -> str:
+        """A valid access token for :attr:`scope`; raises :class:`AuthError` when sign-in fails."""
+        with self._lock:
+            if self._app is None:
+                self._app = self._build_app()
+            if force_refresh:
+                self._app.remove_tokens_for_client()
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    result = self._app.acquire_token_for_client([self.scope])
+                except requests.RequestException as exc:
+                    err: AuthError = _auth_network_error(exc)
+                    if attempt > self.policy.max_retries or "TLS" in err.title:
+                        raise err from None
+                except ValueError as exc:
+                    raise AuthError(
+                        "The login endpoint answered with something that is not a token "
+                        f"({redact(str(exc), *self._secrets())})."
+                    ) from None
+                else:
+                    if isinstance(result, dict) and "access_token" in result:
+                        if result.get("token_source") == "identity_provider":
+                            self.tokens_fetched += 1
+                        return str(result["access_token"])
+                    err = auth_error_from_result(
+                        result if isinstance(result, dict) else {}, *self._secrets()
+                    )
+                    if not isinstance(err, AuthUnavailableError):
+                        raise err
+                    if attempt > self.policy.max_retries:
+                        raise err
+                wait = self.policy.delay(attempt)
+                log.info("Sign-in: %s; retry %d in %.2fs", err.detail, attempt, wait)
+                self.sleep(wait)
+
+
+def _discovery_hint(text: str) -> str:
+    if "HTTP status: 400" in text or "HTTP status: 404" in text:
+        return "the tenant id or domain is not known there"
+    return "the answer was not usable"
+
+
+def _auth_network_error(exc: requests.RequestException) -> AuthError:
+    net = network_error(exc, "Sign-in to Entra ID")
+    return AuthUnavailableError(net.detail, title=net.title, next_step=net.next_step)

@@ -1,0 +1,408 @@
+"""Typed Microsoft Graph calls the kiosk needs: users, groups, creation options, FIDO2 methods.
+
+Every call goes through :class:`~kiosk.entra.http.GraphHttp` (token, timeout, retries,
+timings) and returns :mod:`kiosk.entra.models` types. Graph's answers are checked before use:
+an answer that is not JSON, has the wrong content type, was cut short or lacks the fields we
+need raises :class:`~kiosk.entra.errors.GraphResponseError`, never a ``KeyError``.
+
+Registering a method is the one call that must not simply be sent again: if its answer is lost,
+:meth:`GraphClient.register_fido2_method` looks for the credential in the user's method list
+first (see :func:`find_registered`), so a credential is never registered twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from kiosk.config import Settings
+from kiosk.entra.errors import GraphError, GraphNotFoundError, GraphResponseError, LostResponseError
+from kiosk.entra.http import GraphHttp, RetryPolicy, Timing, TokenSource, make_session
+from kiosk.entra.models import CreationOptions, Fido2Method, Group, User, b64_lenient
+from kiosk.errors import KioskError
+from kiosk.keys.types import CreatedCredential
+
+log = logging.getLogger(__name__)
+
+USER_SELECT = "id,userPrincipalName,displayName,mail"
+PAGE_SIZE = 999
+DISPLAY_NAME_MAX = 30
+V1_CHALLENGE_MINUTES = 5
+RECONCILE_CLOCK_SKEW = timedelta(minutes=5)
+"""How far Graph's clock may be behind ours when matching a method created after our send."""
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def looks_like_guid(text: str) -> bool:
+    return bool(_GUID.match(text.strip()))
+
+
+def user_path(upn_or_id: str) -> str:
+    """The ``/users/...`` path segment for an object id or UPN.
+
+    Each character that is not safe in a path is percent-encoded (``#EXT#`` becomes
+    ``%23EXT%23``, ``/`` becomes ``%2F``); ``@`` stays as Graph shows it. A UPN starting with
+    ``$`` needs Graph's ``users('...')`` form.
+    """
+    text = upn_or_id.strip()
+    if text.startswith("$"):
+        return "users('" + quote(text.replace("'", "''"), safe="@$'") + "')"
+    return "users/" + quote(text, safe="@")
+
+
+def odata_string(value: str) -> str:
+    """An OData string literal: single quotes doubled, wrapped in quotes."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def query_string(params: Mapping[str, str]) -> str:
+    """``?$a=...&$b=...`` with values percent-encoded (spaces as %20, never ``+``)."""
+    return "?" + "&".join(f"{k}={quote(v, safe=',()')}" for k, v in params.items())
+
+
+def parse_datetime(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # Graph sometimes sends 7 fractional digits; Python takes at most 6.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_method(data: Mapping[str, Any], what: str) -> Fido2Method:
+    mid = data.get("id")
+    if not isinstance(mid, str) or not mid:
+        raise GraphResponseError(f"{what}: Graph returned a FIDO2 method without an id.")
+    aaguid = data.get("aaGuid")
+    return Fido2Method(
+        id=mid,
+        display_name=str(data.get("displayName") or ""),
+        created=parse_datetime(data.get("createdDateTime")),
+        aaguid=str(aaguid).lower() if isinstance(aaguid, str) and aaguid else None,
+        model=data.get("model") if isinstance(data.get("model"), str) else None,
+        attestation_level=(
+            data["attestationLevel"] if isinstance(data.get("attestationLevel"), str) else None
+        ),
+        raw=dict(data),
+    )
+
+
+def parse_user(data: Mapping[str, Any], what: str) -> User:
+    uid = data.get("id")
+    upn = data.get("userPrincipalName")
+    if not isinstance(uid, str) or not uid or not isinstance(upn, str):
+        raise GraphResponseError(f"{what}: Graph returned a user without id or userPrincipalName.")
+    mail = data.get("mail")
+    return User(
+        id=uid,
+        user_principal_name=upn,
+        display_name=str(data.get("displayName") or ""),
+        mail=mail if isinstance(mail, str) else None,
+    )
+
+
+def method_matches(
+    method: Fido2Method, credential: CreatedCredential, display_name: str, sent_at: datetime
+) -> bool:
+    """Is ``method`` the registration of ``credential`` we sent at ``sent_at``?
+
+    Graph's method id is an encoding of the credential id (flavours vary): decoded leniently,
+    equal bytes are a certain match. Otherwise the same display name (which holds the serial),
+    the same AAGUID and a creation time no earlier than our send (less clock skew) count.
+    """
+    try:
+        if b64_lenient(method.id) == credential.credential_id:
+            return True
+    except ValueError:
+        pass
+    if method.display_name != display_name:
+        return False
+    if (method.aaguid or "").lower() != credential.aaguid.lower():
+        return False
+    return method.created is not None and method.created >= sent_at - RECONCILE_CLOCK_SKEW
+
+
+def find_registered(
+    methods: list[Fido2Method], credential: CreatedCredential, display_name: str, sent_at: datetime
+) -> Fido2Method | None:
+    """The method among ``methods`` that is our credential, if any (exact id match first)."""
+    for m in methods:
+        try:
+            if b64_lenient(m.id) == credential.credential_id:
+                return m
+        except ValueError:
+            continue
+    candidates = [m for m in methods if method_matches(m, credential, display_name, sent_at)]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda m: m.created or sent_at)
+
+
+class GraphClient:
+    """The Graph calls of the kiosk, typed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        token_provider: TokenSource,
+        session: requests.Session | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_timing: Callable[[Timing], None] | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self.base = settings.tenant.graph_url.rstrip("/")
+        self.api = settings.graph.creation_options_api
+        self.session = session or make_session(settings.tenant, settings.graph)
+        self.policy = policy or RetryPolicy.from_settings(settings.graph)
+        self.now = now
+        self.sleep = sleep
+        self.http = GraphHttp(
+            self.session,
+            token_provider,
+            self.policy,
+            sleep=sleep,
+            now=now,
+            on_timing=on_timing,
+            timeout=settings.graph.timeout_seconds,
+        )
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _url(self, path: str, version: str = "v1.0") -> str:
+        return f"{self.base}/{version}/{path}"
+
+    def _get_json(
+        self, url: str, what: str, headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        resp = self.http.request("GET", url, what=what, headers=headers)
+        return self._json(resp, what)
+
+    @staticmethod
+    def _json(resp: requests.Response, what: str) -> dict[str, Any]:
+        rid = resp.headers.get("request-id", "")
+        ctype = resp.headers.get("Content-Type", "")
+        if not ctype.split(";")[0].strip().lower().endswith("json"):
+            raise GraphResponseError(
+                f"{what}: Graph answered HTTP {resp.status_code} with content type "
+                f"{ctype or 'none'!r} instead of JSON.",
+                status=resp.status_code,
+                request_id=rid,
+            )
+        try:
+            data = json.loads(resp.content)
+        except (ValueError, UnicodeDecodeError):
+            raise GraphResponseError(
+                f"{what}: Graph's answer is not valid JSON ({len(resp.content)} bytes; it may "
+                "have been cut short).",
+                status=resp.status_code,
+                request_id=rid,
+            ) from None
+        if not isinstance(data, dict):
+            raise GraphResponseError(
+                f"{what}: Graph's answer is not a JSON object.",
+                status=resp.status_code,
+                request_id=rid,
+            )
+        return data
+
+    def _check_next_link(self, link: object, what: str) -> str:
+        if not isinstance(link, str) or not link:
+            raise GraphResponseError(f"{what}: Graph's @odata.nextLink is not a URL.")
+        ours, theirs = urlsplit(self.base), urlsplit(link)
+        if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
+            # Never send our bearer token to another host.
+            raise GraphResponseError(
+                f"{what}: Graph's @odata.nextLink points to {theirs.netloc or 'nowhere'}, "
+                f"not {ours.netloc}; refusing to follow it."
+            )
+        return link
+
+    def _pages(self, url: str, what: str) -> Iterator[list[Any]]:
+        """Each page's ``value`` list, following ``@odata.nextLink`` to the end."""
+        next_url: str | None = url
+        page = 0
+        while next_url is not None:
+            page += 1
+            data = self._get_json(next_url, f"{what} (page {page})")
+            value = data.get("value")
+            if not isinstance(value, list):
+                raise GraphResponseError(f"{what} (page {page}): Graph's answer has no value list.")
+            link = data.get("@odata.nextLink")
+            next_url = self._check_next_link(link, what) if link is not None else None
+            yield value
+
+    # ---------------------------------------------------------------- users and groups
+
+    def get_user(self, upn_or_id: str) -> User:
+        """One user by object id or UPN (guest UPNs with ``#EXT#`` included)."""
+        if not upn_or_id.strip():
+            raise KioskError("No user given.", title="Which user?", next_step="Type a UPN.")
+        what = f"Looking up user {upn_or_id.strip()}"
+        url = self._url(user_path(upn_or_id)) + query_string({"$select": USER_SELECT})
+        return parse_user(self._get_json(url, what), what)
+
+    def find_group(self, name_or_id: str) -> Group:
+        """A group by object id (if it looks like a GUID) or by exact display name."""
+        text = name_or_id.strip()
+        if not text:
+            raise KioskError("No group given.", title="Which group?", next_step="Type its name.")
+        if looks_like_guid(text):
+            what = f"Looking up group {text}"
+            data = self._get_json(
+                self._url("groups/" + quote(text)) + query_string({"$select": "id,displayName"}),
+                what,
+            )
+            return _group(data, what)
+        what = f"Finding group {text!r}"
+        url = self._url("groups") + query_string(
+            {"$filter": f"displayName eq {odata_string(text)}", "$select": "id,displayName"}
+        )
+        found = [_group(g, what) for page in self._pages(url, what) for g in page]
+        if not found:
+            raise GraphNotFoundError(
+                f"No group is named {text!r}.",
+                next_step="Check the group's name in Entra ID, or give its object id.",
+            )
+        if len(found) > 1:
+            ids = ", ".join(g.id for g in found[:5])
+            raise GraphError(
+                f"{len(found)} groups are named {text!r} ({ids}).",
+                title="More than one group has this name",
+                next_step="Give the group's object id instead of its name.",
+            )
+        return found[0]
+
+    def iter_group_users(self, group_id: str) -> Iterator[User]:
+        """Every user in the group, nested groups included; other members skipped.
+
+        A generator over one page at a time: memory stays flat however large the group is.
+        """
+        what = f"Listing members of group {group_id}"
+        url = self._url(
+            f"groups/{quote(group_id.strip(), safe='')}/transitiveMembers/microsoft.graph.user"
+        ) + query_string({"$select": USER_SELECT, "$top": str(PAGE_SIZE)})
+        for page in self._pages(url, what):
+            for item in page:
+                if not isinstance(item, dict):
+                    continue
+                kind = item.get("@odata.type")
+                if kind is not None and kind != "#microsoft.graph.user":
+                    continue
+                yield parse_user(item, what)
+
+    # ---------------------------------------------------------------- FIDO2 methods
+
+    def _methods_path(self, user_id: str) -> str:
+        return f"{user_path(user_id)}/authentication/fido2Methods"
+
+    def creation_options(self, user_id: str) -> CreationOptions:
+        """WebAuthn creation options for ``user_id``, challenge lifetime per the settings."""
+        what = f"Getting creation options for {user_id}"
+        if self.api == "beta":
+            minutes = self.settings.graph.challenge_timeout_minutes
+            path = (
+                f"{self._methods_path(user_id)}/creationOptions"
+                f"(challengeTimeoutInMinutes={minutes})"
+            )
+        else:
+            minutes = V1_CHALLENGE_MINUTES
+            path = f"{self._methods_path(user_id)}/creationOptions"
+        sent_at = self.now()
+        data = self._get_json(self._url(path, self.api), what)
+        body = data.get("value", data) if "publicKey" not in data else data
+        if not isinstance(body, dict):
+            raise GraphResponseError(f"{what}: the creation options are not a JSON object.")
+        public_key = body.get("publicKey")
+        if not isinstance(public_key, dict) or not isinstance(public_key.get("challenge"), str):
+            raise GraphResponseError(f"{what}: the answer has no publicKey with a challenge.")
+        user = public_key.get("user")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+            raise GraphResponseError(f"{what}: the answer's publicKey has no user id.")
+        return CreationOptions(
+            user_id=user_id,
+            public_key=public_key,
+            challenge_expires_at=sent_at + timedelta(minutes=minutes),
+        )
+
+    def list_fido2_methods(self, user_id: str) -> list[Fido2Method]:
+        what = f"Listing FIDO2 methods of {user_id}"
+        url = self._url(self._methods_path(user_id), self.api)
+        return [
+            parse_method(m, what)
+            for page in self._pages(url, what)
+            for m in page
+            if isinstance(m, dict)
+        ]
+
+    def delete_fido2_method(self, user_id: str, method_id: str) -> None:
+        what = f"Deleting FIDO2 method {method_id} of {user_id}"
+        url = self._url(
+            f"{self._methods_path(user_id)}/{quote(method_id, safe='')}", self.api
+        )
+        self.http.request("DELETE", url, what=what)
+
+    def register_fido2_method(
+        self, user_id: str, display_name: str, credential: CreatedCredential
+    ) -> Fido2Method:
+        """Register ``credential`` for ``user_id``; never twice, even if an answer is lost."""
+        if len(display_name) > DISPLAY_NAME_MAX:
+            raise ValueError("display_name is longer than 30 characters; use make_display_name")
+        what = f"Registering the security key for {user_id}"
+        url = self._url(self._methods_path(user_id), self.api)
+        body = {
+            "displayName": display_name,
+            "publicKeyCredential": credential.public_key_credential(),
+        }
+        attempt = 0
+        while True:
+            attempt += 1
+            sent_at = self.now()
+            try:
+                resp = self.http.request("POST", url, what=what, json_body=body, replay_safe=False)
+            except LostResponseError as lost:
+                log.warning("%s: %s; checking whether it was registered", what, lost.detail)
+                found = find_registered(
+                    self.list_fido2_methods(user_id), credential, display_name, sent_at
+                )
+                if found is not None:
+                    log.info("%s: it was (method %s); not sending it again", what, found.id)
+                    return found
+                if attempt > self.policy.max_retries:
+                    raise
+                self.sleep(self.policy.delay(attempt))
+                continue
+            try:
+                return parse_method(self._json(resp, what), what)
+            except GraphResponseError as bad:
+                # Graph took it (2xx) but the answer is unreadable: find the method instead.
+                found = find_registered(
+                    self.list_fido2_methods(user_id), credential, display_name, sent_at
+                )
+                if found is None:
+                    raise bad from None
+                return found
+
+
+def _group(data: Mapping[str, Any], what: str) -> Group:
+    gid = data.get("id")
+    if not isinstance(gid, str) or not gid:
+        raise GraphResponseError(f"{what}: Graph returned a group without an id.")
+    return Group(id=gid, display_name=str(data.get("displayName") or ""))

@@ -1,0 +1,339 @@
+"""HTTP for login and Graph: one session, timeouts, retries, the bearer token, timings.
+
+* :class:`KioskSession` is the one ``requests.Session`` the kiosk uses for Entra ID (through
+  MSAL) and Graph. It puts a timeout on every call and verifies TLS against exactly the CA
+  bundle configured (``tenant.ca_bundle``) or the system's: no environment variable and no
+  argument can widen or switch off verification.
+* :class:`RetryPolicy` decides how long to wait: ``Retry-After`` (seconds or an HTTP date,
+  capped), otherwise exponential backoff with full jitter.
+* :class:`GraphHttp` sends one Graph request with those retries (429, 503, 504, connection
+  errors; never another 4xx), one fresh token and one retry on a 401, and reports every
+  attempt's timing (request id, milliseconds) to a hook the audit trail can record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+
+from kiosk.config import GraphSettings, TenantSettings
+from kiosk.entra.errors import (
+    GraphError,
+    GraphThrottledError,
+    LostResponseError,
+    NetworkError,
+    TlsError,
+    graph_error_from_response,
+)
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 503, 504})
+
+
+class KioskSession(requests.Session):
+    """A ``requests.Session`` with a default timeout and pinned TLS verification."""
+
+    def __init__(self, *, timeout: float, ca_bundle: str = "") -> None:
+        super().__init__()
+        self.default_timeout = timeout
+        self._verify: str | bool = ca_bundle or True
+        self.verify = self._verify
+        self.headers["User-Agent"] = "fido-kiosk/0.1 " + str(self.headers.get("User-Agent", ""))
+
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        kwargs["verify"] = self._verify
+        return super().request(method, url, *args, **kwargs)
+
+    def merge_environment_settings(  # type: ignore[override]
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace `verify`; we do not.
+        merged = dict(super().merge_environment_settings(url, proxies, stream, verify, cert))
+        merged["verify"] = self._verify
+        return merged
+
+
+def make_session(tenant: TenantSettings, graph: GraphSettings) -> KioskSession:
+    return KioskSession(timeout=graph.timeout_seconds, ca_bundle=tenant.ca_bundle)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); None if bad."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+@dataclass
+class RetryPolicy:
+    """How many times and how long to wait between attempts."""
+
+    max_retries: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    retry_after_cap: float = 60.0
+    rng: random.Random | None = None
+
+    @classmethod
+    def from_settings(cls, graph: GraphSettings, rng: random.Random | None = None) -> RetryPolicy:
+        return cls(
+            max_retries=graph.max_retries,
+            retry_after_cap=graph.retry_after_cap_seconds,
+            rng=rng,
+        )
+
+    def delay(
+        self, attempt: int, retry_after: str | None = None, now: datetime | None = None
+    ) -> float:
+        """Seconds to wait before retry number ``attempt`` (1 for the first retry)."""
+        honoured = parse_retry_after(retry_after, now)
+        if honoured is not None:
+            return min(honoured, self.retry_after_cap)
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        rng = self.rng or random
+        return rng.uniform(0.0, ceiling)  # full jitter
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One HTTP attempt, for the audit trail: no URL query, no header values, no body."""
+
+    method: str
+    path: str
+    status: int
+    """HTTP status; 0 when there was no answer."""
+    request_id: str
+    client_request_id: str
+    milliseconds: float
+    attempt: int
+
+
+class TokenSource(Protocol):
+    def token(self, *, force_refresh: bool = False) -> str: ...
+
+
+def network_error(exc: requests.RequestException, what: str) -> NetworkError:
+    """A typed error for an exception raised by requests; no URL query, no secrets."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return TlsError(f"{what}: the TLS connection failed ({_reason(exc)}).")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return NetworkError(f"{what}: no answer in time ({type(exc).__name__}).")
+    return NetworkError(f"{what}: the connection failed ({_reason(exc)}).")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "certificate verify failed"
+    if "Read timed out" in text:
+        return "read timed out"
+    for marker in ("RemoteDisconnected", "Connection refused", "Connection reset",
+                   "Connection aborted", "IncompleteRead", "Name or service not known",
+                   "No route to host"):
+        if marker in text:
+            return marker
+    return type(exc).__name__
+
+
+def _path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+class GraphHttp:
+    """Sends Graph requests with the bearer token, retries and timings.
+
+    ``sleep`` and ``now`` are injectable so tests never wait for real. ``on_timing`` is
+    called after every attempt.
+    """
+
+    def __init__(
+        self,
+        session: requests.Session,
+        tokens: TokenSource,
+        policy: RetryPolicy,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_timing: Callable[[Timing], None] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.session = session
+        self.tokens = tokens
+        self.policy = policy
+        self.sleep = sleep
+        self.clock = clock
+        self.now = now
+        self.on_timing = on_timing
+        self.timeout = timeout
+
+    def _once(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any,
+        headers: Mapping[str, str],
+        attempt: int,
+        force_refresh: bool,
+    ) -> requests.Response:
+        token = self.tokens.token(force_refresh=force_refresh)
+        all_headers = {"Authorization": "Bearer " + token, "Accept": "application/json"}
+        all_headers.update(headers)
+        start = self.clock()
+        status = 0
+        rid = crid = ""
+        try:
+            resp = self.session.request(
+                method, url, json=json_body, headers=all_headers, timeout=self.timeout
+            )
+            status = resp.status_code
+            rid = resp.headers.get("request-id", "")
+            crid = resp.headers.get("client-request-id", "")
+            return resp
+        finally:
+            if self.on_timing is not None:
+                ms = (self.clock() - start) * 1000.0
+                self.on_timing(Timing(method, _path_of(url), status, rid, crid, ms, attempt))
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        replay_safe: bool = True,
+    ) -> requests.Response:
+        """Send until a final answer; return a 2xx response or raise a :class:`GraphError`.
+
+        With ``replay_safe=False`` (a POST that creates something), an attempt whose outcome
+        is unknown (connection dropped or timed out after sending, 500/502/503/504) raises
+        :class:`LostResponseError` at once instead of being sent again: the caller reconciles.
+        A 429 is always retried: Graph refused it before doing anything.
+        """
+        hdrs = dict(headers or {})
+        attempt = 0
+        refreshed = False
+        force_refresh = False
+        while True:
+            attempt += 1
+            try:
+                resp = self._once(
+                    method,
+                    url,
+                    json_body=json_body,
+                    headers=hdrs,
+                    attempt=attempt,
+                    force_refresh=force_refresh,
+                )
+                force_refresh = False
+            except requests.RequestException as exc:
+                err = network_error(exc, what)
+                if isinstance(err, TlsError):
+                    raise err from None
+                if not replay_safe and not _never_connected(exc):
+                    raise LostResponseError(err.detail) from None
+                if attempt > self.policy.max_retries:
+                    raise err from None
+                wait = self.policy.delay(attempt)
+                log.info("%s: %s; retry %d in %.2fs", what, err.detail, attempt, wait)
+                self.sleep(wait)
+                continue
+            status = resp.status_code
+            if 200 <= status < 300:
+                return resp
+            if status == 401 and not refreshed:
+                refreshed = force_refresh = True
+                _discard(resp)
+                log.info("%s: 401, getting a fresh token and trying once more", what)
+                continue
+            body = _body_for_error(resp)
+            if status in RETRY_STATUSES or (not replay_safe and status >= 500):
+                if not replay_safe and status != 429:
+                    err2 = graph_error_from_response(status, body, resp.headers, what)
+                    raise LostResponseError(
+                        err2.detail,
+                        status=status,
+                        code=err2.code,
+                        message=err2.message,
+                        request_id=err2.request_id,
+                        client_request_id=err2.client_request_id,
+                    )
+                if attempt > self.policy.max_retries:
+                    raise _exhausted(status, body, resp.headers, what, attempt)
+                wait = self.policy.delay(attempt, resp.headers.get("Retry-After"), self.now())
+                log.info("%s: HTTP %d; retry %d in %.2fs", what, status, attempt, wait)
+                self.sleep(wait)
+                continue
+            raise graph_error_from_response(status, body, resp.headers, what)
+
+
+def _exhausted(
+    status: int, body: bytes, headers: Mapping[str, str], what: str, attempts: int
+) -> GraphError:
+    err = graph_error_from_response(status, body, headers, what)
+    return GraphThrottledError(
+        f"{err.detail.rstrip('.')} after {attempts} attempts.",
+        status=status,
+        code=err.code,
+        message=err.message,
+        request_id=err.request_id,
+        client_request_id=err.client_request_id,
+    )
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """True when the request certainly never reached the server (safe to send again)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    text = str(exc)
+    return isinstance(exc, requests.exceptions.ConnectionError) and (
+        "NewConnectionError" in text or "Connection refused" in text
+    )
+
+
+def _body_for_error(resp: requests.Response) -> bytes:
+    try:
+        return resp.content[:65536]
+    except requests.RequestException:
+        return b""
+
+
+def _discard(resp: requests.Response) -> None:
+    with contextlib.suppress(requests.RequestException):
+        _ = resp.content
+    resp.close()
