@@ -1,0 +1,189 @@
+"""Parse a CSV of users to enroll. Pure parsing: the engine resolves the UPNs against Graph.
+
+- The UPN column is found by its header: ``upn``, ``userPrincipalName``, ``email`` or
+  ``username`` (case-insensitive, spaces/underscores/dashes ignored; in that order of
+  preference). Without such a header, a file with a single column of UPN-like values is read
+  as UPNs, first line included.
+- An optional ``keys`` column (``keys``, ``key count``, ``keys per user``) asks for that many keys
+  for the user (1 to 10); empty means the default.
+- UTF-8 with or without a BOM; ``;``, ``,`` or tab as delimiter (sniffed from the header line);
+  quotes; blank lines skipped.
+- Every other bad row is reported as an :class:`~kiosk.enroll.api.ImportProblem` with its line
+  number and the reason (invalid UPN, duplicate, bad key count): none is silently dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+from kiosk.enroll.api import ImportProblem
+from kiosk.errors import KioskError
+
+MAX_UPN = 113
+MAX_LOCAL = 64
+MAX_DOMAIN = 48
+MAX_KEYS = 10
+
+UPN_HEADERS = ("upn", "userprincipalname", "email", "emailaddress", "mail", "username")
+KEYS_HEADERS = ("keys", "keycount", "keysperuser", "numberofkeys")
+
+_LOCAL_OK = re.compile(r"^[A-Za-z0-9'._!#^~-]+$")
+_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+class CsvRow(NamedTuple):
+    line: int
+    """Line in the file where the row starts (1-based)."""
+    upn: str
+    keys: int | None = None
+    """Keys wanted for this user, when the file says; None means the default."""
+
+
+class CsvImportError(KioskError):
+    """The file as a whole cannot be read (not the rows in it)."""
+
+    title = "Cannot read the CSV file"
+    next_step = (
+        "Save the file as CSV UTF-8 with a header row naming the UPN column "
+        "(upn, userPrincipalName, email or username) and import it again."
+    )
+
+
+def _norm_header(cell: str) -> str:
+    return re.sub(r"[\s_\-]", "", cell.strip().lstrip("\ufeff")).casefold()
+
+
+def upn_problem(upn: str) -> str | None:
+    """Why ``upn`` cannot be a user principal name, or None."""
+    if not upn:
+        return "the UPN is empty"
+    if any(ch.isspace() for ch in upn):
+        return "a UPN cannot contain spaces"
+    if len(upn) > MAX_UPN:
+        return f"the UPN is {len(upn)} characters long; at most {MAX_UPN} are allowed"
+    if upn.count("@") != 1:
+        return "a UPN has exactly one @" if "@" in upn else "a UPN needs an @ (name@domain)"
+    local, domain = upn.split("@")
+    if not local:
+        return "nothing before the @"
+    if len(local) > MAX_LOCAL:
+        return f"{len(local)} characters before the @; at most {MAX_LOCAL} are allowed"
+    bad = sorted({ch for ch in local if not _LOCAL_OK.match(ch)})
+    if bad:
+        return f"the character {bad[0]!r} is not allowed in a UPN"
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        return "a UPN cannot start or end with a dot before the @, or have two dots in a row"
+    if not domain:
+        return "nothing after the @"
+    if len(domain) > MAX_DOMAIN:
+        return f"{len(domain)} characters after the @; at most {MAX_DOMAIN} are allowed"
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        return "the part after the @ is not a domain name (like contoso.com)"
+    return None
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    counts = {d: 0 for d in (",", ";", "\t")}
+    quoted = False
+    for ch in first_line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _read_text(source: str | Path) -> str:
+    if isinstance(source, str):
+        return source.lstrip("\ufeff")
+    try:
+        data = Path(source).read_bytes()
+    except FileNotFoundError:
+        raise CsvImportError(f"{source}: no such file.") from None
+    except OSError as exc:
+        raise CsvImportError(f"{source}: cannot be read ({exc.strerror}).") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CsvImportError(f"{source}: line {line} is not UTF-8 text.") from None
+
+
+def _keys_value(cell: str) -> tuple[int | None, str | None]:
+    text = cell.strip()
+    if not text:
+        return None, None
+    if not text.isdigit() or not 1 <= int(text) <= MAX_KEYS:
+        return None, f"the keys column must be a whole number from 1 to {MAX_KEYS}"
+    return int(text), None
+
+
+def parse_upn_csv(source: str | Path) -> tuple[list[CsvRow], list[ImportProblem]]:
+    """Rows to queue, and every problem found, each with its line number.
+
+    ``source`` is a :class:`~pathlib.Path` to read, or the text of the file itself (a ``str``).
+    Raises :class:`CsvImportError` only when the file as a whole cannot be used.
+    """
+    text = _read_text(source)
+    lines = text.splitlines()
+    first = next((ln for ln in lines if ln.strip()), None)
+    if first is None:
+        raise CsvImportError("the file has no rows.")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first))
+    rows: list[CsvRow] = []
+    problems: list[ImportProblem] = []
+    seen: dict[str, int] = {}
+    upn_col: int | None = None
+    keys_col: int | None = None
+    header_done = False
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise CsvImportError(f"line {start}: {exc}.") from None
+        if not any(c.strip() for c in cells):
+            continue
+        if not header_done:
+            header_done = True
+            names = [_norm_header(c) for c in cells]
+            for wanted in UPN_HEADERS:
+                if wanted in names:
+                    upn_col = names.index(wanted)
+                    break
+            keys_col = next((names.index(k) for k in KEYS_HEADERS if k in names), None)
+            if upn_col is not None:
+                continue
+            if len(cells) == 1 and "@" in cells[0]:
+                upn_col = 0  # a single column of UPNs without a header: this row is data
+            else:
+                found = ", ".join(repr(c.strip()) for c in cells[:5])
+                raise CsvImportError(
+                    f"line {start}: no UPN column; the first row is {found}. Expected a header "
+                    "named upn, userPrincipalName, email or username, or a single column of UPNs."
+                )
+        assert upn_col is not None  # noqa: S101 - set with the header
+        if upn_col >= len(cells):
+            problems.append(ImportProblem(start, ",".join(cells), "the row has no UPN column"))
+            continue
+        upn = cells[upn_col].strip()
+        problem = upn_problem(upn)
+        keys: int | None = None
+        if problem is None and keys_col is not None and keys_col < len(cells):
+            keys, problem = _keys_value(cells[keys_col])
+        if problem is None and upn.casefold() in seen:
+            problem = f"duplicate of line {seen[upn.casefold()]}"
+        if problem is not None:
+            problems.append(ImportProblem(start, upn or ",".join(cells), problem))
+            continue
+        seen[upn.casefold()] = start
+        rows.append(CsvRow(start, upn, keys))
+    return rows, problems

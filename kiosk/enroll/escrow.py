@@ -1,0 +1,229 @@
+"""Sealed PIN escrow: each PIN encrypted as CMS (S/MIME) EnvelopedData to the helpdesk.
+
+The kiosk holds only the helpdesk's certificates, never a private key, so it cannot read a sealed
+PIN back. The helpdesk opens one with::
+
+    openssl cms -decrypt -inform DER -in <file>.p7m -recip helpdesk.pem -inkey helpdesk.key
+
+and reads a few lines of text: the UPN, the key's serial and the PIN. Files are written
+atomically (temporary file, fsync, rename, fsync of the directory) with mode 0600; their names
+hold the queue entry, the key serial and the time, never the UPN or the PIN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from kiosk.enroll.pins import Pin
+from kiosk.errors import KioskError
+
+SUFFIX = ".p7m"
+
+
+class EscrowError(KioskError):
+    """The PIN could not be sealed or stored; the enrollment must not go on without it."""
+
+    title = "PIN escrow failed"
+    next_step = (
+        "Do not hand the key out. Check the escrow directory (disk space, permissions), then "
+        "retry; if it fails again, call the kiosk administrator."
+    )
+
+
+class RecipientError(EscrowError):
+    """A helpdesk certificate cannot be used to seal PINs."""
+
+    title = "Helpdesk certificate problem"
+    next_step = (
+        "Fix escrow.recipients in kiosk.toml: each entry must be a PEM file with a valid, "
+        "unexpired RSA certificate of the helpdesk that allows key encipherment."
+    )
+
+
+def _check_certificate(cert: x509.Certificate, where: str, now: datetime) -> None:
+    if not isinstance(cert.public_key(), rsa.RSAPublicKey):
+        raise RecipientError(
+            f"{where}: the certificate has a {type(cert.public_key()).__name__} key; "
+            "sealing needs an RSA key (2048 bits or more)."
+        )
+    key = cert.public_key()
+    assert isinstance(key, rsa.RSAPublicKey)  # noqa: S101 - narrowed just above
+    if key.key_size < 2048:
+        raise RecipientError(f"{where}: the RSA key has {key.key_size} bits; 2048 or more needed.")
+    if cert.not_valid_after_utc <= now:
+        raise RecipientError(
+            f"{where}: the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}."
+        )
+    if cert.not_valid_before_utc > now:
+        raise RecipientError(
+            f"{where}: the certificate is not valid before "
+            f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC (check the kiosk's clock)."
+        )
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if not usage.key_encipherment:
+        raise RecipientError(
+            f"{where}: the certificate's key usage does not allow key encipherment, so "
+            "openssl would refuse to open what is sealed to it."
+        )
+
+
+def load_recipients(
+    paths: Sequence[str | Path], *, now: datetime | None = None
+) -> list[x509.Certificate]:
+    """Read the helpdesk certificates (PEM; a file may hold several) and check each one."""
+    when = now or datetime.now(UTC)
+    if not paths:
+        raise RecipientError("no helpdesk certificate is configured (escrow.recipients is empty).")
+    certs: list[x509.Certificate] = []
+    for raw in paths:
+        path = Path(raw)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise RecipientError(f"{path}: no such file.") from None
+        except OSError as exc:
+            raise RecipientError(f"{path}: cannot be read ({exc.strerror}).") from None
+        if b"PRIVATE KEY" in data:
+            raise RecipientError(
+                f"{path}: holds a private key. The kiosk must only have the certificate; "
+                "remove the key from this machine."
+            )
+        try:
+            found = x509.load_pem_x509_certificates(data)
+        except ValueError:
+            raise RecipientError(f"{path}: not a PEM certificate.") from None
+        for i, cert in enumerate(found):
+            where = str(path) if len(found) == 1 else f"{path} (certificate {i + 1})"
+            _check_certificate(cert, where, when)
+        certs.extend(found)
+    return certs
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 fingerprint (hex) of a certificate, for the audit trail."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def sealed_text(pin: Pin | str, upn: str, serial: str | None, sealed_at: datetime) -> bytes:
+    value = pin.reveal() if isinstance(pin, Pin) else pin
+    return (
+        "fido-kiosk sealed PIN\n"
+        f"UPN: {upn}\n"
+        f"Key serial: {serial or 'none'}\n"
+        f"PIN: {value}\n"
+        f"Sealed at: {sealed_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}\n"
+    ).encode()
+
+
+def seal(
+    pin: Pin | str,
+    upn: str,
+    serial: str | None,
+    recipients: Sequence[x509.Certificate],
+    *,
+    now: datetime | None = None,
+) -> bytes:
+    """CMS EnvelopedData (DER, AES-256-CBC) of the PIN text, openable by any recipient."""
+    if not recipients:
+        raise RecipientError("no helpdesk certificate to seal the PIN to.")
+    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(
+        sealed_text(pin, upn, serial, now or datetime.now(UTC))
+    )
+    builder = builder.set_content_encryption_algorithm(algorithms.AES256)
+    for cert in recipients:
+        builder = builder.add_recipient(cert)
+    try:
+        return builder.encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    except (ValueError, TypeError) as exc:
+        raise EscrowError(f"the PIN could not be sealed ({exc.__class__.__name__}).") from None
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` all or nothing: tmp file, fsync, rename, fsync directory."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+class EscrowStore:
+    """The directory of sealed PINs. Write-only from the kiosk's point of view."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def _ensure(self) -> None:
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EscrowError(f"{self.directory}: cannot be created ({exc.strerror}).") from None
+        if not os.access(self.directory, os.W_OK | os.X_OK):
+            raise EscrowError(f"{self.directory}: the kiosk cannot write here.")
+
+    def name_for(self, entry_id: int, serial: str | None, when: datetime) -> str:
+        safe_serial = _SAFE.sub("_", serial or "noserial")[:40] or "noserial"
+        return f"pin-{entry_id:06d}-{safe_serial}-{when.astimezone(UTC):%Y%m%dT%H%M%S%fZ}{SUFFIX}"
+
+    def write(
+        self, entry_id: int, serial: str | None, blob: bytes, *, now: datetime | None = None
+    ) -> Path:
+        """Store one sealed PIN durably; return its path (name without UPN or PIN)."""
+        self._ensure()
+        path = self.directory / self.name_for(entry_id, serial, now or datetime.now(UTC))
+        try:
+            atomic_write(path, blob, 0o600)
+        except OSError as exc:
+            raise EscrowError(
+                f"{path.name}: the sealed PIN could not be written ({exc.strerror})."
+            ) from None
+        return path
+
+    def files(self) -> list[Path]:
+        """Sealed PIN files, oldest name first."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(p for p in self.directory.iterdir() if p.name.endswith(SUFFIX))
+
+
+def blob_sha256(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()

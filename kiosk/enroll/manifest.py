@@ -1,0 +1,105 @@
+"""The shipping manifest: which key went to whom, as CSV (for a spreadsheet) and JSON.
+
+Columns: serial, upn, display_name, aaguid, model, time, status. Never a PIN: only these
+columns are written, whatever else a row carries. The CSV is safe to open in a spreadsheet: a
+cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (after any leading
+spaces, full-width forms included) gets a leading ``'`` so it is shown as text, never run as a
+formula (OWASP "CSV injection"). Both files are written atomically with mode 0640.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kiosk.enroll.escrow import atomic_write
+from kiosk.errors import KioskError
+
+COLUMNS = ("serial", "upn", "display_name", "aaguid", "model", "time", "status")
+
+_FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+_STAMP = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    serial: str
+    upn: str
+    display_name: str
+    aaguid: str
+    model: str
+    time: str
+    """ISO 8601, UTC."""
+    status: str
+
+
+class ManifestError(KioskError):
+    title = "Manifest not written"
+    next_step = "Check the manifest directory (disk space, permissions) and export again."
+
+
+def csv_safe(value: str) -> str:
+    """The cell as a spreadsheet will show it as text, never evaluate it."""
+    stripped = value.lstrip(" ")
+    if stripped and stripped[0] in _FORMULA_START:
+        return "'" + value
+    return value
+
+
+def _row_dict(row: ManifestRow | Mapping[str, Any]) -> dict[str, str]:
+    data = asdict(row) if isinstance(row, ManifestRow) else row
+    out: dict[str, str] = {}
+    for col in COLUMNS:
+        value = data.get(col)
+        out[col] = "" if value is None else str(value)
+    return out
+
+
+def render_csv(rows: Iterable[ManifestRow | Mapping[str, Any]]) -> str:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(COLUMNS)
+    for row in rows:
+        d = _row_dict(row)
+        writer.writerow([csv_safe(d[c]) for c in COLUMNS])
+    return buf.getvalue()
+
+
+def render_json(rows: Iterable[ManifestRow | Mapping[str, Any]], generated: str) -> str:
+    items = [_row_dict(r) for r in rows]
+    doc = {"generated": generated, "columns": list(COLUMNS), "count": len(items), "rows": items}
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def write_manifest(
+    rows: Iterable[ManifestRow | Mapping[str, Any]],
+    directory: str | Path,
+    stamp: str | datetime | None = None,
+) -> list[Path]:
+    """Write ``manifest-<stamp>.csv`` and ``.json`` in ``directory``; return [csv, json]."""
+    now = datetime.now(UTC)
+    when = stamp or now
+    label = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") if isinstance(when, datetime) else when
+    if not _STAMP.match(label):
+        raise ManifestError(f"the manifest stamp {label!r} is not a plain file-name part.")
+    materialised = list(rows)
+    folder = Path(directory)
+    paths = [folder / f"manifest-{label}.csv", folder / f"manifest-{label}.json"]
+    generated = now.isoformat(timespec="seconds").replace("+00:00", "Z")
+    try:
+        folder.mkdir(mode=0o750, parents=True, exist_ok=True)
+        # utf-8-sig: spreadsheet programs then read names with accents correctly.
+        atomic_write(paths[0], render_csv(materialised).encode("utf-8-sig"), 0o640)
+        atomic_write(paths[1], render_json(materialised, generated).encode("utf-8"), 0o640)
+    except OSError as exc:
+        raise ManifestError(
+            f"{folder}: the manifest could not be written ({exc.strerror})."
+        ) from None
+    return paths
