@@ -41,7 +41,10 @@ def snippet(name: str, pin_hash: str, *, admin: bool) -> str:
             f"# Admin PIN, made by {name}: put this line in the [kiosk] section.\n"
             f"admin_pin_hash = {_toml_string(pin_hash)}\n"
         )
-    return f"[[kiosk.operators]]\nname = {_toml_string(name)}\npin_hash = {_toml_string(pin_hash)}\n"
+    return (
+        f"[[kiosk.operators]]\nname = {_toml_string(name)}\n"
+        f"pin_hash = {_toml_string(pin_hash)}\n"
+    )
 
 
 def read_new_pin(prompt: Callable[[str], str] = getpass.getpass) -> str:

@@ -1,0 +1,295 @@
+"""KioskApp: the full-screen, keyboard-only kiosk over the enrollment engine.
+
+The engine runs in one thread worker; its events come back as :class:`EngineEvent` messages
+and are folded into one :class:`BatchState` that every screen draws from. The app is locked
+down: no command palette, and Ctrl+C / Ctrl+Q / Ctrl+Z / Ctrl+\\ do nothing; only the admin
+screen exits.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+from rich.traceback import Traceback
+from textual import events, work
+from textual.app import App
+from textual.binding import Binding
+from textual.theme import Theme
+from textual.worker import Worker, WorkerState
+
+from kiosk.config import Settings
+from kiosk.enroll.api import EngineControl
+from kiosk.enroll.events import ErrorRaised, PinHandover, Prompt, PromptChanged, StepChanged
+from kiosk.errors import KioskError
+from kiosk.tui.auth import IdleLock
+from kiosk.tui.messages import EngineEvent, TaskDone
+from kiosk.tui.screens.enroll import EnrollScreen
+from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
+from kiosk.tui.screens.handover import HandoverScreen
+from kiosk.tui.screens.signin import SignInScreen
+from kiosk.tui.state import BatchState
+
+LOCKED_KEYS = ("ctrl+c", "ctrl+q", "ctrl+z", "ctrl+backslash")
+
+HIGH_CONTRAST = Theme(
+    name="kiosk-high-contrast",
+    primary="#FFFF00",
+    secondary="#00FFFF",
+    accent="#FFFFFF",
+    warning="#FFFF00",
+    error="#FF5555",
+    success="#00FF00",
+    foreground="#FFFFFF",
+    background="#000000",
+    surface="#000000",
+    panel="#1A1A1A",
+    dark=True,
+)
+THEMES = {"default": "textual-dark", "high-contrast": HIGH_CONTRAST.name}
+
+
+class KioskApp(App[int]):
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))
+    TITLE = "fido-kiosk"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding(key, "locked_down", show=False, priority=True, system=True) for key in LOCKED_KEYS
+    ]
+
+    def __init__(
+        self,
+        engine: EngineControl,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        motion: bool = True,
+        banner: str = "",
+        start_engine: bool = True,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.motion = motion
+        self.banner = banner
+        self.start_engine = start_engine
+        self.state = BatchState(clock=clock)
+        self.operator: str | None = None
+        self.idle = IdleLock(settings.kiosk.idle_lock_minutes, clock)
+        self._stop = threading.Event()
+        self._held_pins: list[PinHandover] = []
+        self.enroll_screen = EnrollScreen(motion=motion, banner=banner)
+
+    # -- start and stop ---------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.register_theme(HIGH_CONTRAST)
+        self.theme = THEMES[self.settings.kiosk.theme]
+        self.engine.subscribe(self._from_engine)
+        self.engine.set_operator(None)
+        self.push_screen(self.enroll_screen)
+        self.redraw()
+        self.push_screen(SignInScreen(self.settings, locked=False), self._signed_in)
+        if self.start_engine:
+            self.run_engine()
+        self.set_interval(1.0, self.check_idle_lock)
+
+    def _from_engine(self, event: Any) -> None:
+        # Called on the engine's thread: only hand the event on.
+        self.post_message(EngineEvent(event))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
+    def run_engine(self) -> None:
+        self._stop.clear()
+        self.engine.run(self._stop)
+
+    def stop_engine(self) -> None:
+        self._stop.set()
+
+    def on_unmount(self) -> None:
+        self.stop_engine()
+
+    def _fatal_error(self) -> None:
+        # Textual's default shows local variables, which could hold a PIN: never print them.
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None)
+        self._exit_renderables.append(traceback)
+        self._close_messages_no_wait()
+
+    # -- engine events ----------------------------------------------------------------------
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        previous = self.state.entry_id
+        self.state.apply(event)
+        if isinstance(event, StepChanged) and event.entry_id != previous:
+            self.state.display_name = self._display_name(event.entry_id, event.upn)
+        if isinstance(event, PinHandover):
+            self._held_pins.append(event)
+            self._show_held_pins()
+        elif isinstance(event, ErrorRaised):
+            self.show_error(event.title, event.detail, event.next_step, event.retryable)
+        elif isinstance(event, PromptChanged):
+            self._ask(event)
+        self.redraw()
+
+    def _display_name(self, entry_id: int, upn: str) -> str:
+        for row in self.engine.queue_page(0, 10, search=upn):
+            if row.entry_id == entry_id:
+                return row.display_name
+        return ""
+
+    def _ask(self, event: PromptChanged) -> None:
+        if event.prompt is Prompt.CONFIRM_RESET:
+            self.push_screen(
+                ConfirmScreen(
+                    "Reset this key?",
+                    event.detail or "The key already has a PIN or credentials.",
+                    "A reset erases everything on the key. It needs a touch within seconds.",
+                ),
+                self._confirm_reset,
+            )
+        elif event.prompt is Prompt.CONFIRM_REPLACE:
+            self.push_screen(
+                ConfirmScreen(
+                    "Replace this user's keys?",
+                    event.detail or "The user already has FIDO2 keys in Entra.",
+                    "Yes deletes the user's existing FIDO2 methods before enrolling this key.",
+                ),
+                self._confirm_replace,
+            )
+
+    def _confirm_reset(self, ok: bool | None) -> None:
+        self.engine.confirm_reset(bool(ok))
+
+    def _confirm_replace(self, ok: bool | None) -> None:
+        self.engine.confirm_replace(bool(ok))
+
+    def _show_held_pins(self) -> None:
+        if self.operator is None:
+            return  # never show a PIN on a locked kiosk; it waits for the sign-in
+        while self._held_pins:
+            event = self._held_pins.pop(0)
+            self.push_screen(HandoverScreen(event.upn, event.pin))
+
+    def redraw(self) -> None:
+        self.enroll_screen.show_state(self.state, self.operator)
+        for screen in self.screen_stack:
+            refresh = getattr(screen, "show_state", None)
+            if refresh is not None and screen is not self.enroll_screen:
+                refresh(self.state, self.operator)
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def show_error(
+        self, title: str, detail: str, next_step: str, retryable: bool = True
+    ) -> None:
+        def chosen(choice: str | None) -> None:
+            if choice == "retry":
+                self.engine.retry()
+            elif choice == "skip":
+                self.engine.skip()
+
+        self.push_screen(ErrorScreen(title, detail, next_step, retryable=retryable), chosen)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, KioskError):
+            title, detail, next_step = error.title, error.detail, error.next_step
+        else:
+            title = "Unexpected failure"
+            detail = f"{event.worker.name} stopped with {type(error).__name__}."
+            next_step = "Try again. If it happens again, call the kiosk administrator."
+        if event.worker.group == "engine":
+
+            def chosen(choice: str | None) -> None:
+                if choice == "retry":
+                    self.run_engine()
+
+            title = f"Enrollment stopped: {title}"
+            self.push_screen(
+                ErrorScreen(title, detail, next_step, retryable=True, skippable=False), chosen
+            )
+        else:
+            screen = ErrorScreen(title, detail, next_step, retryable=False, skippable=False)
+            self.push_screen(screen)
+
+    def on_task_done(self, message: TaskDone) -> None:
+        if message.ok:
+            self.notify(message.text, title=message.title)
+        else:
+            self.notify(message.text, title=message.title, severity="error")
+
+    # -- operator, lock, idle ---------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.idle.touch()
+        await super().on_event(event)
+
+    def _signed_in(self, name: str | None) -> None:
+        if not name:
+            return
+        self.operator = name
+        self.engine.set_operator(name)
+        self.idle.touch()
+        self.redraw()
+        self._show_held_pins()
+
+    def check_idle_lock(self) -> None:
+        if self.operator is not None and self.idle.due():
+            self.action_lock()
+
+    def action_lock(self) -> None:
+        if self.operator is None:
+            return
+        self.operator = None
+        self.engine.set_operator(None)
+        self.push_screen(self.enroll_screen)
+        self.redraw()
+        self.push_screen(SignInScreen(self.settings, locked=True), self._signed_in)
+
+    def action_locked_down(self) -> None:
+        self.bell()
+        self.notify("This kiosk does not exit from the keyboard. Use Admin (a) to exit.")
+
+    # -- navigation and operator commands ---------------------------------------------------
+
+    def action_show_queue(self) -> None:
+        from kiosk.tui.screens.queue import QueueScreen
+
+        self.push_screen(QueueScreen(self.engine))
+
+    def action_show_summary(self) -> None:
+        from kiosk.tui.screens.summary import SummaryScreen
+
+        self.push_screen(SummaryScreen(self.engine, self.state, self.settings))
+
+    def action_show_admin(self) -> None:
+        from kiosk.tui.screens.admin import AdminPinScreen, AdminScreen
+
+        def unlocked(ok: bool | None) -> None:
+            if ok:
+                self.push_screen(AdminScreen(self.engine, self.settings))
+
+        self.push_screen(AdminPinScreen(self.settings), unlocked)
+
+    def action_engine_cancel(self) -> None:
+        self.engine.cancel()
+
+    def action_engine_retry(self) -> None:
+        self.engine.retry()
+
+    def action_engine_skip(self) -> None:
+        self.engine.skip()
+
+    def exit_kiosk(self) -> None:
+        """Only the admin screen calls this."""
+        self.stop_engine()
+        self.exit(0)

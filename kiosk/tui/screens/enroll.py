@@ -1,0 +1,90 @@
+"""The enrollment screen: who is being enrolled, the steps, the big prompt and the key."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from kiosk.enroll.events import Step
+from kiosk.tui.state import BatchState
+from kiosk.tui.widgets.counts import CountsBar
+from kiosk.tui.widgets.key_panel import KeyPanel
+from kiosk.tui.widgets.prompt import BigPrompt
+from kiosk.tui.widgets.steps import StepsList
+
+RESULT_WORDS: dict[Step, tuple[str, str]] = {
+    Step.DONE: ("✔", "enrolled"),
+    Step.FAILED: ("✘", "FAILED"),
+    Step.SKIPPED: ("↷", "skipped"),
+}
+
+
+def render_result(state: BatchState) -> Text:
+    last = state.last_result
+    if last is None:
+        return Text("No key enrolled yet in this session.", style="dim")
+    symbol, word = RESULT_WORDS.get(last.status, ("·", str(last.status)))
+    text = Text(f"Last: {symbol} {last.upn} {word}", style="bold")
+    if last.serial:
+        text.append(f" (key {last.serial})")
+    if last.reason:
+        text.append(f": {last.reason}")
+    if last.next_step and last.status is not Step.DONE:
+        text.append(f" Next: {last.next_step}", style="italic")
+    return text
+
+
+class EnrollScreen(Screen[None]):
+    CSS_PATH = "enroll.tcss"
+    BINDINGS = [
+        Binding("q", "app.show_queue", "Queue"),
+        Binding("s", "app.show_summary", "Summary"),
+        Binding("c", "app.engine_cancel", "Cancel"),
+        Binding("r", "app.engine_retry", "Retry"),
+        Binding("k", "app.engine_skip", "Skip"),
+        Binding("l", "app.lock", "Lock"),
+        Binding("a", "app.show_admin", "Admin"),
+    ]
+
+    def __init__(self, *, motion: bool = True, banner: str = "") -> None:
+        super().__init__()
+        self._motion = motion
+        self._banner = banner
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="banner", markup=False)
+        yield Static(id="user", markup=False)
+        with Horizontal(id="main"):
+            yield StepsList(id="steps")
+            with Vertical(id="right"):
+                yield BigPrompt(motion=self._motion, id="prompt")
+                yield KeyPanel(id="key")
+        yield Static(id="result")
+        yield CountsBar(id="counts")
+        yield Footer(compact=True)
+
+    def show_state(self, state: BatchState, operator: str | None) -> None:
+        if not self.is_mounted:
+            return
+        who = f"operator {operator}" if operator else "locked"
+        banner = f" FIDO2 KEY ENROLLMENT  ·  {who}"
+        if self._banner:
+            banner += f"  ·  {self._banner}"
+        self.query_one("#banner", Static).update(banner)
+        user = self.query_one("#user", Static)
+        if state.entry_id is None:
+            user.update("Next user: whoever is first in the queue")
+        else:
+            name = state.display_name or state.upn
+            user.update(Text.assemble(("Enrolling: ", ""), (name, "bold"), f"  <{state.upn}>"))
+        self.query_one(StepsList).show(state.step, state.passed, state.step_detail)
+        detail = state.touch_reason or state.prompt_detail
+        self.query_one(BigPrompt).show(state.prompt, detail)
+        self.query_one(KeyPanel).show(state.key)
+        self.query_one("#result", Static).update(render_result(state))
+        self.set_class(state.step is Step.FAILED, "-failed")
+        self.query_one(CountsBar).show(state.counts)

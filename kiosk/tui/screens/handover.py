@@ -1,0 +1,54 @@
+"""The PIN hand-over: the PIN shown large, once, for the PIN mailer; any key clears it.
+
+Textual draws on the terminal's alternate screen, so nothing here reaches the scrollback; the
+PIN lives only in this screen and is dropped the moment the operator presses a key.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Digits, Static
+
+DIGITS_OK = set("0123456789ABCDEF")
+
+
+class HandoverScreen(ModalScreen[None]):
+    CSS_PATH = "modal.tcss"
+    DEFAULT_CSS = """
+    HandoverScreen #pin { width: auto; padding: 1 2; text-style: bold; }
+    HandoverScreen #pin-text { text-style: bold; padding: 1 2; }
+    """
+
+    def __init__(self, upn: str, pin: str) -> None:
+        super().__init__(classes="-confirm")
+        self._upn = upn
+        self._pin: str | None = pin
+
+    def compose(self) -> ComposeResult:
+        pin = self._pin or ""
+        with Vertical(id="dialog"):
+            yield Static(f"PIN for {self._upn}", id="title", markup=False)
+            yield Static("Write it on the PIN mailer now. It is shown only this once.", id="detail")
+            if pin and set(pin.upper()) <= DIGITS_OK:
+                yield Digits(pin, id="pin")
+            yield Static("  ".join(pin), id="pin-text", markup=False)
+            yield Static(
+                "Press any key when it is written down: the PIN is then cleared.", id="next"
+            )
+
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        event.prevent_default()
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget the PIN and close."""
+        self._pin = None
+        for widget in self.query(Static):
+            widget.update("")
+        for digits in self.query(Digits):
+            digits.update("")
+        self.dismiss(None)

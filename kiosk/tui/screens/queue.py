@@ -1,0 +1,99 @@
+"""The queue: every user and their status, with search, filter, sort and jump to next pending."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from kiosk.enroll.api import EngineControl, SortKey, Status
+from kiosk.tui.widgets.counts import CountsBar
+from kiosk.tui.widgets.queue_view import QueueView
+
+FILTERS: tuple[Status | None, ...] = (None, *get_args(Status))
+SORTS: tuple[SortKey, ...] = get_args(SortKey)
+
+
+class QueueScreen(Screen[None]):
+    CSS_PATH = "queue.tcss"
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "search", "Search"),
+        Binding("f", "filter", "Filter"),
+        Binding("o", "sort", "Sort"),
+        Binding("n", "next_pending", "Next pending"),
+    ]
+
+    def __init__(self, engine: EngineControl) -> None:
+        super().__init__()
+        self.engine = engine
+
+    def compose(self) -> ComposeResult:
+        yield Static(" QUEUE", id="banner")
+        yield Input(placeholder="search UPN or name, Enter to apply", id="search")
+        yield Static(id="status-line", markup=False)
+        yield QueueView(self.engine, id="rows")
+        yield CountsBar(id="counts")
+        yield Footer(compact=True)
+
+    @property
+    def view(self) -> QueueView:
+        return self.query_one(QueueView)
+
+    def on_mount(self) -> None:
+        self.view.focus()
+        self._describe()
+
+    def _describe(self) -> None:
+        view = self.view
+        shown = view.status or "all"
+        self.query_one("#status-line", Static).update(
+            f" Showing: {shown} · sorted by {view.sort} · {view.total} users"
+            + (f" · search: {view.search}" if view.search else "")
+        )
+        self.query_one(CountsBar).show(self.engine.counts())
+
+    def action_back(self) -> None:
+        if self.focused is self.query_one("#search", Input):
+            self.view.focus()
+            return
+        self.dismiss(None)
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.view.search = event.value.strip()
+        self.view.reload()
+        self.view.focus()
+        self._describe()
+
+    def action_filter(self) -> None:
+        view = self.view
+        view.status = FILTERS[(FILTERS.index(view.status) + 1) % len(FILTERS)]
+        view.reload()
+        self._describe()
+
+    def action_sort(self) -> None:
+        view = self.view
+        view.sort = SORTS[(SORTS.index(view.sort) + 1) % len(SORTS)]
+        view.reload()
+        self._describe()
+
+    def action_next_pending(self) -> None:
+        if not self.view.jump_to_next_pending():
+            self.notify("No pending users here.")
+
+    def on_queue_view_chosen(self, event: QueueView.Chosen) -> None:
+        if event.row.status != "pending":
+            self.notify(f"{event.row.upn} is {event.row.status}, not pending.")
+            return
+        self.engine.select(event.row.entry_id)
+        self.notify(f"{event.row.upn} is next: insert a key.")
+        self.dismiss(None)
+
+    def show_state(self, *_: Any) -> None:
+        self._describe()

@@ -1,0 +1,84 @@
+"""Batch summary: done / failed / skipped, keys per hour, time left, manifest export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from kiosk.config import Settings
+from kiosk.enroll.api import EngineControl
+from kiosk.enroll.events import Step
+from kiosk.tui.messages import TaskDone
+from kiosk.tui.state import BatchState, format_duration
+from kiosk.tui.widgets.counts import SYMBOLS
+
+
+def summary_table(state: BatchState, counts: dict[str, int]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_row("", "whole queue", "this session")
+    session = {
+        "done": state.session_count(Step.DONE),
+        "failed": state.session_count(Step.FAILED),
+        "skipped": state.session_count(Step.SKIPPED),
+    }
+    for status, symbol in SYMBOLS.items():
+        table.add_row(
+            f"{symbol} {status}", str(counts.get(status, 0)), str(session.get(status, ""))
+        )
+    rate = state.keys_per_hour()
+    table.add_row("", "", "")
+    table.add_row("Keys per hour", "", f"{rate:.0f}" if rate is not None else "not known yet")
+    table.add_row("Time left", "", format_duration(state.seconds_left()))
+    return table
+
+
+class SummaryScreen(Screen[None]):
+    CSS_PATH = "summary.tcss"
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("e", "export", "Export manifest"),
+    ]
+
+    def __init__(self, engine: EngineControl, state: BatchState, settings: Settings) -> None:
+        super().__init__()
+        self.engine = engine
+        self.state = state
+        self.settings = settings
+
+    def compose(self) -> ComposeResult:
+        yield Static(" BATCH SUMMARY", id="banner")
+        yield Static(id="table")
+        yield Static(id="export", markup=False)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.show_state()
+
+    def show_state(self, *_: Any) -> None:
+        counts = self.engine.counts()
+        self.state.counts = dict(counts)
+        self.query_one("#table", Static).update(summary_table(self.state, counts))
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_export(self) -> None:
+        self.query_one("#export", Static).update("Exporting the shipping manifest…")
+        self._export()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="task")
+    def _export(self) -> None:
+        paths = self.engine.export_manifest(Path(self.settings.store.manifest_directory))
+        text = "Manifest written: " + ", ".join(str(p) for p in paths)
+        self.app.call_from_thread(self.query_one("#export", Static).update, text)
+        self.app.post_message(TaskDone("Manifest exported", text))

@@ -1,0 +1,147 @@
+"""What the screens show, folded from engine events. Plain Python: no Textual here.
+
+The engine owns the truth; this is the TUI's copy, updated on the app's loop one event at a
+time, so that every screen draws from the same picture.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kiosk.enroll.events import (
+    EnrollmentResult,
+    ErrorRaised,
+    Event,
+    KeyGone,
+    KeyIdentified,
+    PinHandover,
+    Prompt,
+    PromptChanged,
+    QueueChanged,
+    Step,
+    StepChanged,
+    TouchNeeded,
+)
+from kiosk.keys.types import KeyInfo
+
+FINAL = (Step.DONE, Step.FAILED, Step.SKIPPED)
+
+
+@dataclass(frozen=True)
+class ResultLine:
+    upn: str
+    status: Step
+    reason: str
+    next_step: str
+    serial: str | None
+    at: float
+
+
+@dataclass
+class BatchState:
+    """The current enrollment, the key in the port, counts and the results of this session."""
+
+    clock: Callable[[], float] = time.monotonic
+    entry_id: int | None = None
+    upn: str = ""
+    step: Step | None = None
+    step_detail: str = ""
+    passed: list[Step] = field(default_factory=list)
+    prompt: Prompt = Prompt.IDLE
+    prompt_detail: str = ""
+    touch_reason: str = ""
+    key: KeyInfo | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    results: list[ResultLine] = field(default_factory=list)
+    started_at: float | None = None
+    display_name: str = ""
+
+    def apply(self, event: Event) -> None:
+        """Fold one event in. PinHandover and ErrorRaised are shown by screens, not kept."""
+        if isinstance(event, StepChanged):
+            self._step(event)
+        elif isinstance(event, PromptChanged):
+            self.prompt = event.prompt
+            self.prompt_detail = event.detail
+            if event.prompt is not Prompt.TOUCH_KEY:
+                self.touch_reason = ""
+        elif isinstance(event, TouchNeeded):
+            self.prompt = Prompt.TOUCH_KEY
+            self.touch_reason = event.reason
+        elif isinstance(event, KeyIdentified):
+            self.key = event.info
+        elif isinstance(event, KeyGone):
+            self.key = None
+            if self.prompt in (Prompt.TOUCH_KEY, Prompt.REMOVE_KEY):
+                self.prompt = Prompt.INSERT_KEY
+                self.prompt_detail = ""
+                self.touch_reason = ""
+        elif isinstance(event, EnrollmentResult):
+            self.results.append(
+                ResultLine(
+                    event.upn,
+                    event.status,
+                    event.reason,
+                    event.next_step,
+                    event.serial,
+                    self.clock(),
+                )
+            )
+            if event.entry_id == self.entry_id:
+                self.step = event.status
+                self.step_detail = event.reason
+        elif isinstance(event, QueueChanged):
+            self.counts = dict(event.counts)
+        elif isinstance(event, PinHandover | ErrorRaised):
+            pass
+
+    def _step(self, event: StepChanged) -> None:
+        if event.entry_id != self.entry_id:
+            self.entry_id = event.entry_id
+            self.passed = []
+            self.display_name = ""
+            self.step = None
+        self.upn = event.upn
+        if self.step is not None and self.step not in FINAL and self.step not in self.passed:
+            self.passed.append(self.step)
+        self.step = event.step
+        self.step_detail = event.detail
+        if self.started_at is None and event.step is Step.KEY_INSERTED:
+            self.started_at = self.clock()
+
+    @property
+    def last_result(self) -> ResultLine | None:
+        return self.results[-1] if self.results else None
+
+    def session_count(self, status: Step) -> int:
+        return sum(1 for r in self.results if r.status is status)
+
+    def keys_per_hour(self) -> float | None:
+        """Keys enrolled per hour in this session, from the first key inserted until now."""
+        done = self.session_count(Step.DONE)
+        if self.started_at is None or done == 0:
+            return None
+        elapsed = self.clock() - self.started_at
+        if elapsed <= 0:
+            return None
+        return done * 3600.0 / elapsed
+
+    def seconds_left(self) -> float | None:
+        """Estimate for the pending users at this session's pace."""
+        rate = self.keys_per_hour()
+        pending = self.counts.get("pending", 0) + self.counts.get("active", 0)
+        if rate is None or rate <= 0:
+            return None
+        return pending * 3600.0 / rate
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "not known yet"
+    minutes = round(seconds / 60.0)
+    if minutes < 1:
+        return "under a minute"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"

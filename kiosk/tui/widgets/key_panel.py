@@ -1,0 +1,56 @@
+"""What the kiosk knows about the key in the port: model, serial, AAGUID, firmware, PIN state."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.widgets import Static
+
+from kiosk.keys.types import KeyInfo
+
+
+def describe_pin(info: KeyInfo) -> str:
+    if info.pin_set:
+        tries = f", {info.pin_retries} tries left" if info.pin_retries is not None else ""
+        return f"set{tries}"
+    return "not set"
+
+
+def describe_policy(info: KeyInfo) -> str:
+    if not info.supports_pin_policy:
+        return "not supported (CTAP 2.0)"
+    force = ", change forced" if info.force_pin_change else ""
+    return f"min length {info.min_pin_length}{force}"
+
+
+def key_table(info: KeyInfo | None) -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    if info is None:
+        table.add_row("Key", "none in the port")
+        return table
+    table.add_row("Model", info.model)
+    table.add_row("Serial", info.serial_or_none)
+    table.add_row("AAGUID", info.aaguid)
+    table.add_row("Firmware", info.firmware or "unknown")
+    table.add_row("PIN", describe_pin(info))
+    table.add_row("PIN policy", describe_policy(info))
+    if info.has_credentials is not None:
+        table.add_row("Credentials", "some on the key" if info.has_credentials else "none")
+    return table
+
+
+class KeyPanel(Static):
+    """The key panel of the enrollment screen."""
+
+    DEFAULT_CSS = """
+    KeyPanel { height: auto; border: round $secondary; padding: 0 1; }
+    """
+
+    def on_mount(self) -> None:
+        self.border_title = "Key"
+        self.show(None)
+
+    def show(self, info: KeyInfo | None) -> None:
+        self.set_class(info is not None, "-present")
+        self.update(key_table(info))
