@@ -47,8 +47,9 @@ def snippet(name: str, pin_hash: str, *, admin: bool) -> str:
     )
 
 
-def read_new_pin(prompt: Callable[[str], str] = getpass.getpass) -> str:
+def read_new_pin(prompt: Callable[[str], str] | None = None) -> str:
     """Ask for a PIN twice without echo; raise a KioskError when they differ."""
+    prompt = prompt or getpass.getpass
     first = prompt("New PIN: ")
     second = prompt("Same PIN again: ")
     if not secrets_equal(first, second):
