@@ -29,7 +29,7 @@ from kiosk.tui.auth import IdleLock
 from kiosk.tui.messages import EngineEvent, TaskDone
 from kiosk.tui.screens.enroll import EnrollScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
-from kiosk.tui.screens.handover import HandoverScreen
+from kiosk.tui.screens.handover import HandoverScreen, PinEntryScreen
 from kiosk.tui.screens.signin import SignInScreen
 from kiosk.tui.state import BatchState
 
@@ -162,6 +162,18 @@ class KioskApp(App[int]):
                 ),
                 self._confirm_replace,
             )
+
+        elif event.prompt is Prompt.TYPE_PIN:
+            self.push_screen(
+                PinEntryScreen(self.state.upn, self.settings.policy.min_pin_length),
+                self._typed_pin,
+            )
+
+    def _typed_pin(self, pin: str | None) -> None:
+        if pin:
+            self.engine.provide_pin(pin)
+        else:
+            self.engine.cancel()
 
     def _confirm_reset(self, ok: bool | None) -> None:
         self.engine.confirm_reset(bool(ok))

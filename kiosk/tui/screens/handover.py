@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Digits, Static
+from textual.widgets import Digits, Footer, Input, Static
 
 DIGITS_OK = set("0123456789ABCDEF")
 
@@ -52,3 +53,46 @@ class HandoverScreen(ModalScreen[None]):
         for digits in self.query(Digits):
             digits.update("")
         self.dismiss(None)
+
+
+class PinEntryScreen(ModalScreen[str]):
+    """policy.pin_source = operator: the operator types the PIN for this key, twice."""
+
+    CSS_PATH = "modal.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel enrollment")]
+
+    def __init__(self, upn: str, min_length: int) -> None:
+        super().__init__(classes="-confirm")
+        self._upn = upn
+        self._min = min_length
+        self._first: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(f"Type the PIN for {self._upn}'s key", id="title", markup=False)
+            yield Input(placeholder="PIN, then Enter", password=True, id="pin", max_length=63)
+            yield Static(f"At least {self._min} characters. You will type it twice.", id="next")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        value, event.input.value = event.value, ""
+        note = self.query_one("#next", Static)
+        if self._first is None:
+            if len(value) < self._min:
+                note.update(f"✘ Too short: at least {self._min} characters.")
+                return
+            self._first = value
+            note.update("Type the same PIN again.")
+            return
+        first, self._first = self._first, None
+        if value != first:
+            note.update("✘ The two PINs differ. Type the PIN again.")
+            return
+        self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self._first = None
+        self.dismiss("")

@@ -25,6 +25,7 @@ HEADLINES: dict[Prompt, tuple[str, str]] = {
     Prompt.ONE_KEY_ONLY: ("!", "ONLY ONE KEY AT A TIME"),
     Prompt.CONFIRM_RESET: ("?", "CONFIRM THE RESET"),
     Prompt.CONFIRM_REPLACE: ("?", "CONFIRM REPLACING THE KEYS"),
+    Prompt.TYPE_PIN: ("⌨", "TYPE THE PIN FOR THIS KEY"),
 }
 
 CSS_CLASS: dict[Prompt, str] = {
@@ -37,13 +38,14 @@ CSS_CLASS: dict[Prompt, str] = {
     Prompt.ONE_KEY_ONLY: "-warn",
     Prompt.CONFIRM_RESET: "-warn",
     Prompt.CONFIRM_REPLACE: "-warn",
+    Prompt.TYPE_PIN: "-warn",
 }
 
 MARCH = ("▶    ", " ▶   ", "  ▶  ", "   ▶ ", "    ▶")
 
 
 def render_prompt(prompt: Prompt, detail: str, frame: int = 0) -> Group:
-    symbol, headline = HEADLINES[prompt]
+    symbol, headline = HEADLINES.get(prompt, ("·", str(prompt).upper()))
     if prompt is Prompt.TOUCH_KEY:
         left = MARCH[frame % len(MARCH)]
         right = left[::-1].replace("▶", "◀")
@@ -90,7 +92,7 @@ class BigPrompt(Static):
         self._detail = detail
         for cls in set(CSS_CLASS.values()):
             self.remove_class(cls)
-        self.add_class(CSS_CLASS[prompt])
+        self.add_class(CSS_CLASS.get(prompt, "-working"))
         if changed:
             self._frame = 0
             self.remove_class("-blink")
