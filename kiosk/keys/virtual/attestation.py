@@ -1,0 +1,202 @@
+"""A test attestation CA for virtual keys: one root, one attestation leaf per AAGUID.
+
+The leaf meets the WebAuthn ``packed`` attestation certificate requirements (X.509 v3; subject
+C, O, OU="Authenticator Attestation", CN; basicConstraints CA=false) and carries the FIDO AAGUID
+extension (1.3.6.1.4.1.45724.1.1.4, an OCTET STRING of the 16 AAGUID bytes, not critical), so a
+relying party (the fake tenant, py_webauthn) that trusts :func:`attestation_root_pem` verifies
+a virtual key's attestation exactly as it would a real key's.
+
+By default the CA lives for the process (created on first use). A caller that needs the same
+root across processes calls :func:`use_directory`: the root is then kept in that directory
+(key file mode 0600) and reused.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+AAGUID_EXTENSION_OID = x509.ObjectIdentifier("1.3.6.1.4.1.45724.1.1.4")
+ORGANIZATION = "fido-kiosk test attestation"
+ROOT_CERT_FILE = "attestation-root.pem"
+ROOT_KEY_FILE = "attestation-root.key"
+_VALIDITY = datetime.timedelta(days=3650)
+
+
+@dataclass(frozen=True)
+class AttestationLeaf:
+    """The attestation certificate and key a virtual key with this AAGUID signs with."""
+
+    aaguid: uuid.UUID
+    certificate: x509.Certificate
+    private_key: ec.EllipticCurvePrivateKey
+
+    @property
+    def der(self) -> bytes:
+        """The certificate as it goes into ``x5c``."""
+        return self.certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _aaguid_extension(aaguid: uuid.UUID) -> x509.UnrecognizedExtension:
+    # DER OCTET STRING (tag 0x04, length 16) around the AAGUID bytes.
+    return x509.UnrecognizedExtension(AAGUID_EXTENSION_OID, b"\x04\x10" + aaguid.bytes)
+
+
+def _make_root() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+            x509.NameAttribute(NameOID.COMMON_NAME, "fido-kiosk Virtual Key Attestation Root"),
+        ]
+    )
+    now = _now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+class AttestationCA:
+    """A root certificate and key, and the leaves issued under it (one per AAGUID, cached)."""
+
+    def __init__(self, root: x509.Certificate, root_key: ec.EllipticCurvePrivateKey) -> None:
+        self.root = root
+        self._root_key = root_key
+        self._leaves: dict[uuid.UUID, AttestationLeaf] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def create(cls) -> AttestationCA:
+        return cls(*_make_root())
+
+    @classmethod
+    def load_or_create(cls, directory: Path) -> AttestationCA:
+        """The CA kept in ``directory``; made and written there the first time."""
+        cert_path, key_path = directory / ROOT_CERT_FILE, directory / ROOT_KEY_FILE
+        if cert_path.exists() and key_path.exists():
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise ValueError(f"{key_path} does not hold an EC private key")
+            return cls(cert, key)
+        directory.mkdir(parents=True, exist_ok=True)
+        ca = cls.create()
+        key_pem = ca._root_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key_pem)
+        cert_path.write_bytes(ca.root_pem())
+        return ca
+
+    def root_pem(self) -> bytes:
+        return self.root.public_bytes(serialization.Encoding.PEM)
+
+    def leaf(self, aaguid: uuid.UUID) -> AttestationLeaf:
+        with self._lock:
+            found = self._leaves.get(aaguid)
+            if found is None:
+                found = self._issue(aaguid)
+                self._leaves[aaguid] = found
+            return found
+
+    def _issue(self, aaguid: uuid.UUID) -> AttestationLeaf:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Authenticator Attestation"),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"fido-kiosk Virtual Key {aaguid}"),
+            ]
+        )
+        now = _now()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.root.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(min(now + _VALIDITY, self.root.not_valid_after_utc))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_aaguid_extension(aaguid), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._root_key.public_key()),
+                critical=False,
+            )
+            .sign(self._root_key, hashes.SHA256())
+        )
+        return AttestationLeaf(aaguid=aaguid, certificate=cert, private_key=key)
+
+
+_default: AttestationCA | None = None
+_default_lock = threading.Lock()
+
+
+def default_ca() -> AttestationCA:
+    """The process-wide test CA (made on first use, or the one chosen by :func:`use_directory`)."""
+    global _default  # noqa: PLW0603 - one CA per process, by design
+    with _default_lock:
+        if _default is None:
+            _default = AttestationCA.create()
+        return _default
+
+
+def use_directory(directory: Path) -> AttestationCA:
+    """Make the CA kept in ``directory`` the process-wide one (loaded, or created and saved)."""
+    global _default  # noqa: PLW0603
+    ca = AttestationCA.load_or_create(directory)
+    with _default_lock:
+        _default = ca
+    return ca
+
+
+def attestation_root_pem() -> bytes:
+    """The root the fake tenant and py_webauthn trust for virtual keys' ``packed`` attestation."""
+    return default_ca().root_pem()
+
+
+def attestation_leaf(aaguid: uuid.UUID) -> AttestationLeaf:
+    return default_ca().leaf(aaguid)
