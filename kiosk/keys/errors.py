@@ -176,6 +176,16 @@ class PinAlreadySetError(KeyProblem):
         )
 
 
+class PinNotSetError(KeyProblem):
+    title = "Key has no PIN"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The key needs a PIN for this step, and none is set.",
+            next_step="Set the PIN first; if the kiosk skipped that, retry the enrollment.",
+        )
+
+
 class NoPermissionError(KeyProblem):
     title = "No access to the key"
 
@@ -247,6 +257,8 @@ def _from_ctap(
         if op == Op.PIN_POLICY:
             return PinPolicyError("The key refused the PIN policy (it cannot be loosened).")
         return PinPolicyError("The key requires its PIN to be changed before it can be used.")
+    if code in (ERR.PIN_NOT_SET, ERR.PUAT_REQUIRED):
+        return PinNotSetError()
     if op == Op.PIN_POLICY and code == ERR.INVALID_COMMAND:
         return NotSupportedError("authenticatorConfig (minimum PIN length, forced PIN change)")
     if code in _UNSUPPORTED:
