@@ -73,7 +73,8 @@ class TokenProvider:
         if not tenant.tenant_id or not tenant.client_id:
             missing = "tenant.tenant_id" if not tenant.tenant_id else "tenant.client_id"
             raise AuthError(
-                f"{missing} is not set.", title="The kiosk is not set up for a tenant",
+                f"{missing} is not set.",
+                title="The kiosk is not set up for a tenant",
                 next_step=f"Set {missing} in kiosk.toml (from the app registration's overview).",
             )
         self.settings = settings
@@ -119,8 +120,7 @@ class TokenProvider:
             text = str(exc)
             if "OIDC Discovery failed" in text or "Unable to get authority" in text:
                 raise UnknownTenantError(
-                    f"{self.authority} has no sign-in configuration: "
-                    f"{_discovery_hint(text)}."
+                    f"{self.authority} has no sign-in configuration: {_discovery_hint(text)}."
                 ) from None
             raise AuthError(
                 f"The app credential could not be used ({redact(text, *self._secrets())})."
@@ -145,7 +145,9 @@ class TokenProvider:
                     result = self._app.acquire_token_for_client([self.scope])
                 except requests.RequestException as exc:
                     err: AuthError = _auth_network_error(exc)
-                    if attempt > self.policy.max_retries or "TLS" in err.title:
+                    if attempt > self.policy.max_retries or isinstance(
+                        exc, requests.exceptions.SSLError
+                    ):
                         raise err from None
                 except ValueError as exc:
                     raise AuthError(

@@ -284,8 +284,7 @@ AADSTS: Mapping[int, tuple[type[AuthError], str]] = {
     7000222: (CredentialExpiredError, "the client secret has expired"),
     700027: (
         InvalidClientError,
-        "the certificate or its signature was not accepted (not uploaded to the app, "
-        "or expired)",
+        "the certificate or its signature was not accepted (not uploaded to the app, or expired)",
     ),
     700024: (InvalidClientError, "the client assertion is not within its valid time range"),
     700016: (InvalidClientError, "no application with this client id exists in the tenant"),

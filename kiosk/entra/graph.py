@@ -354,9 +354,7 @@ class GraphClient:
 
     def delete_fido2_method(self, user_id: str, method_id: str) -> None:
         what = f"Deleting FIDO2 method {method_id} of {user_id}"
-        url = self._url(
-            f"{self._methods_path(user_id)}/{quote(method_id, safe='')}", self.api
-        )
+        url = self._url(f"{self._methods_path(user_id)}/{quote(method_id, safe='')}", self.api)
         self.http.request("DELETE", url, what=what)
 
     def register_fido2_method(

@@ -30,6 +30,7 @@ import requests
 from kiosk.config import GraphSettings, TenantSettings
 from kiosk.entra.errors import (
     GraphError,
+    GraphResponseError,
     GraphThrottledError,
     LostResponseError,
     NetworkError,
@@ -150,6 +151,10 @@ def network_error(exc: requests.RequestException, what: str) -> NetworkError:
         return TlsError(f"{what}: the TLS connection failed ({_reason(exc)}).")
     if isinstance(exc, requests.exceptions.Timeout):
         return NetworkError(f"{what}: no answer in time ({type(exc).__name__}).")
+    if isinstance(
+        exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
+    ):
+        return NetworkError(f"{what}: the answer was cut short ({_reason(exc)}).")
     return NetworkError(f"{what}: the connection failed ({_reason(exc)}).")
 
 
@@ -159,9 +164,15 @@ def _reason(exc: BaseException) -> str:
         return "certificate verify failed"
     if "Read timed out" in text:
         return "read timed out"
-    for marker in ("RemoteDisconnected", "Connection refused", "Connection reset",
-                   "Connection aborted", "IncompleteRead", "Name or service not known",
-                   "No route to host"):
+    for marker in (
+        "RemoteDisconnected",
+        "Connection refused",
+        "Connection reset",
+        "Connection aborted",
+        "IncompleteRead",
+        "Name or service not known",
+        "No route to host",
+    ):
         if marker in text:
             return marker
     return type(exc).__name__
@@ -268,6 +279,8 @@ class GraphHttp:
                 if not replay_safe and not _never_connected(exc):
                     raise LostResponseError(err.detail) from None
                 if attempt > self.policy.max_retries:
+                    if _cut_short(exc):
+                        raise GraphResponseError(err.detail) from None
                     raise err from None
                 wait = self.policy.delay(attempt)
                 log.info("%s: %s; retry %d in %.2fs", what, err.detail, attempt, wait)
@@ -313,6 +326,12 @@ def _exhausted(
         message=err.message,
         request_id=err.request_id,
         client_request_id=err.client_request_id,
+    )
+
+
+def _cut_short(exc: requests.RequestException) -> bool:
+    return isinstance(
+        exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
     )
 
 

@@ -181,9 +181,7 @@ def thumbprints(cert: x509.Certificate) -> tuple[str, str]:
     return sha1, cert.fingerprint(hashes.SHA256()).hex().upper()
 
 
-def check_certificate_expiry(
-    cert: CertificateCredential, now: datetime | None = None
-) -> float:
+def check_certificate_expiry(cert: CertificateCredential, now: datetime | None = None) -> float:
     """Days the certificate has left; raises :class:`CredentialExpiredError` if none.
 
     Logs a warning when fewer than :data:`EXPIRY_WARNING_DAYS` are left.

@@ -134,9 +134,7 @@ def test_pfx_with_passphrase_file(tmp_path: Path) -> None:
     )
     pfx = _write(tmp_path / "app.pfx", blob)
     good = _write(tmp_path / "pass", b"pfx-pass-1\n")
-    cred = load_credential(
-        TenantSettings(pfx_file=str(pfx), pfx_passphrase_file=str(good)), env={}
-    )
+    cred = load_credential(TenantSettings(pfx_file=str(pfx), pfx_passphrase_file=str(good)), env={})
     assert isinstance(cred, CertificateCredential)
     assert cred.thumbprint_sha256 == cert.fingerprint(hashes.SHA256()).hex().upper()
     bad = _write(tmp_path / "bad", b"wrong")

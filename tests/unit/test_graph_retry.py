@@ -76,9 +76,7 @@ def test_backoff_is_exponential_with_full_jitter() -> None:
 
 
 def test_policy_from_settings() -> None:
-    policy = RetryPolicy.from_settings(
-        GraphSettings(max_retries=3, retry_after_cap_seconds=9.0)
-    )
+    policy = RetryPolicy.from_settings(GraphSettings(max_retries=3, retry_after_cap_seconds=9.0))
     assert policy.max_retries == 3
     assert policy.delay(1, "100") == 9.0
 
@@ -88,14 +86,22 @@ def test_policy_from_settings() -> None:
 
 def _graph_body(code: str, message: str, rid: str = "inner-rid") -> bytes:
     return json.dumps(
-        {"error": {"code": code, "message": message, "innerError": {"request-id": rid,
-                                                                  "client-request-id": "c1"}}}
+        {
+            "error": {
+                "code": code,
+                "message": message,
+                "innerError": {"request-id": rid, "client-request-id": "c1"},
+            }
+        }
     ).encode()
 
 
 def test_graph_error_json_is_parsed() -> None:
     assert parse_graph_error(_graph_body("Request_ResourceNotFound", "Gone.")) == (
-        "Request_ResourceNotFound", "Gone.", "inner-rid", "c1"
+        "Request_ResourceNotFound",
+        "Gone.",
+        "inner-rid",
+        "c1",
     )
     assert parse_graph_error(b"<html>502 Bad Gateway</html>") == ("", "", "", "")
     assert parse_graph_error(b'{"error": "nope"}') == ("", "", "", "")
@@ -339,12 +345,11 @@ def test_post_that_never_connected_is_retried() -> None:
 def test_every_attempt_is_timed_with_its_request_id() -> None:
     ticks = iter([0.0, 0.120, 1.0, 1.045])
     seen: list[Timing] = []
-    http, _adapter, _slept, _ = _http(
-        [503, 200], clock=lambda: next(ticks), on_timing=seen.append
-    )
+    http, _adapter, _slept, _ = _http([503, 200], clock=lambda: next(ticks), on_timing=seen.append)
     http.request("GET", URL + "?$select=id", what="Get")
     assert [(t.status, t.request_id, t.attempt) for t in seen] == [
-        (503, "rid-1", 1), (200, "rid-2", 2)
+        (503, "rid-1", 1),
+        (200, "rid-2", 2),
     ]
     assert seen[0].milliseconds == pytest.approx(120.0)
     assert seen[1].milliseconds == pytest.approx(45.0)
