@@ -124,6 +124,12 @@ class KioskApp(App[int]):
 
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
+        if (
+            isinstance(event, PromptChanged)
+            and event.prompt is self.state.prompt
+            and event.detail == self.state.prompt_detail
+        ):
+            return  # the engine repeats its idle prompt while it waits; nothing changed
         previous = self.state.entry_id
         self.state.apply(event)
         if isinstance(event, StepChanged) and event.entry_id != previous:

@@ -31,7 +31,7 @@ _DEMO_ADMIN_HASH = (
     "scrypt$n=16384,r=8,p=1$Zmlkby1raW9zay1kZW1vLWFkbWlu$"
     "QZ2RvaZQlcno0stB6LkWPf_IFM6tKL-7kTqdTBWGkQs"
 )
-BANNER = f"DEMO · operator PIN {DEMO_OPERATOR_PIN} · admin PIN {DEMO_ADMIN_PIN}"
+BANNER = f"DEMO keys F2-F4 · PINs: operator {DEMO_OPERATOR_PIN}, admin {DEMO_ADMIN_PIN}"
 
 
 class DemoKeys(Protocol):
@@ -95,9 +95,9 @@ class DemoKioskApp(KioskApp):
     """The kiosk plus the DEMO keys: F2 plug a key, F3 touch it, F4 pull it."""
 
     BINDINGS = [
-        Binding("f2", "demo_plug", "DEMO plug", priority=True),
-        Binding("f3", "demo_touch", "DEMO touch", priority=True),
-        Binding("f4", "demo_pull", "DEMO pull", priority=True),
+        Binding("f2", "demo_plug", "Plug", priority=True, tooltip="DEMO: plug in a key"),
+        Binding("f3", "demo_touch", "Touch", priority=True, tooltip="DEMO: touch the key"),
+        Binding("f4", "demo_pull", "Pull", priority=True, tooltip="DEMO: pull the key out"),
     ]
 
     def __init__(self, engine: EngineControl, settings: Settings, keys: DemoKeys, **kw: Any):

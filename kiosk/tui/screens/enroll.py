@@ -42,7 +42,7 @@ class EnrollScreen(Screen[None]):
     CSS_PATH = "enroll.tcss"
     BINDINGS = [
         Binding("q", "app.show_queue", "Queue"),
-        Binding("s", "app.show_summary", "Summary"),
+        Binding("s", "app.show_summary", "Batch"),
         Binding("c", "app.engine_cancel", "Cancel"),
         Binding("r", "app.engine_retry", "Retry"),
         Binding("k", "app.engine_skip", "Skip"),

@@ -24,7 +24,7 @@ class QueueScreen(Screen[None]):
         Binding("slash", "search", "Search"),
         Binding("f", "filter", "Filter"),
         Binding("o", "sort", "Sort"),
-        Binding("n", "next_pending", "Next pending"),
+        Binding("n", "next_pending", "Next"),
     ]
 
     def __init__(self, engine: EngineControl) -> None:
@@ -96,4 +96,5 @@ class QueueScreen(Screen[None]):
         self.dismiss(None)
 
     def show_state(self, *_: Any) -> None:
+        self.view.refetch()
         self._describe()

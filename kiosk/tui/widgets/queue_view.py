@@ -62,7 +62,7 @@ class QueueView(Widget, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "edge(-1)", "First", show=False),
         Binding("end", "edge(1)", "Last", show=False),
-        Binding("enter", "choose", "Enroll next"),
+        Binding("enter", "choose", "Pick"),
     ]
 
     class Chosen(Message):
@@ -90,16 +90,16 @@ class QueueView(Widget, can_focus=True):
         self.reload()
 
     def on_resize(self, event: Resize) -> None:
-        self._fetch()
+        self.refetch()
 
     def reload(self) -> None:
         """The filter or sort changed: count again and go back to the top."""
         self.total = self.engine.queue_size(search=self.search, status=self.status)
         self.cursor = 0
         self.top = 0
-        self._fetch()
+        self.refetch()
 
-    def _fetch(self) -> None:
+    def refetch(self) -> None:
         self.cursor = max(0, min(self.cursor, self.total - 1))
         if self.cursor < self.top:
             self.top = self.cursor
@@ -130,17 +130,17 @@ class QueueView(Widget, can_focus=True):
 
     def action_move(self, delta: int) -> None:
         self.cursor += delta
-        self._fetch()
+        self.refetch()
 
     def action_page(self, delta: int) -> None:
         self.cursor += delta * self.window
         self.top += delta * self.window
         self.top = max(0, min(self.top, max(0, self.total - self.window)))
-        self._fetch()
+        self.refetch()
 
     def action_edge(self, direction: int) -> None:
         self.cursor = 0 if direction < 0 else self.total - 1
-        self._fetch()
+        self.refetch()
 
     def action_choose(self) -> None:
         row = self.current
@@ -160,6 +160,6 @@ class QueueView(Widget, can_focus=True):
             for offset, row in enumerate(rows):
                 if row.status == "pending":
                     self.cursor = begin + offset
-                    self._fetch()
+                    self.refetch()
                     return True
         return False
