@@ -1,0 +1,90 @@
+"""`kiosk fake-tenant`: run the fake Entra ID tenant and Graph alone, until Ctrl+C.
+
+It prints its URLs, the CA file to trust, demo credentials and a ready kiosk.toml snippet, so
+anyone can point a real configuration (or curl) at it. The client secret it prints is a demo
+secret made for this run of the fake tenant only: printing it is intended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "fake-tenant",
+        help="run the fake Entra ID tenant (HTTPS token endpoint + Graph) for demos and tests",
+        description=__doc__,
+    )
+    p.add_argument("--users", type=int, default=25, help="users to seed (default 25)")
+    p.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: any)")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where ca.pem, the app certificate and key go (default: a temporary directory)",
+    )
+    p.add_argument("--page-size", type=int, default=100, help="largest page Graph returns")
+    p.add_argument("--rtt-ms", type=float, default=0.0, help="latency added to every request")
+    p.add_argument("--seed", type=int, default=0, help="seed for names and faults")
+    p.set_defaults(func=handler)
+
+
+def handler(args: argparse.Namespace) -> int:
+    from kiosk.entra.fake.server import FakeTenant
+    from kiosk.entra.fake.state import make_demo_tenant
+    from kiosk.errors import KioskError
+
+    if args.users < 0:
+        raise KioskError("--users must be 0 or more.", title="Bad argument")
+    try:
+        tenant = FakeTenant(
+            args.state_dir,
+            port=args.port,
+            page_size=args.page_size,
+            rtt_ms=args.rtt_ms,
+            seed=args.seed,
+        ).start()
+    except OSError as exc:
+        raise KioskError(
+            f"The fake tenant could not listen on 127.0.0.1:{args.port} ({exc.strerror}).",
+            title="Fake tenant did not start",
+            next_step="Choose another --port, or leave it out to take any free port.",
+        ) from None
+    group = make_demo_tenant(tenant.state, args.users, seed=args.seed) if args.users else None
+    print(describe(tenant, group.display_name if group else None, group.id if group else None))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        tenant.stop()
+    return 0
+
+
+def describe(tenant: Any, group_name: str | None, group_id: str | None) -> str:
+    users = list(tenant.state.users.values())
+    lines = [
+        "fake tenant running (Ctrl+C to stop)",
+        f"  login URL      {tenant.login_url}",
+        f"  authority      {tenant.authority}   (MSAL: instance_discovery=False)",
+        f"  Graph URL      {tenant.graph_url}   (v1.0 and beta)",
+        f"  trust CA       {tenant.ca_file}",
+        f"  tenant id      {tenant.tenant_id}",
+        f"  client id      {tenant.client_id}",
+        f"  app cert/key   {tenant.certificate_file}  {tenant.private_key_file}",
+        f"  client secret  {tenant.client_secret}   (demo secret of this fake tenant only)",
+        f"  secret file    {tenant.client_secret_file}",
+    ]
+    if group_name:
+        lines.append(f"  group          {group_name!r}  id {group_id}  ({len(users)} users)")
+    if users:
+        lines.append(f"  a user         {users[0].user_principal_name}")
+    lines += ["", "kiosk.toml:", "", tenant.kiosk_toml("certificate")]
+    return "\n".join(lines)

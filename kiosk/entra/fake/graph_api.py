@@ -1,0 +1,332 @@
+"""The Microsoft Graph endpoints the kiosk uses, for ``v1.0`` and ``beta``.
+
+Paths are relative to the fake's Graph base URL (``https://127.0.0.1:PORT/graph``). Each path
+segment is percent-decoded on its own, so a UPN with ``#EXT#`` must arrive as ``%23EXT%23``
+and a method id with ``/`` as ``%2F``, as with the real service.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from kiosk.entra.fake.options import MAX_TIMEOUT_MINUTES, MIN_TIMEOUT_MINUTES, OptionsFactory
+from kiosk.entra.fake.state import (
+    DEFAULT_USER_PROPERTIES,
+    DirectoryGroup,
+    DirectoryUser,
+    TenantState,
+)
+from kiosk.entra.fake.verify import RegistrationVerifier, method_to_graph
+from kiosk.entra.fake.wire import GRAPH_JSON, GraphError, Request, Response
+
+VERSIONS = ("v1.0", "beta")
+MAX_TOP = 999
+_FILTER = re.compile(r"^\s*displayName\s+eq\s+'((?:[^']|'')*)'\s*$")
+_OPTIONS = re.compile(r"^creationOptions(?:\(challengeTimeoutInMinutes=([^)]*)\))?$")
+
+Handler = Callable[[], Response]
+
+
+def _not_found(what: str) -> GraphError:
+    return GraphError(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{what}' does not exist or one of its queried reference-property objects "
+        "are not present.",
+    )
+
+
+def _bad_segment(segment: str) -> GraphError:
+    return GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+
+
+def _select(obj: dict[str, Any], select: Sequence[str] | None, keep_type: bool) -> dict[str, Any]:
+    if select is None:
+        return obj
+    out = {k: obj[k] for k in select if k in obj}
+    if keep_type and "@odata.type" in obj:
+        out = {"@odata.type": obj["@odata.type"], **out}
+    return out
+
+
+def _user_json(user: DirectoryUser, select: Sequence[str] | None) -> dict[str, Any]:
+    full = user.to_graph()
+    if select is None:
+        return {k: full[k] for k in DEFAULT_USER_PROPERTIES}
+    return _select(full, select, keep_type=False)
+
+
+class GraphApi:
+    """Routes one Graph request to its handler."""
+
+    def __init__(
+        self,
+        state: TenantState,
+        options: OptionsFactory,
+        verifier: RegistrationVerifier,
+        *,
+        page_size: int = 100,
+        options_value_wrapper: bool = False,
+    ) -> None:
+        self.state = state
+        self.options = options
+        self.verifier = verifier
+        self.page_size = page_size
+        self.options_value_wrapper = options_value_wrapper
+        self.base_url = ""
+
+    # ---- routing ----------------------------------------------------------------------------
+    def route(self, req: Request, segments: list[str]) -> tuple[str, Handler]:
+        """(route name, handler) for a request whose path is ``segments`` below the base URL."""
+        if not segments or segments[0] not in VERSIONS:
+            seg = segments[0] if segments else ""
+            raise GraphError(
+                400, "BadRequest", f"Invalid version: {seg or '(none)'}. Use v1.0 or beta."
+            )
+        version, rest = segments[0], segments[1:]
+        m = req.method
+        n = len(rest)
+        if n >= 2 and rest[0] == "users":
+            uid = rest[1]
+            if n == 2 and m == "GET":
+                return "user", lambda: self._user(version, uid, req)
+            if n >= 4 and rest[2] == "authentication" and rest[3] == "fido2Methods":
+                if n == 4 and m == "GET":
+                    return "list_methods", lambda: self._list_methods(version, uid)
+                if n == 4 and m == "POST":
+                    return "register", lambda: self._register(version, uid, req)
+                if n == 5 and m == "GET" and rest[4].startswith("creationOptions"):
+                    return "creation_options", lambda: self._options(version, uid, rest[4])
+                if n == 5 and m == "GET":
+                    return "get_method", lambda: self._get_method(uid, rest[4])
+                if n == 5 and m == "DELETE":
+                    return "delete_method", lambda: self._delete_method(uid, rest[4])
+        if n == 1 and rest[0] == "groups" and m == "GET":
+            return "groups", lambda: self._groups(version, req)
+        if n >= 2 and rest[0] == "groups" and m == "GET":
+            gid = rest[1]
+            if n == 2:
+                return "group", lambda: self._group(gid, req)
+            if rest[2] == "transitiveMembers" and n in (3, 4):
+                users_only = n == 4
+                if users_only and rest[3] != "microsoft.graph.user":
+                    raise _bad_segment(rest[3])
+                return "members", lambda: self._members(version, gid, req, users_only)
+        for seg in rest:
+            if seg not in ("users", "groups", "authentication", "fido2Methods"):
+                raise _bad_segment(seg)
+        raise GraphError(405, "Request_BadRequest", f"The method {m} is not allowed here.")
+
+    # ---- helpers ----------------------------------------------------------------------------
+    def _user_or_404(self, uid: str) -> DirectoryUser:
+        user = self.state.find_user(uid)
+        if user is None:
+            raise _not_found(uid)
+        return user
+
+    def _ok(self, status: int, payload: Any) -> Response:
+        return Response.json(status, payload, GRAPH_JSON)
+
+    def _select_param(self, req: Request, known: Iterable[str] | None) -> list[str] | None:
+        raw = req.query.get("$select")
+        if raw is None:
+            return None
+        fields = [f.strip() for f in raw.split(",") if f.strip()]
+        if known is not None:
+            known_set = set(known)
+            for f in fields:
+                if f not in known_set:
+                    raise GraphError(
+                        400,
+                        "Request_BadRequest",
+                        f"Could not find a property named '{f}' on type 'microsoft.graph.user'.",
+                    )
+        return fields
+
+    def _top(self, req: Request) -> int:
+        raw = req.query.get("$top")
+        if raw is None:
+            return min(100, self.page_size)
+        try:
+            top = int(raw)
+        except ValueError:
+            top = 0
+        if not 1 <= top <= MAX_TOP:
+            raise GraphError(
+                400,
+                "Request_UnsupportedQuery",
+                f"Invalid page size specified: '{raw}'. Must be between 1 and {MAX_TOP} inclusive.",
+            )
+        return min(top, self.page_size)
+
+    # ---- users and groups ------------------------------------------------------------------
+    def _user(self, version: str, uid: str, req: Request) -> Response:
+        user = self._user_or_404(uid)
+        select = self._select_param(req, DirectoryUser("", "", "").to_graph().keys())
+        body = {"@odata.context": f"{self.base_url}/{version}/$metadata#users/$entity"}
+        body.update(_user_json(user, select))
+        return self._ok(200, body)
+
+    def _group_json(self, g: DirectoryGroup, select: Sequence[str] | None) -> dict[str, Any]:
+        return _select(g.to_graph(), select, keep_type=False)
+
+    def _groups(self, version: str, req: Request) -> Response:
+        raw = req.query.get("$filter")
+        if raw is None:
+            groups = list(self.state.groups.values())
+        else:
+            m = _FILTER.match(raw)
+            if m is None:
+                raise GraphError(
+                    400,
+                    "Request_UnsupportedQuery",
+                    f"Syntax error or unsupported filter clause: {raw}",
+                )
+            groups = self.state.find_groups_by_name(m.group(1).replace("''", "'"))
+        select = self._select_param(req, None)
+        return self._ok(
+            200,
+            {
+                "@odata.context": f"{self.base_url}/{version}/$metadata#groups",
+                "value": [self._group_json(g, select) for g in groups],
+            },
+        )
+
+    def _group(self, gid: str, req: Request) -> Response:
+        group = self.state.groups.get(gid)
+        if group is None:
+            raise _not_found(gid)
+        return self._ok(200, self._group_json(group, self._select_param(req, None)))
+
+    def _skiptoken(self, gid: str, offset: int) -> str:
+        raw = b"FKSKIP\x01" + struct.pack(">I", offset) + gid.encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def _offset(self, gid: str, token: str) -> int:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError):
+            raw = b""
+        if not raw.startswith(b"FKSKIP\x01") or raw[11:] != gid.encode():
+            raise GraphError(400, "Request_BadRequest", "The skip token is not valid.")
+        return int(struct.unpack(">I", raw[7:11])[0])
+
+    def _members(self, version: str, gid: str, req: Request, users_only: bool) -> Response:
+        if gid not in self.state.groups:
+            raise _not_found(gid)
+        ids = self.state.transitive_member_ids(gid, users_only=users_only)
+        top = self._top(req)
+        select = self._select_param(
+            req, DirectoryUser("", "", "").to_graph().keys() if users_only else None
+        )
+        token = req.query.get("$skiptoken")
+        offset = self._offset(gid, token) if token else 0
+        with self.state.lock:
+            page = [self.state.directory_object(i) for i in ids[offset : offset + top]]
+        values: list[dict[str, Any]] = []
+        for o in page:
+            if isinstance(o, DirectoryUser):
+                item = _user_json(o, select)
+                if not users_only:
+                    item = {"@odata.type": "#microsoft.graph.user", **item}
+            else:
+                item = _select(o.to_graph(), select, keep_type=True)
+            values.append(item)
+        cast = "/microsoft.graph.user" if users_only else ""
+        body: dict[str, Any] = {
+            "@odata.context": f"{self.base_url}/{version}/$metadata#"
+            + ("users" if users_only else "directoryObjects"),
+            "value": values,
+        }
+        if offset + top < len(ids):
+            params = [f"$top={top}"]
+            if select is not None:
+                params.append("$select=" + ",".join(select))
+            params.append("$skiptoken=" + self._skiptoken(gid, offset + top))
+            body["@odata.nextLink"] = (
+                f"{self.base_url}/{version}/groups/{gid}/transitiveMembers{cast}?"
+                + "&".join(params)
+            )
+        return self._ok(200, body)
+
+    # ---- FIDO2 methods ----------------------------------------------------------------------
+    def _options(self, version: str, uid: str, segment: str) -> Response:
+        m = _OPTIONS.match(segment)
+        if m is None:
+            raise _bad_segment(segment)
+        user = self._user_or_404(uid)
+        self.verifier.check_user_allowed(user)
+        minutes = 5
+        if m.group(1) is not None:
+            if version == "v1.0":
+                raise GraphError(
+                    400,
+                    "BadRequest",
+                    "The parameter 'challengeTimeoutInMinutes' is not supported in v1.0.",
+                )
+            try:
+                minutes = int(m.group(1))
+            except ValueError:
+                minutes = -1
+            if not MIN_TIMEOUT_MINUTES <= minutes <= MAX_TIMEOUT_MINUTES:
+                raise GraphError(
+                    400,
+                    "badRequest",
+                    f"challengeTimeoutInMinutes must be between {MIN_TIMEOUT_MINUTES} and "
+                    f"{MAX_TIMEOUT_MINUTES}.",
+                )
+        opts = self.options.create(user, minutes)
+        context = (
+            f"{self.base_url}/{version}/$metadata#microsoft.graph.webauthnCredentialCreationOptions"
+        )
+        if self.options_value_wrapper:
+            return self._ok(200, {"@odata.context": context, "value": opts})
+        return self._ok(200, {"@odata.context": context, **opts})
+
+    def _register(self, version: str, uid: str, req: Request) -> Response:
+        user = self._user_or_404(uid)
+        try:
+            body = json.loads(req.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise GraphError(400, "BadRequest", "Unable to read JSON request payload.") from None
+        record = self.verifier.register(user, body)
+        payload = {
+            "@odata.context": f"{self.base_url}/{version}/$metadata#users('{user.id}')/"
+            "authentication/fido2Methods/$entity",
+            **method_to_graph(record),
+        }
+        resp = self._ok(201, payload)
+        resp.headers["Location"] = (
+            f"{self.base_url}/{version}/users/{user.id}/authentication/fido2Methods/{record.id}"
+        )
+        return resp
+
+    def _list_methods(self, version: str, uid: str) -> Response:
+        user = self._user_or_404(uid)
+        return self._ok(
+            200,
+            {
+                "@odata.context": f"{self.base_url}/{version}/$metadata#users('{user.id}')/"
+                "authentication/fido2Methods",
+                "value": [method_to_graph(m) for m in self.state.methods_of(user.id)],
+            },
+        )
+
+    def _get_method(self, uid: str, method_id: str) -> Response:
+        user = self._user_or_404(uid)
+        for m in self.state.methods_of(user.id):
+            if m.id == method_id:
+                return self._ok(200, method_to_graph(m))
+        raise _not_found(method_id)
+
+    def _delete_method(self, uid: str, method_id: str) -> Response:
+        user = self._user_or_404(uid)
+        if not self.state.delete_method(user.id, method_id):
+            raise _not_found(method_id)
+        return Response(204, b"", "")

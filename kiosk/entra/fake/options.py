@@ -1,0 +1,133 @@
+"""WebAuthn creation options shaped like Graph's ``fido2Methods/creationOptions`` answer.
+
+The challenge is a long opaque base64url string (Graph's is a signed blob); the user handle is
+opaque bytes derived from the object id; ``excludeCredentials`` lists the user's existing
+methods in the mixed id encodings Graph is known to use (base64url with and without padding,
+standard base64 with padding), so a client must decode leniently.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import struct
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from kiosk.entra.fake.state import DirectoryUser, MethodRecord, TenantState
+from kiosk.entra.fake.wire import iso
+
+RP_ID = "login.microsoft.com"
+RP_NAME = "Microsoft"
+ORIGIN = "https://" + RP_ID
+ALG_ES256 = -7
+ALG_RS256 = -257
+ALLOWED_ALGS = (ALG_ES256, ALG_RS256)
+MIN_TIMEOUT_MINUTES = 5
+MAX_TIMEOUT_MINUTES = 43200
+
+
+def b64url(data: bytes, *, pad: bool = False) -> str:
+    text = base64.urlsafe_b64encode(data).decode("ascii")
+    return text if pad else text.rstrip("=")
+
+
+def graph_id_encoding(credential_id: bytes) -> str:
+    """How Graph happens to spell a credential id: one of three flavours, stable per id.
+
+    Chosen from a hash of the id so the same credential is always spelled the same way, and a
+    tenant with several methods shows every flavour.
+    """
+    flavour = hashlib.sha256(credential_id).digest()[0] % 3
+    if flavour == 0:
+        return b64url(credential_id)
+    if flavour == 1:
+        return base64.b64encode(credential_id).decode("ascii")
+    return b64url(credential_id, pad=True)
+
+
+@dataclass(frozen=True)
+class OptionsStyle:
+    """Variations a test may ask for."""
+
+    value_wrapper: bool = False
+    """Answer ``{"value": {...}}`` instead of the bare object (Graph has done both)."""
+
+
+class OptionsFactory:
+    """Makes creation options and records the challenge it issued to each user."""
+
+    def __init__(self, state: TenantState, secret: bytes | None = None) -> None:
+        self.state = state
+        self._secret = secret or os.urandom(32)
+
+    def user_handle(self, user: DirectoryUser) -> bytes:
+        """Opaque, stable per user: the object id plus a keyed digest (48 bytes)."""
+        tag = hmac.new(self._secret, b"user:" + user.id.encode(), hashlib.sha256).digest()
+        return uuid.UUID(user.id).bytes + tag if _is_uuid(user.id) else tag + tag[:16]
+
+    def _challenge(self, user: DirectoryUser, minutes: int) -> bytes:
+        body = (
+            b"\x02"
+            + os.urandom(32)
+            + hashlib.sha256(user.id.encode()).digest()[:16]
+            + struct.pack(">I", minutes)
+            + os.urandom(72)
+        )
+        return body + hmac.new(self._secret, body, hashlib.sha256).digest()
+
+    def create(self, user: DirectoryUser, minutes: int) -> dict[str, Any]:
+        """The ``webauthnCredentialCreationOptions`` object for ``user`` (challenge recorded)."""
+        challenge = self.state.issue_challenge(
+            self._challenge(user, minutes), user.id, timedelta(minutes=minutes)
+        )
+        existing: list[MethodRecord] = self.state.methods_of(user.id)
+        return {
+            "challengeTimeoutDateTime": iso(challenge.expires_at),
+            "publicKey": {
+                "challenge": b64url(challenge.value),
+                "timeout": minutes * 60 * 1000,
+                "attestation": "direct",
+                "rp": {"id": RP_ID, "name": RP_NAME},
+                "user": {
+                    "id": b64url(self.user_handle(user)),
+                    "name": user.user_principal_name,
+                    "displayName": user.display_name,
+                },
+                "pubKeyCredParams": [
+                    {"type": "public-key", "alg": ALG_ES256},
+                    {"type": "public-key", "alg": ALG_RS256},
+                ],
+                "excludeCredentials": [
+                    {
+                        "type": "public-key",
+                        "id": graph_id_encoding(m.credential_id),
+                        "transports": [],
+                    }
+                    for m in existing
+                ],
+                "authenticatorSelection": {
+                    "authenticatorAttachment": "cross-platform",
+                    "requireResidentKey": True,
+                    "residentKey": "required",
+                    "userVerification": "required",
+                },
+                "extensions": {
+                    "hmacCreateSecret": True,
+                    "enforceCredentialProtectionPolicy": True,
+                    "credentialProtectionPolicy": "userVerificationOptional",
+                },
+            },
+        }
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

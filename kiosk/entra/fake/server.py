@@ -1,0 +1,458 @@
+"""The fake tenant: one HTTPS server on 127.0.0.1 playing Entra's login endpoint and Graph.
+
+>>> with FakeTenant(page_size=3) as tenant:          # doctest: +SKIP
+...     alice = tenant.state.add_user("alice@contoso.example", "Alice")
+...     settings = tenant.settings()                  # a kiosk Settings pointing here
+...     tenant.state.methods_of(alice.id)             # what got registered
+
+``login_url`` is ``https://127.0.0.1:PORT`` (MSAL authority ``login_url/tenant_id``, with
+``instance_discovery=False``); ``graph_url`` is ``https://127.0.0.1:PORT/graph``. Clients must
+trust ``ca_file`` (a CA made at start) and nothing else. HTTP/1.1 keep-alive, Nagle off, TLS
+handshakes on the connection's own thread, so one ``requests.Session`` pays connection setup
+once and each call costs about one round trip (``rtt_ms``, added per request).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import secrets
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from kiosk.config import Settings, TenantSettings
+from kiosk.entra.fake.faults import Fault, FaultPlan
+from kiosk.entra.fake.graph_api import GraphApi
+from kiosk.entra.fake.options import OptionsFactory
+from kiosk.entra.fake.pki import TenantPki, create_pki, write_private
+from kiosk.entra.fake.state import AppRegistration, TenantState
+from kiosk.entra.fake.tokens import TokenService
+from kiosk.entra.fake.verify import RegistrationPolicy, RegistrationVerifier
+from kiosk.entra.fake.wire import (
+    GraphError,
+    Request,
+    Response,
+    TokenError,
+    graph_error_response,
+    new_request_id,
+    token_error_response,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+GRAPH_PREFIX = "graph"
+KNOWN_MODELS = {
+    "ee882879-721c-4913-9775-3dfcce97072a": "YubiKey 5 Series with NFC",
+    "cb69481e-8ff7-4039-93ec-0a2729a154a8": "YubiKey 5 Series",
+    "2fc0579f-8113-47ea-b116-bb5a8db9202a": "YubiKey 5 Series with NFC",
+}
+"""AAGUID -> model name, as Graph reports it from FIDO metadata."""
+
+
+@dataclass
+class Outcome:
+    """What the server does with one request: answer it, or close the connection silently."""
+
+    response: Response | None
+    truncate: bool = False
+
+
+class FakeTenant:
+    """A fake Entra ID tenant and Graph, over real HTTPS on 127.0.0.1."""
+
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        *,
+        page_size: int = 100,
+        rtt_ms: float = 0.0,
+        token_lifetime_s: float = 3600.0,
+        seed: int = 0,
+        options_value_wrapper: bool = False,
+        policy: RegistrationPolicy | None = None,
+        port: int = 0,
+        domain: str = "contoso.onmicrosoft.com",
+        tenant_id: str | None = None,
+        client_id: str | None = None,
+        trust_virtual_keys: bool = True,
+    ) -> None:
+        self._own_dir = state_dir is None
+        self.state_dir = Path(tempfile.mkdtemp(prefix="fake-tenant-")) if state_dir is None else (
+            Path(state_dir)
+        )
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.port = port
+        self.pki: TenantPki = create_pki(self.state_dir)
+        self.tenant_id = tenant_id or str(uuid.UUID(int=secrets.randbits(128), version=4))
+        self.client_id = client_id or str(uuid.UUID(int=secrets.randbits(128), version=4))
+        self.client_secret = "fk~" + secrets.token_urlsafe(30)
+        """A demo secret for this fake tenant only; fine to print and to put in a test."""
+        self.client_secret_file = self.state_dir / "client-secret"
+        write_private(self.client_secret_file, self.client_secret.encode())
+        self.state = TenantState(self.tenant_id, domain)
+        self.state.add_app(
+            AppRegistration(
+                client_id=self.client_id,
+                display_name="fido-kiosk",
+                secrets=((self.client_secret, utcnow() + timedelta(days=180)),),
+                certificates=(self.pki.app_certificate.public_bytes(Encoding.DER),),
+            )
+        )
+        self.faults = FaultPlan(seed=seed, rtt_ms=rtt_ms)
+        self.tokens = TokenService(self.state, token_lifetime_s)
+        self.policy = policy or RegistrationPolicy()
+        if not self.policy.models:
+            self.policy.models.update(KNOWN_MODELS)
+        if trust_virtual_keys:
+            # Entra trusts the FIDO metadata roots; this fake trusts the virtual keys' root.
+            from kiosk.keys.virtual.attestation import attestation_root_pem
+
+            self.trust_root_pem(attestation_root_pem())
+        self.options = OptionsFactory(self.state)
+        self.verifier = RegistrationVerifier(self.state, self.policy)
+        self.graph = GraphApi(
+            self.state,
+            self.options,
+            self.verifier,
+            page_size=page_size,
+            options_value_wrapper=options_value_wrapper,
+        )
+        self.requests: deque[tuple[str, str, int]] = deque(maxlen=100_000)
+        """(method, route, status) of every answered request, oldest first."""
+        self.connections_accepted = 0
+        self._conns: set[ssl.SSLSocket] = set()
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.login_url = ""
+        self.graph_url = ""
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> FakeTenant:
+        if self._server is not None:
+            return self
+        server = _Server(("127.0.0.1", self.port), self, self.pki.server_context())
+        self._server = server
+        self.port = server.server_address[1]
+        self.login_url = f"https://127.0.0.1:{self.port}"
+        self.graph_url = f"{self.login_url}/{GRAPH_PREFIX}"
+        self.tokens.login_url = self.login_url
+        self.tokens.graph_url = self.graph_url
+        self.graph.base_url = self.graph_url
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True,
+            name=f"fake-tenant:{self.port}",
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._own_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> FakeTenant:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- for clients -------------------------------------------------------------------------
+    @property
+    def authority(self) -> str:
+        return f"{self.login_url}/{self.tenant_id}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.pki.ca_file
+
+    @property
+    def certificate_file(self) -> Path:
+        return self.pki.app_cert_file
+
+    @property
+    def private_key_file(self) -> Path:
+        return self.pki.app_key_file
+
+    def tenant_settings(self, credential: str = "certificate") -> TenantSettings:
+        """``[tenant]`` settings for this fake; ``credential`` is "certificate" or "secret"."""
+        base = TenantSettings(
+            tenant_id=self.tenant_id,
+            client_id=self.client_id,
+            login_url=self.login_url,
+            graph_url=self.graph_url,
+            ca_bundle=str(self.ca_file),
+        )
+        if credential == "certificate":
+            return replace(
+                base,
+                certificate_file=str(self.certificate_file),
+                private_key_file=str(self.private_key_file),
+            )
+        if credential == "secret":
+            return replace(base, client_secret_file=str(self.client_secret_file))
+        raise ValueError("credential must be 'certificate' or 'secret'")
+
+    def settings(self, credential: str = "certificate", base: Settings | None = None) -> Settings:
+        """A whole Settings (defaults, or ``base``) whose ``[tenant]`` points at this fake."""
+        return replace(base or Settings(), tenant=self.tenant_settings(credential))
+
+    def kiosk_toml(self, credential: str = "certificate") -> str:
+        """A ready ``[tenant]`` section for kiosk.toml."""
+        t = self.tenant_settings(credential)
+        keys = ["tenant_id", "client_id", "login_url", "graph_url", "ca_bundle"]
+        keys += (
+            ["certificate_file", "private_key_file"]
+            if credential == "certificate"
+            else ["client_secret_file"]
+        )
+        lines = ["[tenant]"] + [f"{k} = {json.dumps(getattr(t, k))}" for k in keys]
+        return "\n".join(lines) + "\n"
+
+    # ---- test and demo controls ----------------------------------------------------------
+    def expire_tokens(self) -> None:
+        """Every bearer token issued so far expires now."""
+        self.tokens.expire_all()
+
+    def trust_root_pem(self, pem: bytes) -> None:
+        """Trust one more attestation root (PEM) for ``packed`` x5c chains."""
+        der = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+        if der not in self.policy.trust_roots:
+            self.policy.trust_roots.append(der)
+
+    def inject(self, fault: Fault) -> Fault:
+        return self.faults.add(fault)
+
+    def routes_called(self, route: str | None = None) -> list[tuple[str, str, int]]:
+        with self._lock:
+            return [r for r in self.requests if route is None or r[1] == route]
+
+    # ---- request handling ------------------------------------------------------------------
+    def _route(self, req: Request) -> tuple[str, Any, bool]:
+        """(route name, handler, needs a bearer token)."""
+        segs = req.segments
+        if segs and segs[0] == GRAPH_PREFIX:
+            name, handler = self.graph.route(req, segs[1:])
+            return name, handler, True
+        discovery = ["v2.0", ".well-known", "openid-configuration"]
+        if len(segs) == 4 and segs[1:] == discovery and req.method == "GET":
+            return (
+                "discovery",
+                lambda: self._json(self.tokens.openid_configuration(segs[0])),
+                False,
+            )
+        if len(segs) == 4 and segs[1:] == ["oauth2", "v2.0", "token"] and req.method == "POST":
+            return "token", lambda: self._json(self.tokens.token(segs[0], req.body)), False
+        raise GraphError(404, "NotFound", f"No such endpoint: {req.method} {req.raw_path}")
+
+    @staticmethod
+    def _json(payload: Any) -> Response:
+        return Response.json(200, payload, "application/json; charset=utf-8")
+
+    def dispatch(self, req: Request) -> Outcome:
+        """Answer one request (latency and faults included). Called on the connection's thread."""
+        if self.faults.rtt_ms > 0:
+            time.sleep(self.faults.rtt_ms / 1000.0)
+        rid = new_request_id()
+        crid = req.header("client-request-id").replace("\r", "").replace("\n", "")[:100]
+        route = "unknown"
+        outcome: Outcome
+        try:
+            route, handler, needs_token = self._route(req)
+        except GraphError as err:
+            outcome = Outcome(graph_error_response(err, rid, crid))
+        else:
+            outcome = self._run(route, handler, needs_token, req, (rid, crid))
+        if outcome.response is not None:
+            outcome.response.headers.setdefault("request-id", rid)
+            outcome.response.headers.setdefault("client-request-id", crid or rid)
+            outcome.response.headers.setdefault("x-ms-request-id", rid)
+        with self._lock:
+            status = outcome.response.status if outcome.response is not None else 0
+            self.requests.append((req.method, route, status))
+        return outcome
+
+    def _run(
+        self, route: str, handler: Any, needs_token: bool, req: Request, ids: tuple[str, str]
+    ) -> Outcome:
+        rid, crid = ids
+        fault = self.faults.next_call(route)
+        kind = fault.kind if fault else None
+        if fault is not None and kind == "drop":
+            return Outcome(None)
+        if fault is not None and kind in ("429", "503", "504"):
+            codes = {"429": "TooManyRequests", "503": "serviceNotAvailable", "504": "UnknownError"}
+            messages = {
+                "429": "Too many requests. Please try again later.",
+                "503": "The service is temporarily unavailable. Please try again later.",
+                "504": "The gateway timed out.",
+            }
+            headers = {}
+            if fault.retry_after is not None and kind != "504":
+                headers["Retry-After"] = str(int(fault.retry_after)) if float(
+                    fault.retry_after
+                ).is_integer() else str(fault.retry_after)
+            err = GraphError(int(kind), codes[kind], messages[kind], headers)
+            return Outcome(graph_error_response(err, rid, crid))
+        if fault is not None and kind == "slow":
+            time.sleep(fault.delay_s)
+        if kind == "expire_token":
+            self.tokens.expire_all()
+        try:
+            if needs_token:
+                self.tokens.check_bearer(req.header("authorization"))
+            resp: Response = handler()
+        except GraphError as err:
+            resp = graph_error_response(err, rid, crid)
+            if err.status == 401:
+                resp.headers["WWW-Authenticate"] = (
+                    f'Bearer realm="", authorization_uri="{self.authority}/oauth2/authorize", '
+                    f'client_id="00000003-0000-0000-c000-000000000000"'
+                )
+        except TokenError as err:
+            resp = token_error_response(err, rid, crid)
+        except Exception:  # a bug in the fake must show as a 500, not a dead connection
+            log.exception("fake tenant: unhandled error on %s %s", req.method, route)
+            resp = graph_error_response(
+                GraphError(500, "generalException", "General exception while processing."),
+                rid,
+                crid,
+            )
+        if kind == "lost_response":
+            return Outcome(None)
+        if kind == "bad_json":
+            resp = Response(200, b'{"value": [{"id": "1",', resp.content_type)
+        elif kind == "html":
+            resp = Response(
+                200, b"<html><body><h1>Service Unavailable</h1></body></html>", "text/html"
+            )
+        elif kind == "truncated":
+            return Outcome(resp, truncate=True)
+        return Outcome(resp)
+
+    def _track(self, conn: ssl.SSLSocket, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._conns.add(conn)
+                self.connections_accepted += 1
+            else:
+                self._conns.discard(conn)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(
+        self, address: tuple[str, int], tenant: FakeTenant, context: ssl.SSLContext
+    ) -> None:
+        self.tenant = tenant
+        self.context = context
+        super().__init__(address, _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs here, on the connection's own thread, so one slow client
+        # never holds up accept().
+        request.settimeout(10.0)
+        try:
+            conn = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            log.debug("fake tenant: TLS handshake failed: %s", exc.__class__.__name__)
+            return
+        self.tenant._track(conn, True)
+        try:
+            _Handler(conn, client_address, self)
+        except (ssl.SSLError, OSError):
+            pass
+        finally:
+            self.tenant._track(conn, False)
+            with contextlib.suppress(OSError):
+                conn.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 120.0
+    server_version = "fake-tenant"
+    sys_version = ""
+    server: _Server
+
+    def _serve(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        body = self.rfile.read(length) if length > 0 else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        req = Request(self.command, self.path, headers, body)
+        outcome = self.server.tenant.dispatch(req)
+        if outcome.response is None:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._write(outcome.response, outcome.truncate)
+
+    do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _serve
+
+    def _write(self, resp: Response, truncate: bool) -> None:
+        body = resp.body
+        length = len(body)
+        if truncate:
+            body = body[: max(1, len(body) // 2)]
+            self.close_connection = True
+        try:
+            phrase = HTTPStatus(resp.status).phrase
+        except ValueError:
+            phrase = ""
+        lines = [
+            f"HTTP/1.1 {resp.status} {phrase}",
+            f"Date: {formatdate(usegmt=True)}",
+            f"Content-Length: {length}",
+        ]
+        if resp.content_type:
+            lines.append(f"Content-Type: {resp.content_type}")
+        lines += [f"{k}: {v}" for k, v in resp.headers.items()]
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head + body)
+        if truncate:
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+        log.debug("fake tenant: %s %s -> %s", self.command, self.path.split("?")[0], resp.status)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Request lines carry no secrets, but keep the console quiet: debug log only.
+        log.debug("fake tenant: " + format, *args)
