@@ -14,6 +14,7 @@ from kiosk.errors import KioskError
 COMMANDS: tuple[str, ...] = (
     "operator",
     "audit",
+    "fake_tenant",
 )
 
 
