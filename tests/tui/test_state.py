@@ -1,0 +1,136 @@
+"""The TUI's picture of the batch, folded from engine events, and the texts drawn from it."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from kiosk.config import Settings, TenantSettings
+from kiosk.enroll.events import (
+    EnrollmentResult,
+    KeyGone,
+    KeyIdentified,
+    Prompt,
+    PromptChanged,
+    QueueChanged,
+    Step,
+    StepChanged,
+    TouchNeeded,
+)
+from kiosk.keys.types import KeyInfo
+from kiosk.tui.screens.admin import effective_config
+from kiosk.tui.state import BatchState, format_duration
+from kiosk.tui.widgets.key_panel import key_table
+from kiosk.tui.widgets.prompt import render_prompt
+from kiosk.tui.widgets.steps import render_steps
+from tests.fixtures.tui import FakeClock
+
+INFO = KeyInfo(
+    path="virtual:1",
+    aaguid="ee882879-721c-4913-9775-3dfcce97072a",
+    model="YubiKey 5 NFC",
+    firmware="5.7.1",
+    serial="40000001",
+    versions=("FIDO_2_0", "FIDO_2_1"),
+    options={"authnrCfg": True, "setMinPINLength": True},
+    pin_set=True,
+    pin_retries=8,
+    min_pin_length=6,
+    force_pin_change=True,
+)
+
+
+def plain(renderable: object, width: int = 80) -> str:
+    console = Console(width=width, record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_steps_are_remembered_per_user_and_reset_for_the_next() -> None:
+    state = BatchState(clock=FakeClock())
+    for step in (Step.OPTIONS_READY, Step.KEY_INSERTED, Step.KEY_CHECKED, Step.PIN_SET):
+        state.apply(StepChanged(7, "ana@contoso.example", step))
+    assert state.step is Step.PIN_SET
+    assert state.passed == [Step.OPTIONS_READY, Step.KEY_INSERTED, Step.KEY_CHECKED]
+    state.apply(StepChanged(8, "bo@contoso.example", Step.OPTIONS_READY))
+    assert state.entry_id == 8 and state.upn == "bo@contoso.example"
+    assert state.passed == []
+
+
+def test_touch_prompt_and_key_panel_follow_the_key() -> None:
+    state = BatchState(clock=FakeClock())
+    state.apply(KeyIdentified(INFO))
+    state.apply(TouchNeeded("to create the credential"))
+    assert state.prompt is Prompt.TOUCH_KEY
+    assert state.touch_reason == "to create the credential"
+    state.apply(KeyGone())
+    assert state.key is None
+    assert state.prompt is Prompt.INSERT_KEY
+    state.apply(PromptChanged(Prompt.WORKING, "registering"))
+    assert state.touch_reason == ""
+
+
+def test_keys_per_hour_and_time_left_come_from_this_session() -> None:
+    clock = FakeClock()
+    state = BatchState(clock=clock)
+    assert state.keys_per_hour() is None
+    assert format_duration(state.seconds_left()) == "not known yet"
+    state.apply(QueueChanged({"pending": 30, "done": 0}))
+    for n in range(3):
+        state.apply(StepChanged(n, f"u{n}@x", Step.KEY_INSERTED))
+        clock.advance(60)
+        state.apply(EnrollmentResult(n, f"u{n}@x", Step.DONE, serial=str(n)))
+    state.apply(EnrollmentResult(9, "bad@x", Step.FAILED, reason="refused"))
+    assert state.keys_per_hour() == 60.0
+    assert state.seconds_left() == 30 * 60.0
+    assert format_duration(state.seconds_left()) == "30 min"
+    assert format_duration(3 * 3600 + 5 * 60) == "3 h 05 min"
+    assert state.session_count(Step.FAILED) == 1
+
+
+def test_steps_render_with_symbols_not_only_colour() -> None:
+    text = render_steps(Step.PIN_SET, [Step.OPTIONS_READY, Step.KEY_INSERTED]).plain
+    assert "✔ Key inserted" in text
+    assert "▶ PIN set" in text
+    assert "· Registered" in text
+    failed = render_steps(Step.FAILED, [Step.OPTIONS_READY, Step.KEY_INSERTED]).plain
+    assert "✘ Key checked: failed" in failed
+
+
+def test_touch_prompt_says_it_in_words_and_moves() -> None:
+    first = plain(render_prompt(Prompt.TOUCH_KEY, "to create the credential", 0))
+    later = plain(render_prompt(Prompt.TOUCH_KEY, "to create the credential", 2))
+    assert "TOUCH THE KEY NOW" in first and "☝" in first
+    assert first != later  # the arrows march
+    assert "INSERT A KEY" in plain(render_prompt(Prompt.INSERT_KEY, "", 0))
+
+
+def test_key_panel_shows_model_serial_aaguid_firmware_and_pin_state() -> None:
+    text = plain(key_table(INFO), width=100)
+    for expected in ("YubiKey 5 NFC", "40000001", INFO.aaguid, "5.7.1", "set, 8 tries left",
+                     "min length 6, change forced"):
+        assert expected in text
+    assert "none in the port" in plain(key_table(None))
+
+
+def test_effective_config_masks_secrets_and_hashes() -> None:
+    settings = Settings(
+        tenant=TenantSettings(
+            client_secret="s3cr3t-value", allow_inline_secret=True, client_id="abc"
+        ),
+    )
+    from dataclasses import replace
+
+    settings = replace(
+        settings,
+        kiosk=replace(
+            settings.kiosk,
+            admin_pin_hash="scrypt$n=2$AAAA$BBBB",
+            operators=[{"name": "Ana", "pin_hash": "scrypt$n=2$CCCC$DDDD"}],
+        ),
+    )
+    text = "\n".join(effective_config(settings))
+    assert "s3cr3t-value" not in text
+    assert "AAAA" not in text and "CCCC" not in text
+    assert "tenant.client_id = 'abc'" in text
+    assert "tenant.client_secret = •••••• (set)" in text
+    assert "name = 'Ana'" in text
