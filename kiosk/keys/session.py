@@ -271,6 +271,10 @@ class KeySession:
         data = attestation.auth_data.credential_data
         if data is None:
             raise KeyProblem("The key's answer holds no credential.")
+        try:  # remaining slots changed; a failure here must not lose the new credential
+            self._refresh(Ctap2(self.device))
+        except Exception as exc:
+            logger.debug("Could not re-read the key after makeCredential: %r", exc)
         return CreatedCredential(
             credential_id=bytes(result.raw_id),
             client_data_json=bytes(result.response.client_data),
