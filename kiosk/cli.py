@@ -13,6 +13,7 @@ from kiosk.errors import KioskError
 # Each name is a module in kiosk.commands exposing register(subparsers).
 COMMANDS: tuple[str, ...] = (
     "operator",
+    "run",
     "audit",
     "fake_tenant",
 )

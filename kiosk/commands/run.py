@@ -1,0 +1,100 @@
+"""`kiosk run`: the kiosk on real HID security keys and the tenant from kiosk.toml."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kiosk.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kiosk.config import Settings
+    from kiosk.enroll.engine import Engine
+
+DEFAULT_CONFIG = "/etc/fido-kiosk/kiosk.toml"
+log = logging.getLogger("kiosk.run")
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "run", help="Run the kiosk on real security keys and the configured tenant."
+    )
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("KIOSK_CONFIG", DEFAULT_CONFIG),
+        help=f"kiosk.toml to use (default: $KIOSK_CONFIG or {DEFAULT_CONFIG}).",
+    )
+    parser.add_argument(
+        "--hidraw",
+        default="/dev/hidraw*",
+        help="Glob of the hidraw device nodes to watch (default: /dev/hidraw*).",
+    )
+    parser.set_defaults(func=handle)
+
+
+def check_sign_in(settings: Settings) -> None:
+    """Refuse to start a kiosk nobody can sign in to, or nobody can stop."""
+    from kiosk.tui.auth import check_hash
+
+    operators = [o for o in settings.kiosk.operators if o.get("name") and o.get("pin_hash")]
+    if not operators:
+        raise ConfigError(
+            f"{settings.source}: no [[kiosk.operators]] with a name and a pin_hash.",
+            next_step="Run `kiosk operator add NAME` and paste its output into kiosk.toml.",
+        )
+    for operator in operators:
+        check_hash(operator["pin_hash"])
+    if not settings.kiosk.admin_pin_hash:
+        raise ConfigError(
+            f"{settings.source}: kiosk.admin_pin_hash is not set, so nobody could exit the kiosk.",
+            next_step="Run `kiosk operator add NAME --admin` and paste its output into [kiosk].",
+        )
+    check_hash(settings.kiosk.admin_pin_hash)
+
+
+def build_engine(settings: Settings, hidraw: str) -> Engine:
+    """The engine over real hidraw devices and the tenant's Graph."""
+    from kiosk.audit import AuditTrail
+    from kiosk.enroll.engine import Engine
+    from kiosk.enroll.escrow import EscrowStore
+    from kiosk.entra.auth import TokenProvider
+    from kiosk.entra.graph import GraphClient
+    from kiosk.entra.http import make_session
+    from kiosk.entra.secrets import load_credential
+    from kiosk.keys.hid import RealHidBackend
+    from kiosk.keys.mds import MdsCatalog, MdsError
+    from kiosk.store import Store
+
+    session = make_session(settings.tenant, settings.graph)
+    tokens = TokenProvider(settings, load_credential(settings.tenant), session)
+    graph = GraphClient(settings, tokens, session)
+    mds: MdsCatalog | None = None
+    if Path(settings.store.mds_blob).exists():
+        try:
+            mds = MdsCatalog.load(settings.store.mds_blob)
+        except MdsError as exc:
+            log.warning("MDS blob not used: %s", exc.detail)
+    return Engine(
+        settings,
+        Store(settings.store.path),
+        graph,
+        RealHidBackend(hidraw),
+        AuditTrail(settings.store.audit_path),
+        EscrowStore(settings.escrow.directory),
+        mds=mds,
+    )
+
+
+def handle(args: argparse.Namespace) -> int:
+    from kiosk.config import load
+
+    settings = load(args.config)
+    check_sign_in(settings)
+    engine = build_engine(settings, args.hidraw)
+    from kiosk.tui.app import KioskApp
+
+    result = KioskApp(engine, settings).run()
+    return result or 0
