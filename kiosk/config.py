@@ -103,6 +103,12 @@ class GraphSettings:
     prefetch: int = setting(
         3, "How many upcoming users get their creation options fetched ahead.", _between(0, 50)
     )
+    group: str = setting(
+        "", "Entra group (display name or object id) whose members are enrolled, if any."
+    )
+    canary_upn: str = setting(
+        "", "A test user: `kiosk check` fetches creation options for it (nothing is registered)."
+    )
 
 
 @dataclass(frozen=True)
@@ -276,7 +282,8 @@ def _build_section(name: str, cls: type[Any], data: Any, text: str, where: str) 
         if err is None and check is not None:
             err = check(value)
         if err is not None:
-            raise ConfigError(f"{at}: {name}.{key} = {value!r} is not allowed; expected {err}.")
+            shown = "(value hidden)" if "secret" in key else repr(value)
+            raise ConfigError(f"{at}: {name}.{key} = {shown} is not allowed; expected {err}.")
         if hints[key] is float and isinstance(value, int):
             value = float(value)
         values[key] = value
