@@ -275,7 +275,7 @@ class KioskApp(App[int]):
 
     def action_locked_down(self) -> None:
         self.bell()
-        self.notify("This kiosk does not exit from the keyboard. Use Admin (a) to exit.")
+        self.notify("This kiosk does not exit from the keyboard: only the admin screen exits it.")
 
     # -- navigation and operator commands ---------------------------------------------------
 

@@ -105,6 +105,13 @@ class DemoKioskApp(KioskApp):
         super().__init__(engine, demo_settings(settings), **kw)
         self.keys = keys
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action.startswith("demo_"):
+            from kiosk.tui.screens.admin import AdminScreen
+
+            return not isinstance(self.screen, AdminScreen)
+        return True
+
     def action_demo_plug(self) -> None:
         def chosen(profile: str | None) -> None:
             if profile:
