@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -59,6 +60,12 @@ class KioskSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         kwargs["verify"] = self._verify
+        if isinstance(self._verify, str) and not os.path.isfile(self._verify):
+            raise TlsError(
+                f"The CA bundle {self._verify} (tenant.ca_bundle) does not exist.",
+                next_step="Fix tenant.ca_bundle in kiosk.toml, or leave it empty to trust the "
+                "system's certificate authorities.",
+            )
         return super().request(method, url, *args, **kwargs)
 
     def merge_environment_settings(  # type: ignore[override]

@@ -1,0 +1,466 @@
+"""Our Entra/Graph client against the fake tenant, over real HTTPS and through MSAL.
+
+Nothing of ours is mocked: the client signs in with MSAL (secret or certificate assertion),
+talks HTTPS to the fake tenant, which trusts nothing it has not verified itself; attestations
+are made by the virtual key through the device layer's KeySession. Only ``sleep`` is injected,
+so retries that honour ``Retry-After`` cost no real time; what they would have waited is
+checked instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk.config import GraphSettings, Settings
+from kiosk.entra.auth import TokenProvider
+from kiosk.entra.display_name import make_display_name
+from kiosk.entra.errors import (
+    AuthError,
+    ConsentMissingError,
+    CredentialExpiredError,
+    GraphError,
+    GraphNotFoundError,
+    GraphRequestError,
+    GraphResponseError,
+    GraphThrottledError,
+    InvalidClientError,
+    NetworkError,
+    TlsError,
+    UnknownTenantError,
+)
+from kiosk.entra.fake.faults import Fault
+from kiosk.entra.fake.server import FakeTenant
+from kiosk.entra.fake.state import DirectoryUser, make_demo_tenant
+from kiosk.entra.graph import GraphClient
+from kiosk.entra.http import Timing, make_session
+from kiosk.entra.secrets import load_credential
+from kiosk.keys.session import KeySession
+from kiosk.keys.types import CreatedCredential
+from kiosk.keys.virtual.device import VirtualKey
+from kiosk.keys.virtual.port import VirtualPort
+from kiosk.keys.virtual.profiles import PROFILES
+
+PIN = "13572468"
+
+
+@dataclass
+class Client:
+    tenant: FakeTenant
+    settings: Settings
+    tokens: TokenProvider
+    graph: GraphClient
+    slept: list[float] = field(default_factory=list)
+    timings: list[Timing] = field(default_factory=list)
+
+    def calls(self, route: str) -> list[int]:
+        """HTTP statuses of every call of ``route`` so far (0: no answer)."""
+        return [status for _m, _r, status in self.tenant.routes_called(route)]
+
+
+def connect(
+    tenant: FakeTenant,
+    credential: str = "certificate",
+    graph: GraphSettings | None = None,
+    **tenant_changes: Any,
+) -> Client:
+    base = Settings(graph=graph or GraphSettings(max_retries=3, timeout_seconds=5.0))
+    settings = tenant.settings(credential, base)
+    if tenant_changes:
+        settings = dataclasses.replace(
+            settings, tenant=dataclasses.replace(settings.tenant, **tenant_changes)
+        )
+    slept: list[float] = []
+    timings: list[Timing] = []
+    session = make_session(settings.tenant, settings.graph)
+    tokens = TokenProvider(settings, load_credential(settings.tenant, env={}), session)
+    graph_client = GraphClient(
+        settings, tokens, session, sleep=slept.append, on_timing=timings.append
+    )
+    return Client(tenant, settings, tokens, graph_client, slept, timings)
+
+
+@pytest.fixture
+def tenant() -> Iterator[FakeTenant]:
+    with FakeTenant(page_size=4) as t:
+        yield t
+
+
+@pytest.fixture
+def client(tenant: FakeTenant) -> Client:
+    return connect(tenant)
+
+
+@pytest.fixture
+def alice(tenant: FakeTenant) -> DirectoryUser:
+    return tenant.state.add_user("alice@contoso.onmicrosoft.com", "Alice Liddell")
+
+
+@pytest.fixture(scope="module")
+def key_session() -> Iterator[KeySession]:
+    port = VirtualPort()
+    key = VirtualKey(PROFILES["yubikey5"], auto_touch=0.0, seed=3)
+    descriptor = port.plug(key)
+    session = KeySession(port.open(descriptor))
+    session.set_pin(PIN)
+    yield session
+    session.close()
+    port.unplug()
+
+
+def attest(client: Client, key: KeySession, user_id: str) -> CreatedCredential:
+    """Creation options from the tenant, a credential from the virtual key."""
+    options = client.graph.creation_options(user_id)
+    return key.make_credential(options.public_key, PIN)
+
+
+NAME = make_display_name("{model} {serial}", model="YubiKey 5 NFC", serial="31400001")
+
+
+# ------------------------------------------------------------------------------ sign-in
+
+
+@pytest.mark.parametrize("credential", ["secret", "certificate"])
+def test_sign_in_with_secret_or_certificate(
+    tenant: FakeTenant, alice: DirectoryUser, credential: str
+) -> None:
+    c = connect(tenant, credential)
+    assert c.tokens.uses_certificate is (credential == "certificate")
+    assert c.graph.get_user(alice.id).user_principal_name == alice.user_principal_name
+    assert c.graph.get_user(alice.user_principal_name).id == alice.id
+    # the second call used MSAL's cached token
+    assert c.calls("token") == [200]
+    assert c.tokens.tokens_fetched == 1
+
+
+def test_wrong_secret_is_invalid_client(tenant: FakeTenant) -> None:
+    c = connect(
+        tenant, "secret", client_secret_file="", client_secret="fk~wrong", allow_inline_secret=True
+    )
+    with pytest.raises(InvalidClientError) as info:
+        c.tokens.token()
+    assert info.value.aadsts == 7000215
+    assert "fk~wrong" not in str(info.value)
+    assert tenant.client_secret not in str(info.value)
+
+
+def test_expired_secret(tenant: FakeTenant) -> None:
+    tenant.state.update_app(
+        tenant.client_id,
+        secrets=((tenant.client_secret, datetime.now(UTC) - timedelta(days=1)),),
+    )
+    c = connect(tenant, "secret")
+    with pytest.raises(CredentialExpiredError) as info:
+        c.tokens.token()
+    assert info.value.aadsts == 7000222
+
+
+def test_certificate_not_registered_with_the_app(tenant: FakeTenant) -> None:
+    tenant.state.update_app(tenant.client_id, certificates=())
+    c = connect(tenant, "certificate")
+    with pytest.raises(InvalidClientError):
+        c.tokens.token()
+
+
+def test_unknown_tenant(tenant: FakeTenant) -> None:
+    c = connect(tenant, tenant_id="nobody.example")
+    with pytest.raises(UnknownTenantError) as info:
+        c.graph.get_user("alice@contoso.onmicrosoft.com")
+    assert "tenant_id" in info.value.next_step
+
+
+def test_unknown_client_id(tenant: FakeTenant) -> None:
+    c = connect(tenant, client_id="00000000-0000-0000-0000-000000000001")
+    with pytest.raises(InvalidClientError) as info:
+        c.tokens.token()
+    assert info.value.aadsts == 700016
+
+
+def test_missing_admin_consent(tenant: FakeTenant) -> None:
+    tenant.state.update_app(tenant.client_id, admin_consent=False)
+    c = connect(tenant)
+    with pytest.raises(ConsentMissingError) as info:
+        c.tokens.token()
+    assert "admin consent" in info.value.next_step
+
+
+def test_server_not_trusted_without_its_ca(tenant: FakeTenant) -> None:
+    c = connect(tenant, ca_bundle="")
+    with pytest.raises(AuthError) as info:
+        c.tokens.token()
+    assert "certificate" in info.value.title.lower()
+    # and the Graph side refuses the same way, without retrying
+    s = c.settings
+    graph = GraphClient(s, _StaticToken(), make_session(s.tenant, s.graph), sleep=c.slept.append)
+    with pytest.raises(TlsError):
+        graph.get_user("x")
+    assert c.slept == []
+
+
+class _StaticToken:
+    def token(self, *, force_refresh: bool = False) -> str:
+        return "never-sent"
+
+
+# ------------------------------------------------------------------------------ users and groups
+
+
+def test_guest_upn_with_ext(tenant: FakeTenant, client: Client) -> None:
+    guest = tenant.state.add_guest("bob@fabrikam.example", "Bob")
+    assert "#EXT#" in guest.user_principal_name
+    assert client.graph.get_user(guest.user_principal_name).id == guest.id
+
+
+def test_unknown_user_is_not_found_without_retry(client: Client) -> None:
+    with pytest.raises(GraphNotFoundError) as info:
+        client.graph.get_user("nobody@contoso.onmicrosoft.com")
+    assert info.value.code == "Request_ResourceNotFound"
+    assert info.value.request_id
+    assert client.calls("user") == [404]
+    assert client.slept == []
+
+
+def test_group_members_paged_nested_users_only(tenant: FakeTenant, client: Client) -> None:
+    group = make_demo_tenant(tenant.state, 14, group_name="Mailroom wave")
+    expected = {i for i in tenant.state.transitive_member_ids(group.id) if i in tenant.state.users}
+    assert client.graph.find_group("Mailroom wave").id == group.id
+    users = list(client.graph.iter_group_users(group.id))
+    assert {u.id for u in users} == expected
+    assert len(users) == len(expected) == 14  # nested Wave 2 users in, device and SP out
+    assert len(client.calls("members")) >= 3  # page size 4: at least four pages
+    assert len(client.calls("members")) == -(-14 // 4)
+
+
+def test_group_by_name_with_quotes_and_by_id(tenant: FakeTenant, client: Client) -> None:
+    group = tenant.state.add_group("O'Brien's \"team\" & co")
+    assert client.graph.find_group("O'Brien's \"team\" & co").id == group.id
+    assert client.graph.find_group(group.id).display_name == group.display_name
+    with pytest.raises(GraphNotFoundError):
+        client.graph.find_group("No such group")
+    tenant.state.add_group("Twice")
+    tenant.state.add_group("Twice")
+    with pytest.raises(GraphError, match="2 groups"):
+        client.graph.find_group("Twice")
+
+
+# ------------------------------------------------------------------------------ creation options
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_creation_options_with_and_without_value(alice: DirectoryUser, wrapped: bool) -> None:
+    with FakeTenant(options_value_wrapper=wrapped) as t:
+        t.state.add_user(alice.user_principal_name, user_id=alice.id)
+        c = connect(t)
+        before = datetime.now(UTC)
+        options = c.graph.creation_options(alice.id)
+    assert options.rp_id == "login.microsoft.com"
+    assert options.origin == "https://login.microsoft.com"
+    assert options.public_key["challenge"]
+    minutes = c.settings.graph.challenge_timeout_minutes
+    assert before + timedelta(minutes=minutes) <= options.challenge_expires_at
+    assert options.challenge_expires_at <= datetime.now(UTC) + timedelta(minutes=minutes)
+
+
+def test_creation_options_v1_has_five_minutes(tenant: FakeTenant, alice: DirectoryUser) -> None:
+    c = connect(tenant, graph=GraphSettings(creation_options_api="v1.0"))
+    options = c.graph.creation_options(alice.id)
+    left = options.challenge_expires_at - datetime.now(UTC)
+    assert timedelta(minutes=4) < left <= timedelta(minutes=5)
+
+
+# ------------------------------------------------------------------------------ register
+
+
+def test_register_list_delete_with_virtual_key(
+    tenant: FakeTenant, client: Client, alice: DirectoryUser, key_session: KeySession
+) -> None:
+    credential = attest(client, key_session, alice.id)
+    method = client.graph.register_fido2_method(alice.id, NAME, credential)
+    assert method.display_name == "YubiKey 5 NFC 31400001"
+    assert method.aaguid == credential.aaguid
+    assert method.created is not None
+    stored = tenant.state.methods_of(alice.id)
+    assert [m.credential_id for m in stored] == [credential.credential_id]
+    assert [m.id for m in client.graph.list_fido2_methods(alice.id)] == [method.id]
+    # the next options exclude it (ids decode leniently whatever flavour Graph used)
+    client.graph.delete_fido2_method(alice.id, method.id)
+    assert tenant.state.methods_of(alice.id) == []
+    assert client.graph.list_fido2_methods(alice.id) == []
+
+
+def test_a_refused_attestation_is_not_retried(
+    tenant: FakeTenant, client: Client, alice: DirectoryUser, key_session: KeySession
+) -> None:
+    credential = attest(client, key_session, alice.id)
+    tampered = dataclasses.replace(
+        credential, client_data_json=credential.client_data_json.replace(b"webauthn", b"webauthX")
+    )
+    with pytest.raises(GraphRequestError) as info:
+        client.graph.register_fido2_method(alice.id, NAME, tampered)
+    assert info.value.status == 400
+    assert info.value.request_id
+    assert client.calls("register") == [400]
+    assert client.slept == []
+    assert tenant.state.methods_of(alice.id) == []
+
+
+def test_display_name_over_30_is_refused_before_sending(
+    client: Client, alice: DirectoryUser
+) -> None:
+    cred = CreatedCredential(b"id", b"{}", b"\xa0", "0" * 32, "none")
+    with pytest.raises(ValueError, match="30"):
+        client.graph.register_fido2_method(alice.id, "x" * 31, cred)
+    assert client.calls("register") == []
+
+
+@pytest.mark.parametrize("kind", ["lost_response", "503", "504"])
+def test_lost_answer_is_reconciled_not_registered_twice(
+    tenant: FakeTenant,
+    client: Client,
+    alice: DirectoryUser,
+    key_session: KeySession,
+    kind: str,
+) -> None:
+    credential = attest(client, key_session, alice.id)
+    # lost_response: Graph registered it, then the connection dropped; 503/504: a 5xx after
+    # the body was sent, so whether it took effect is unknown.
+    tenant.faults.schedule(kind, "register", 1)  # type: ignore[arg-type]
+    method = client.graph.register_fido2_method(alice.id, NAME, credential)
+    stored = tenant.state.methods_of(alice.id)
+    assert len(stored) == 1
+    assert stored[0].credential_id == credential.credential_id
+    assert method.id == stored[0].id
+    assert client.calls("list_methods")  # it looked before sending again
+    if kind == "lost_response":
+        assert client.calls("register") == [0]  # sent once, never again
+    else:
+        assert client.calls("register") == [int(kind), 201]
+
+
+def test_dropped_before_processing_is_sent_again_once(
+    tenant: FakeTenant, client: Client, alice: DirectoryUser, key_session: KeySession
+) -> None:
+    credential = attest(client, key_session, alice.id)
+    tenant.faults.schedule("drop", "register", 1)
+    method = client.graph.register_fido2_method(alice.id, NAME, credential)
+    assert client.calls("register") == [0, 201]
+    assert client.calls("list_methods") == [200]
+    assert [m.id for m in tenant.state.methods_of(alice.id)] == [method.id]
+
+
+def test_unreadable_201_is_resolved_from_the_method_list(
+    tenant: FakeTenant, client: Client, alice: DirectoryUser, key_session: KeySession
+) -> None:
+    credential = attest(client, key_session, alice.id)
+    tenant.faults.schedule("bad_json", "register", 1)
+    method = client.graph.register_fido2_method(alice.id, NAME, credential)
+    assert client.calls("register") == [200]
+    assert [m.id for m in tenant.state.methods_of(alice.id)] == [method.id]
+
+
+# ------------------------------------------------------------------------------ faults on reads
+
+
+@pytest.mark.parametrize(
+    ("kind", "retry_after", "expect_sleep"),
+    [("429", 7.0, [7.0]), ("503", 2.0, [2.0]), ("504", None, None), ("drop", None, None)],
+)
+def test_transient_faults_are_retried(
+    client: Client,
+    alice: DirectoryUser,
+    kind: str,
+    retry_after: float | None,
+    expect_sleep: list[float] | None,
+) -> None:
+    client.tenant.faults.schedule(kind, "user", 1, retry_after=retry_after)  # type: ignore[arg-type]
+    assert client.graph.get_user(alice.id).id == alice.id
+    assert len(client.calls("user")) == 2
+    assert len(client.slept) == 1
+    if expect_sleep is not None:
+        assert client.slept == expect_sleep  # Retry-After honoured
+    else:
+        assert 0.0 <= client.slept[0] <= 0.5  # backoff with jitter, first step
+
+
+def test_retry_after_is_capped(tenant: FakeTenant, alice: DirectoryUser) -> None:
+    c = connect(tenant, graph=GraphSettings(retry_after_cap_seconds=10.0))
+    tenant.faults.schedule("429", "user", 1, retry_after=3600)
+    c.graph.get_user(alice.id)
+    assert c.slept == [10.0]
+
+
+def test_throttling_that_never_ends_gives_up(client: Client, alice: DirectoryUser) -> None:
+    client.tenant.inject(Fault("429", "user", probability=1.0, retry_after=1))
+    with pytest.raises(GraphThrottledError) as info:
+        client.graph.get_user(alice.id)
+    assert client.calls("user") == [429] * 4  # max_retries = 3
+    assert client.slept == [1.0, 1.0, 1.0]
+    assert info.value.request_id
+    assert info.value.code == "TooManyRequests"
+
+
+def test_slow_answer_times_out_and_is_retried(tenant: FakeTenant, alice: DirectoryUser) -> None:
+    c = connect(tenant, graph=GraphSettings(timeout_seconds=0.3, max_retries=2))
+    c.tokens.token()
+    tenant.faults.schedule("slow", "user", 1, delay_s=1.0)
+    assert c.graph.get_user(alice.id).id == alice.id
+    assert len(c.slept) == 1
+
+
+@pytest.mark.parametrize("kind", ["bad_json", "html", "truncated"])
+def test_broken_answers_are_typed_errors(client: Client, alice: DirectoryUser, kind: str) -> None:
+    client.tenant.inject(Fault(kind, "user", probability=1.0))  # type: ignore[arg-type]
+    with pytest.raises(GraphResponseError) as info:
+        client.graph.get_user(alice.id)
+    assert info.value.title and info.value.next_step
+    if kind == "truncated":
+        assert "cut short" in str(info.value)
+
+
+def test_a_truncated_page_once_is_read_again(tenant: FakeTenant, client: Client) -> None:
+    group = make_demo_tenant(tenant.state, 9)
+    tenant.faults.schedule("truncated", "members", 2)
+    assert len(list(client.graph.iter_group_users(group.id))) == 9
+
+
+def test_token_expiring_mid_batch_is_renewed(tenant: FakeTenant, client: Client) -> None:
+    group = make_demo_tenant(tenant.state, 14)
+    tenant.faults.schedule("expire_token", "members", 3)
+    users = list(client.graph.iter_group_users(group.id))
+    assert len(users) == 14
+    assert client.calls("token") == [200, 200]
+    assert 401 in client.calls("members")
+    assert client.tokens.tokens_fetched == 2
+
+
+def test_timings_carry_request_ids(client: Client, alice: DirectoryUser) -> None:
+    client.graph.get_user(alice.id)
+    (timing,) = client.timings
+    assert timing.status == 200
+    assert timing.request_id
+    assert timing.milliseconds > 0
+    assert timing.path.endswith(f"/users/{alice.id}")
+
+
+def test_network_down(tmp_path: Path) -> None:
+    with FakeTenant(state_dir=tmp_path) as tenant:
+        alice = tenant.state.add_user("alice@contoso.onmicrosoft.com")
+        c = connect(tenant, graph=GraphSettings(max_retries=1))
+        c.tokens.token()
+    with pytest.raises(NetworkError) as info:
+        c.graph.get_user(alice.id)
+    assert "network" in info.value.next_step.lower()
+    assert len(c.slept) == 1
+
+
+def test_missing_ca_bundle_is_a_clear_error(tenant: FakeTenant) -> None:
+    c = connect(tenant, ca_bundle="/nonexistent/ca.pem")
+    with pytest.raises(TlsError) as info:
+        c.tokens.token()
+    assert "tenant.ca_bundle" in str(info.value)
