@@ -1,0 +1,102 @@
+"""Signals the engine's loop waits on: operator commands and key events, in one stream.
+
+Operator commands arrive from any thread (``Commands.put``); the key watcher is polled on the
+engine's thread. :meth:`Signals.next` returns whichever comes first. ``cancel`` and ``skip``
+also set the attempt's cancellation event at once, so a blocking key call (waiting for a touch)
+stops without waiting for the loop.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+from kiosk.enroll.events import Step
+from kiosk.keys.watcher import KeyWatcher, WatchEvent
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    """cancel, retry, skip, confirm_reset, confirm_replace, provide_pin, select, wake."""
+    value: object = None
+
+    def __repr__(self) -> str:  # provide_pin carries a PIN: never show the value
+        return f"Command({self.name})"
+
+
+class Stopped(Exception):
+    """The engine was asked to stop (``run``'s stop event)."""
+
+
+class EntryOver(Exception):
+    """The current queue entry ends now (skipped, cancelled or failed)."""
+
+    def __init__(self, status: Step, reason: str, next_step: str = "") -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.next_step = next_step
+
+
+class Signals:
+    def __init__(self, watcher: KeyWatcher, poll_interval: float) -> None:
+        self.watcher = watcher
+        self.poll_interval = poll_interval
+        self.commands: queue.Queue[Command] = queue.Queue()
+        self.cancel_event = threading.Event()
+        """Passed as ``event=`` to blocking key calls of the current attempt."""
+        self.stop = threading.Event()
+        self._keys: list[WatchEvent] = []
+        self.abort: EntryOver | None = None
+        """Set by cancel/skip from any thread; raised by the loop at its next wait."""
+
+    def put(self, command: Command) -> None:
+        if command.name == "cancel":
+            self.abort = EntryOver(Step.FAILED, "cancelled by the operator", "Retry when ready.")
+            self.cancel_event.set()
+        elif command.name == "skip":
+            self.abort = EntryOver(Step.SKIPPED, str(command.value or "skipped by operator"))
+            self.cancel_event.set()
+        self.commands.put(command)
+
+    def new_attempt(self) -> threading.Event:
+        self.cancel_event = threading.Event()
+        return self.cancel_event
+
+    def check(self) -> None:
+        """Raise what the operator or the caller asked for, if anything."""
+        if self.stop.is_set():
+            raise Stopped
+        if self.abort is not None:
+            over, self.abort = self.abort, None
+            raise over
+
+    def clear_abort(self) -> None:
+        self.abort = None
+        self.cancel_event.clear()
+
+    def next(self, timeout: float | None = None) -> Command | WatchEvent | None:
+        """The next command or key event; None when ``timeout`` passes first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self.check()
+            try:
+                return self.commands.get_nowait()
+            except queue.Empty:
+                pass
+            if not self._keys:
+                self._keys.extend(self.watcher.poll())
+            if self._keys:
+                return self._keys.pop(0)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return None
+            wait = self.poll_interval if remaining is None else min(self.poll_interval, remaining)
+            try:
+                command = self.commands.get(timeout=max(0.0, wait))
+            except queue.Empty:
+                continue
+            return command

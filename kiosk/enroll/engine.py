@@ -1,0 +1,301 @@
+"""The enrollment engine: takes users from the queue and keys from the device layer, and turns
+them into registered, PIN-protected, recorded credentials.
+
+It implements :class:`kiosk.enroll.api.EngineControl`. ``run`` drives one loop on the caller's
+thread (a Textual worker, or the headless runner's main thread); operator commands from other
+threads are queued to it (:mod:`kiosk.enroll.control`); events go to the subscribed listeners.
+The per-key steps are in :mod:`kiosk.enroll.steps`; crash recovery in
+:mod:`kiosk.enroll.recovery`; queue sources in :mod:`kiosk.enroll.sources`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography import x509
+
+from kiosk.audit import AuditTrail
+from kiosk.audit import verify as verify_trail
+from kiosk.config import Settings
+from kiosk.enroll.api import AuditReport, ImportReport, QueueRow, SortKey, Status
+from kiosk.enroll.control import Command, EntryOver, Signals, Stopped
+from kiosk.enroll.escrow import EscrowStore, load_recipients
+from kiosk.enroll.events import (
+    EnrollmentResult,
+    ErrorRaised,
+    Event,
+    Prompt,
+    PromptChanged,
+    QueueChanged,
+    Step,
+    StepChanged,
+)
+from kiosk.enroll.manifest import ManifestRow, write_manifest
+from kiosk.enroll.ports import Graph
+from kiosk.enroll.prefetch import Prefetcher
+from kiosk.errors import KioskError
+from kiosk.keys.types import HidBackend
+from kiosk.keys.watcher import KeyWatcher
+from kiosk.store import Store
+from kiosk.store.db import Clock, utc_now
+from kiosk.store.queue import QueueEntry
+
+log = logging.getLogger("kiosk.enroll.engine")
+
+Listener = Callable[[Event], None]
+
+
+class Engine:
+    """One kiosk's enrollment engine. Build it with real, injected collaborators."""
+
+    def __init__(  # noqa: PLR0917 - the collaborators, in the documented order
+        self,
+        settings: Settings,
+        store: Store,
+        graph: Graph,
+        backend: HidBackend,
+        audit: AuditTrail,
+        escrow: EscrowStore,
+        clock: Clock = utc_now,
+        *,
+        recipients: list[x509.Certificate] | None = None,
+        operator: str | None = None,
+        mds: object | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.graph = graph
+        self.backend = backend
+        self.audit = audit
+        self.escrow = escrow
+        self.clock = clock
+        self.mds = mds
+        self.operator = operator
+        if recipients is None and settings.escrow.mode in ("sealed", "both"):
+            recipients = load_recipients(settings.escrow.recipients)
+        self.recipients = recipients or []
+        poll = settings.kiosk.poll_interval_ms / 1000.0
+        self.watcher = KeyWatcher(backend, poll_interval=poll)
+        self.signals = Signals(self.watcher, poll)
+        self.prefetch = Prefetcher(
+            graph.creation_options,
+            self._upcoming,
+            clock,
+            depth=settings.graph.prefetch,
+            refresh_margin=min(120.0, settings.graph.challenge_timeout_minutes * 60 / 5),
+        )
+        self._listeners: list[Listener] = []
+        self._selected: int | None = None
+        self._last_ended: int | None = None
+        self._running = threading.Lock()
+        self.recovery_report: list[str] = []
+        """One line per crash-recovery finding (orphans with their key serial)."""
+
+    # ---- events ----------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def emit(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("an engine listener failed on %s", type(event).__name__)
+
+    def prompt(self, prompt: Prompt, detail: str = "") -> None:
+        self.emit(PromptChanged(prompt, detail))
+
+    def step(self, entry: QueueEntry, step: Step, detail: str = "") -> None:
+        self.emit(StepChanged(entry.entry_id, entry.upn, step, detail))
+
+    def error(self, exc: KioskError, *, retryable: bool = True) -> None:
+        self.emit(ErrorRaised(exc.title, exc.detail, exc.next_step, retryable))
+
+    def queue_changed(self) -> None:
+        self.emit(QueueChanged(self.store.queue.counts()))
+        self.prefetch.wake()
+
+    # ---- operator commands (any thread) ----------------------------------------------
+
+    def cancel(self) -> None:
+        self.signals.put(Command("cancel"))
+
+    def retry(self) -> None:
+        self.signals.put(Command("retry"))
+
+    def skip(self, reason: str = "skipped by operator") -> None:
+        self.signals.put(Command("skip", reason))
+
+    def confirm_reset(self, ok: bool) -> None:
+        self.signals.put(Command("confirm_reset", ok))
+
+    def confirm_replace(self, ok: bool) -> None:
+        self.signals.put(Command("confirm_replace", ok))
+
+    def provide_pin(self, pin: str) -> None:
+        self.signals.put(Command("provide_pin", pin))
+
+    def set_operator(self, name: str | None) -> None:
+        self.operator = name
+        self.signals.put(Command("wake"))
+
+    def select(self, entry_id: int) -> None:
+        self.signals.put(Command("select", entry_id))
+
+    # ---- queue -----------------------------------------------------------------------
+
+    def import_csv(
+        self, path: Path, *, keys_per_user: int = 1, replace: bool = False
+    ) -> ImportReport:
+        from kiosk.enroll.sources import import_csv
+
+        report = import_csv(self, path, keys_per_user=keys_per_user, replace=replace)
+        self.queue_changed()
+        return report
+
+    def add_user(self, upn: str, *, keys_per_user: int = 1, replace: bool = False) -> ImportReport:
+        from kiosk.enroll.sources import add_user
+
+        report = add_user(self, upn, keys_per_user=keys_per_user, replace=replace)
+        self.queue_changed()
+        return report
+
+    def sync_group(self, name_or_id: str, *, keys_per_user: int = 1) -> ImportReport:
+        from kiosk.enroll.sources import sync_group
+
+        report = sync_group(self, name_or_id, keys_per_user=keys_per_user)
+        self.queue_changed()
+        return report
+
+    def queue_page(
+        self,
+        offset: int,
+        limit: int,
+        *,
+        search: str = "",
+        status: Status | None = None,
+        sort: SortKey = "position",
+    ) -> list[QueueRow]:
+        return self.store.queue.page(offset, limit, search=search, status=status, sort=sort)
+
+    def queue_size(self, *, search: str = "", status: Status | None = None) -> int:
+        return self.store.queue.size(search=search, status=status)
+
+    def counts(self) -> dict[str, int]:
+        return self.store.queue.counts()
+
+    def export_manifest(self, directory: Path) -> list[Path]:
+        rows = [
+            ManifestRow(
+                serial=e.serial or "",
+                upn=e.upn,
+                display_name=e.display_name or "",
+                aaguid=e.aaguid or "",
+                model=e.model or "",
+                time=e.updated,
+                status="enrolled",
+            )
+            for e in self.store.journal.with_state("done")
+        ]
+        return write_manifest(rows, directory, self.clock())
+
+    def verify_audit(self) -> AuditReport:
+        return verify_trail(self.audit.path)
+
+    # ---- the loop --------------------------------------------------------------------
+
+    def _upcoming(self, n: int) -> list[tuple[int, str]]:
+        return [(e.entry_id, e.user_id) for e in self.store.queue.upcoming(n, first=self._selected)]
+
+    def run(self, stop: threading.Event) -> None:
+        from kiosk.enroll.recovery import resume
+
+        if not self._running.acquire(blocking=False):
+            raise RuntimeError("Engine.run is already running")
+        self.signals.stop = stop
+        try:
+            self.recovery_report = resume(self)
+            self.queue_changed()
+            self.prefetch.start(stop)
+            while not stop.is_set():
+                try:
+                    self._loop_once()
+                except Stopped:
+                    break
+                except EntryOver:
+                    continue  # skip/cancel with nothing to end
+        finally:
+            self.prefetch.join()
+            self.prompt(Prompt.IDLE)
+            self._running.release()
+
+    def _loop_once(self) -> None:
+        from kiosk.enroll.flow import work_entry
+
+        self._handle_idle_commands()
+        if self.operator is None:
+            self.prompt(Prompt.IDLE, "Sign in to start enrolling.")
+            self.idle_wait()
+            return
+        entries = self.store.queue.upcoming(1, first=self._selected)
+        if not entries:
+            self.prompt(Prompt.IDLE, "The queue is empty.")
+            self.idle_wait()
+            return
+        entry = entries[0]
+        if self._selected == entry.entry_id:
+            self._selected = None
+        work_entry(self, entry)
+
+    def idle_wait(self) -> None:
+        """Wait while there is nothing to do, handling the commands that make sense now."""
+        signal = self.signals.next(timeout=0.25)
+        if isinstance(signal, Command):
+            self.handle_global(signal)
+
+    def _handle_idle_commands(self) -> None:
+        self.signals.clear_abort()
+
+    def handle_global(self, command: Command) -> bool:
+        """Commands that mean the same at any wait. True when handled."""
+        if command.name == "select" and isinstance(command.value, int):
+            self._selected = command.value
+            self.prefetch.wake()
+            return True
+        if command.name == "retry" and self._last_ended is not None:
+            self.store.queue.requeue(self._last_ended)
+            self._selected = self._last_ended
+            self._last_ended = None
+            self.queue_changed()
+            return True
+        return command.name in ("wake", "cancel", "skip")
+
+    @property
+    def selected(self) -> int | None:
+        return self._selected
+
+    def entry_ended(self, entry: QueueEntry, over: EntryOver) -> None:
+        status: Status = "skipped" if over.status is Step.SKIPPED else "failed"
+        self.store.queue.set_status(entry.entry_id, status, over.reason)
+        self.store.event(status, over.reason, entry.entry_id)
+        self._last_ended = entry.entry_id
+        self.audit.append(
+            "enrollment " + status,
+            outcome=status,
+            reason=over.reason,
+            operator=self.operator,
+            upn=entry.upn,
+            user_id=entry.user_id,
+            entry_id=entry.entry_id,
+        )
+        self.step(entry, over.status, over.reason)
+        self.emit(
+            EnrollmentResult(
+                entry.entry_id, entry.upn, over.status, over.reason, over.next_step
+            )
+        )
+        self.queue_changed()

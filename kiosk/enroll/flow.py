@@ -1,0 +1,324 @@
+"""The per-user flow: a queue entry, its keys (backup keys too), and what happens when an
+attempt fails. The steps of one attempt are in :mod:`kiosk.enroll.steps`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from fido2.hid.base import HidDescriptor
+
+from kiosk.enroll import steps
+from kiosk.enroll.control import Command, EntryOver, Stopped
+from kiosk.enroll.events import EnrollmentResult, KeyGone, Prompt, Step
+from kiosk.entra.errors import GraphError, GraphNotFoundError
+from kiosk.entra.models import CreationOptions
+from kiosk.errors import KioskError
+from kiosk.keys.errors import KeyPulledError
+from kiosk.keys.watcher import KeyInserted, KeyRemoved, MultipleKeys
+from kiosk.store.queue import QueueEntry
+
+if TYPE_CHECKING:
+    from kiosk.enroll.engine import Engine
+
+log = logging.getLogger("kiosk.enroll.flow")
+
+
+class Switch(Exception):
+    """The operator selected another entry before a key came in."""
+
+
+def work_entry(eng: Engine, entry: QueueEntry) -> None:
+    eng.step(entry, Step.QUEUED)
+    current = entry
+    try:
+        old_methods = confirm_replace(eng, entry) if entry.replace else []
+        while current.keys_done < current.keys_wanted:
+            options = take_options(eng, current)
+            eng.step(current, Step.OPTIONS_READY)
+            one_key(eng, current, options)
+            if old_methods:
+                delete_methods(eng, current, old_methods)
+                old_methods = []
+            refreshed = eng.store.queue.get(entry.entry_id)
+            assert refreshed is not None  # noqa: S101
+            current = refreshed
+    except Switch:
+        return
+    except EntryOver as over:
+        eng.entry_ended(current, over)
+        wait_removal(eng)
+        return
+    eng.emit(EnrollmentResult(current.entry_id, current.upn, Step.DONE))
+    eng.queue_changed()
+
+
+def confirm_replace(eng: Engine, entry: QueueEntry) -> list[str]:
+    """Replace mode: the ids of the methods to delete once the new key is registered."""
+    while True:
+        try:
+            methods = list(eng.graph.list_fido2_methods(entry.user_id))
+            break
+        except GraphError as exc:
+            graph_trouble(eng, exc)
+    if not methods:
+        eng.store.queue.clear_replace(entry.entry_id)
+        return []
+    names = ", ".join(m.display_name or m.id for m in methods[:3])
+    eng.prompt(
+        Prompt.CONFIRM_REPLACE,
+        f"{entry.upn} has {len(methods)} security key(s) ({names}). Delete them once the new "
+        "key is registered?",
+    )
+    answer = steps.wait_command(eng, {"confirm_replace"}, key_path=None)
+    if not answer.value:
+        raise EntryOver(
+            Step.SKIPPED,
+            "replacing the existing security keys was not confirmed",
+            "Queue the user again without replace mode, or confirm the replacement.",
+        )
+    return [m.id for m in methods]
+
+
+def delete_methods(eng: Engine, entry: QueueEntry, method_ids: list[str]) -> None:
+    for method_id in method_ids:
+        while True:
+            try:
+                eng.graph.delete_fido2_method(entry.user_id, method_id)
+                break
+            except GraphNotFoundError:
+                break  # already gone
+            except GraphError as exc:
+                graph_trouble(eng, exc)
+        eng.audit.append(
+            "method deleted",
+            reason="replace mode",
+            operator=eng.operator,
+            upn=entry.upn,
+            user_id=entry.user_id,
+            entry_id=entry.entry_id,
+            method_id=method_id,
+        )
+    eng.store.queue.clear_replace(entry.entry_id)
+
+
+def graph_trouble(eng: Engine, exc: GraphError) -> None:
+    """Show a Graph failure and wait for the operator's retry (skip/cancel end the entry)."""
+    eng.error(exc)
+    steps.wait_command(eng, {"retry"}, key_path=None)
+
+
+def take_options(eng: Engine, entry: QueueEntry) -> CreationOptions:
+    while True:
+        try:
+            return eng.prefetch.take(entry.entry_id, entry.user_id)
+        except GraphNotFoundError as exc:
+            raise EntryOver(Step.FAILED, f"{exc.title}: {exc.detail}", exc.next_step) from None
+        except GraphError as exc:
+            graph_trouble(eng, exc)
+
+
+def wait_insert(eng: Engine, entry: QueueEntry) -> HidDescriptor:
+    n = entry.keys_done + 1
+    which = f" (key {n} of {entry.keys_wanted})" if entry.keys_wanted > 1 else ""
+    eng.prompt(Prompt.INSERT_KEY, f"Insert a new security key for {entry.upn}{which}.")
+    while True:
+        signal = eng.signals.next()
+        if isinstance(signal, KeyInserted):
+            return signal.descriptor
+        if isinstance(signal, MultipleKeys):
+            eng.prompt(Prompt.ONE_KEY_ONLY, f"{signal.count} keys are inserted: leave only one.")
+        elif isinstance(signal, KeyRemoved):
+            eng.emit(KeyGone())
+            eng.prompt(Prompt.INSERT_KEY, f"Insert a new security key for {entry.upn}{which}.")
+        elif isinstance(signal, Command):
+            if signal.name == "select" and signal.value != entry.entry_id:
+                eng.handle_global(signal)
+                raise Switch
+            eng.handle_global(signal)
+
+
+def wait_removal(eng: Engine) -> None:
+    """Wait until no key is inserted (the watcher's picture), handling commands."""
+    if eng.watcher.key is None and not eng.watcher.present:
+        return
+    eng.prompt(Prompt.REMOVE_KEY)
+    eng.signals.clear_abort()
+    while eng.watcher.present:
+        try:
+            signal = eng.signals.next(timeout=1.0)
+        except EntryOver:
+            continue
+        if isinstance(signal, KeyRemoved):
+            eng.emit(KeyGone())
+        elif isinstance(signal, Command) and signal.name != "retry":
+            eng.handle_global(signal)
+
+
+def one_key(eng: Engine, entry: QueueEntry, options: CreationOptions) -> None:
+    """Enroll one key for ``entry``: wait for it, try, and on failure let the operator decide."""
+    holder: list[CreationOptions | None] = [options]
+    descriptor = wait_insert(eng, entry)
+    while True:
+        try:
+            attempt(eng, entry, descriptor, holder)
+            return
+        except steps.Reinserted as again:
+            descriptor = again.descriptor
+            continue
+        except KioskError as exc:
+            if after_error(eng, exc) == "retry":
+                continue
+        descriptor = wait_insert(eng, entry)
+
+
+def after_error(eng: Engine, exc: KioskError) -> Literal["retry", "removed"]:
+    """The attempt failed: show why, then wait for the key to go (or the operator's retry)."""
+    pulled = isinstance(exc, KeyPulledError)
+    eng.error(exc)
+    if pulled:
+        eng.emit(KeyGone())
+        return "removed"
+    eng.prompt(Prompt.REMOVE_KEY, f"{exc.title}. Pull the key, or retry with it.")
+    while True:
+        signal = eng.signals.next()
+        if isinstance(signal, KeyRemoved):
+            eng.emit(KeyGone())
+            return "removed"
+        if isinstance(signal, Command):
+            if signal.name == "retry":
+                return "retry"
+            eng.handle_global(signal)
+
+
+def attempt(
+    eng: Engine,
+    entry: QueueEntry,
+    descriptor: HidDescriptor,
+    holder: list[CreationOptions | None],
+) -> None:
+    eng.signals.new_attempt()
+    eid = eng.store.journal.start(entry.entry_id, entry.user_id, entry.upn, eng.operator)
+    att = steps.Attempt(entry, eid, descriptor, holder[0])
+    journal_row = eng.store.journal.get(eid)
+    assert journal_row is not None  # noqa: S101
+    try:
+        att.session = steps.open_session(eng, descriptor)
+        eng.step(entry, Step.KEY_INSERTED)
+        eng.prompt(Prompt.WORKING)
+        info = steps.identify(eng, att)
+        verdict = steps.check(eng, att, info)
+        if verdict.reset != "none":
+            if verdict.reset == "ask":
+                steps.ask_reset(eng, att, info)
+            info = steps.reset(eng, att)
+        pin = steps.choose_pin(eng, att, info)
+        steps.set_pin(eng, att, pin)
+        options = steps.fresh_options(eng, att)
+        steps.make_credential(eng, att, pin)
+        holder[0] = None
+        display = steps.journal_and_escrow(eng, att, pin, options)
+        pin_policy = steps.apply_pin_policy(eng, att, pin, verdict.apply_pin_policy)
+        del pin
+        method = steps.register(eng, att, display, journal_row.started)
+    except Stopped:
+        raise  # left open in the journal, like a crash: recovery finishes it
+    except BaseException as exc:
+        over = steps.ended_by_operator(eng)
+        failure = over if over is not None else exc
+        _attempt_failed(eng, att, failure)
+        if att.session is not None:
+            with contextlib.suppress(Exception):
+                att.session.close()
+        if over is not None:
+            raise over from None
+        raise
+    finish(eng, att, display, pin_policy, method.id)
+
+
+def _attempt_failed(eng: Engine, att: steps.Attempt, exc: BaseException) -> None:
+    reason = steps.describe_failure(exc)
+    row = eng.store.journal.get(att.enrollment_id)
+    if row is not None and row.credential_id and not row.method_id:
+        serial = row.serial or "(no serial)"
+        reason = f"Key {serial} holds a credential that was not registered; reset it. {reason}"
+        eng.store.journal.finish(att.enrollment_id, "orphan", reason)
+        eng.audit.append(
+            "orphan credential",
+            outcome="orphan",
+            reason=reason,
+            operator=eng.operator,
+            upn=att.entry.upn,
+            user_id=att.entry.user_id,
+            entry_id=att.entry.entry_id,
+            key={"serial": row.serial, "aaguid": row.aaguid, "model": row.model},
+        )
+    else:
+        eng.store.journal.finish(att.enrollment_id, "failed", reason)
+    eng.store.event("attempt failed", reason, att.entry.entry_id)
+
+
+@dataclass(frozen=True)
+class Success:
+    """What the records of one registered key need (from the attempt, or from the journal)."""
+
+    enrollment_id: int
+    serial: str | None
+    aaguid: str
+    model: str
+    firmware: str | None
+    method_id: str
+    credential_id: bytes
+    attestation_format: str
+    display_name: str
+    pin_policy: str
+    recovered: bool = False
+
+
+def finish(eng: Engine, att: steps.Attempt, display: str, pin_policy: str, method_id: str) -> None:
+    """Registered: record the key, count it, audit it, and wait for the key to go."""
+    assert att.info is not None and att.credential is not None  # noqa: S101
+    info, cred = att.info, att.credential
+    record_success(
+        eng,
+        att.entry,
+        Success(
+            att.enrollment_id, info.serial, info.aaguid, info.model, info.firmware, method_id,
+            cred.credential_id, cred.attestation_format, display, pin_policy,
+        ),
+    )
+    if att.session is not None:
+        with contextlib.suppress(Exception):
+            att.session.close()
+    wait_removal(eng)
+
+
+def record_success(eng: Engine, entry: QueueEntry, ok: Success) -> None:
+    if ok.serial:
+        eng.store.inventory.record(
+            serial=ok.serial, aaguid=ok.aaguid, model=ok.model, firmware=ok.firmware,
+            user_id=entry.user_id, upn=entry.upn, method_id=ok.method_id,
+        )
+    eng.store.journal.finish(ok.enrollment_id, "done")
+    updated = eng.store.queue.key_done(entry.entry_id)
+    row = eng.store.journal.get(ok.enrollment_id)
+    eng.audit.append(
+        "enrolled",
+        reason="finished after a restart" if ok.recovered else "",
+        operator=(row.operator if row is not None else None) or eng.operator,
+        upn=entry.upn,
+        user_id=entry.user_id,
+        entry_id=entry.entry_id,
+        key={"serial": ok.serial, "aaguid": ok.aaguid, "model": ok.model,
+             "firmware": ok.firmware},
+        method_id=ok.method_id,
+        credential_id=ok.credential_id,
+        attestation_format=ok.attestation_format,
+        display_name=ok.display_name,
+        detail=f"PIN policy: {ok.pin_policy}",
+    )
+    n = f"key {updated.keys_done} of {updated.keys_wanted}"
+    eng.step(updated, Step.DONE, n if updated.keys_wanted > 1 else "")
+    eng.queue_changed()

@@ -1,0 +1,118 @@
+"""Which keys the kiosk accepts, and what it must do to them first.
+
+:func:`check_key` looks at an identified key against the policy settings, the key inventory
+and this batch's journal, and either refuses it (:class:`KeyRefused`, with what to do next) or
+says whether a reset is needed and whether the CTAP 2.1 PIN policy can be applied.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from kiosk.config import PolicySettings
+from kiosk.errors import KioskError
+from kiosk.keys.types import KeyInfo
+from kiosk.store.inventory import InventoryEntry
+from kiosk.store.journal import Enrollment
+
+ResetNeed = Literal["none", "ask", "automatic"]
+
+
+class KeyRefused(KioskError):
+    """The key may not be enrolled under the kiosk's policy."""
+
+    title = "Key refused"
+    next_step = "Pull this key and insert another one, or skip this user."
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    reset: ResetNeed
+    """none: the key is clean; ask: the operator must confirm the reset; automatic: go."""
+    apply_pin_policy: bool
+    note: str = ""
+    """Something the operator should know (e.g. enrolled without PIN policy)."""
+
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    parts = re.findall(r"\d+", text)
+    return tuple(int(p) for p in parts) if parts else None
+
+
+def _norm(aaguid: str) -> str:
+    return aaguid.strip().lower()
+
+
+def check_key(
+    info: KeyInfo,
+    policy: PolicySettings,
+    *,
+    user_id: str,
+    entry_id: int,
+    owner: InventoryEntry | None,
+    earlier: Enrollment | None,
+) -> KeyCheck:
+    """Refuse the key (raise :class:`KeyRefused`) or say how to prepare it.
+
+    ``owner`` is the inventory record for the key's serial; ``earlier`` an attempt in this
+    batch that already put a credential on it (see ``Journal.serial_busy``).
+    """
+    aaguid = _norm(info.aaguid)
+    model = f"{info.model} (AAGUID {aaguid})"
+    if aaguid in {_norm(a) for a in policy.blocked_aaguids}:
+        raise KeyRefused(f"{model} is on the kiosk's list of blocked keys.")
+    allowed = {_norm(a) for a in policy.allowed_aaguids}
+    if allowed and aaguid not in allowed:
+        raise KeyRefused(f"{model} is not on the kiosk's list of allowed keys.")
+    if policy.min_firmware:
+        wanted = parse_version(policy.min_firmware)
+        have = parse_version(info.firmware) if info.firmware else None
+        if have is None:
+            raise KeyRefused(
+                f"The firmware version of this {info.model} cannot be read; the policy needs "
+                f"at least {policy.min_firmware}."
+            )
+        if wanted is not None and have < wanted:
+            raise KeyRefused(
+                f"This {info.model} has firmware {info.firmware}; the policy needs at least "
+                f"{policy.min_firmware}."
+            )
+    if info.serial and earlier is not None and earlier.state == "done":
+        whom = "this user" if earlier.entry_id == entry_id else earlier.upn
+        raise KeyRefused(
+            f"Key {info.serial} was already enrolled in this batch, for {whom}.",
+            next_step="Set this key aside and insert a new one.",
+        )
+    used = policy.refuse_used_serials and owner is not None and owner.user_id != user_id
+    if info.serial and used and owner is not None:
+        raise KeyRefused(
+            f"Key {info.serial} is already enrolled to {owner.upn} ({owner.enrolled}).",
+            next_step="Set this key aside and insert a new one.",
+        )
+    apply_policy = info.supports_pin_policy
+    note = ""
+    if not apply_policy:
+        if policy.pin_policy == "required":
+            raise KeyRefused(
+                f"This {info.model} cannot enforce a minimum PIN length or a forced PIN change "
+                "(no CTAP 2.1 authenticatorConfig), and the policy requires both.",
+                next_step="Use a CTAP 2.1 key, or skip this user.",
+            )
+        note = (
+            "Enrolled without a minimum PIN length or forced PIN change: this key does not "
+            "support them."
+        )
+    dirty = info.pin_set or bool(info.has_credentials)
+    if not dirty:
+        return KeyCheck("none", apply_policy, note)
+    what = "a PIN" if info.pin_set else "credentials"
+    if info.pin_set and info.has_credentials:
+        what = "a PIN and credentials"
+    if policy.reset == "never":
+        raise KeyRefused(
+            f"This key already holds {what}, and the policy never resets keys.",
+            next_step="Set this key aside for an administrator, and insert a new one.",
+        )
+    return KeyCheck("ask" if policy.reset == "ask" else "automatic", apply_policy, note)

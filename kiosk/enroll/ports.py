@@ -1,0 +1,25 @@
+"""What the engine needs from its collaborators, as structural protocols.
+
+The real objects (``kiosk.entra.GraphClient``, ``kiosk.enroll.escrow.EscrowStore``) satisfy
+these; the engine is built with them injected, never with stand-ins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from kiosk.entra.models import CreationOptions, Fido2Method, Group, User
+from kiosk.keys.types import CreatedCredential
+
+
+class Graph(Protocol):
+    def get_user(self, upn_or_id: str) -> User: ...
+    def find_group(self, name_or_id: str) -> Group: ...
+    def iter_group_users(self, group_id: str) -> Iterable[User]: ...
+    def creation_options(self, user_id: str) -> CreationOptions: ...
+    def register_fido2_method(
+        self, user_id: str, display_name: str, credential: CreatedCredential
+    ) -> Fido2Method: ...
+    def list_fido2_methods(self, user_id: str) -> Sequence[Fido2Method]: ...
+    def delete_fido2_method(self, user_id: str, method_id: str) -> None: ...

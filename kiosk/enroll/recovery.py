@@ -1,0 +1,133 @@
+"""Resume after a crash (power cut, kill -9): finish or report every attempt left open.
+
+For each open attempt in the journal:
+
+- registered (a method id is journaled): record it and count it;
+- credential journaled: look on Graph first (the register call may have gone out); if it is
+  not there and the challenge is still valid, register it now; else it is an **orphan**: key
+  serial S holds a credential Entra does not know, and must be reset;
+- a credential journaled without its sealed PIN (escrow on) is never registered: orphan;
+- interrupted after the PIN was set but before the credential was journaled: the key may hold
+  a credential nobody knows: orphan on serial S too (it needs a reset before reuse);
+- interrupted earlier: the attempt just failed; the user is enrolled again.
+
+Nothing is registered twice (look before sending); nothing is lost (every open attempt ends
+done, orphan or failed, and the entry returns to the queue unless it is done).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kiosk.enroll.events import ErrorRaised, Step
+from kiosk.enroll.flow import Success, record_success
+from kiosk.enroll.registration import lookup, register_once
+from kiosk.entra.errors import GraphError
+from kiosk.store.journal import Enrollment
+
+if TYPE_CHECKING:
+    from kiosk.enroll.engine import Engine
+
+CHALLENGE_MARGIN_SECONDS = 15.0
+_AFTER_PIN = {Step.PIN_SET, Step.CREDENTIAL_CREATED, Step.PIN_POLICY_APPLIED, Step.REGISTERED}
+
+
+def resume(eng: Engine) -> list[str]:
+    """Finish what a crash interrupted; return one line per finding (orphans name the serial)."""
+    report: list[str] = []
+    for enr in eng.store.journal.open_attempts():
+        line = _resume_one(eng, enr)
+        if line:
+            report.append(line)
+    eng.store.queue.release_active()
+    return report
+
+
+def _orphan(eng: Engine, enr: Enrollment, why: str) -> str:
+    serial = enr.serial or "(no serial)"
+    reason = f"Key {serial} holds a credential for {enr.upn} that is not registered ({why})."
+    eng.store.journal.finish(enr.id, "orphan", reason)
+    eng.store.event("orphan", reason, enr.entry_id)
+    eng.audit.append(
+        "orphan credential",
+        outcome="orphan",
+        reason=reason,
+        operator=enr.operator,
+        upn=enr.upn,
+        user_id=enr.user_id,
+        entry_id=enr.entry_id,
+        key={"serial": enr.serial, "aaguid": enr.aaguid, "model": enr.model},
+    )
+    eng.emit(
+        ErrorRaised(
+            f"Key {serial} must be reset",
+            reason,
+            f"Reset key {serial} before using it again; {enr.upn} is enrolled again from the "
+            "queue.",
+            retryable=False,
+        )
+    )
+    return reason
+
+
+def _done(eng: Engine, enr: Enrollment, method_id: str) -> str:
+    entry = eng.store.queue.get(enr.entry_id)
+    cred = enr.credential()
+    assert entry is not None and cred is not None  # noqa: S101
+    if enr.step is not Step.REGISTERED:
+        eng.store.journal.step(enr.id, Step.REGISTERED, method_id=method_id)
+    record_success(
+        eng,
+        entry,
+        Success(
+            enr.id, enr.serial, enr.aaguid or cred.aaguid, enr.model or "", enr.firmware,
+            method_id, cred.credential_id, cred.attestation_format, enr.display_name or "",
+            enr.pin_policy or "not applied (interrupted)", recovered=True,
+        ),
+    )
+    note = ""
+    if enr.step is Step.CREDENTIAL_CREATED:
+        note = f" The PIN policy was not applied to key {enr.serial or '(no serial)'}."
+    return f"Finished the enrollment of {enr.upn} on key {enr.serial or '(no serial)'}.{note}"
+
+
+def _resume_one(eng: Engine, enr: Enrollment) -> str:
+    cred = enr.credential()
+    if cred is None:
+        if enr.step in _AFTER_PIN:
+            return _orphan(eng, enr, f"interrupted at step {enr.step.value}")
+        eng.store.journal.finish(enr.id, "failed", f"interrupted at step {enr.step.value}")
+        return ""
+    if enr.method_id:
+        return _done(eng, enr, enr.method_id)
+    display = enr.display_name or ""
+    sent_at = _started(enr)
+    try:
+        found = lookup(eng.graph, enr.user_id, display, cred, sent_at)
+        if found is not None:
+            return _done(eng, enr, found.id)
+        sealed = eng.settings.escrow.mode in ("sealed", "both")
+        if sealed and not (enr.escrow_file and Path(enr.escrow_file).is_file()):
+            return _orphan(eng, enr, "its PIN was not escrowed")
+        if not sealed:
+            return _orphan(eng, enr, "its PIN was only to be shown on screen")
+        expires = enr.challenge_expires
+        if expires is None or expires.timestamp() - eng.clock().timestamp() < (
+            CHALLENGE_MARGIN_SECONDS
+        ):
+            return _orphan(eng, enr, "its challenge expired")
+        method = register_once(
+            eng.graph, enr.user_id, display, cred, sent_at=sent_at, maybe_sent=False
+        )
+    except GraphError as exc:
+        reason = f"could not be finished now ({exc.title}); it is tried again at the next start"
+        eng.store.queue.set_status(enr.entry_id, "failed", reason)
+        eng.emit(ErrorRaised(exc.title, f"{enr.upn}: {reason}.", exc.next_step))
+        return f"{enr.upn}: {reason}."
+    return _done(eng, enr, method.id)
+
+
+def _started(enr: Enrollment) -> datetime:
+    return datetime.fromisoformat(enr.started)

@@ -1,0 +1,68 @@
+"""Register a journaled credential with Graph exactly once, even across lost answers and crashes.
+
+``GraphClient.register_fido2_method`` already reconciles an answer lost in flight (it lists the
+user's methods before sending again). This adds what only the engine knows: after a crash the
+register call may have been sent by the previous run, so recovery looks first; and when Graph
+stays unavailable beyond the client's own retries, the engine tries a few rounds more, always
+looking before sending again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from kiosk.enroll.ports import Graph
+from kiosk.entra.errors import GraphError, GraphThrottledError, NetworkError
+from kiosk.entra.graph import find_registered
+from kiosk.entra.models import Fido2Method
+from kiosk.keys.types import CreatedCredential
+
+log = logging.getLogger("kiosk.enroll.registration")
+
+ROUNDS = 3
+
+
+def _worth_another_round(exc: GraphError) -> bool:
+    return isinstance(exc, NetworkError | GraphThrottledError) or exc.status >= 500
+
+
+def lookup(
+    graph: Graph, user_id: str, display_name: str, cred: CreatedCredential, sent_at: datetime
+) -> Fido2Method | None:
+    return find_registered(list(graph.list_fido2_methods(user_id)), cred, display_name, sent_at)
+
+
+def register_once(
+    graph: Graph,
+    user_id: str,
+    display_name: str,
+    cred: CreatedCredential,
+    *,
+    sent_at: datetime,
+    maybe_sent: bool = False,
+    backoff: float = 0.5,
+    rounds: int = ROUNDS,
+) -> Fido2Method:
+    """Register ``cred`` for the user, never twice; raise the last GraphError if Graph won't.
+
+    ``sent_at``: when the attempt began (matching a found method needs it). ``maybe_sent``: an
+    earlier run may already have sent it (crash recovery), so look before sending.
+    """
+    look_first = maybe_sent
+    for n in range(rounds):
+        try:
+            if look_first:
+                found = lookup(graph, user_id, display_name, cred, sent_at)
+                if found is not None:
+                    log.info("registration found on Graph; not sending it again")
+                    return found
+            return graph.register_fido2_method(user_id, display_name, cred)
+        except GraphError as exc:
+            if n == rounds - 1 or not _worth_another_round(exc):
+                raise
+            log.warning("registration round %d failed (%s); trying again", n + 1, exc.title)
+            look_first = True
+            time.sleep(backoff * 2**n)
+    raise AssertionError("unreachable")  # pragma: no cover

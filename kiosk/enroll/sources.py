@@ -1,0 +1,99 @@
+"""Where queue entries come from: an Entra group, a CSV file of UPNs, or one typed UPN.
+
+Users are resolved against Graph before they enter the queue (so the queue holds object ids);
+a user Graph does not know is reported as an :class:`ImportProblem`, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kiosk.enroll.api import ImportProblem, ImportReport
+from kiosk.enroll.csv_source import parse_upn_csv
+from kiosk.entra.errors import GraphError, GraphNotFoundError
+from kiosk.entra.models import User
+from kiosk.store.queue import NewUser
+
+if TYPE_CHECKING:
+    from kiosk.enroll.engine import Engine
+
+RESOLVE_WORKERS = 8
+
+
+def _resolve(eng: Engine, upn: str) -> User | str:
+    """The user, or why not (a problem text)."""
+    try:
+        return eng.graph.get_user(upn)
+    except GraphNotFoundError:
+        return "no such user in Entra ID"
+    except GraphError as exc:
+        return f"could not be looked up ({exc.title}: {exc.detail})"
+
+
+def _queue(
+    eng: Engine,
+    users: Iterable[User],
+    *,
+    keys: int,
+    replace: bool,
+    source: str,
+) -> tuple[int, int]:
+    return eng.store.queue.add(
+        (NewUser(u.user_principal_name, u.id, u.display_name) for u in users),
+        keys_wanted=keys,
+        replace=replace,
+        source=source,
+    )
+
+
+def add_user(eng: Engine, upn: str, *, keys_per_user: int, replace: bool) -> ImportReport:
+    text = upn.strip()
+    found = _resolve(eng, text) if text else "empty user name"
+    if isinstance(found, str):
+        return ImportReport(f"UPN {text}", 0, 0, (ImportProblem(None, text, found),))
+    added, already = _queue(eng, [found], keys=keys_per_user, replace=replace, source="upn")
+    eng.store.event("import", f"upn: {added} added, {already} already queued")
+    return ImportReport(f"UPN {text}", added, already)
+
+
+def import_csv(eng: Engine, path: Path, *, keys_per_user: int, replace: bool) -> ImportReport:
+    rows, parse_problems = parse_upn_csv(path)
+    problems: list[ImportProblem] = list(parse_problems)
+    with ThreadPoolExecutor(max_workers=RESOLVE_WORKERS) as pool:
+        resolved = list(pool.map(lambda r: _resolve(eng, r.upn), rows))
+    by_keys: dict[int, list[User]] = {}
+    for row, found in zip(rows, resolved, strict=True):
+        if isinstance(found, str):
+            problems.append(ImportProblem(row.line, row.upn, found))
+            continue
+        by_keys.setdefault(row.keys or keys_per_user, []).append(found)
+    added = already = 0
+    for keys, users in by_keys.items():
+        a, b = _queue(eng, users, keys=keys, replace=replace, source=f"csv:{path.name}")
+        added += a
+        already += b
+    problems.sort(key=lambda p: (p.line or 0, p.value))
+    eng.store.event(
+        "import",
+        f"csv {path.name}: {added} added, {already} already queued, {len(problems)} problems",
+    )
+    return ImportReport(f"CSV {path.name}", added, already, tuple(problems))
+
+
+def sync_group(eng: Engine, name_or_id: str, *, keys_per_user: int) -> ImportReport:
+    try:
+        group = eng.graph.find_group(name_or_id)
+        users = list(eng.graph.iter_group_users(group.id))
+    except GraphError as exc:
+        reason = f"{exc.title}: {exc.detail}"
+        return ImportReport(f"group {name_or_id}", 0, 0, (ImportProblem(None, name_or_id, reason),))
+    added, already = _queue(
+        eng, users, keys=keys_per_user, replace=False, source=f"group:{group.id}"
+    )
+    eng.store.event(
+        "import", f"group {group.display_name}: {added} added, {already} already queued"
+    )
+    return ImportReport(f"group {group.display_name}", added, already)
