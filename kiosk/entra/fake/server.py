@@ -158,7 +158,7 @@ class FakeTenant:
         self.tokens.graph_url = self.graph_url
         self.graph.base_url = self.graph_url
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True,
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True,
             name=f"fake-tenant:{self.port}",
         )
         self._thread.start()
