@@ -37,6 +37,7 @@ from kiosk.enroll.manifest import ManifestRow, write_manifest
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.prefetch import Prefetcher
 from kiosk.errors import KioskError
+from kiosk.keys.mds import MdsCatalog
 from kiosk.keys.types import HidBackend
 from kiosk.keys.watcher import KeyWatcher
 from kiosk.store import Store
@@ -63,7 +64,7 @@ class Engine:
         *,
         recipients: list[x509.Certificate] | None = None,
         operator: str | None = None,
-        mds: object | None = None,
+        mds: MdsCatalog | None = None,
     ) -> None:
         self.settings = settings
         self.store = store

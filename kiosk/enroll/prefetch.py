@@ -56,6 +56,9 @@ class Prefetcher:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.fetches = 0
+        """Options fetched by the background thread."""
+        self.sync_fetches = 0
+        """Options the engine had to fetch itself (the operator waited on Graph)."""
 
     # -- the engine's side -------------------------------------------------------------
 
@@ -72,7 +75,7 @@ class Prefetcher:
             and not slot.options.expired(now, self.use_margin)
         ):
             return slot.options
-        self.fetches += 1
+        self.sync_fetches += 1
         return self._fetch(user_id)
 
     def ready(self, entry_id: int) -> bool:

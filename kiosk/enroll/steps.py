@@ -10,6 +10,7 @@ its side effect is treated as done, so a crash anywhere is finished by
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -63,16 +64,24 @@ def open_session(eng: Engine, descriptor: HidDescriptor) -> KeySession:
     device = eng.backend.open(descriptor)
     return KeySession(
         device,
-        mds=eng.mds,  # type: ignore[arg-type]
+        mds=eng.mds,
         reset_window_seconds=eng.settings.policy.reset_window_seconds,
     )
 
 
-def touch_callback(eng: Engine, reason: str) -> object:
-    def on_touch() -> None:
-        eng.emit(TouchNeeded(reason))
-        eng.prompt(Prompt.TOUCH_KEY, reason)
+def touch_callback(eng: Engine, reason: str) -> Callable[[], None]:
+    """Say "touch the key" now (the key blinks as soon as the command reaches it); the
+    returned callback (the key's UPNEEDED keepalive) does not say it twice."""
+    said = False
 
+    def on_touch() -> None:
+        nonlocal said
+        if not said:
+            said = True
+            eng.emit(TouchNeeded(reason))
+            eng.prompt(Prompt.TOUCH_KEY, reason)
+
+    on_touch()
     return on_touch
 
 
@@ -134,10 +143,9 @@ def reset(eng: Engine, att: Attempt) -> KeyInfo:
     """Reset the key; outside the reset window, ask for a re-insert and reset right after."""
     assert att.session is not None and att.info is not None  # noqa: S101
     window = eng.settings.policy.reset_window_seconds
-    on_touch = touch_callback(eng, "reset")
     if time.monotonic() - att.inserted_at < window:
         try:
-            att.session.reset(on_touch, eng.signals.cancel_event)  # type: ignore[arg-type]
+            att.session.reset(touch_callback(eng, "reset"), eng.signals.cancel_event)
             return _after_reset(eng, att)
         except ResetRefusedError:
             pass
@@ -165,7 +173,7 @@ def reset(eng: Engine, att: Attempt) -> KeyInfo:
     info = identify(eng, att)
     if serial and info.serial and info.serial != serial:
         raise Reinserted(att.descriptor)
-    att.session.reset(on_touch, eng.signals.cancel_event)  # type: ignore[arg-type]
+    att.session.reset(touch_callback(eng, "reset"), eng.signals.cancel_event)
     return _after_reset(eng, att)
 
 
@@ -211,9 +219,9 @@ def fresh_options(eng: Engine, att: Attempt) -> CreationOptions:
 def make_credential(eng: Engine, att: Attempt, pin: Pin) -> CreatedCredential:
     assert att.session is not None  # noqa: S101
     options = fresh_options(eng, att)
-    on_touch = touch_callback(eng, "credential")
     cred = att.session.make_credential(
-        options.public_key, pin.reveal(), on_touch, eng.signals.cancel_event  # type: ignore[arg-type]
+        options.public_key, pin.reveal(), touch_callback(eng, "credential"),
+        eng.signals.cancel_event,
     )
     att.options = None  # the challenge is spent
     att.credential = cred
