@@ -56,7 +56,10 @@ def handler(args: argparse.Namespace) -> int:
             next_step="Choose another --port, or leave it out to take any free port.",
         ) from None
     group = make_demo_tenant(tenant.state, args.users, seed=args.seed) if args.users else None
-    print(describe(tenant, group.display_name if group else None, group.id if group else None))
+    print(
+        describe(tenant, group.display_name if group else None, group.id if group else None),
+        flush=True,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
