@@ -2,17 +2,18 @@
 
 ``list_descriptors`` runs at every poll (20 times a second), so it must not open devices that
 did not change. python-fido2's own ``list_descriptors`` opens every /dev/hidraw* node each
-time; this backend lists the nodes, ``stat``s them, and reads a descriptor only for a node it
-has not seen before (or that was re-created: new inode or change time). A node that is not a
-FIDO device is remembered as such. A node that cannot be read yet (udev often sets its
-permissions a moment after it appears) is retried on a short back-off instead of forgotten.
+time; this backend reads the directory once (names and inode numbers, no stat) and reads a
+descriptor only for a node it has not seen before (or that was re-created: a new inode). A
+node that is not a FIDO device is remembered as such. A node that cannot be read yet (udev
+often sets its permissions a moment after it appears) is retried on a short back-off.
 """
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,8 +51,8 @@ def _linux_connect(descriptor: HidDescriptor) -> CtapHidDevice:
 
 @dataclass
 class _Node:
-    identity: tuple[int, int, int]
-    """(inode, device number, change time): a re-created node is a different device."""
+    identity: int
+    """The node's inode: a re-created node (devtmpfs numbers them afresh) is another device."""
     descriptor: HidDescriptor | None
     """None: not a FIDO device, or not readable (yet)."""
     retry_at: float | None = None
@@ -69,7 +70,8 @@ class RealHidBackend:
         connect: Callable[[HidDescriptor], CtapHidDevice] = _linux_connect,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._pattern = pattern
+        self._directory, name = os.path.split(pattern)
+        self._name = re.compile(fnmatch.translate(name))
         self._reader = reader
         self._connect = connect
         self._clock = clock
@@ -77,15 +79,22 @@ class RealHidBackend:
         self.descriptor_reads = 0
         """How many descriptors were read (opened) so far; the watcher's idle cost."""
 
+    def _nodes_now(self) -> list[tuple[str, int]]:
+        """(path, inode) of every node matching the pattern: one readdir, no stat."""
+        try:
+            with os.scandir(self._directory) as entries:
+                return sorted(
+                    (entry.path, entry.inode())
+                    for entry in entries
+                    if self._name.fullmatch(entry.name)
+                )
+        except OSError:
+            return []  # no such directory: no keys
+
     def list_descriptors(self) -> list[HidDescriptor]:
         seen: dict[str, _Node] = {}
         now = self._clock()
-        for path in sorted(glob.glob(self._pattern)):
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue  # vanished between glob and stat
-            identity = (st.st_ino, st.st_rdev, st.st_ctime_ns)
+        for path, identity in self._nodes_now():
             node = self._nodes.get(path)
             changed = node is None or node.identity != identity
             due = node is not None and node.retry_at is not None and now >= node.retry_at
@@ -95,7 +104,7 @@ class RealHidBackend:
         self._nodes = seen
         return [n.descriptor for n in seen.values() if n.descriptor is not None]
 
-    def _read(self, path: str, identity: tuple[int, int, int], now: float) -> _Node:
+    def _read(self, path: str, identity: int, now: float) -> _Node:
         self.descriptor_reads += 1
         try:
             return _Node(identity, self._reader(path))

@@ -220,13 +220,16 @@ def test_real_backend_reads_each_node_once(nodes: Nodes) -> None:
 
 def test_real_backend_rereads_a_recreated_node(nodes: Nodes) -> None:
     path = nodes.add("hidraw3")
+    nodes.add("hidraw30")
     backend = RealHidBackend(str(nodes.dir / "hidraw*"), reader=nodes.reader)
     backend.list_descriptors()
-    nodes.remove(path)
-    time.sleep(0.01)
-    nodes.add("hidraw3")  # the same name, a new node (another key, or the same one again)
+    # Between two polls the node goes and a new one takes its name (another key, or the same
+    # one re-enumerated): a new inode, so its descriptor is read again.
+    nodes.add("hidraw3.new")
+    os.replace(nodes.dir / "hidraw3.new", path)
     backend.list_descriptors()
-    assert nodes.reads == [path, path]
+    assert sorted(nodes.reads) == sorted([path, path, str(nodes.dir / "hidraw30")])
+    assert RealHidBackend(str(nodes.dir / "absent" / "hidraw*")).list_descriptors() == []
 
 
 def test_real_backend_retries_a_node_it_could_not_open_yet(nodes: Nodes) -> None:
