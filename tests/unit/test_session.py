@@ -11,10 +11,14 @@ from collections.abc import Iterator
 
 import pytest
 from fido2.ctap import CtapError
+from fido2.webauthn import AttestationObject
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from webauthn import verify_registration_response
 from webauthn.helpers.structs import AttestationFormat
 
 from kiosk.errors import KioskError
+from kiosk.keys.creation import creation_options
 from kiosk.keys.errors import (
     CancelledError,
     CredentialExcludedError,
@@ -371,3 +375,70 @@ def test_wrapped_public_key_is_accepted(r: Rig) -> None:
     session.set_pin(PIN)
     cred = session.make_credential({"publicKey": graph_options()}, PIN)
     assert base64.urlsafe_b64decode(cred.public_key_credential()["id"] + "==")  # type: ignore[operator]
+
+
+def test_cred_protect_and_hmac_secret_reach_the_key(r: Rig) -> None:
+    session = r.session(r.key())
+    session.set_pin(PIN)
+    options = graph_options(
+        extensions={
+            "hmacCreateSecret": True,
+            "credentialProtectionPolicy": "userVerificationRequired",
+            "enforceCredentialProtectionPolicy": True,
+        }
+    )
+    cred = session.make_credential(options, PIN)
+    extensions = AttestationObject(cred.attestation_object).auth_data.extensions or {}
+    assert extensions.get("credProtect") == 3
+    assert extensions.get("hmac-secret") is True
+    plain = session.make_credential(graph_options(extensions={}), PIN)
+    assert not (AttestationObject(plain.attestation_object).auth_data.extensions or {})
+
+
+def test_key_pulled_during_reset(r: Rig) -> None:
+    key = r.key("used", auto_touch=None, touch_timeout=10)
+    session = r.session(key)
+    key.faults.pull(command=0x07, delay=0.1)
+    with pytest.raises(KeyPulledError):
+        session.reset()
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=16)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=10), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+graph_keys = st.sampled_from(
+    [
+        "rp",
+        "user",
+        "challenge",
+        "pubKeyCredParams",
+        "excludeCredentials",
+        "authenticatorSelection",
+        "attestation",
+        "extensions",
+        "timeout",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    base=st.just(graph_options()),
+    replaced=st.dictionaries(graph_keys, json_values, max_size=3),
+)
+def test_any_options_object_converts_or_says_why(
+    base: dict[str, object], replaced: dict[str, object]
+) -> None:
+    try:
+        options = creation_options({**base, **replaced})
+    except OptionsError as exc:
+        assert exc.title and exc.next_step
+        return
+    assert options.challenge and options.user.id and options.pub_key_cred_params
+    assert options.timeout is None  # the key times out touches itself
+    for descriptor in options.exclude_credentials or ():
+        assert isinstance(descriptor.id, bytes) and descriptor.id
