@@ -1,0 +1,113 @@
+"""The operator's controls: cancel, retry, skip, select; Graph trouble shown and retried."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kiosk.config import GraphSettings
+from kiosk.enroll.events import ErrorRaised, Event, Prompt, PromptChanged, Step, TouchNeeded
+from tests.fixtures.engine import EngineRig
+
+
+def test_cancel_at_the_touch_then_retry_with_another_key(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig = engine_rig()
+    (upn,) = rig.add_users(1)
+    stubborn = rig.key(auto_touch=None)  # nobody touches it
+    good = rig.key()
+
+    def operator(event: Event) -> None:
+        if isinstance(event, TouchNeeded) and event.reason == "credential" and (
+            rig.port.keys and rig.port.keys[0] is stubborn
+        ):
+            rig.engine.cancel()
+
+    rig.engine.subscribe(operator)
+    rig.robot(iter([stubborn, good]))
+    rig.start()
+    (cancelled,) = rig.wait_results(1)
+    assert cancelled.status is Step.FAILED and "cancelled" in cancelled.reason
+    assert rig.store.queue.counts()["failed"] == 1
+    rig.wait(lambda evs: not rig.port.keys)  # the robot pulled the cancelled key
+    rig.engine.retry()
+    results = rig.wait_results(2)
+    rig.stop()
+    assert results[1].status is Step.DONE
+    (method,) = rig.tenant.state.methods_of(upn)
+    assert str(good.profile.serial) in method.display_name
+    assert rig.store.journal.with_state("failed")[0].reason.startswith("cancelled")
+
+
+def test_skip_while_waiting_for_a_key(engine_rig: Callable[..., EngineRig]) -> None:
+    rig = engine_rig()
+    first, second = rig.add_users(2)
+
+    def operator(event: Event) -> None:
+        if isinstance(event, PromptChanged) and event.prompt is Prompt.INSERT_KEY:
+            if first in event.detail:
+                rig.engine.skip("no key in stock")
+
+    rig.engine.subscribe(operator)
+    rig.robot()
+    rig.start()
+    results = rig.wait_results(2)
+    rig.stop()
+    assert [(r.upn, r.status) for r in results] == [(first, Step.SKIPPED), (second, Step.DONE)]
+    assert results[0].reason == "no key in stock"
+    assert rig.tenant.state.methods_of(first) == []
+    assert rig.engine.queue_page(0, 5, status="skipped")[0].reason == "no key in stock"
+
+
+def test_select_moves_an_entry_to_the_front(engine_rig: Callable[..., EngineRig]) -> None:
+    rig = engine_rig()
+    upns = rig.add_users(3)
+    last = rig.engine.queue_page(0, 3)[2].entry_id
+    rig.engine.select(last)
+    rig.robot()
+    rig.start()
+    results = rig.wait_results(3)
+    rig.stop()
+    assert [r.upn for r in results] == [upns[2], upns[0], upns[1]]
+
+
+def test_graph_failure_at_registration_is_shown_and_retried_once_registered(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig = engine_rig(graph=GraphSettings(max_retries=0, timeout_seconds=5.0, prefetch=1))
+    (upn,) = rig.add_users(1)
+    rig.tenant.faults.schedule("503", "register", 1, 2, 3, retry_after=None)
+    retried: list[bool] = []
+
+    def operator(event: Event) -> None:
+        if isinstance(event, ErrorRaised) and not retried:
+            retried.append(True)
+            rig.engine.retry()
+
+    rig.engine.subscribe(operator)
+    rig.robot()
+    rig.start()
+    (result,) = rig.wait_results(1, timeout=60)
+    rig.stop()
+    assert result.status is Step.DONE
+    (error,) = rig.of(ErrorRaised)
+    assert error.retryable and error.next_step
+    assert len(rig.tenant.state.methods_of(upn)) == 1
+    assert [s for _m, _r, s in rig.tenant.routes_called("register")] == [503, 503, 503, 201]
+
+
+def test_lost_register_answer_is_reconciled_not_sent_twice(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig = engine_rig()
+    (upn,) = rig.add_users(1)
+    rig.tenant.faults.schedule("lost_response", "register", 1)
+    rig.robot()
+    rig.start()
+    (result,) = rig.wait_results(1)
+    rig.stop()
+    assert result.status is Step.DONE
+    assert len(rig.tenant.state.methods_of(upn)) == 1
+    assert rig.store.journal.with_state("done")[0].method_id == (
+        rig.tenant.state.methods_of(upn)[0].id
+    )
