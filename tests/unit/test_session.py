@@ -12,13 +12,10 @@ from collections.abc import Iterator
 import pytest
 from fido2.ctap import CtapError
 from fido2.webauthn import AttestationObject
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from webauthn import verify_registration_response
 from webauthn.helpers.structs import AttestationFormat
 
 from kiosk.errors import KioskError
-from kiosk.keys.creation import creation_options
 from kiosk.keys.errors import (
     CancelledError,
     CredentialExcludedError,
@@ -401,44 +398,3 @@ def test_key_pulled_during_reset(r: Rig) -> None:
     key.faults.pull(command=0x07, delay=0.1)
     with pytest.raises(KeyPulledError):
         session.reset()
-
-
-json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=16)),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=10), inner, max_size=3)
-    ),
-    max_leaves=10,
-)
-graph_keys = st.sampled_from(
-    [
-        "rp",
-        "user",
-        "challenge",
-        "pubKeyCredParams",
-        "excludeCredentials",
-        "authenticatorSelection",
-        "attestation",
-        "extensions",
-        "timeout",
-    ]
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    base=st.just(graph_options()),
-    replaced=st.dictionaries(graph_keys, json_values, max_size=3),
-)
-def test_any_options_object_converts_or_says_why(
-    base: dict[str, object], replaced: dict[str, object]
-) -> None:
-    try:
-        options = creation_options({**base, **replaced})
-    except OptionsError as exc:
-        assert exc.title and exc.next_step
-        return
-    assert options.challenge and options.user.id and options.pub_key_cred_params
-    assert options.timeout is None  # the key times out touches itself
-    for descriptor in options.exclude_credentials or ():
-        assert isinstance(descriptor.id, bytes) and descriptor.id
