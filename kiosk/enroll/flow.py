@@ -301,8 +301,6 @@ def record_success(eng: Engine, entry: QueueEntry, ok: Success) -> None:
             serial=ok.serial, aaguid=ok.aaguid, model=ok.model, firmware=ok.firmware,
             user_id=entry.user_id, upn=entry.upn, method_id=ok.method_id,
         )
-    eng.store.journal.finish(ok.enrollment_id, "done")
-    updated = eng.store.queue.key_done(entry.entry_id)
     row = eng.store.journal.get(ok.enrollment_id)
     eng.audit.append(
         "enrolled",
@@ -319,6 +317,9 @@ def record_success(eng: Engine, entry: QueueEntry, ok: Success) -> None:
         display_name=ok.display_name,
         detail=f"PIN policy: {ok.pin_policy}",
     )
+    eng.store.journal.complete(ok.enrollment_id)
+    updated = eng.store.queue.get(entry.entry_id)
+    assert updated is not None  # noqa: S101
     n = f"key {updated.keys_done} of {updated.keys_wanted}"
     eng.step(updated, Step.DONE, n if updated.keys_wanted > 1 else "")
     eng.queue_changed()

@@ -171,6 +171,27 @@ class Journal:
                 (state, reason, self.db.now(), enrollment_id),
             )
 
+    def complete(self, enrollment_id: int) -> None:
+        """The attempt is done and its queue entry counts one more key, in one transaction
+        (a crash between the two would otherwise enroll the user again)."""
+        now = self.db.now()
+        with self.db.tx() as conn:
+            row = conn.execute(
+                "SELECT entry_id, state FROM enrollments WHERE id = ?", (enrollment_id,)
+            ).fetchone()
+            if row is None or row["state"] == "done":
+                return
+            conn.execute(
+                "UPDATE enrollments SET state = 'done', reason = '', updated = ? WHERE id = ?",
+                (now, enrollment_id),
+            )
+            conn.execute(
+                "UPDATE queue SET keys_done = keys_done + 1, updated = ?, reason = '',"
+                " status = CASE WHEN keys_done + 1 >= keys_wanted THEN 'done' ELSE status END"
+                " WHERE id = ?",
+                (now, row["entry_id"]),
+            )
+
     def get(self, enrollment_id: int) -> Enrollment | None:
         rows = self.db.query("SELECT * FROM enrollments WHERE id = ?", (enrollment_id,))
         return _enrollment(rows[0]) if rows else None

@@ -60,6 +60,21 @@ def test_attempt_journal_roundtrip_across_reopen(tmp_path: Path) -> None:
     assert again.journal.get(open_.id).method_id == "m-1"  # type: ignore[union-attr]
 
 
+def test_complete_counts_the_key_once_in_the_same_transaction(tmp_path: Path) -> None:
+    s = Store(tmp_path / "k.db")
+    s.queue.add([NewUser("a@contoso.test", "id-a", "A")], keys_wanted=2)
+    (entry,) = s.queue.upcoming(1)
+    first = s.journal.start(entry.entry_id, entry.user_id, entry.upn, None)
+    s.journal.complete(first)
+    s.journal.complete(first)  # a second call (recovery) changes nothing
+    assert s.queue.get(entry.entry_id).keys_done == 1  # type: ignore[union-attr]
+    assert s.queue.get(entry.entry_id).status == "active"  # type: ignore[union-attr]
+    second = s.journal.start(entry.entry_id, entry.user_id, entry.upn, None)
+    s.journal.complete(second)
+    assert s.queue.get(entry.entry_id).status == "done"  # type: ignore[union-attr]
+    assert [e.state for e in s.journal.for_entry(entry.entry_id)] == ["done", "done"]
+
+
 def test_step_refuses_unknown_fields(tmp_path: Path) -> None:
     s = Store(tmp_path / "k.db")
     with pytest.raises(ValueError, match="not journal fields"):
