@@ -12,9 +12,11 @@ from kiosk.errors import KioskError
 
 # Each name is a module in kiosk.commands exposing register(subparsers).
 COMMANDS: tuple[str, ...] = (
+    "demo",
     "operator",
     "run",
     "audit",
+    "check",
     "fake_tenant",
 )
 

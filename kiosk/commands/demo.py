@@ -1,0 +1,72 @@
+"""`kiosk demo`: the whole kiosk on the virtual key and the fake tenant."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "demo",
+        help="Run the kiosk on virtual security keys and a local fake tenant (for training).",
+        description=(
+            "Starts a local fake Entra tenant with demo users and runs the kiosk on virtual "
+            "security keys. Interactive by default (F2 plug a key, F3 touch it, F4 pull it); "
+            "--headless enrolls every demo user with a simulated operator and prints one "
+            "JSON line."
+        ),
+    )
+    parser.add_argument("--users", type=int, default=12, help="Demo users (default 12).")
+    parser.add_argument(
+        "--headless", action="store_true", help="No screen: enroll everyone, print JSON."
+    )
+    parser.add_argument(
+        "--latency",
+        choices=("none", "hardware"),
+        default=None,
+        help="Virtual key speed (default: hardware-like interactive, none headless).",
+    )
+    parser.add_argument(
+        "--rtt-ms", type=float, default=0.0, help="Round-trip time the fake tenant adds."
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="Keep the demo's state here (default: a temporary directory removed at exit).",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="Seed for demo names and faults.")
+    parser.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    if args.users < 1:
+        print("error: --users must be at least 1", file=sys.stderr)
+        return 2
+    if args.headless:
+        from kiosk.demo.headless import run_headless
+
+        result = run_headless(
+            args.users,
+            latency=args.latency or "none",
+            rtt_ms=args.rtt_ms,
+            state_dir=args.state_dir,
+            seed=args.seed,
+        )
+        print(result.to_json(), flush=True)
+        return 0 if result.ok else 1
+
+    from kiosk.demo.environment import DemoEnvironment
+    from kiosk.tui.demo import run_demo
+
+    with DemoEnvironment(
+        users=args.users,
+        latency=args.latency or "hardware",
+        rtt_ms=args.rtt_ms,
+        state_dir=args.state_dir,
+        seed=args.seed,
+    ) as env:
+        return run_demo(env)

@@ -1,0 +1,224 @@
+"""The demo world: a fake tenant with demo users, a virtual USB port, a state directory, the
+kiosk's Settings and its Engine, all real (real HTTPS, real CTAPHID packets).
+
+Used by `kiosk demo` (interactive and headless), the TUI tests and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import shutil
+import tempfile
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from kiosk.config import (
+    EscrowSettings,
+    GraphSettings,
+    KioskSettings,
+    PolicySettings,
+    Settings,
+    StoreSettings,
+)
+from kiosk.enroll.engine import Engine
+from kiosk.entra.fake.server import FakeTenant
+from kiosk.entra.fake.state import make_demo_tenant
+from kiosk.keys.virtual.device import VirtualKey
+from kiosk.keys.virtual.port import VirtualPort
+from kiosk.keys.virtual.profiles import HARDWARE_LATENCY, NO_LATENCY, PROFILES, KeyProfile
+from kiosk.wiring import Kiosk, build_kiosk
+
+LatencyName = Literal["none", "hardware"]
+DEMO_GROUP = "FIDO2 Rollout"
+
+
+def write_helpdesk(directory: Path) -> tuple[Path, Path]:
+    """A demo helpdesk certificate and key (RSA, key encipherment) for sealed PINs.
+
+    In the demo the key sits beside the kiosk so trainers can open a sealed PIN with openssl;
+    on a real kiosk the helpdesk key never comes near it.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fido-kiosk demo helpdesk")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "helpdesk.pem", directory / "helpdesk.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.touch(mode=0o600)
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+class DemoEnvironment:
+    """Everything `kiosk demo` runs on. Use as a context manager.
+
+    ``plug(profile)``, ``touch()`` and ``pull()`` are the demo's hands on the virtual USB port.
+    """
+
+    def __init__(
+        self,
+        *,
+        users: int = 12,
+        state_dir: Path | None = None,
+        latency: LatencyName = "hardware",
+        rtt_ms: float = 0.0,
+        escrow_mode: Literal["sealed", "show", "both"] = "both",
+        policy: PolicySettings | None = None,
+        graph: GraphSettings | None = None,
+        page_size: int = 100,
+        seed: int = 0,
+        operator: str | None = None,
+        sync_group: bool = True,
+    ) -> None:
+        self._own_dir = state_dir is None
+        self.state_dir = (
+            Path(tempfile.mkdtemp(prefix="kiosk-demo-")) if state_dir is None else state_dir
+        )
+        self.users = users
+        self.latency = HARDWARE_LATENCY if latency == "hardware" else NO_LATENCY
+        self.escrow_mode = escrow_mode
+        self.policy = policy or PolicySettings()
+        self.graph_settings = graph or GraphSettings()
+        self.seed = seed
+        self.operator = operator
+        self.sync_group = sync_group
+        self.tenant = FakeTenant(
+            self.state_dir / "tenant", page_size=page_size, rtt_ms=rtt_ms, seed=seed
+        )
+        self.port = VirtualPort()
+        self._serials = itertools.count(41_000_001)
+        self._keys: list[VirtualKey] = []
+        self._lock = threading.Lock()
+        self.kiosk: Kiosk | None = None
+        self.helpdesk_cert, self.helpdesk_key = self.state_dir / "helpdesk.pem", Path()
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> DemoEnvironment:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def start(self) -> None:
+        self.tenant.start()
+        make_demo_tenant(self.tenant.state, self.users, seed=self.seed, group_name=DEMO_GROUP)
+        self.helpdesk_cert, self.helpdesk_key = write_helpdesk(self.state_dir / "helpdesk")
+        self.settings = self.make_settings()
+        self.kiosk = build_kiosk(self.settings, self.port, operator=self.operator, env={})
+        if self.sync_group:
+            self.engine.sync_group(DEMO_GROUP)
+
+    def close(self) -> None:
+        self.port.unplug()
+        if self.kiosk is not None:
+            self.kiosk.close()
+        self.tenant.stop()
+        if self._own_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def make_settings(self) -> Settings:
+        state = self.state_dir
+        base = Settings(
+            graph=dataclasses.replace(self.graph_settings, group=DEMO_GROUP),
+            policy=self.policy,
+            escrow=EscrowSettings(
+                mode=self.escrow_mode,
+                recipients=[str(self.helpdesk_cert)],
+                directory=str(state / "escrow"),
+            ),
+            store=StoreSettings(
+                path=str(state / "kiosk.db"),
+                audit_path=str(state / "audit.jsonl"),
+                manifest_directory=str(state / "manifests"),
+                mds_blob=str(state / "mds3.jwt"),
+            ),
+            kiosk=KioskSettings(),
+            source="kiosk demo",
+        )
+        return self.tenant.settings("certificate", base)
+
+    @property
+    def engine(self) -> Engine:
+        if self.kiosk is None:
+            raise RuntimeError("DemoEnvironment.start() first")
+        return self.kiosk.engine
+
+    # ---- the demo's hands -----------------------------------------------------------------
+    def new_key(
+        self, profile: str | KeyProfile = "yubikey5", *, auto_touch: float | None = None
+    ) -> VirtualKey:
+        """A fresh key of ``profile`` (a name from PROFILES) with its own serial."""
+        base = PROFILES[profile] if isinstance(profile, str) else profile
+        serial = next(self._serials) if base.serial is not None else None
+        prof = base.with_serial(serial).with_latency(self.latency)
+        return VirtualKey(prof, auto_touch=auto_touch)
+
+    def plug(self, profile: str | KeyProfile = "yubikey5") -> VirtualKey:
+        key = self.new_key(profile)
+        with self._lock:
+            self._keys.append(key)
+        self.port.plug(key)
+        return key
+
+    def touch(self) -> bool:
+        """Touch the key that waits for a touch (else the last one plugged)."""
+        keys = self.port.keys
+        waiting = [k for k in keys if k.waiting_for_touch]
+        target = waiting[0] if waiting else (keys[-1] if keys else None)
+        if target is None:
+            return False
+        target.touch()
+        return True
+
+    def pull(self) -> bool:
+        """Pull the last key plugged in."""
+        keys = self.port.keys
+        if not keys:
+            return False
+        self.port.unplug(keys[-1])
+        return True

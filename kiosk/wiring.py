@@ -1,0 +1,85 @@
+"""Build the kiosk's engine from Settings, the same way for `kiosk run`, `kiosk demo` and tests.
+
+Only the HID backend differs between them: real hidraw devices, or the virtual USB port.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kiosk.audit import AuditTrail
+from kiosk.config import Settings
+from kiosk.enroll.engine import Engine
+from kiosk.enroll.escrow import EscrowStore
+from kiosk.entra.auth import TokenProvider
+from kiosk.entra.graph import GraphClient
+from kiosk.entra.http import make_session
+from kiosk.entra.secrets import load_credential
+from kiosk.keys.mds import MdsCatalog, MdsError
+from kiosk.keys.types import HidBackend
+from kiosk.store import Store
+
+log = logging.getLogger("kiosk.wiring")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Kiosk:
+    """The engine and the collaborators it was built from (tests and tools inspect them)."""
+
+    settings: Settings
+    engine: Engine
+    store: Store
+    audit: AuditTrail
+    graph: GraphClient
+
+    def close(self) -> None:
+        self.store.close()
+        self.audit.close()
+
+
+def load_mds(settings: Settings) -> MdsCatalog | None:
+    """The admin's MDS3 blob when present and valid; the built-in model table otherwise."""
+    if not Path(settings.store.mds_blob).exists():
+        return None
+    try:
+        return MdsCatalog.load(settings.store.mds_blob)
+    except MdsError as exc:
+        log.warning("MDS blob not used: %s", exc.detail)
+        return None
+
+
+def build_kiosk(
+    settings: Settings,
+    backend: HidBackend,
+    *,
+    operator: str | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+    env: Mapping[str, str] | None = None,
+) -> Kiosk:
+    """Wire Graph (MSAL + one HTTP session), store, audit trail and escrow into an Engine.
+
+    ``env`` is where systemd credentials are looked up ($CREDENTIALS_DIRECTORY); None means
+    the process environment.
+    """
+    for directory in (settings.store.path, settings.store.audit_path):
+        Path(directory).parent.mkdir(parents=True, exist_ok=True)
+    session = make_session(settings.tenant, settings.graph)
+    credential = load_credential(settings.tenant, env=env)
+    tokens = TokenProvider(settings, credential, session)
+    graph = GraphClient(settings, tokens, session)
+    store = Store(settings.store.path, clock=clock)
+    audit = AuditTrail(settings.store.audit_path)
+    escrow = EscrowStore(settings.escrow.directory)
+    engine = Engine(
+        settings, store, graph, backend, audit, escrow, clock,
+        operator=operator, mds=load_mds(settings),
+    )
+    return Kiosk(settings, engine, store, audit, graph)
