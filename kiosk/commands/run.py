@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.errors import ConfigError
@@ -15,7 +13,6 @@ if TYPE_CHECKING:
     from kiosk.enroll.engine import Engine
 
 DEFAULT_CONFIG = "/etc/fido-kiosk/kiosk.toml"
-log = logging.getLogger("kiosk.run")
 
 
 def register(subparsers: Any) -> None:
@@ -57,35 +54,10 @@ def check_sign_in(settings: Settings) -> None:
 
 def build_engine(settings: Settings, hidraw: str) -> Engine:
     """The engine over real hidraw devices and the tenant's Graph."""
-    from kiosk.audit import AuditTrail
-    from kiosk.enroll.engine import Engine
-    from kiosk.enroll.escrow import EscrowStore
-    from kiosk.entra.auth import TokenProvider
-    from kiosk.entra.graph import GraphClient
-    from kiosk.entra.http import make_session
-    from kiosk.entra.secrets import load_credential
     from kiosk.keys.hid import RealHidBackend
-    from kiosk.keys.mds import MdsCatalog, MdsError
-    from kiosk.store import Store
+    from kiosk.wiring import build_kiosk
 
-    session = make_session(settings.tenant, settings.graph)
-    tokens = TokenProvider(settings, load_credential(settings.tenant), session)
-    graph = GraphClient(settings, tokens, session)
-    mds: MdsCatalog | None = None
-    if Path(settings.store.mds_blob).exists():
-        try:
-            mds = MdsCatalog.load(settings.store.mds_blob)
-        except MdsError as exc:
-            log.warning("MDS blob not used: %s", exc.detail)
-    return Engine(
-        settings,
-        Store(settings.store.path),
-        graph,
-        RealHidBackend(hidraw),
-        AuditTrail(settings.store.audit_path),
-        EscrowStore(settings.escrow.directory),
-        mds=mds,
-    )
+    return build_kiosk(settings, RealHidBackend(hidraw)).engine
 
 
 def handle(args: argparse.Namespace) -> int:

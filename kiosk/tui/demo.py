@@ -31,7 +31,7 @@ _DEMO_ADMIN_HASH = (
     "scrypt$n=16384,r=8,p=1$Zmlkby1raW9zay1kZW1vLWFkbWlu$"
     "QZ2RvaZQlcno0stB6LkWPf_IFM6tKL-7kTqdTBWGkQs"
 )
-BANNER = f"DEMO keys F2-F4 · PINs: operator {DEMO_OPERATOR_PIN}, admin {DEMO_ADMIN_PIN}"
+BANNER = f"DEMO: PIN {DEMO_OPERATOR_PIN}, admin PIN {DEMO_ADMIN_PIN}"
 
 
 class DemoKeys(Protocol):

@@ -6,6 +6,7 @@ time, so that every screen draws from the same picture.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,6 +109,8 @@ class BatchState:
             self.passed.append(self.step)
         self.step = event.step
         self.step_detail = event.detail
+        if event.step is Step.PIN_SET and self.key is not None:
+            self.key = dataclasses.replace(self.key, pin_set=True, pin_retries=None)
         if self.started_at is None and event.step is Step.KEY_INSERTED:
             self.started_at = self.clock()
 

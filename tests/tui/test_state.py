@@ -88,12 +88,17 @@ def test_keys_per_hour_and_time_left_come_from_this_session() -> None:
 
 
 def test_steps_render_with_symbols_not_only_colour() -> None:
-    text = render_steps(Step.PIN_SET, [Step.OPTIONS_READY, Step.KEY_INSERTED]).plain
+    passed = [Step.OPTIONS_READY, Step.KEY_INSERTED, Step.KEY_CHECKED]
+    text = render_steps(Step.PIN_SET, passed).plain
     assert "✔ Key inserted" in text
-    assert "▶ PIN set" in text
+    assert "– Reset if needed" in text  # not needed for this key
+    assert "✔ PIN set" in text
+    assert "▶ Credential made" in text  # the step under way
     assert "· Registered" in text
     failed = render_steps(Step.FAILED, [Step.OPTIONS_READY, Step.KEY_INSERTED]).plain
     assert "✘ Key checked: failed" in failed
+    done = render_steps(Step.DONE, [*passed, Step.PIN_SET, Step.REGISTERED]).plain
+    assert "✔ Done" in done and "▶" not in done
 
 
 def test_touch_prompt_says_it_in_words_and_moves() -> None:

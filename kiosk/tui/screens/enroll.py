@@ -70,10 +70,10 @@ class EnrollScreen(Screen[None]):
     def show_state(self, state: BatchState, operator: str | None) -> None:
         if not self.is_mounted:
             return
-        who = f"operator {operator}" if operator else "locked"
-        banner = f" FIDO2 KEY ENROLLMENT  ·  {who}"
+        who = operator if operator else "locked"
+        banner = f" FIDO2 ENROLLMENT · {who}"
         if self._banner:
-            banner += f"  ·  {self._banner}"
+            banner += f" · {self._banner}"
         self.query_one("#banner", Static).update(banner)
         user = self.query_one("#user", Static)
         if state.entry_id is None:
@@ -82,7 +82,9 @@ class EnrollScreen(Screen[None]):
             name = state.display_name or state.upn
             user.update(Text.assemble(("Enrolling: ", ""), (name, "bold"), f"  <{state.upn}>"))
         self.query_one(StepsList).show(state.step, state.passed, state.step_detail)
-        detail = state.touch_reason or state.prompt_detail
+        detail = state.prompt_detail
+        if state.touch_reason:
+            detail = f"The key blinks: touch its contact ({state.touch_reason})."
         self.query_one(BigPrompt).show(state.prompt, detail)
         self.query_one(KeyPanel).show(state.key)
         self.query_one("#result", Static).update(render_result(state))

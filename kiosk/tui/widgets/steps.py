@@ -33,25 +33,35 @@ LABELS: dict[Step, str] = {
 
 
 def render_steps(current: Step | None, passed: list[Step], detail: str = "") -> Text:
-    """One line per step: ✔ passed, ▶ current, ✘ where it failed, · still to come."""
+    """One line per step: ✔ reached, ▶ under way, – not needed, ✘/↷ where it ended, · to come.
+
+    ``current`` is the last step the engine reported reaching; the one after it is under way.
+    """
+    reached = set(passed)
+    ended = current in (Step.FAILED, Step.SKIPPED)
+    if current is not None and not ended:
+        reached.add(current)
+    last = max((SHOWN.index(s) for s in reached if s in SHOWN), default=-1)
+    active = last + 1 if current is not Step.DONE else -1
     text = Text()
-    failed = current in (Step.FAILED, Step.SKIPPED)
-    failed_at = next((s for s in SHOWN if s not in passed), None) if failed else None
-    for step in SHOWN:
+    for index, step in enumerate(SHOWN):
         label = LABELS[step]
-        if step is current or (step is Step.DONE and current is Step.DONE):
+        if step in reached:
+            style = "bold reverse" if step is Step.DONE else ""
+            line = Text(f" ✔ {label} ", style=style)
+        elif index == active and ended:
+            symbol, word = ("✘", "failed") if current is Step.FAILED else ("↷", "skipped")
+            line = Text(f" {symbol} {label}: {word}", style="bold")
+        elif index == active and current is not None:
             line = Text(f" ▶ {label} ", style="bold reverse")
-        elif failed and step is failed_at:
-            word = "failed" if current is Step.FAILED else "skipped"
-            line = Text(f" ✘ {label}: {word}", style="bold red")
-        elif step in passed:
-            line = Text(f" ✔ {label}", style="")
+        elif index < last:
+            line = Text(f" – {label}", style="dim")
         else:
             line = Text(f" · {label}", style="dim")
         text.append_text(line)
         text.append("\n")
     if detail:
-        text.append(f"   {detail}", style="italic")
+        text.append(f" {detail}", style="italic")
     return text
 
 
