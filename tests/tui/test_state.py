@@ -91,7 +91,7 @@ def test_steps_render_with_symbols_not_only_colour() -> None:
     passed = [Step.OPTIONS_READY, Step.KEY_INSERTED, Step.KEY_CHECKED]
     text = render_steps(Step.PIN_SET, passed).plain
     assert "✔ Key inserted" in text
-    assert "– Reset if needed" in text  # not needed for this key
+    assert "⊘ Reset if needed" in text  # not needed for this key
     assert "✔ PIN set" in text
     assert "▶ Credential made" in text  # the step under way
     assert "· Registered" in text

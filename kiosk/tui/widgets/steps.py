@@ -33,7 +33,7 @@ LABELS: dict[Step, str] = {
 
 
 def render_steps(current: Step | None, passed: list[Step], detail: str = "") -> Text:
-    """One line per step: ✔ reached, ▶ under way, – not needed, ✘/↷ where it ended, · to come.
+    """One line per step: ✔ reached, ▶ under way, ⊘ not needed, ✘/↷ where it ended, · to come.
 
     ``current`` is the last step the engine reported reaching; the one after it is under way.
     """
@@ -55,7 +55,7 @@ def render_steps(current: Step | None, passed: list[Step], detail: str = "") -> 
         elif index == active and current is not None:
             line = Text(f" ▶ {label} ", style="bold reverse")
         elif index < last:
-            line = Text(f" – {label}", style="dim")
+            line = Text(f" ⊘ {label}", style="dim")
         else:
             line = Text(f" · {label}", style="dim")
         text.append_text(line)
