@@ -116,11 +116,16 @@ class KeyWatcher:
         stop: threading.Event,
         callback: Callable[[WatchEvent], None],
     ) -> None:
-        """Poll until ``stop`` is set, handing every event to ``callback`` (on this thread)."""
+        """Poll until ``stop`` is set, handing every event to ``callback`` (on this thread).
+
+        A callback that raises is logged; the watcher keeps watching."""
         while not stop.is_set():
             started = time.monotonic()
             for event in self.poll():
-                callback(event)
+                try:
+                    callback(event)
+                except Exception:  # a listener's bug must not stop key detection
+                    logger.exception("Key event listener failed on %r", event)
             stop.wait(max(0.0, self.poll_interval - (time.monotonic() - started)))
 
     def wait_for(
