@@ -49,7 +49,7 @@ _SECRET_NAME = re.compile(
     r"|.*passphrase.*)$"
 )
 SECRET_TEXT = re.compile(
-    r"(?i)\bpins?\s*[:=]\s*[\"']?(?=[^\s\"']*\d)[^\s\"']{4,}"
+    r"(?i)\bpins?\s*[:=]\s*[\"']?(?!0x)(?=[^\s\"',;)]*\d)[^\s\"',;)]{4,63}(?![^\s\"',;)])"
     r"|\b(?:password|passphrase|secret|token)\s*[:=]\s*[\"']?[^\s\"']{16,}"
     r"|\bbearer\s+[A-Za-z0-9._~+/-]{16,}"
     r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"

@@ -1,0 +1,148 @@
+"""The network half of `kiosk check`: clock against the login endpoint, token, Graph permissions.
+
+The clock is compared with the ``Date`` header of the tenant's login endpoint (the host of the
+token endpoint): its OpenID configuration document, which a GET may fetch without signing in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+
+import requests
+
+from kiosk.check import CheckContext, CheckResult, fail
+from kiosk.entra.auth import TokenProvider, authority_url
+from kiosk.entra.errors import GraphNotFoundError
+from kiosk.entra.http import RetryPolicy, make_session, network_error
+from kiosk.errors import KioskError
+
+DISCOVERY = "/v2.0/.well-known/openid-configuration"
+SKEW_WARN_SECONDS = 60.0
+SKEW_FAIL_SECONDS = 300.0
+"""Entra accepts tokens and client assertions within five minutes of its own clock."""
+CLOCK_FIX = (
+    "Turn on time synchronisation (`timedatectl set-ntp true`, systemd-timesyncd or chrony), "
+    "check `timedatectl status` shows 'System clock synchronized: yes', then run kiosk check again."
+)
+PERMISSIONS = (
+    "UserAuthenticationMethod.ReadWrite.All (or UserAuthMethod-Passkey.ReadWrite.All), "
+    "User.Read.All and GroupMember.Read.All"
+)
+
+
+def check_clock(ctx: CheckContext) -> CheckResult:
+    assert ctx.settings is not None  # noqa: S101 - checked by the caller
+    tenant = ctx.settings.tenant
+    if not tenant.tenant_id:
+        return CheckResult("clock", "skip", "not checked: tenant.tenant_id is not set.")
+    url = authority_url(tenant.login_url, tenant.tenant_id) + DISCOVERY
+    try:
+        with make_session(tenant, ctx.settings.graph) as session:
+            before = ctx.now()
+            resp = session.get(url, allow_redirects=False)
+            after = ctx.now()
+            resp.close()
+    except requests.RequestException as exc:
+        return fail("clock", network_error(exc, "Reaching the login endpoint"))
+    except KioskError as exc:
+        return fail("clock", exc)
+    header = resp.headers.get("Date", "")
+    try:
+        server = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return CheckResult(
+            "clock", "warn", f"{tenant.login_url} sent no usable Date header, so the clock "
+            "was not compared.", CLOCK_FIX,
+        )
+    if server.tzinfo is None:
+        server = server.replace(tzinfo=UTC)
+    local = before + (after - before) / 2
+    skew = (local - server).total_seconds()
+    slack = (after - before).total_seconds() / 2 + 1.0  # Date has whole seconds
+    off = max(0.0, abs(skew) - slack)
+    direction = "ahead of" if skew > 0 else "behind"
+    detail = f"the kiosk's clock is {abs(skew):.0f} s {direction} {tenant.login_url}."
+    if off > SKEW_FAIL_SECONDS:
+        return CheckResult(
+            "clock", "fail",
+            detail + " Sign-in and creation-option challenges fail beyond 5 minutes.", CLOCK_FIX,
+        )
+    if off > SKEW_WARN_SECONDS:
+        return CheckResult("clock", "warn", detail, CLOCK_FIX)
+    return CheckResult("clock", "ok", detail)
+
+
+def check_token(ctx: CheckContext) -> tuple[CheckResult, TokenProvider | None]:
+    assert ctx.settings is not None  # noqa: S101 - checked by the caller
+    settings = ctx.settings
+    if ctx.credential is None:
+        return CheckResult("token", "skip", "not checked: no usable app credential."), None
+    try:
+        session = make_session(settings.tenant, settings.graph)
+        tokens = TokenProvider(
+            settings, ctx.credential, session,
+            policy=RetryPolicy(max_retries=1, base_delay=0.5, retry_after_cap=5.0),
+        )
+        tokens.token()
+    except KioskError as exc:
+        return fail("token", exc), None
+    kind = "certificate" if tokens.uses_certificate else "client secret"
+    return (
+        CheckResult(
+            "token", "ok",
+            f"signed in to tenant {settings.tenant.tenant_id} with the {kind}; got a token "
+            f"for {tokens.scope}.",
+        ),
+        tokens,
+    )
+
+
+def check_graph(ctx: CheckContext, tokens: TokenProvider) -> CheckResult:
+    from kiosk.entra.graph import GraphClient
+
+    assert ctx.settings is not None  # noqa: S101 - checked by the caller
+    graph = ctx.settings.graph
+    if not graph.group and not graph.canary_upn:
+        return CheckResult(
+            "Graph permissions", "warn",
+            "not tested: neither graph.group nor graph.canary_upn is set.",
+            "Set graph.canary_upn to a test user (and graph.group to the batch's group) so that "
+            f"kiosk check can prove the app has {PERMISSIONS}.",
+        )
+    client = GraphClient(
+        ctx.settings, tokens, tokens.session,
+        policy=RetryPolicy(max_retries=1, base_delay=0.5, retry_after_cap=5.0),
+    )
+    done: list[str] = []
+    step = ""
+    try:
+        if graph.group:
+            step = "group"
+            group = client.find_group(graph.group)
+            first = next(iter(client.iter_group_users(group.id)), None)
+            done.append(
+                f"group {group.display_name!r} and its members are readable"
+                + ("" if first else " (it has no user members)")
+            )
+        if graph.canary_upn:
+            step = "canary"
+            user = client.get_user(graph.canary_upn)
+            options = client.creation_options(user.id)
+            done.append(
+                f"creation options for {user.user_principal_name} came (rp {options.rp_id}); "
+                "nothing was registered"
+            )
+    except GraphNotFoundError as exc:
+        if step == "group":
+            return CheckResult(
+                "Graph permissions", "fail", f"graph.group: {exc.detail}",
+                "Set graph.group to the group's exact display name or its object id.",
+            )
+        return CheckResult(
+            "Graph permissions", "fail", f"graph.canary_upn: {exc.detail}",
+            "Set graph.canary_upn to an existing test user of the tenant.",
+        )
+    except KioskError as exc:
+        return fail("Graph permissions", exc)
+    return CheckResult("Graph permissions", "ok", "; ".join(done) + ".")
