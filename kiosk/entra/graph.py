@@ -17,6 +17,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -236,18 +237,32 @@ class GraphClient:
         return link
 
     def _pages(self, url: str, what: str) -> Iterator[list[Any]]:
-        """Each page's ``value`` list, following ``@odata.nextLink`` to the end."""
-        next_url: str | None = url
-        page = 0
-        while next_url is not None:
-            page += 1
-            data = self._get_json(next_url, f"{what} (page {page})")
-            value = data.get("value")
-            if not isinstance(value, list):
-                raise GraphResponseError(f"{what} (page {page}): Graph's answer has no value list.")
-            link = data.get("@odata.nextLink")
-            next_url = self._check_next_link(link, what) if link is not None else None
-            yield value
+        """Each page's ``value`` list, following ``@odata.nextLink`` to the end.
+
+        The next page is requested (on one helper thread) as soon as this page's link is known,
+        so turning a page into users, and whatever the caller does with them, overlaps the next
+        round trip. At most two pages are held at a time.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-pages") as pool:
+            page = 1
+            pending: Future[dict[str, Any]] | None = pool.submit(
+                self._get_json, url, f"{what} (page 1)"
+            )
+            while pending is not None:
+                data = pending.result()
+                pending = None
+                value = data.get("value")
+                if not isinstance(value, list):
+                    raise GraphResponseError(
+                        f"{what} (page {page}): Graph's answer has no value list."
+                    )
+                link = data.get("@odata.nextLink")
+                if link is not None:
+                    next_url = self._check_next_link(link, what)
+                    page += 1
+                    pending = pool.submit(self._get_json, next_url, f"{what} (page {page})")
+                del data
+                yield value
 
     # ---------------------------------------------------------------- users and groups
 

@@ -1,0 +1,180 @@
+"""Benchmark: load a 50,000-member group through our Graph client at 50 ms round-trip time.
+
+Prints one JSON object: ``members``, ``pages``, ``rtt_ms``, ``seconds``, ``ideal_seconds``
+(pages x RTT), ``ratio``, ``peak_rss_mb`` and the targets (ratio <= 1.10, peak_rss_mb <= 200).
+
+The fake tenant runs in a separate process (this script re-run with ``--serve``), so
+``peak_rss_mb`` is the peak resident set of the client process alone: the Python interpreter,
+MSAL, requests, cryptography and our client, measured with ``getrusage(RUSAGE_SELF)``.
+``rss_before_mb`` is the same figure just before the group is loaded, so the growth due to the
+load itself is visible too. The token is fetched before the clock starts (a running kiosk
+already holds one); the time covers every page request from the first to the last user.
+
+Usage: ``.venv/bin/python bench/graph.py [--members 50000] [--rtt-ms 50] [--page-size 999]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TARGET_RATIO = 1.10
+TARGET_RSS_MB = 200.0
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def serve(members: int, rtt_ms: float, page_size: int) -> None:
+    """Child process: a fake tenant with one big group (some of it nested), until stdin closes."""
+    from kiosk.entra.fake.server import FakeTenant
+
+    with FakeTenant(page_size=page_size, rtt_ms=0.0) as tenant:
+        state = tenant.state
+        nested_count = members // 5
+        users = [state.add_user(f"user{i:06d}@{state.domain}", f"User {i}") for i in range(members)]
+        wave2 = state.add_group("Bench wave 2", users[:nested_count])
+        device = state.add_device("KIOSK-01")
+        group = state.add_group("Bench rollout", [wave2, device, *users[nested_count:]])
+        state.transitive_member_ids(group.id, users_only=True)  # warm the fake's cache
+        tenant.faults.rtt_ms = rtt_ms
+        info = {
+            "tenant_id": tenant.tenant_id,
+            "client_id": tenant.client_id,
+            "login_url": tenant.login_url,
+            "graph_url": tenant.graph_url,
+            "ca_bundle": str(tenant.ca_file),
+            "certificate_file": str(tenant.certificate_file),
+            "private_key_file": str(tenant.private_key_file),
+            "group_id": group.id,
+        }
+        busy = {"seconds": 0.0, "pages": 0}
+        dispatch = tenant.dispatch
+
+        def timed(req: Any) -> Any:
+            # The fake's own work per request (its RTT sleep excluded), to report separately.
+            start = time.perf_counter()
+            outcome = dispatch(req)
+            if "transitiveMembers" in req.target:
+                busy["seconds"] += time.perf_counter() - start - rtt_ms / 1000.0
+                busy["pages"] += 1
+            return outcome
+
+        tenant.dispatch = timed  # type: ignore[method-assign]
+        print(json.dumps(info), flush=True)
+        sys.stdin.readline()
+        print(json.dumps(busy), flush=True)
+        sys.stdin.read()
+
+
+def measure(info: dict[str, Any], rtt_ms: float) -> dict[str, Any]:
+    from kiosk.config import GraphSettings, Settings, TenantSettings
+    from kiosk.entra.auth import TokenProvider
+    from kiosk.entra.graph import GraphClient
+    from kiosk.entra.http import Timing, make_session
+    from kiosk.entra.secrets import load_credential
+
+    tenant = TenantSettings(
+        tenant_id=info["tenant_id"],
+        client_id=info["client_id"],
+        login_url=info["login_url"],
+        graph_url=info["graph_url"],
+        ca_bundle=info["ca_bundle"],
+        certificate_file=info["certificate_file"],
+        private_key_file=info["private_key_file"],
+    )
+    settings = Settings(tenant=tenant, graph=GraphSettings())
+    session = make_session(tenant, settings.graph)
+    tokens = TokenProvider(settings, load_credential(tenant, env={}), session)
+    pages: list[Timing] = []
+    graph = GraphClient(settings, tokens, session, on_timing=pages.append)
+    tokens.token()
+    rss_before = _rss_mb()
+    start = time.perf_counter()
+    count = 0
+    for _user in graph.iter_group_users(info["group_id"]):
+        count += 1
+    seconds = time.perf_counter() - start
+    n_pages = sum(1 for t in pages if t.status == 200)
+    ideal = n_pages * rtt_ms / 1000.0
+    peak = _rss_mb()
+    ratio = seconds / ideal if ideal else 0.0
+    return {
+        "members": count,
+        "pages": n_pages,
+        "rtt_ms": rtt_ms,
+        "seconds": round(seconds, 3),
+        "ideal_seconds": round(ideal, 3),
+        "ratio": round(ratio, 3),
+        "peak_rss_mb": round(peak, 1),
+        "rss_before_mb": round(rss_before, 1),
+        "targets": {"ratio": TARGET_RATIO, "peak_rss_mb": TARGET_RSS_MB},
+        "ok": ratio <= TARGET_RATIO and peak <= TARGET_RSS_MB,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--members", type=int, default=50_000)
+    parser.add_argument("--rtt-ms", type=float, default=50.0)
+    parser.add_argument("--page-size", type=int, default=999)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.members, args.rtt_ms, args.page_size)
+        return 0
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--serve",
+            "--members",
+            str(args.members),
+            "--rtt-ms",
+            str(args.rtt_ms),
+            "--page-size",
+            str(args.page_size),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if child.stdout is None or child.stdin is None:
+        return 1
+    try:
+        line = child.stdout.readline()
+        if not line:
+            print(json.dumps({"error": "the fake tenant process did not start"}))
+            return 1
+        result = measure(json.loads(line), args.rtt_ms)
+        child.stdin.write("done\n")
+        child.stdin.flush()
+        busy = json.loads(child.stdout.readline() or "{}")
+        if busy.get("pages"):
+            server_s = float(busy["seconds"])
+            result["fake_server_ms_per_page"] = round(server_s * 1000.0 / busy["pages"], 2)
+            client_s = result["seconds"] - server_s
+            result["client_overhead_ms_per_page"] = round(
+                (client_s - result["ideal_seconds"]) * 1000.0 / max(1, result["pages"]), 2
+            )
+    finally:
+        if child.stdin is not None:
+            child.stdin.close()
+        child.wait(timeout=30)
+    print(json.dumps(result))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
