@@ -80,8 +80,8 @@ def critical_path(users: int, rtt_ms: float) -> tuple[list[float], list[float], 
                         bounds.append(key.busy_seconds * 1000 + rtt_ms)
                         done += 1
                 elif isinstance(event, PromptChanged) and event.prompt is Prompt.REMOVE_KEY:
-                    for key in env.port.keys:
-                        env.port.unplug(key)
+                    for inserted in env.port.keys:
+                        env.port.unplug(inserted)
 
         helper = threading.Thread(target=operator, daemon=True)
         helper.start()
@@ -103,7 +103,8 @@ def critical_path(users: int, rtt_ms: float) -> tuple[list[float], list[float], 
 
 def resume_seconds(n: int) -> float:
     with DemoEnvironment(users=3, latency="none", operator="bench", sync_group=False) as env:
-        env.kiosk.close() if env.kiosk else None  # type: ignore[func-returns-value]
+        if env.kiosk is not None:
+            env.kiosk.close()
         db = Path(env.settings.store.path)
         store = Store(db)
         # The first users exist in the tenant (the engine prefetches their options at once);
