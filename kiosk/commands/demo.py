@@ -59,14 +59,24 @@ def handle(args: argparse.Namespace) -> int:
         print(result.to_json(), flush=True)
         return 0 if result.ok else 1
 
-    from kiosk.demo.environment import DemoEnvironment
-    from kiosk.tui.demo import run_demo
+    from kiosk.tui.demo import run_demo_lazily
 
-    with DemoEnvironment(
-        users=args.users,
-        latency=args.latency or "hardware",
-        rtt_ms=args.rtt_ms,
-        state_dir=args.state_dir,
-        seed=args.seed,
-    ) as env:
-        return run_demo(env)
+    def make_env() -> Any:
+        # Built in a worker while the sign-in screen is already up (first frame fast).
+        from kiosk.demo.environment import DemoEnvironment
+
+        env = DemoEnvironment(
+            users=args.users,
+            latency=args.latency or "hardware",
+            rtt_ms=args.rtt_ms,
+            state_dir=args.state_dir,
+            seed=args.seed,
+        )
+        try:
+            env.start()
+        except BaseException:
+            env.close()
+            raise
+        return env
+
+    return run_demo_lazily(make_env)

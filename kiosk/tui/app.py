@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.traceback import Traceback
 from textual import events, work
@@ -62,16 +62,18 @@ class KioskApp(App[int]):
 
     def __init__(
         self,
-        engine: EngineControl,
+        engine: EngineControl | None,
         settings: Settings,
         *,
+        boot: Callable[[], EngineControl] | None = None,
         clock: Callable[[], float] = time.monotonic,
         motion: bool = True,
         banner: str = "",
         start_engine: bool = True,
     ) -> None:
         super().__init__()
-        self.engine = engine
+        self._engine = engine
+        self._boot = boot
         self.settings = settings
         self.clock = clock
         self.motion = motion
@@ -89,14 +91,44 @@ class KioskApp(App[int]):
     def on_mount(self) -> None:
         self.register_theme(HIGH_CONTRAST)
         self.theme = THEMES[self.settings.kiosk.theme]
-        self.engine.subscribe(self._from_engine)
-        self.engine.set_operator(None)
         self.push_screen(self.enroll_screen)
         self.redraw()
         self.push_screen(SignInScreen(self.settings, locked=False), self._signed_in)
+        self.set_interval(1.0, self.check_idle_lock)
+        if self._engine is not None:
+            self._engine_ready(self._engine)
+        else:
+            # Build the engine once the first frame is on screen, not before.
+            self.call_after_refresh(self.boot_engine)
+
+    @property
+    def engine(self) -> EngineControl:
+        if self._engine is None:
+            raise KioskError(
+                "The kiosk is still starting.",
+                title="Starting",
+                next_step="Wait a moment and press the key again.",
+            )
+        return self._engine
+
+    @property
+    def ready(self) -> bool:
+        """True once the engine exists (it is built in a worker so the screen shows at once)."""
+        return self._engine is not None
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="boot")
+    def boot_engine(self) -> EngineControl:
+        if self._boot is None:
+            raise KioskError("No engine and no way to build one.", title="Kiosk not set up")
+        return self._boot()
+
+    def _engine_ready(self, engine: EngineControl) -> None:
+        self._engine = engine
+        engine.subscribe(self._from_engine)
+        engine.set_operator(self.operator)
         if self.start_engine:
             self.run_engine()
-        self.set_interval(1.0, self.check_idle_lock)
+        self.redraw()
 
     def _from_engine(self, event: Any) -> None:
         # Called on the engine's thread: only hand the event on.
@@ -112,6 +144,13 @@ class KioskApp(App[int]):
 
     def on_unmount(self) -> None:
         self.stop_engine()
+
+    def starting(self) -> bool:
+        """Say so and return True while the engine is not built yet."""
+        if self._engine is None:
+            self.notify("The kiosk is still starting; try again in a moment.")
+            return True
+        return False
 
     def _fatal_error(self) -> None:
         # Textual's default shows local variables, which could hold a PIN: never print them.
@@ -215,6 +254,9 @@ class KioskApp(App[int]):
         self.push_screen(ErrorScreen(title, detail, next_step, retryable=retryable), chosen)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "boot" and event.state is WorkerState.SUCCESS:
+            self._engine_ready(cast(EngineControl, event.worker.result))
+            return
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
@@ -224,11 +266,12 @@ class KioskApp(App[int]):
             title = "Unexpected failure"
             detail = f"{event.worker.name} stopped with {type(error).__name__}."
             next_step = "Try again. If it happens again, call the kiosk administrator."
-        if event.worker.group == "engine":
+        if event.worker.group in ("engine", "boot"):
+            again = self.run_engine if event.worker.group == "engine" else self.boot_engine
 
             def chosen(choice: str | None) -> None:
                 if choice == "retry":
-                    self.run_engine()
+                    again()
 
             title = f"Enrollment stopped: {title}"
             self.push_screen(
@@ -255,7 +298,8 @@ class KioskApp(App[int]):
         if not name:
             return
         self.operator = name
-        self.engine.set_operator(name)
+        if self._engine is not None:
+            self._engine.set_operator(name)
         self.idle.touch()
         self.redraw()
         self._show_held_pins()
@@ -268,7 +312,8 @@ class KioskApp(App[int]):
         if self.operator is None:
             return
         self.operator = None
-        self.engine.set_operator(None)
+        if self._engine is not None:
+            self._engine.set_operator(None)
         self.push_screen(self.enroll_screen)
         self.redraw()
         self.push_screen(SignInScreen(self.settings, locked=True), self._signed_in)
@@ -280,16 +325,22 @@ class KioskApp(App[int]):
     # -- navigation and operator commands ---------------------------------------------------
 
     def action_show_queue(self) -> None:
+        if self.starting():
+            return
         from kiosk.tui.screens.queue import QueueScreen
 
         self.push_screen(QueueScreen(self.engine))
 
     def action_show_summary(self) -> None:
+        if self.starting():
+            return
         from kiosk.tui.screens.summary import SummaryScreen
 
         self.push_screen(SummaryScreen(self.engine, self.state, self.settings))
 
     def action_show_admin(self) -> None:
+        if self.starting():
+            return
         from kiosk.tui.screens.admin import AdminPinScreen, AdminScreen
 
         def unlocked(ok: bool | None) -> None:
@@ -299,12 +350,18 @@ class KioskApp(App[int]):
         self.push_screen(AdminPinScreen(self.settings), unlocked)
 
     def action_engine_cancel(self) -> None:
+        if self.starting():
+            return
         self.engine.cancel()
 
     def action_engine_retry(self) -> None:
+        if self.starting():
+            return
         self.engine.retry()
 
     def action_engine_skip(self) -> None:
+        if self.starting():
+            return
         self.engine.skip()
 
     def exit_kiosk(self) -> None:

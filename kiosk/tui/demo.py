@@ -4,7 +4,8 @@ profile), touch it and pull it. Nothing here is reachable from `kiosk run`."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual import work
 from textual.app import ComposeResult
@@ -16,8 +17,13 @@ from textual.widgets.option_list import Option
 
 from kiosk.config import Settings
 from kiosk.enroll.api import EngineControl
+from kiosk.enroll.events import Prompt
 from kiosk.keys.virtual.profiles import PROFILES
 from kiosk.tui.app import KioskApp
+
+if TYPE_CHECKING:
+    from kiosk.keys.virtual.device import VirtualKey
+    from kiosk.keys.virtual.port import VirtualPort
 
 DEMO_OPERATOR = "Demo operator"
 DEMO_OPERATOR_PIN = "1234"
@@ -31,15 +37,23 @@ _DEMO_ADMIN_HASH = (
     "scrypt$n=16384,r=8,p=1$Zmlkby1raW9zay1kZW1vLWFkbWlu$"
     "QZ2RvaZQlcno0stB6LkWPf_IFM6tKL-7kTqdTBWGkQs"
 )
+AGAIN = "again"
 BANNER = f"DEMO: PIN {DEMO_OPERATOR_PIN}, admin PIN {DEMO_ADMIN_PIN}"
 
 
 class DemoKeys(Protocol):
-    """What the demo environment does with its virtual USB port."""
+    """What the TUI uses of kiosk.demo's DemoEnvironment: its engine and its virtual port."""
 
+    @property
+    def engine(self) -> EngineControl: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def port(self) -> VirtualPort: ...
     def plug(self, profile: str) -> Any: ...
     def touch(self) -> Any: ...
     def pull(self) -> Any: ...
+    def close(self) -> None: ...
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -55,24 +69,29 @@ def demo_settings(settings: Settings) -> Settings:
 
 
 class ProfileScreen(ModalScreen[str]):
-    """DEMO: choose which kind of key to plug in."""
+    """DEMO: choose which kind of key to plug in (or the key just pulled, again)."""
 
     CSS_PATH = "screens/modal.tcss"
     BINDINGS = [
         *[Binding(str(n), f"pick({n - 1})", show=False) for n in range(1, len(PROFILES) + 1)],
+        Binding("0", "again", show=False),
         Binding("escape", "cancel", "Cancel"),
     ]
 
+    def __init__(self, again: str | None = None) -> None:
+        super().__init__()
+        self._again = again
+
     def compose(self) -> ComposeResult:
+        options = [
+            Option(f"{n}  {p.name}: {p.description}", id=p.name)
+            for n, p in enumerate(PROFILES.values(), 1)
+        ]
+        if self._again is not None:
+            options.insert(0, Option(f"0  the key just pulled ({self._again}), again", id=AGAIN))
         with Vertical(id="dialog"):
             yield Static("DEMO: plug in a virtual key", id="title")
-            yield OptionList(
-                *[
-                    Option(f"{n}  {p.name}: {p.description}", id=p.name)
-                    for n, p in enumerate(PROFILES.values(), 1)
-                ],
-                id="profiles",
-            )
+            yield OptionList(*options, id="profiles")
             yield Static("Press its number, or ↑ ↓ and Enter.", id="next")
         yield Footer()
 
@@ -87,12 +106,20 @@ class ProfileScreen(ModalScreen[str]):
     def action_pick(self, index: int) -> None:
         self.dismiss(list(PROFILES)[index])
 
+    def action_again(self) -> None:
+        if self._again is not None:
+            self.dismiss(AGAIN)
+
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
 class DemoKioskApp(KioskApp):
-    """The kiosk plus the DEMO keys: F2 plug a key, F3 touch it, F4 pull it."""
+    """The kiosk plus the DEMO keys: F2 plug a key, F3 touch it, F4 pull it.
+
+    Give it a started environment (``env``), or a ``make_env`` that builds and starts one: it
+    then runs in a worker while the sign-in screen is already up.
+    """
 
     BINDINGS = [
         Binding("f2", "demo_plug", "Plug", priority=True, tooltip="DEMO: plug in a key"),
@@ -100,10 +127,28 @@ class DemoKioskApp(KioskApp):
         Binding("f4", "demo_pull", "Pull", priority=True, tooltip="DEMO: pull the key out"),
     ]
 
-    def __init__(self, engine: EngineControl, settings: Settings, keys: DemoKeys, **kw: Any):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        env: DemoKeys | None = None,
+        make_env: Callable[[], DemoKeys] | None = None,
+        **kw: Any,
+    ) -> None:
         kw.setdefault("banner", BANNER)
-        super().__init__(engine, demo_settings(settings), **kw)
-        self.keys = keys
+        engine = env.engine if env is not None else None
+        super().__init__(engine, demo_settings(settings), boot=self._start_env, **kw)
+        self.env = env
+        self._make_env = make_env
+        self._pulled: VirtualKey | None = None
+
+    def _start_env(self) -> EngineControl:
+        if self._make_env is None:
+            raise RuntimeError("DemoKioskApp needs env or make_env")
+        env = self._make_env()
+        self.settings = demo_settings(env.settings)
+        self.env = env
+        return env.engine
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action.startswith("demo_"):
@@ -113,11 +158,19 @@ class DemoKioskApp(KioskApp):
         return True
 
     def action_demo_plug(self) -> None:
+        if self.env is None:
+            self.notify("The demo is still starting.")
+            return
+        again = None
+        if self._pulled is not None and self.state.prompt is Prompt.REINSERT_KEY:
+            serial = self._pulled.profile.serial
+            again = f"serial {serial}" if serial is not None else "no serial"
+
         def chosen(profile: str | None) -> None:
             if profile:
                 self.demo_do("plug", profile)
 
-        self.push_screen(ProfileScreen(), chosen)
+        self.push_screen(ProfileScreen(again), chosen)
 
     def action_demo_touch(self) -> None:
         self.demo_do("touch")
@@ -127,15 +180,33 @@ class DemoKioskApp(KioskApp):
 
     @work(thread=True, exit_on_error=False, group="demo")
     def demo_do(self, what: str, profile: str = "") -> None:
-        if what == "plug":
-            self.keys.plug(profile)
+        env = self.env
+        if env is None:
+            return
+        if what == "plug" and profile == AGAIN and self._pulled is not None:
+            key, self._pulled = self._pulled, None
+            env.port.plug(key)
+        elif what == "plug":
+            env.plug(profile)
         elif what == "touch":
-            self.keys.touch()
+            env.touch()
         else:
-            self.keys.pull()
+            keys = env.port.keys
+            self._pulled = keys[-1] if keys else None
+            env.pull()
 
 
-def run_demo(env: Any, **kw: Any) -> int:
-    """Run the interactive demo on ``env`` (a kiosk.demo DemoEnvironment)."""
-    app = DemoKioskApp(env.engine, env.settings, env, **kw)
-    return app.run() or 0
+def run_demo(env: DemoKeys, **kw: Any) -> int:
+    """Run the interactive demo on a started ``env`` (a kiosk.demo DemoEnvironment)."""
+    return DemoKioskApp(env.settings, env=env, **kw).run() or 0
+
+
+def run_demo_lazily(make_env: Callable[[], DemoKeys], **kw: Any) -> int:
+    """Show the kiosk at once and build the demo environment behind it (``make_env`` starts
+    it); close the environment when the kiosk exits."""
+    app = DemoKioskApp(Settings(source="kiosk demo"), make_env=make_env, **kw)
+    try:
+        return app.run() or 0
+    finally:
+        if app.env is not None:
+            app.env.close()
