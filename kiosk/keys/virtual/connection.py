@@ -213,6 +213,11 @@ class VirtualConnection(CtapHidConnection):
                     finally:
                         self._ready.acquire()
 
+    def poll(self) -> bytes | None:
+        """The next input report if one is waiting, else None (never blocks; for tests)."""
+        with self._ready:
+            return self._queue.popleft() if self._queue else None
+
     def close(self) -> None:
         with self._ready:
             self._closed = True
