@@ -464,3 +464,21 @@ def test_missing_ca_bundle_is_a_clear_error(tenant: FakeTenant) -> None:
     with pytest.raises(TlsError) as info:
         c.tokens.token()
     assert "tenant.ca_bundle" in str(info.value)
+
+
+def test_token_is_renewed_before_it_expires(alice: DirectoryUser) -> None:
+    # Tokens that live 4 minutes are inside MSAL's 5-minute renewal margin: every call gets a
+    # fresh one, so Graph never sees a token about to run out (no 401 at all).
+    with FakeTenant(token_lifetime_s=240) as t:
+        t.state.add_user(alice.user_principal_name, user_id=alice.id)
+        c = connect(t)
+        for _ in range(3):
+            c.graph.get_user(alice.id)
+        assert c.calls("token") == [200, 200, 200]
+        assert c.calls("user") == [200, 200, 200]
+    with FakeTenant(token_lifetime_s=3600) as t:
+        t.state.add_user(alice.user_principal_name, user_id=alice.id)
+        c = connect(t)
+        for _ in range(3):
+            c.graph.get_user(alice.id)
+        assert c.calls("token") == [200]
