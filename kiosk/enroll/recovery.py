@@ -47,7 +47,10 @@ def resume(eng: Engine) -> list[str]:
 
 def _orphan(eng: Engine, enr: Enrollment, why: str) -> str:
     serial = enr.serial or "(no serial)"
-    reason = f"Key {serial} holds a credential for {enr.upn} that is not registered ({why})."
+    reason = (
+        f"Key {serial} holds a credential for {enr.upn} that is not registered ({why}); "
+        "reset the key before using it again."
+    )
     eng.store.journal.finish(enr.id, "orphan", reason)
     eng.store.event("orphan", reason, enr.entry_id)
     eng.audit.append(
