@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
-# Prepare a fresh Debian machine (Python 3.11+) to run fido-kiosk: the two Debian packages that
-# pyscard (pulled in by yubikey-manager) needs to build, then a virtualenv in .venv with the
-# kiosk and its development tools. Safe to run again: it skips what is already there.
+# Prepare a fresh Debian machine (Python 3.11+) to run fido-kiosk: the Debian packages the
+# build needs (pyscard, pulled in by yubikey-manager, compiles against libpcsclite with swig),
+# then a virtualenv in .venv with the kiosk and its development tools. With --test it also
+# installs what the test suite drives: openssl (opens sealed PINs as the helpdesk would), tmux
+# (system tests read a real terminal) and systemd-analyze (checks the service hardening).
+# Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+py=${PYTHON:-python3}
 need=()
 for pkg in libpcsclite-dev swig; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+"$py" -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+"$py" - <<'PY' || need+=(python3-dev)
+import os, sys, sysconfig
+sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)
+PY
+if [ "${1:-}" = "--test" ]; then
+    command -v openssl >/dev/null 2>&1 || need+=(openssl)
+    command -v tmux >/dev/null 2>&1 || need+=(tmux)
+    command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+fi
 if [ "${#need[@]}" -gt 0 ]; then
     sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -17,13 +32,11 @@ if [ "${#need[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-py=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$py" -m venv .venv
 fi
 stamp=.venv/.kiosk-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-    .venv/bin/python -m pip install -q -e '.[dev]'
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
     touch "$stamp"
 fi
