@@ -13,7 +13,7 @@ import requests
 
 from kiosk.check import CheckContext, CheckResult, fail
 from kiosk.entra.auth import TokenProvider, authority_url
-from kiosk.entra.errors import GraphNotFoundError
+from kiosk.entra.errors import GraphNotFoundError, GraphPermissionError
 from kiosk.entra.http import RetryPolicy, make_session, network_error
 from kiosk.errors import KioskError
 
@@ -29,6 +29,13 @@ PERMISSIONS = (
     "UserAuthenticationMethod.ReadWrite.All (or UserAuthMethod-Passkey.ReadWrite.All), "
     "User.Read.All and GroupMember.Read.All"
 )
+
+NEEDED = {
+    "group": "GroupMember.Read.All",
+    "user": "User.Read.All",
+    "options": "UserAuthMethod-Passkey.ReadWrite.All (or UserAuthenticationMethod.ReadWrite.All)",
+}
+"""The permission each Graph step of the check needs."""
 
 
 def check_clock(ctx: CheckContext) -> CheckResult:
@@ -126,8 +133,9 @@ def check_graph(ctx: CheckContext, tokens: TokenProvider) -> CheckResult:
                 + ("" if first else " (it has no user members)")
             )
         if graph.canary_upn:
-            step = "canary"
+            step = "user"
             user = client.get_user(graph.canary_upn)
+            step = "options"
             options = client.creation_options(user.id)
             done.append(
                 f"creation options for {user.user_principal_name} came (rp {options.rp_id}); "
@@ -142,6 +150,15 @@ def check_graph(ctx: CheckContext, tokens: TokenProvider) -> CheckResult:
         return CheckResult(
             "Graph permissions", "fail", f"graph.canary_upn: {exc.detail}",
             "Set graph.canary_upn to an existing test user of the tenant.",
+        )
+    except GraphPermissionError as exc:
+        needed = NEEDED[step]
+        return CheckResult(
+            "Graph permissions", "fail",
+            f"{exc.detail} The app lacks the Graph application permission {needed}.",
+            f"In Entra ID, App registrations > the kiosk app > API permissions: add the "
+            f"application permission {needed} and grant admin consent; then run kiosk check "
+            "again (a new token takes effect at once).",
         )
     except KioskError as exc:
         return fail("Graph permissions", exc)

@@ -265,3 +265,22 @@ def test_a_config_others_may_change_is_refused(box: Box) -> None:
     config = box.results()["configuration"]
     assert config.status == "fail" and "chmod 0640" in config.fix
 
+
+
+@pytest.mark.parametrize(
+    ("route", "permission"),
+    [
+        ("groups", "GroupMember.Read.All"),
+        ("members", "GroupMember.Read.All"),
+        ("user", "User.Read.All"),
+        ("creation_options", "UserAuthMethod-Passkey.ReadWrite.All"),
+    ],
+)
+def test_a_missing_graph_permission_is_named(box: Box, route: str, permission: str) -> None:
+    from kiosk.entra.fake.faults import Fault
+
+    box.tenant.inject(Fault("403", route=route, probability=1.0))
+    graph = box.results()["Graph permissions"]
+    assert graph.status == "fail"
+    assert permission in graph.detail and permission in graph.fix
+    assert "admin consent" in graph.fix

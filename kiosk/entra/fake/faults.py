@@ -9,6 +9,8 @@ Kinds:
 
 - ``429`` / ``503`` / ``504``: answered with Graph's error JSON (429 and 503 with
   ``Retry-After: <retry_after>`` seconds when set).
+- ``403``: Graph's ``Authorization_RequestDenied``, as when the app lacks the permission for
+  that route (``kiosk check`` tests name the missing permission with it).
 - ``drop``: the connection is closed without an answer, before the request is processed.
 - ``lost_response``: the request IS processed (a register call registers), then the
   connection is closed without an answer.
@@ -30,6 +32,7 @@ FaultKind = Literal[
     "429",
     "503",
     "504",
+    "403",
     "drop",
     "lost_response",
     "slow",

@@ -309,6 +309,10 @@ class FakeTenant:
         kind = fault.kind if fault else None
         if fault is not None and kind == "drop":
             return Outcome(None)
+        if fault is not None and kind == "403":
+            denied = GraphError(403, "Authorization_RequestDenied",
+                                "Insufficient privileges to complete the operation.")
+            return Outcome(graph_error_response(denied, rid, crid))
         if fault is not None and kind in ("429", "503", "504"):
             codes = {"429": "TooManyRequests", "503": "serviceNotAvailable", "504": "UnknownError"}
             messages = {
