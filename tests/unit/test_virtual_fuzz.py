@@ -29,7 +29,7 @@ from kiosk.keys.virtual.port import VirtualPort
 from kiosk.keys.virtual.profiles import NO_LATENCY, YUBIKEY_5
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-LIVE = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+LIVE = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 
 HID_ERRORS = {
     HidError.INVALID_CMD,
@@ -50,8 +50,8 @@ hid_commands = st.sampled_from([int(c) for c in CTAPHID] + [0x42, 0x43, 0x7F]) |
 
 
 @st.composite
-def packets(draw: st.DrawFn) -> bytes:
-    """A packet that is plausible, truncated, oversized or pure noise."""
+def raw_packet(draw: st.DrawFn) -> bytes:
+    """A packet with random header fields: plausible, truncated, oversized or pure noise."""
     channel = draw(channels)
     kind = draw(st.sampled_from(["init", "cont", "noise"]))
     if kind == "init":
@@ -62,9 +62,38 @@ def packets(draw: st.DrawFn) -> bytes:
         head = struct.pack(">IB", channel, draw(st.integers(0, 0x7F)))
     else:
         return draw(st.binary(max_size=80))
-    body = draw(st.binary(max_size=64))
-    packet = head + body
+    packet = head + draw(st.binary(max_size=64))
     return packet[: draw(st.integers(0, len(packet)))] if draw(st.booleans()) else packet
+
+
+@st.composite
+def message(draw: st.DrawFn) -> list[bytes]:
+    """A whole message on a live channel, sent intact or mangled (cut short, out of order)."""
+    channel = draw(st.sampled_from([1, 2, 3]) | channels)
+    command = draw(hid_commands)
+    payload = draw(st.binary(max_size=200))
+    sent = encode_message(channel, command, payload, 64)
+    mangle = draw(st.sampled_from(["intact", "intact", "cut", "reorder", "repeat"]))
+    if mangle == "cut" and len(sent) > 1:
+        sent = sent[: draw(st.integers(1, len(sent) - 1))]
+    elif mangle == "reorder" and len(sent) > 2:
+        sent = [sent[0], *reversed(sent[1:])]
+    elif mangle == "repeat":
+        sent = [*sent, sent[-1]]
+    return sent
+
+
+def packets() -> st.SearchStrategy[list[bytes]]:
+    return st.one_of(
+        st.just([ALLOCATE]),
+        message(),
+        message(),
+        raw_packet().map(lambda packet: [packet]),
+    )
+
+
+ALLOCATE = encode_message(BROADCAST_CHANNEL, CTAPHID.INIT, b"noncenon", 64)[0]
+"""A well-formed INIT on the broadcast channel: channels 1, 2, ... exist after these."""
 
 
 class Clock:
@@ -77,12 +106,15 @@ class Clock:
 
 @FAST
 @given(
-    steps=st.lists(st.tuples(packets(), st.sampled_from([0.0, 0.0, 0.3, 2.0, 11.0])), max_size=40)
+    steps=st.lists(st.tuples(packets(), st.sampled_from([0.0, 0.0, 0.3, 2.0, 11.0])), max_size=30)
 )
-def test_random_packets_only_ever_get_ctaphid_answers(steps: list[tuple[bytes, float]]) -> None:
+def test_random_packets_only_ever_get_ctaphid_answers(
+    steps: list[tuple[list[bytes], float]],
+) -> None:
     clock = Clock()
     framing = CtapHidFraming(FramingConfig(device_version=(5, 7, 1)), clock=clock)
-    for packet, wait in steps:
+    sequence = [(p, wait if i == 0 else 0.0) for group, wait in steps for i, p in enumerate(group)]
+    for packet, wait in [(ALLOCATE, 0.0), (ALLOCATE, 0.0), *sequence]:
         clock.now += wait
         out = framing.receive(packet)
         assert all(len(p) == 64 for p in out.packets)
@@ -142,22 +174,23 @@ def alive(port: VirtualPort) -> None:
 
 
 @LIVE
-@given(sequence=st.lists(packets(), max_size=25))
+@given(groups=st.lists(packets(), max_size=12))
 def test_random_packets_never_break_the_live_key(
-    live: tuple[VirtualPort, VirtualKey, ErrorLog], sequence: list[bytes]
+    live: tuple[VirtualPort, VirtualKey, ErrorLog], groups: list[list[bytes]]
 ) -> None:
+    sequence = [packet for group in groups for packet in group]
     port, key, errors = live
     port.unplug(key)
     port.plug(key)  # channels are numbered from 1 again, so random packets can hit them
     connection = key.connect()
-    for packet in sequence:
+    for packet in [ALLOCATE, ALLOCATE, *sequence]:
         connection.write_packet(packet)  # never raises while the key is plugged
     received = []
     while (packet := connection.poll()) is not None:
         received.append(packet)
     connection.close()
     assert all(len(p) == 64 for p in received)
-    resync(key, len(sequence))
+    resync(key, len(sequence) + 2)
     deadline = time.monotonic() + 5.0
     while key.waiting_for_touch and time.monotonic() < deadline:
         time.sleep(0.01)
