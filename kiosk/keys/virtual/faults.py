@@ -24,7 +24,8 @@ from fido2.hid import CTAPHID
 
 class FaultKind(enum.Enum):
     PULL = "pull"
-    """The key is pulled out of the port ``delay`` seconds after the request starts."""
+    """The key is pulled out of the port ``delay`` seconds after the request starts (0: before
+    the key processes it). A request that answered sooner is answered; the pull still comes."""
     STALL = "stall"
     """The answer is held back ``delay`` seconds (without keepalives unless asked)."""
     MALFORMED = "malformed"

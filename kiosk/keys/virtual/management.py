@@ -2,7 +2,8 @@
 
 A real YubiKey answers vendor command 0x42 (read config) on its FIDO HID interface with its
 device information: one length byte, then tag-length-value items (serial, firmware version,
-form factor, supported and enabled applications). ``yubikit.management.ManagementSession``
+form factor, supported and enabled applications over USB; the profiles say nothing about NFC,
+so no NFC tags are sent). ``yubikit.management.ManagementSession``
 opened on a FIDO connection sends exactly that, and takes the firmware version from the
 CTAPHID INIT reply's device version. Only profiles with ``yubikey_management`` answer; the
 framing gives every other key ERR_INVALID_CMD for these commands.
@@ -29,8 +30,6 @@ TAG_FORM_FACTOR = 0x04
 TAG_VERSION = 0x05
 TAG_DEVICE_FLAGS = 0x08
 TAG_CONFIG_LOCK = 0x0A
-TAG_NFC_SUPPORTED = 0x0D
-TAG_NFC_ENABLED = 0x0E
 
 # Application bits in the supported/enabled masks.
 APP_OTP = 0x01
@@ -62,8 +61,6 @@ def device_info(profile: KeyProfile) -> bytes:
     ]
     if profile.serial is not None:
         items.insert(1, _tlv(TAG_SERIAL, profile.serial.to_bytes(4, "big")))
-    if "NFC" in profile.product_name or "NFC" in profile.description:
-        items += [_tlv(TAG_NFC_SUPPORTED, apps), _tlv(TAG_NFC_ENABLED, apps)]
     body = b"".join(items)
     return bytes([len(body)]) + body
 
