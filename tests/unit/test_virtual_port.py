@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
+import struct
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fido2 import cbor
 from fido2.ctap import STATUS, CtapError
 from fido2.ctap2 import ClientPin, Ctap2
 from fido2.hid import CAPABILITY, CTAPHID, CtapHidDevice
 
 from kiosk.keys.errors import KeyPulledError
+from kiosk.keys.virtual.ctaphid import BROADCAST_CHANNEL, decode_messages, encode_message
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.faults import FaultKind
 from kiosk.keys.virtual.port import VirtualPort
@@ -310,3 +314,37 @@ def test_a_random_schedule_is_reproducible_from_its_seed(
         outcomes.append(run)
     assert outcomes[0] == outcomes[1]
     assert True in outcomes[0] and False in outcomes[0]
+
+
+def test_keepalives_keep_coming_while_the_key_waits_for_a_touch(
+    virtual_port: VirtualPort, virtual_key_factory: Callable[..., VirtualKey]
+) -> None:
+    # python-fido2 reports only changes of status, so read the packets ourselves.
+    key = virtual_key_factory(auto_touch=None)
+    virtual_port.plug(key)
+    connection = key.connect()
+    connection.write_packet(encode_message(BROADCAST_CHANNEL, CTAPHID.INIT, b"12345678", 64)[0])
+    [(_, _, reply)] = decode_messages([connection.read_packet()])
+    channel = struct.unpack_from(">I", reply, 8)[0]
+    request = bytes([MAKE_CREDENTIAL]) + cbor.encode(
+        {
+            1: hashlib.sha256(b"client data").digest(),
+            2: {"id": "login.microsoft.com"},
+            3: {"id": b"user-1", "name": "ada"},
+            4: [{"type": "public-key", "alg": -7}],
+        }
+    )
+    for packet in encode_message(channel, CTAPHID.CBOR, request, 64):
+        connection.write_packet(packet)
+    threading.Timer(0.6, key.touch).start()
+    arrivals: list[float] = []
+    while True:
+        packet = connection.read_packet()
+        if packet[4] != 0x80 | CTAPHID.KEEPALIVE:
+            break
+        arrivals.append(time.monotonic())
+    assert packet[4] == 0x80 | CTAPHID.CBOR and packet[7] == 0  # answered, successfully
+    assert len(arrivals) >= 4
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert max(gaps) < 0.5  # CTAP asks for one every 100 ms; allow for a busy machine
+    connection.close()
