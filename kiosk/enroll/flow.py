@@ -138,6 +138,8 @@ def wait_insert(eng: Engine, entry: QueueEntry) -> HidDescriptor:
                 eng.handle_global(signal)
                 raise Switch
             eng.handle_global(signal)
+            if eng.operator is None:
+                raise Switch  # the kiosk was locked: take no key until someone signs in
 
 
 def wait_removal(eng: Engine) -> None:

@@ -18,6 +18,7 @@ from kiosk.config import SECTIONS, Settings
 from kiosk.enroll.api import EngineControl, ImportReport
 from kiosk.errors import KioskError
 from kiosk.tui.auth import verify_pin
+from kiosk.tui.motion import calm_inputs
 
 if TYPE_CHECKING:
     from kiosk.tui.app import KioskApp
@@ -79,6 +80,7 @@ class AdminPinScreen(ModalScreen[bool]):
                 "No admin PIN is configured (kiosk.admin_pin_hash). "
                 "Make one with `kiosk operator add NAME --admin`."
             )
+        calm_inputs(self)
         self.query_one(Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -122,6 +124,7 @@ class AdminScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        calm_inputs(self)
         self.say("Admin mode. Press a key from the footer; Esc goes back to the kiosk.")
 
     def say(self, *lines: str) -> None:

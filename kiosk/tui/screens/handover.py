@@ -13,6 +13,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Digits, Footer, Input, Static
 
+from kiosk.tui.motion import calm_inputs
+
 DIGITS_OK = set("0123456789ABCDEF")
 
 
@@ -75,6 +77,7 @@ class PinEntryScreen(ModalScreen[str]):
         yield Footer()
 
     def on_mount(self) -> None:
+        calm_inputs(self)
         self.query_one(Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

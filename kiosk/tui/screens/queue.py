@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from kiosk.enroll.api import EngineControl, SortKey, Status
+from kiosk.tui.motion import calm_inputs
 from kiosk.tui.widgets.counts import CountsBar
 from kiosk.tui.widgets.queue_view import QueueView
 
@@ -44,6 +45,7 @@ class QueueScreen(Screen[None]):
         return self.query_one(QueueView)
 
     def on_mount(self) -> None:
+        calm_inputs(self)
         self.view.focus()
         self._describe()
 

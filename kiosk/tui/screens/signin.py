@@ -19,6 +19,7 @@ from textual.widgets.option_list import Option
 from kiosk.config import Settings
 from kiosk.errors import KioskError
 from kiosk.tui.auth import verify_pin
+from kiosk.tui.motion import calm_inputs
 
 if TYPE_CHECKING:
     from kiosk.tui.app import KioskApp
@@ -66,6 +67,7 @@ class SignInScreen(Screen[str]):
         yield Footer()
 
     def on_mount(self) -> None:
+        calm_inputs(self)
         names = self.query_one("#names", OptionList)
         if not self._operators:
             self._say(

@@ -1,0 +1,184 @@
+"""Complete keyboard flows of the kiosk, over the real engine, virtual keys and the fake tenant.
+
+Only the demo's hands (F2 plug, F3 touch, F4 pull) and the operator's keys are pressed;
+every assertion is on what the tenant, the store or the screen now holds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kiosk.config import GraphSettings
+from kiosk.enroll.events import Prompt
+from kiosk.keys.virtual.profiles import YUBIKEY_5_AAGUID
+from kiosk.tui.demo import DEMO_OPERATOR
+from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
+from kiosk.tui.screens.signin import SignInScreen
+from tests.fixtures.tui import (
+    enroll_one,
+    kiosk_app,
+    plug,
+    run_async,
+    screen_text,
+    sign_in,
+    wait_for_text,
+    wait_prompt,
+    wait_until,
+)
+
+SIZE = (120, 36)
+
+
+def audit_records(env: Any) -> list[dict[str, Any]]:
+    lines = Path(env.settings.store.audit_path).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+@run_async
+async def test_batch_of_five_users_needs_no_operator_keystroke(demo_env: Any) -> None:
+    env = demo_env(users=5)
+    upns = [row.upn for row in env.engine.queue_page(0, 5)]
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        for _ in upns:
+            await enroll_one(pilot)
+        await wait_until(pilot, lambda: env.engine.counts()["done"] == 5, "five enrolled")
+        await wait_for_text(pilot, "✔ done 5")
+        text = screen_text(app)
+        assert f"Last: ✔ {upns[-1]} enrolled" in text
+    for upn in upns:
+        (method,) = env.tenant.state.methods_of(upn)
+        assert method.aaguid == str(YUBIKEY_5_AAGUID)
+    done = [r for r in audit_records(env) if r.get("event") == "enrolled"]
+    assert {r["upn"] for r in done} == set(upns)
+    assert all(r.get("operator") == DEMO_OPERATOR for r in done)
+
+
+@run_async
+async def test_key_that_needs_a_reset_is_reset_after_confirmation(demo_env: Any) -> None:
+    env = demo_env(users=1)
+    (upn,) = [row.upn for row in env.engine.queue_page(0, 1)]
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await plug(pilot, "used")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "reset question")
+        await wait_for_text(pilot, "already holds a PIN or credentials")
+        await pilot.press("y")
+        await wait_prompt(pilot, Prompt.TOUCH_KEY)
+        await wait_for_text(pilot, "(reset)")
+        await pilot.press("f3")
+        await wait_until(
+            pilot, lambda: "(credential)" in screen_text(app), "touch for the credential"
+        )
+        await pilot.press("f3")
+        await wait_prompt(pilot, Prompt.REMOVE_KEY)
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+    assert len(env.tenant.state.methods_of(upn)) == 1
+
+
+@run_async
+async def test_refused_key_is_explained_and_the_next_key_is_enrolled(demo_env: Any) -> None:
+    env = demo_env(users=1, pin_policy="required")
+    (upn,) = [row.upn for row in env.engine.queue_page(0, 1)]
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await plug(pilot, "ctap20")
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen), "refusal")
+        await wait_for_text(pilot, "What to do:")
+        text = screen_text(app)
+        assert "PIN" in text  # the reason names the missing PIN policy support
+        assert env.tenant.state.methods_of(upn) == []
+        await pilot.press("f4")
+        await pilot.press("escape")
+        await enroll_one(pilot, "yubikey5")
+        await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+    (method,) = env.tenant.state.methods_of(upn)
+    assert method.aaguid == str(YUBIKEY_5_AAGUID)
+
+
+@run_async
+async def test_graph_error_is_shown_then_retried_to_success(demo_env: Any) -> None:
+    env = demo_env(users=1, graph=GraphSettings(max_retries=0, timeout_seconds=5.0, prefetch=1))
+    (upn,) = [row.upn for row in env.engine.queue_page(0, 1)]
+    env.tenant.faults.schedule("503", "register", 1, 2, 3, retry_after=None)
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await plug(pilot)
+        await wait_prompt(pilot, Prompt.TOUCH_KEY)
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen), "error modal")
+        await wait_for_text(pilot, "What to do:")
+        assert env.tenant.state.methods_of(upn) == []
+        await pilot.press("r")
+        await wait_prompt(pilot, Prompt.REMOVE_KEY)
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+    statuses = [status for _m, _r, status in env.tenant.routes_called("register")]
+    assert statuses == [503, 503, 503, 201]
+    assert len(env.tenant.state.methods_of(upn)) == 1
+
+
+@run_async
+async def test_lock_and_unlock_by_key_and_by_idle_timeout(demo_env: Any) -> None:
+    env = demo_env(users=2)
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        assert env.engine.operator == DEMO_OPERATOR
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen), "lock screen")
+        await wait_for_text(pilot, "KIOSK LOCKED")
+        await wait_until(pilot, lambda: env.engine.operator is None, "engine told")
+        # A key plugged while locked starts nothing.
+        await pilot.press("f2", "1")
+        await pilot.pause(0.5)
+        assert app.state.prompt is not Prompt.TOUCH_KEY
+        assert env.engine.counts()["active"] == 0
+        await pilot.press("enter", *"9999", "enter")
+        await wait_for_text(pilot, "Wrong PIN")
+        assert isinstance(app.screen, SignInScreen)
+        await pilot.press(*"1234", "enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SignInScreen), "unlocked")
+        assert env.engine.operator == DEMO_OPERATOR
+        # Idle for longer than kiosk.idle_lock_minutes: the kiosk locks itself.
+        app.clock.advance(env.settings.kiosk.idle_lock_minutes * 60 + 1)
+        await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen), "idle lock")
+        assert env.engine.operator is None
+
+
+@run_async
+async def test_only_the_admin_screen_exits(demo_env: Any) -> None:
+    env = demo_env(users=1)
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        for key in ("ctrl+c", "ctrl+q", "ctrl+z", "ctrl+backslash"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.is_running and app.return_code is None, key
+        await pilot.press("a")
+        await wait_for_text(pilot, "Admin PIN")
+        await pilot.press(*"1234", "enter")  # the operator PIN is not the admin PIN
+        await wait_for_text(pilot, "Wrong admin PIN")
+        await pilot.press(*"0000", "enter")
+        await wait_for_text(pilot, "Admin mode")
+        await pilot.press("v")
+        await wait_for_text(pilot, "audit trail intact")
+        await pilot.press("c")
+        await wait_for_text(pilot, "kiosk.admin_pin_hash = •••••• (set)")
+        assert "scrypt$" not in screen_text(app)
+        await pilot.press("x")
+        await pilot.pause()
+    assert app.return_code == 0
