@@ -42,11 +42,11 @@ from typing import Any
 from kiosk.audit_chain import (
     GENESIS,
     RESERVED,
-    SECRET_TEXT,
     AuditError,
     AuditFieldError,
     check_record,
     line_hash,
+    looks_secret,
     parse_line,
     verify_lines,
 )
@@ -196,7 +196,7 @@ class AuditTrail:
 
     def write(self, event: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Append one record with ``fields`` (checked against the allow-list); return it."""
-        if not event or SECRET_TEXT.search(event):
+        if not event or looks_secret(event):
             raise AuditFieldError("the event name is empty or looks secret.")
         body = {
             k: v
