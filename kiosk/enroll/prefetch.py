@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from kiosk.entra.models import CreationOptions
 from kiosk.store.db import Clock
@@ -28,6 +29,7 @@ Upcoming = Callable[[int], list[tuple[int, str]]]
 class _Slot:
     user_id: str
     options: CreationOptions | None = None
+    fetched_at: datetime | None = None
     failures: int = 0
     retry_at: float = 0.0
 
@@ -52,6 +54,9 @@ class Prefetcher:
         self.use_margin = use_margin
         self.interval = interval
         self._slots: dict[int, _Slot] = {}
+        self._taken: set[int] = set()
+        """Entries whose options the engine took: not fetched again while they stay upcoming
+        (the entry being enrolled is still at the head of the queue)."""
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -66,6 +71,7 @@ class Prefetcher:
         """Fresh options for this user: from the cache if there are any, else fetched now."""
         with self._lock:
             slot = self._slots.pop(entry_id, None)
+            self._taken.add(entry_id)
         self._wake.set()
         now = self._clock()
         if (
@@ -103,6 +109,14 @@ class Prefetcher:
             self._thread.join(timeout)
             self._thread = None
 
+    def _margin(self, slot: _Slot) -> float:
+        """Refresh this long before expiry; at most half the challenge's life, so a short
+        challenge is not fetched again on every round."""
+        if slot.options is None or slot.fetched_at is None:
+            return self.refresh_margin
+        life = (slot.options.challenge_expires_at - slot.fetched_at).total_seconds()
+        return min(self.refresh_margin, max(0.0, life / 2))
+
     def _run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
@@ -113,9 +127,13 @@ class Prefetcher:
             self._wake.clear()
 
     def _round(self, stop: threading.Event) -> None:
-        wanted = self._upcoming(self.depth)
+        with self._lock:
+            taken = set(self._taken)
+        upcoming = self._upcoming(self.depth + len(taken))
+        wanted = [w for w in upcoming if w[0] not in taken][: self.depth]
         ids = {entry_id for entry_id, _ in wanted}
         with self._lock:
+            self._taken &= {entry_id for entry_id, _ in upcoming} | (self._taken - taken)
             for gone in set(self._slots) - ids:
                 del self._slots[gone]
             for entry_id, user_id in wanted:
@@ -131,7 +149,7 @@ class Prefetcher:
                 continue
             now = self._clock()
             fresh = slot.options is not None and not slot.options.expired(
-                now, self.refresh_margin
+                now, self._margin(slot)
             )
             if fresh or now.timestamp() < slot.retry_at:
                 continue
@@ -147,4 +165,5 @@ class Prefetcher:
                 current = self._slots.get(entry_id)
                 if current is slot:
                     slot.options = options
+                    slot.fetched_at = now
                     slot.failures = 0
