@@ -46,6 +46,8 @@ class KeyProfile:
     aaguid: uuid.UUID
     firmware: tuple[int, int, int]
     versions: tuple[str, ...]
+    """CTAP versions in getInfo. No profile offers U2F (CTAPHID MSG answers ERR_INVALID_CMD):
+    the kiosk only speaks CTAP2, so a key that claimed U2F and refused it would mislead."""
     serial: int | None = None
     """YubiKey serial read through the management vendor command; None: no serial."""
     hid_serial: str | None = None
@@ -83,7 +85,7 @@ YUBIKEY_5 = KeyProfile(
     pid=0x0407,
     aaguid=YUBIKEY_5_AAGUID,
     firmware=(5, 7, 1),
-    versions=("U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"),
+    versions=("FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"),
     serial=31400001,
     yubikey_management=True,
     authnr_cfg=True,
@@ -98,7 +100,7 @@ CTAP20_KEY = KeyProfile(
     pid=0xF025,
     aaguid=CTAP20_AAGUID,
     firmware=(1, 0, 0),
-    versions=("U2F_V2", "FIDO_2_0"),
+    versions=("FIDO_2_0",),
     serial=None,
     authnr_cfg=False,
     cred_mgmt=False,
