@@ -152,6 +152,17 @@ def check_helpdesk(ctx: CheckContext) -> CheckResult:
         certs = load_recipients(escrow.recipients, now=ctx.now())
     except KioskError as exc:
         return fail("helpdesk certificates", exc)
+    for name in escrow.recipients:
+        for path in (Path(name), Path(name).parent):
+            st = path.stat()
+            if st.st_mode & 0o022 or st.st_uid not in (0, os.geteuid()):
+                return CheckResult(
+                    "helpdesk certificates", "fail",
+                    f"{path} can be changed by someone other than root (mode "
+                    f"{stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid}): whoever replaces "
+                    "the certificate can read every PIN sealed after that.",
+                    f"Run: chown root:root {path} && chmod go-w {path}",
+                )
     soonest = min(c.not_valid_after_utc for c in certs)
     days = (soonest - ctx.now()).days
     detail = (

@@ -284,3 +284,22 @@ def test_a_missing_graph_permission_is_named(box: Box, route: str, permission: s
     assert graph.status == "fail"
     assert permission in graph.detail and permission in graph.fix
     assert "admin consent" in graph.fix
+
+
+def test_a_helpdesk_certificate_others_could_swap_is_refused(box: Box, tmp_path: Path) -> None:
+    import shutil
+
+    mine = tmp_path / "helpdesk" / "helpdesk.pem"
+    mine.parent.mkdir()
+    shutil.copy(str(box.sections["escrow"]["recipients"][0]), mine)  # type: ignore[index]
+    mine.parent.chmod(0o755)
+    mine.chmod(0o644)
+    box.write(escrow={"recipients": [str(mine)]})
+    assert box.results()["helpdesk certificates"].status == "ok"
+    mine.chmod(0o666)
+    swapped = box.results()["helpdesk certificates"]
+    assert swapped.status == "fail" and "every PIN sealed after that" in swapped.detail
+    assert f"chmod go-w {mine}" in swapped.fix
+    mine.chmod(0o644)
+    mine.parent.chmod(0o777)
+    assert box.results()["helpdesk certificates"].status == "fail"
