@@ -57,7 +57,8 @@ def handle(ctx: KeyContext, params: Mapping[Any, Any]) -> dict[int, Any]:
         raise CommandError(ERR.INVALID_SUBCOMMAND, "no built-in user verification")
     if sub == GET_TOKEN_USING_PIN_WITH_PERMISSIONS and not ctx.ctap21:
         raise CommandError(ERR.INVALID_SUBCOMMAND, "CTAP 2.0 key: no permission tokens")
-    if sub not in (GET_KEY_AGREEMENT, SET_PIN, CHANGE_PIN, GET_PIN_TOKEN, 0x09):
+    known = (GET_KEY_AGREEMENT, SET_PIN, CHANGE_PIN, GET_PIN_TOKEN)
+    if sub not in (*known, GET_TOKEN_USING_PIN_WITH_PERMISSIONS):
         raise CommandError(ERR.INVALID_SUBCOMMAND, f"clientPIN subcommand {sub}")
     if version is None:
         raise CommandError(ERR.MISSING_PARAMETER, "pinUvAuthProtocol missing")

@@ -317,6 +317,8 @@ def descriptor_ids(value: list[Any], name: str) -> list[bytes]:
     ids: list[bytes] = []
     for item in value:
         entry = text_key_map(_typed(item, dict, name), name)
+        if "type" not in entry or "id" not in entry:
+            raise CommandError(ERR.MISSING_PARAMETER, f"{name} entry without type or id")
         cred_type = _typed(entry.get("type"), str, f"{name} type")
         cred_id = _typed(entry.get("id"), bytes, f"{name} id")
         if cred_type == "public-key":
