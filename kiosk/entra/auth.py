@@ -11,6 +11,7 @@ already talks to the login endpoint), and every failure becomes a typed
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -100,6 +101,7 @@ class TokenProvider:
 
     def _build_app(self) -> Any:
         import msal
+        from msal.exceptions import MsalError
 
         tenant = self.settings.tenant
         host = (urlsplit(tenant.login_url).hostname or "").lower()
@@ -109,7 +111,7 @@ class TokenProvider:
                 tenant.client_id,
                 client_credential=self.credential.msal_credential(),
                 authority=self.authority,
-                http_client=self.session,
+                http_client=_LoginHttp(self.session, self.policy, self.sleep),
                 instance_discovery=None if known else False,
                 validate_authority=known,
                 token_cache=msal.TokenCache(),
@@ -117,7 +119,15 @@ class TokenProvider:
         except requests.RequestException as exc:
             raise _auth_network_error(exc) from None
         except ValueError as exc:
-            text = str(exc)
+            if isinstance(exc, json.JSONDecodeError) or isinstance(
+                exc.__context__, json.JSONDecodeError
+            ):
+                raise AuthUnavailableError(
+                    f"The sign-in configuration of {self.authority} is not valid JSON.",
+                    next_step="Try again in a minute; if it persists, a proxy may be rewriting "
+                    "the traffic to the login endpoint.",
+                ) from None
+            text = f"{exc} {exc.__context__ or ''}"
             if "OIDC Discovery failed" in text or "Unable to get authority" in text:
                 raise UnknownTenantError(
                     f"{self.authority} has no sign-in configuration: {_discovery_hint(text)}."
@@ -125,7 +135,7 @@ class TokenProvider:
             raise AuthError(
                 f"The app credential could not be used ({redact(text, *self._secrets())})."
             ) from None
-        except RuntimeError as exc:
+        except (RuntimeError, MsalError) as exc:
             raise AuthUnavailableError(
                 f"The login endpoint's discovery document could not be fetched "
                 f"({redact(str(exc), *self._secrets())})."
@@ -133,6 +143,8 @@ class TokenProvider:
 
     def token(self, *, force_refresh: bool = False) -> str:
         """A valid access token for :attr:`scope`; raises :class:`AuthError` when sign-in fails."""
+        from msal.exceptions import MsalError
+
         with self._lock:
             if self._app is None:
                 self._app = self._build_app()
@@ -144,16 +156,20 @@ class TokenProvider:
                 try:
                     result = self._app.acquire_token_for_client([self.scope])
                 except requests.RequestException as exc:
-                    err: AuthError = _auth_network_error(exc)
-                    if attempt > self.policy.max_retries or isinstance(
-                        exc, requests.exceptions.SSLError
-                    ):
-                        raise err from None
-                except ValueError as exc:
-                    raise AuthError(
-                        "The login endpoint answered with something that is not a token "
+                    # Busy answers and dropped connections were already retried by _LoginHttp.
+                    raise _auth_network_error(exc) from None
+                except MsalError as exc:
+                    # An error status MSAL could not read as OAuth's error JSON; _LoginHttp has
+                    # already retried the busy ones.
+                    raise AuthUnavailableError(
+                        "The login endpoint refused the request "
                         f"({redact(str(exc), *self._secrets())})."
                     ) from None
+                except ValueError as exc:
+                    err: AuthError = AuthUnavailableError(
+                        "The login endpoint answered with something that is not a token "
+                        f"({type(exc).__name__}: {redact(str(exc), *self._secrets())})."
+                    )
                 else:
                     if isinstance(result, dict) and "access_token" in result:
                         if result.get("token_source") == "identity_provider":
@@ -164,11 +180,65 @@ class TokenProvider:
                     )
                     if not isinstance(err, AuthUnavailableError):
                         raise err
-                    if attempt > self.policy.max_retries:
-                        raise err
+                if attempt > self.policy.max_retries:
+                    raise err
                 wait = self.policy.delay(attempt)
                 log.info("Sign-in: %s; retry %d in %.2fs", err.detail, attempt, wait)
                 self.sleep(wait)
+
+
+class _LoginHttp:
+    """What MSAL calls to reach the login endpoint: our session, with retries.
+
+    MSAL leaves retries to a caller-supplied ``http_client``. Asking for a token (or the
+    discovery document) again is harmless, so 429, 500, 502, 503, 504 and connection errors are
+    retried here with :class:`RetryPolicy` (``Retry-After`` honoured), before MSAL sees (and
+    caches) a busy answer.
+    """
+
+    RETRY = frozenset({429, 500, 502, 503, 504})
+
+    def __init__(
+        self, session: requests.Session, policy: RetryPolicy, sleep: Callable[[float], None]
+    ) -> None:
+        self.session = session
+        self.policy = policy
+        self.sleep = sleep
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                resp = self.session.request(method, url, **kwargs)
+            except requests.exceptions.SSLError:
+                raise
+            except requests.RequestException as exc:
+                if attempt > self.policy.max_retries:
+                    raise
+                wait = self.policy.delay(attempt)
+                log.info("Sign-in: %s; retry %d in %.2fs", _short(exc), attempt, wait)
+                self.sleep(wait)
+                continue
+            if resp.status_code not in self.RETRY or attempt > self.policy.max_retries:
+                return resp
+            wait = self.policy.delay(attempt, resp.headers.get("Retry-After"))
+            log.info("Sign-in: HTTP %d; retry %d in %.2fs", resp.status_code, attempt, wait)
+            resp.close()
+            self.sleep(wait)
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        return self._send("POST", url, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        return self._send("GET", url, **kwargs)
+
+    def close(self) -> None:
+        """The session belongs to the kiosk, not to MSAL: it stays open."""
+
+
+def _short(exc: requests.RequestException) -> str:
+    return network_error(exc, "Sign-in to Entra ID").detail
 
 
 def _discovery_hint(text: str) -> str:

@@ -305,7 +305,16 @@ AADSTS: Mapping[int, tuple[type[AuthError], str]] = {
 def auth_error_from_result(result: Mapping[str, Any], *secrets: str) -> AuthError:
     """The typed error for an MSAL error result (``error``, ``error_description``, codes)."""
     codes = result.get("error_codes") or []
-    error = str(result.get("error") or "")
+    raw_error = result.get("error")
+    if isinstance(raw_error, dict):
+        # Not AAD's OAuth error form (a proxy or gateway answered): a transient failure.
+        code = raw_error.get("code")
+        return AuthUnavailableError(
+            "The login endpoint answered with an error"
+            + (f" ({redact(code)})" if isinstance(code, str) and code else "")
+            + "."
+        )
+    error = str(raw_error or "")
     description = redact(str(result.get("error_description") or ""), *secrets)
     correlation = str(result.get("correlation_id") or "")
     if not codes:

@@ -23,6 +23,7 @@ from kiosk.entra.auth import TokenProvider
 from kiosk.entra.display_name import make_display_name
 from kiosk.entra.errors import (
     AuthError,
+    AuthUnavailableError,
     ConsentMissingError,
     CredentialExpiredError,
     GraphError,
@@ -173,6 +174,7 @@ def test_unknown_tenant(tenant: FakeTenant) -> None:
     with pytest.raises(UnknownTenantError) as info:
         c.graph.get_user("alice@contoso.onmicrosoft.com")
     assert "tenant_id" in info.value.next_step
+    assert "not known" in info.value.detail
 
 
 def test_unknown_client_id(tenant: FakeTenant) -> None:
@@ -482,3 +484,36 @@ def test_token_is_renewed_before_it_expires(alice: DirectoryUser) -> None:
         for _ in range(3):
             c.graph.get_user(alice.id)
         assert c.calls("token") == [200]
+
+
+@pytest.mark.parametrize("route", ["token", "discovery"])
+@pytest.mark.parametrize("kind", ["429", "503", "504", "drop", "bad_json", "html", "truncated"])
+def test_sign_in_survives_one_fault(tenant: FakeTenant, route: str, kind: str) -> None:
+    slept: list[float] = []
+    settings = tenant.settings("secret")
+    tokens = TokenProvider(
+        settings,
+        load_credential(settings.tenant, env={}),
+        make_session(settings.tenant, settings.graph),
+        sleep=slept.append,
+    )
+    tenant.faults.schedule(kind, route, 1, retry_after=2)  # type: ignore[arg-type]
+    if route == "discovery" and kind in ("bad_json", "html"):
+        # MSAL reads the discovery document once, when the app is built: a broken one is a
+        # clear error, and the next call builds the app again.
+        with pytest.raises(AuthUnavailableError, match="not valid JSON"):
+            tokens.token()
+    assert tokens.token()
+    if kind in ("429", "503"):
+        assert slept == [2.0]
+
+
+@pytest.mark.parametrize("kind", ["503", "drop", "html"])
+def test_sign_in_that_keeps_failing_is_a_typed_error(tenant: FakeTenant, kind: str) -> None:
+    c = connect(tenant)
+    tenant.inject(Fault(kind, "token", probability=1.0, retry_after=1))  # type: ignore[arg-type]
+    with pytest.raises(AuthError) as info:
+        c.graph.get_user("alice@contoso.onmicrosoft.com")
+    assert info.value.next_step
+    assert len(c.calls("token")) == 3  # first try + 2 retries
+    assert c.calls("user") == []
