@@ -79,6 +79,15 @@ def _encode(record: Mapping[str, Any]) -> bytes:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def _torn_body(torn: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "outcome": "repaired",
+        "reason": "the last record was incomplete (power cut or failed write); it was cut off "
+        "and kept aside",
+        "torn": dict(torn),
+    }
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -130,9 +139,7 @@ class AuditTrail:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         if torn is not None:
             self.repaired = torn
-            self.append(TORN_TAIL_EVENT, outcome="repaired", reason=(
-                "the last record was incomplete (power cut or crash while writing); it was cut "
-                "off and kept aside"), torn=torn)
+            self.write(TORN_TAIL_EVENT, _torn_body(torn))
 
     # -- chain state ---------------------------------------------------------------------
 
@@ -207,35 +214,59 @@ class AuditTrail:
             if reserved in body:
                 raise AuditFieldError(f"{reserved} is set by the audit trail itself.")
         check_record(body)
+        written: list[tuple[dict[str, Any], bytes, str]] = []
         with self._lock:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            if self._fd < 0:
+                raise AuditError(f"{self.path}: the audit trail is closed.")
             try:
-                if os.fstat(self._fd).st_size != self._end:
-                    self._resync()  # someone else appended: continue their chain
-                record: dict[str, Any] = {
-                    "seq": self._seq + 1,
-                    "time": _now(),
-                    "prev": self._head,
-                    "event": event,
-                    **{k: (list(v) if isinstance(v, tuple) else v) for k, v in body.items()},
-                }
-                line = _encode(record)
-                data = line + b"\n"
-                written = os.write(self._fd, data)
-                if written != len(data):
-                    raise AuditError(f"{self.path}: short write ({written} of {len(data)} bytes).")
-                os.fsync(self._fd)
-                self._end += len(data)
-                self._seq += 1
-                self._head = line_hash(line)
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._log.info(
-            "audit seq=%d event=%s outcome=%s upn=%s hash=%s record=%s",
-            record["seq"], event, record.get("outcome", ""), record.get("upn", ""),
-            self._head, line.decode("utf-8"),
-        )
-        return record
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                try:
+                    if os.fstat(self._fd).st_size != self._end:
+                        # Someone else appended (continue their chain), or a write of ours
+                        # failed half-way (cut it off, and say so on the chain).
+                        torn = self._resync()
+                        if torn is not None:
+                            self.repaired = torn
+                            written.append(self._append_locked(TORN_TAIL_EVENT, _torn_body(torn)))
+                    written.append(self._append_locked(event, body))
+                finally:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+            except OSError as exc:
+                raise AuditError(
+                    f"{self.path}: the audit record could not be written "
+                    f"({exc.strerror or type(exc).__name__}).",
+                    next_step="Stop enrolling: check the disk (space, errors) and call the "
+                    "kiosk administrator. Nothing is enrolled without its audit record.",
+                ) from None
+        for record, line, head in written:
+            self._log.info(
+                "audit seq=%d event=%s outcome=%s upn=%s hash=%s record=%s",
+                record["seq"], record["event"], record.get("outcome", ""), record.get("upn", ""),
+                head, line.decode("utf-8"),
+            )
+        return written[-1][0]
+
+    def _append_locked(
+        self, event: str, body: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], bytes, str]:
+        """One record: a single write of the whole line, then fsync. Caller holds the locks."""
+        record: dict[str, Any] = {
+            "seq": self._seq + 1,
+            "time": _now(),
+            "prev": self._head,
+            "event": event,
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in body.items()},
+        }
+        line = _encode(record)
+        data = line + b"\n"
+        written = os.write(self._fd, data)
+        if written != len(data):
+            raise OSError(0, f"short write ({written} of {len(data)} bytes)")
+        os.fsync(self._fd)
+        self._end += len(data)
+        self._seq += 1
+        self._head = line_hash(line)
+        return record, line, self._head
 
     def append(
         self,

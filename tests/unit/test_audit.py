@@ -249,3 +249,27 @@ def test_file_is_private(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     AuditTrail(path).close()
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_half_written_record_is_cut_off_and_recorded_before_the_next(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with AuditTrail(path) as trail:
+        trail.append("enrolled", upn="a@contoso.com")
+        with path.open("ab") as other:  # what a write cut short by a full disk leaves behind
+            other.write(b'{"seq":2,"time":"2026-11-22T')
+        record = trail.append("enrolled", upn="b@contoso.com")
+        assert trail.repaired is not None and trail.repaired["bytes"] == 28
+    events = [json.loads(x)["event"] for x in path.read_bytes().splitlines()]
+    assert events == ["enrolled", "torn tail repaired", "enrolled"]
+    assert record["seq"] == 3
+    assert verify(path).ok
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_a_failed_write_is_an_operator_facing_error() -> None:
+    from kiosk.audit_chain import AuditError
+
+    with AuditTrail("/dev/full") as trail, pytest.raises(AuditError) as err:
+        trail.append("enrolled", upn="a@contoso.com")
+    assert "could not be written" in err.value.detail
+    assert "Stop enrolling" in err.value.next_step
