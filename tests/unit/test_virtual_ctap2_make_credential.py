@@ -141,6 +141,9 @@ def test_token_without_rp_id_binds_to_the_first_rp_it_is_used_with() -> None:
         )
         assert code == ERR.NO_CREDENTIALS  # verified and bound to other.example
         assert ctap_error(lambda: _raw_make(rig, protocol, token)) == ERR.PIN_AUTH_INVALID
+        other = {"id": "other.example", "name": "Other"}
+        made = rig.ctap.make_credential(CDH, other, USER, ES256, None, None, None, pin_auth, 2)
+        assert made.auth_data.rp_id_hash == sha256(b"other.example")
 
 
 def test_only_es256_is_supported() -> None:
