@@ -131,3 +131,16 @@ def test_preset_pin_is_the_profiles() -> None:
             ERR.PIN_INVALID
         )
         rig.token(ClientPin.PERMISSION.MAKE_CREDENTIAL, pin="246813")
+
+
+def test_pin_and_credentials_survive_unplugging_but_tokens_do_not() -> None:
+    with plugged(YUBIKEY_5) as rig:
+        rig.client_pin().set_pin("482916")
+        protocol, token = rig.token(ClientPin.PERMISSION.AUTHENTICATOR_CFG, pin="482916")
+        rig.replug()
+        assert rig.ctap.get_info().options["clientPin"] is True
+        config = Config(rig.ctap, protocol, token)
+        assert ctap_error(lambda: config.set_min_pin_length(6)) == ERR.PIN_AUTH_INVALID
+        protocol, token = rig.token(ClientPin.PERMISSION.AUTHENTICATOR_CFG, pin="482916")
+        Config(rig.ctap, protocol, token).set_min_pin_length(6)
+        assert rig.authenticator.min_pin_length == 6
