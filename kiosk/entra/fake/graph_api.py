@@ -55,11 +55,28 @@ def _select(obj: dict[str, Any], select: Sequence[str] | None, keep_type: bool) 
     return out
 
 
-def _user_json(user: DirectoryUser, select: Sequence[str] | None) -> dict[str, Any]:
-    full = user.to_graph()
-    if select is None:
-        return {k: full[k] for k in DEFAULT_USER_PROPERTIES}
-    return _select(full, select, keep_type=False)
+_USER_GETTERS: dict[str, Callable[[DirectoryUser], Any]] = {
+    "id": lambda u: u.id,
+    "userPrincipalName": lambda u: u.user_principal_name,
+    "displayName": lambda u: u.display_name,
+    "mail": lambda u: u.mail,
+    "givenName": lambda u: u.given_name,
+    "surname": lambda u: u.surname,
+    "jobTitle": lambda u: u.job_title,
+    "userType": lambda u: u.user_type,
+    "accountEnabled": lambda u: u.account_enabled,
+    "businessPhones": lambda u: [],
+    "mobilePhone": lambda u: None,
+    "officeLocation": lambda u: None,
+    "preferredLanguage": lambda u: None,
+}
+USER_PROPERTIES = frozenset(_USER_GETTERS)
+
+
+def user_properties(user: DirectoryUser, select: Sequence[str] | None) -> dict[str, Any]:
+    """The user as Graph returns it: the default property set, or exactly ``$select``."""
+    wanted = DEFAULT_USER_PROPERTIES if select is None else select
+    return {k: _USER_GETTERS[k](user) for k in wanted if k in _USER_GETTERS}
 
 
 class GraphApi:
@@ -168,9 +185,9 @@ class GraphApi:
     # ---- users and groups ------------------------------------------------------------------
     def _user(self, version: str, uid: str, req: Request) -> Response:
         user = self._user_or_404(uid)
-        select = self._select_param(req, DirectoryUser("", "", "").to_graph().keys())
+        select = self._select_param(req, USER_PROPERTIES)
         body = {"@odata.context": f"{self.base_url}/{version}/$metadata#users/$entity"}
-        body.update(_user_json(user, select))
+        body.update(user_properties(user, select))
         return self._ok(200, body)
 
     def _group_json(self, g: DirectoryGroup, select: Sequence[str] | None) -> dict[str, Any]:
@@ -223,37 +240,41 @@ class GraphApi:
         ids = self.state.transitive_member_ids(gid, users_only=users_only)
         top = self._top(req)
         select = self._select_param(
-            req, DirectoryUser("", "", "").to_graph().keys() if users_only else None
+            req, USER_PROPERTIES if users_only else None
         )
         token = req.query.get("$skiptoken")
         offset = self._offset(gid, token) if token else 0
+        page_ids = ids[offset : offset + top]
         with self.state.lock:
-            page = [self.state.directory_object(i) for i in ids[offset : offset + top]]
-        values: list[dict[str, Any]] = []
-        for o in page:
-            if isinstance(o, DirectoryUser):
-                item = _user_json(o, select)
-                if not users_only:
-                    item = {"@odata.type": "#microsoft.graph.user", **item}
-            else:
-                item = _select(o.to_graph(), select, keep_type=True)
-            values.append(item)
+            items = [self._member_json(i, select, users_only) for i in page_ids]
         cast = "/microsoft.graph.user" if users_only else ""
-        body: dict[str, Any] = {
-            "@odata.context": f"{self.base_url}/{version}/$metadata#"
-            + ("users" if users_only else "directoryObjects"),
-            "value": values,
-        }
+        context = f"{self.base_url}/{version}/$metadata#" + (
+            "users" if users_only else "directoryObjects"
+        )
+        tail = ""
         if offset + top < len(ids):
             params = [f"$top={top}"]
             if select is not None:
                 params.append("$select=" + ",".join(select))
             params.append("$skiptoken=" + self._skiptoken(gid, offset + top))
-            body["@odata.nextLink"] = (
+            link = (
                 f"{self.base_url}/{version}/groups/{gid}/transitiveMembers{cast}?"
                 + "&".join(params)
             )
-        return self._ok(200, body)
+            tail = ',"@odata.nextLink":' + json.dumps(link)
+        body = '{"@odata.context":' + json.dumps(context) + ',"value":' + json.dumps(
+            items, separators=(",", ":")
+        )
+        return Response(200, (body + tail + "}").encode("utf-8"), GRAPH_JSON)
+
+    def _member_json(
+        self, oid: str, select: Sequence[str] | None, users_only: bool
+    ) -> dict[str, Any]:
+        user = self.state.users.get(oid)
+        if user is not None:
+            item = user_properties(user, select)
+            return item if users_only else {"@odata.type": "#microsoft.graph.user", **item}
+        return _select(self.state.directory_object(oid).to_graph(), select, keep_type=True)
 
     # ---- FIDO2 methods ----------------------------------------------------------------------
     def _options(self, version: str, uid: str, segment: str) -> Response:

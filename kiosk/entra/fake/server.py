@@ -9,7 +9,13 @@
 ``instance_discovery=False``); ``graph_url`` is ``https://127.0.0.1:PORT/graph``. Clients must
 trust ``ca_file`` (a CA made at start) and nothing else. HTTP/1.1 keep-alive, Nagle off, TLS
 handshakes on the connection's own thread, so one ``requests.Session`` pays connection setup
-once and each call costs about one round trip (``rtt_ms``, added per request).
+once and each call costs about one round trip.
+
+Latency: ``rtt_ms`` is a floor on every answer: it leaves the server no sooner than ``rtt_ms``
+after the request arrived. The fake's own work happens inside that time (a 999-user page takes
+a few milliseconds), because the fake's CPU time is an artefact of the test rig, not something
+the client under test should be charged for; the real service's processing time is unknown and
+folded into whatever RTT a test chooses. ``slow`` faults come on top of the floor.
 """
 
 from __future__ import annotations
@@ -73,6 +79,8 @@ class Outcome:
 
     response: Response | None
     truncate: bool = False
+    delay_s: float = 0.0
+    """Extra delay (a ``slow`` fault), on top of the round-trip floor."""
 
 
 class FakeTenant:
@@ -280,8 +288,7 @@ class FakeTenant:
 
     def dispatch(self, req: Request) -> Outcome:
         """Answer one request (latency and faults included). Called on the connection's thread."""
-        if self.faults.rtt_ms > 0:
-            time.sleep(self.faults.rtt_ms / 1000.0)
+        arrived = time.monotonic()
         rid = new_request_id()
         crid = req.header("client-request-id").replace("\r", "").replace("\n", "")[:100]
         route = "unknown"
@@ -299,6 +306,10 @@ class FakeTenant:
         with self._lock:
             status = outcome.response.status if outcome.response is not None else 0
             self.requests.append((req.method, route, status))
+        floor = arrived + self.faults.rtt_ms / 1000.0
+        wait = floor - time.monotonic() + outcome.delay_s
+        if wait > 0:
+            time.sleep(wait)
         return outcome
 
     def _run(
@@ -327,8 +338,6 @@ class FakeTenant:
                 ).is_integer() else str(fault.retry_after)
             err = GraphError(int(kind), codes[kind], messages[kind], headers)
             return Outcome(graph_error_response(err, rid, crid))
-        if fault is not None and kind == "slow":
-            time.sleep(fault.delay_s)
         if kind == "expire_token":
             self.tokens.expire_all()
         try:
@@ -351,6 +360,7 @@ class FakeTenant:
                 rid,
                 crid,
             )
+        delay = fault.delay_s if fault is not None and kind == "slow" else 0.0
         if kind == "lost_response":
             return Outcome(None)
         if kind == "bad_json":
@@ -361,7 +371,7 @@ class FakeTenant:
             )
         elif kind == "truncated":
             return Outcome(resp, truncate=True)
-        return Outcome(resp)
+        return Outcome(resp, delay_s=delay)
 
     def _track(self, conn: ssl.SSLSocket, add: bool) -> None:
         with self._lock:

@@ -14,7 +14,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 JSON = "application/json"
-GRAPH_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false"
+GRAPH_JSON = (
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"
+    "charset=utf-8"
+)
 
 
 def utcnow() -> datetime:
