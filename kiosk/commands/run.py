@@ -62,7 +62,9 @@ def build_engine(settings: Settings, hidraw: str) -> Engine:
 
 def handle(args: argparse.Namespace) -> int:
     from kiosk.config import load
+    from kiosk.logsetup import configure_logging
 
+    configure_logging()  # the journal under systemd (audit records included), never the TUI
     settings = load(args.config)
     check_sign_in(settings)
     engine = build_engine(settings, args.hidraw)
