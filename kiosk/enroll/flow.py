@@ -45,14 +45,15 @@ def work_entry(eng: Engine, entry: QueueEntry) -> None:
             refreshed = eng.store.queue.get(entry.entry_id)
             assert refreshed is not None  # noqa: S101
             current = refreshed
+            if current.keys_done >= current.keys_wanted:
+                eng.emit(EnrollmentResult(current.entry_id, current.upn, Step.DONE))
+                eng.queue_changed()
+            wait_removal(eng)
     except Switch:
         return
     except EntryOver as over:
         eng.entry_ended(current, over)
         wait_removal(eng)
-        return
-    eng.emit(EnrollmentResult(current.entry_id, current.upn, Step.DONE))
-    eng.queue_changed()
 
 
 def confirm_replace(eng: Engine, entry: QueueEntry) -> list[str]:
@@ -280,7 +281,7 @@ class Success:
 
 
 def finish(eng: Engine, att: steps.Attempt, display: str, pin_policy: str, method_id: str) -> None:
-    """Registered: record the key, count it, audit it, and wait for the key to go."""
+    """Registered: record the key, count it and audit it."""
     assert att.info is not None and att.credential is not None  # noqa: S101
     info, cred = att.info, att.credential
     record_success(
@@ -294,7 +295,6 @@ def finish(eng: Engine, att: steps.Attempt, display: str, pin_policy: str, metho
     if att.session is not None:
         with contextlib.suppress(Exception):
             att.session.close()
-    wait_removal(eng)
 
 
 def record_success(eng: Engine, entry: QueueEntry, ok: Success) -> None:
