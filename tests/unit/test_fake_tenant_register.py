@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -186,3 +187,13 @@ def test_garbage_bodies_are_400_not_500(api, ada):
                      "id": "AAAA", "response": {"clientDataJSON": "e30",
                                                 "attestationObject": "oA"}}}):
         assert api.call("POST", url[len(api.tenant.graph_url):], body).status_code == 400
+
+
+def test_a_chunked_request_body_is_read(api, ada):
+    cred = SoftAuthenticator().register(api.options(ada.id), fmt="none")
+    data = json.dumps({"displayName": "chunked", "publicKeyCredential": cred}).encode()
+    chunks = iter([data[:100], data[100:]])
+    resp = api.session.post(
+        f"{api.tenant.graph_url}/v1.0/users/{ada.id}/authentication/fido2Methods",
+        data=chunks, headers={**api.headers, "Content-Type": "application/json"}, timeout=10)
+    assert resp.status_code == 201 and resp.json()["displayName"] == "chunked"

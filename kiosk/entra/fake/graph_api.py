@@ -196,7 +196,8 @@ class GraphApi:
     def _groups(self, version: str, req: Request) -> Response:
         raw = req.query.get("$filter")
         if raw is None:
-            groups = list(self.state.groups.values())
+            with self.state.lock:
+                groups = list(self.state.groups.values())
         else:
             m = _FILTER.match(raw)
             if m is None:

@@ -72,9 +72,15 @@ def make_app_certificate(
     name: str = "app",
     *,
     not_after: dt.datetime | None = None,
+    key: rsa.RSAPrivateKey | None = None,
 ) -> tuple[Path, Path, x509.Certificate]:
-    """A self-signed RSA certificate credential (cert PEM, key PEM 0600) like an app owner makes."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    """A self-signed RSA certificate credential (cert PEM, key PEM 0600) like an app owner makes.
+
+    ``key``: reuse this RSA key instead of generating one (a test suite shares one to save the
+    ~0.1 s an RSA key costs); the certificate is always new.
+    """
+    if key is None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = utcnow()
     cert = (
         x509.CertificateBuilder()
@@ -93,7 +99,11 @@ def make_app_certificate(
     return cert_file, key_file, cert
 
 
-def create_pki(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> TenantPki:
+def create_pki(
+    directory: Path,
+    hosts: tuple[str, ...] = ("127.0.0.1", "localhost"),
+    app_key: rsa.RSAPrivateKey | None = None,
+) -> TenantPki:
     """Make the CA, the server certificate and the app certificate under ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     now = utcnow()
@@ -154,7 +164,7 @@ def create_pki(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhos
     server_cert_file.write_bytes(server.public_bytes(serialization.Encoding.PEM))
     server_key_file = directory / "server-key.pem"
     write_private(server_key_file, _pem_key(server_key))
-    app_cert_file, app_key_file, app_cert = make_app_certificate(directory)
+    app_cert_file, app_key_file, app_cert = make_app_certificate(directory, key=app_key)
     return TenantPki(
         ca_file, server_cert_file, server_key_file, app_cert_file, app_key_file, app_cert
     )

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from kiosk.config import Settings, TenantSettings
@@ -101,6 +102,7 @@ class FakeTenant:
         tenant_id: str | None = None,
         client_id: str | None = None,
         trust_virtual_keys: bool = True,
+        app_key: rsa.RSAPrivateKey | None = None,
     ) -> None:
         self._own_dir = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="fake-tenant-")) if state_dir is None else (
@@ -108,7 +110,7 @@ class FakeTenant:
         )
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.port = port
-        self.pki: TenantPki = create_pki(self.state_dir)
+        self.pki: TenantPki = create_pki(self.state_dir, app_key=app_key)
         self.tenant_id = tenant_id or str(uuid.UUID(int=secrets.randbits(128), version=4))
         self.client_id = client_id or str(uuid.UUID(int=secrets.randbits(128), version=4))
         self.client_secret = "fk~" + secrets.token_urlsafe(30)
@@ -423,11 +425,14 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def _serve(self) -> None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = 0
-        body = self.rfile.read(length) if length > 0 else b""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            body = self._read_chunked()
+        else:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = 0
+            body = self.rfile.read(length) if length > 0 else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         req = Request(self.command, self.path, headers, body)
         outcome = self.server.tenant.dispatch(req)
@@ -439,6 +444,25 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(outcome.response, outcome.truncate)
 
     do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _serve
+
+    def _read_chunked(self, limit: int = 16 * 1024 * 1024) -> bytes:
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            size_line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+            try:
+                size = int(size_line or b"0", 16)
+            except ValueError:
+                raise OSError("bad chunk size in request body") from None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            total += size
+            if total > limit:
+                raise OSError("request body too large")
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(1024)  # CRLF after the chunk
 
     def _write(self, resp: Response, truncate: bool) -> None:
         body = resp.body
