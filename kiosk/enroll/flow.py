@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from fido2.hid.base import HidDescriptor
@@ -13,8 +14,9 @@ from fido2.hid.base import HidDescriptor
 from kiosk.enroll import steps
 from kiosk.enroll.control import Command, EntryOver, Stopped
 from kiosk.enroll.events import EnrollmentResult, KeyGone, Prompt, Step
+from kiosk.enroll.registration import lookup
 from kiosk.entra.errors import GraphError, GraphNotFoundError
-from kiosk.entra.models import CreationOptions
+from kiosk.entra.models import CreationOptions, Fido2Method
 from kiosk.errors import KioskError
 from kiosk.keys.errors import KeyPulledError
 from kiosk.keys.watcher import KeyInserted, KeyRemoved, MultipleKeys
@@ -179,15 +181,12 @@ def one_key(eng: Engine, entry: QueueEntry, options: CreationOptions) -> None:
 
 def after_error(eng: Engine, exc: KioskError) -> Literal["retry", "removed"]:
     """The attempt failed: show why, then wait for the key to go (or the operator's retry)."""
-    pulled = isinstance(exc, KeyPulledError)
     eng.error(exc)
-    if pulled:
-        eng.emit(KeyGone())
-        return "removed"
-    eng.prompt(Prompt.REMOVE_KEY, f"{exc.title}. Pull the key, or retry with it.")
+    if not isinstance(exc, KeyPulledError):
+        eng.prompt(Prompt.REMOVE_KEY, f"{exc.title}. Pull the key, or retry with it.")
     while True:
-        signal = eng.signals.next()
-        if isinstance(signal, KeyRemoved):
+        signal = eng.signals.next(timeout=0.2)
+        if not eng.watcher.present:
             eng.emit(KeyGone())
             return "removed"
         if isinstance(signal, Command):
@@ -223,26 +222,58 @@ def attempt(
         steps.make_credential(eng, att, pin)
         holder[0] = None
         display = steps.journal_and_escrow(eng, att, pin, options)
+        att.display = display
         pin_policy = steps.apply_pin_policy(eng, att, pin, verdict.apply_pin_policy)
         del pin
         method = steps.register(eng, att, display, journal_row.started)
     except Stopped:
         raise  # left open in the journal, like a crash: recovery finishes it
     except BaseException as exc:
+        found = _registered_after_all(eng, att, journal_row.started)
+        if found is not None and att.display is not None:  # Graph took it before the failure
+            log.warning("attempt %d failed after registering; recorded as done", eid)
+            eng.store.journal.step(eid, Step.REGISTERED, method_id=found.id)
+            finish(eng, att, att.display, "unknown (interrupted)", found.id)
+            return
         over = steps.ended_by_operator(eng)
-        failure = over if over is not None else exc
-        _attempt_failed(eng, att, failure)
+        orphan = _attempt_failed(eng, att, over if over is not None else exc)
         if att.session is not None:
             with contextlib.suppress(Exception):
                 att.session.close()
+        if over is not None and orphan is not None:
+            raise EntryOver(over.status, orphan.detail, orphan.next_step) from None
         if over is not None:
             raise over from None
+        if orphan is not None:
+            raise orphan from exc
         raise
     finish(eng, att, display, pin_policy, method.id)
 
 
-def _attempt_failed(eng: Engine, att: steps.Attempt, exc: BaseException) -> None:
+def _registered_after_all(eng: Engine, att: steps.Attempt, started: str) -> Fido2Method | None:
+    """A credential that was journaled may have reached Graph before the failure: look."""
+    if att.credential is None or att.display is None:
+        return None
+    row = eng.store.journal.get(att.enrollment_id)
+    if row is None or row.credential_id is None or row.method_id:
+        return None
+    try:
+        return lookup(
+            eng.graph, att.entry.user_id, att.display, att.credential,
+            datetime.fromisoformat(started),
+        )
+    except GraphError:
+        return None
+
+
+def _attempt_failed(
+    eng: Engine, att: steps.Attempt, exc: BaseException
+) -> KioskError | None:
+    """Journal the failure; an unregistered credential left on the key is an orphan, returned
+    as the error the operator must see (it names the key's serial)."""
     reason = steps.describe_failure(exc)
+    if not isinstance(exc, KioskError | EntryOver):
+        log.error("attempt %d failed unexpectedly", att.enrollment_id, exc_info=exc)
     row = eng.store.journal.get(att.enrollment_id)
     if row is not None and row.credential_id and not row.method_id:
         serial = row.serial or "(no serial)"
@@ -258,9 +289,15 @@ def _attempt_failed(eng: Engine, att: steps.Attempt, exc: BaseException) -> None
             entry_id=att.entry.entry_id,
             key={"serial": row.serial, "aaguid": row.aaguid, "model": row.model},
         )
-    else:
-        eng.store.journal.finish(att.enrollment_id, "failed", reason)
+        eng.store.event("orphan", reason, att.entry.entry_id)
+        return KioskError(
+            reason,
+            title=f"Key {serial} must be reset",
+            next_step=f"Set key {serial} aside to be reset, and insert another key.",
+        )
+    eng.store.journal.finish(att.enrollment_id, "failed", reason)
     eng.store.event("attempt failed", reason, att.entry.entry_id)
+    return None
 
 
 @dataclass(frozen=True)

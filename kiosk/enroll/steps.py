@@ -58,6 +58,8 @@ class Attempt:
     info: KeyInfo | None = None
     credential: CreatedCredential | None = None
     method: Fido2Method | None = None
+    display: str | None = None
+    """The method's display name, once the credential is journaled."""
 
 
 def open_session(eng: Engine, descriptor: HidDescriptor) -> KeySession:
