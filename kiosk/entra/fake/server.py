@@ -32,11 +32,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
-from email.utils import formatdate
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +44,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from kiosk.config import Settings, TenantSettings
 from kiosk.entra.fake.faults import Fault, FaultPlan
 from kiosk.entra.fake.graph_api import GraphApi
+from kiosk.entra.fake.http_server import Outcome, TenantHttpServer
 from kiosk.entra.fake.options import OptionsFactory
 from kiosk.entra.fake.pki import TenantPki, create_pki, write_private
 from kiosk.entra.fake.state import AppRegistration, TenantState
@@ -72,16 +70,6 @@ KNOWN_MODELS = {
     "2fc0579f-8113-47ea-b116-bb5a8db9202a": "YubiKey 5 Series with NFC",
 }
 """AAGUID -> model name, as Graph reports it from FIDO metadata."""
-
-
-@dataclass
-class Outcome:
-    """What the server does with one request: answer it, or close the connection silently."""
-
-    response: Response | None
-    truncate: bool = False
-    delay_s: float = 0.0
-    """Extra delay (a ``slow`` fault), on top of the round-trip floor."""
 
 
 class FakeTenant:
@@ -150,7 +138,7 @@ class FakeTenant:
         self.connections_accepted = 0
         self._conns: set[ssl.SSLSocket] = set()
         self._lock = threading.Lock()
-        self._server: _Server | None = None
+        self._server: TenantHttpServer | None = None
         self._thread: threading.Thread | None = None
         self.login_url = ""
         self.graph_url = ""
@@ -159,7 +147,7 @@ class FakeTenant:
     def start(self) -> FakeTenant:
         if self._server is not None:
             return self
-        server = _Server(("127.0.0.1", self.port), self, self.pki.server_context())
+        server = TenantHttpServer(("127.0.0.1", self.port), self, self.pki.server_context())
         self._server = server
         self.port = server.server_address[1]
         self.login_url = f"https://127.0.0.1:{self.port}"
@@ -375,122 +363,10 @@ class FakeTenant:
             return Outcome(resp, truncate=True)
         return Outcome(resp, delay_s=delay)
 
-    def _track(self, conn: ssl.SSLSocket, add: bool) -> None:
+    def track(self, conn: ssl.SSLSocket, add: bool) -> None:
         with self._lock:
             if add:
                 self._conns.add(conn)
                 self.connections_accepted += 1
             else:
                 self._conns.discard(conn)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-    def __init__(
-        self, address: tuple[str, int], tenant: FakeTenant, context: ssl.SSLContext
-    ) -> None:
-        self.tenant = tenant
-        self.context = context
-        super().__init__(address, _Handler)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # The TLS handshake runs here, on the connection's own thread, so one slow client
-        # never holds up accept().
-        request.settimeout(10.0)
-        try:
-            conn = self.context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as exc:
-            log.debug("fake tenant: TLS handshake failed: %s", exc.__class__.__name__)
-            return
-        self.tenant._track(conn, True)
-        try:
-            _Handler(conn, client_address, self)
-        except (ssl.SSLError, OSError):
-            pass
-        finally:
-            self.tenant._track(conn, False)
-            with contextlib.suppress(OSError):
-                conn.close()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 120.0
-    server_version = "fake-tenant"
-    sys_version = ""
-    server: _Server
-
-    def _serve(self) -> None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            body = self._read_chunked()
-        else:
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = 0
-            body = self.rfile.read(length) if length > 0 else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        req = Request(self.command, self.path, headers, body)
-        outcome = self.server.tenant.dispatch(req)
-        if outcome.response is None:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        self._write(outcome.response, outcome.truncate)
-
-    do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _serve
-
-    def _read_chunked(self, limit: int = 16 * 1024 * 1024) -> bytes:
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            size_line = self.rfile.readline(1024).split(b";", 1)[0].strip()
-            try:
-                size = int(size_line or b"0", 16)
-            except ValueError:
-                raise OSError("bad chunk size in request body") from None
-            if size == 0:
-                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(parts)
-            total += size
-            if total > limit:
-                raise OSError("request body too large")
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(1024)  # CRLF after the chunk
-
-    def _write(self, resp: Response, truncate: bool) -> None:
-        body = resp.body
-        length = len(body)
-        if truncate:
-            body = body[: max(1, len(body) // 2)]
-            self.close_connection = True
-        try:
-            phrase = HTTPStatus(resp.status).phrase
-        except ValueError:
-            phrase = ""
-        lines = [
-            f"HTTP/1.1 {resp.status} {phrase}",
-            f"Date: {formatdate(usegmt=True)}",
-            f"Content-Length: {length}",
-        ]
-        if resp.content_type:
-            lines.append(f"Content-Type: {resp.content_type}")
-        lines += [f"{k}: {v}" for k, v in resp.headers.items()]
-        if self.close_connection:
-            lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.wfile.write(head + body)
-        if truncate:
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-        log.debug("fake tenant: %s %s -> %s", self.command, self.path.split("?")[0], resp.status)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Request lines carry no secrets, but keep the console quiet: debug log only.
-        log.debug("fake tenant: " + format, *args)
