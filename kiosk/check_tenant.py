@@ -105,6 +105,29 @@ def check_token(ctx: CheckContext) -> tuple[CheckResult, TokenProvider | None]:
     )
 
 
+def _graph_failure(exc: KioskError, step: str, setting: str) -> tuple[str, str]:
+    """(detail, fix) for a failed Graph step of the check."""
+    if isinstance(exc, GraphNotFoundError):
+        if step == "group":
+            return (
+                f"graph.group: {exc.detail}",
+                "Set graph.group to the group's exact display name or its object id.",
+            )
+        return (
+            f"graph.canary_upn: {exc.detail}",
+            "Set graph.canary_upn to an existing test user of the tenant.",
+        )
+    if isinstance(exc, GraphPermissionError):
+        needed = NEEDED[step]
+        return (
+            f"{setting}: {exc.detail} The app lacks the Graph application permission {needed}.",
+            f"In Entra ID, App registrations > the kiosk app > API permissions: add the "
+            f"application permission {needed} and grant admin consent; then run kiosk check "
+            "again.",
+        )
+    return f"{setting}: {exc.detail}", exc.next_step
+
+
 def check_graph(ctx: CheckContext, tokens: TokenProvider) -> CheckResult:
     from kiosk.entra.graph import GraphClient
 
@@ -122,18 +145,25 @@ def check_graph(ctx: CheckContext, tokens: TokenProvider) -> CheckResult:
         policy=RetryPolicy(max_retries=1, base_delay=0.5, retry_after_cap=5.0),
     )
     done: list[str] = []
-    step = ""
-    try:
-        if graph.group:
-            step = "group"
+    failed: list[tuple[str, str]] = []
+    if graph.group:
+        step = "group"
+        try:
             group = client.find_group(graph.group)
-            first = next(iter(client.iter_group_users(group.id)), None)
+            members = client.iter_group_users(group.id)
+            first = next(members, None)
+            closing = getattr(members, "close", None)
+            if closing is not None:
+                closing()  # one page is proof enough; stop any paging under way
             done.append(
                 f"group {group.display_name!r} and its members are readable"
                 + ("" if first else " (it has no user members)")
             )
-        if graph.canary_upn:
-            step = "user"
+        except KioskError as exc:
+            failed.append(_graph_failure(exc, step, "graph.group"))
+    if graph.canary_upn:
+        step = "user"
+        try:
             user = client.get_user(graph.canary_upn)
             step = "options"
             options = client.creation_options(user.id)
@@ -141,25 +171,12 @@ def check_graph(ctx: CheckContext, tokens: TokenProvider) -> CheckResult:
                 f"creation options for {user.user_principal_name} came (rp {options.rp_id}); "
                 "nothing was registered"
             )
-    except GraphNotFoundError as exc:
-        if step == "group":
-            return CheckResult(
-                "Graph permissions", "fail", f"graph.group: {exc.detail}",
-                "Set graph.group to the group's exact display name or its object id.",
-            )
-        return CheckResult(
-            "Graph permissions", "fail", f"graph.canary_upn: {exc.detail}",
-            "Set graph.canary_upn to an existing test user of the tenant.",
-        )
-    except GraphPermissionError as exc:
-        needed = NEEDED[step]
+        except KioskError as exc:
+            failed.append(_graph_failure(exc, step, "graph.canary_upn"))
+    if failed:
         return CheckResult(
             "Graph permissions", "fail",
-            f"{exc.detail} The app lacks the Graph application permission {needed}.",
-            f"In Entra ID, App registrations > the kiosk app > API permissions: add the "
-            f"application permission {needed} and grant admin consent; then run kiosk check "
-            "again (a new token takes effect at once).",
+            " ".join(d for d, _ in failed) + (f" (Fine: {'; '.join(done)}.)" if done else ""),
+            " ".join(f for _, f in failed),
         )
-    except KioskError as exc:
-        return fail("Graph permissions", exc)
     return CheckResult("Graph permissions", "ok", "; ".join(done) + ".")

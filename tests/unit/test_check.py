@@ -303,3 +303,11 @@ def test_a_helpdesk_certificate_others_could_swap_is_refused(box: Box, tmp_path:
     mine.chmod(0o644)
     mine.parent.chmod(0o777)
     assert box.results()["helpdesk certificates"].status == "fail"
+
+
+def test_every_graph_problem_is_reported_not_only_the_first(box: Box) -> None:
+    box.write(graph={"group": "Mailroom batch 8", "canary_upn": "ghost@contoso.onmicrosoft.com"})
+    graph = box.results()["Graph permissions"]
+    assert graph.status == "fail"
+    assert "graph.group" in graph.detail and "graph.canary_upn" in graph.detail
+    assert "display name or its object id" in graph.fix and "existing test user" in graph.fix
