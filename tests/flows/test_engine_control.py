@@ -91,7 +91,7 @@ def test_graph_failure_at_registration_is_shown_and_retried_once_registered(
     rig.stop()
     assert result.status is Step.DONE
     (error,) = rig.of(ErrorRaised)
-    assert error.title == "Microsoft Graph is busy"
+    assert "Microsoft Graph" in error.title
     assert error.retryable and error.next_step
     assert len(rig.tenant.state.methods_of(upn)) == 1
     assert [s for _m, _r, s in rig.tenant.routes_called("register")] == [503, 503, 503, 201]
