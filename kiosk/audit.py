@@ -14,11 +14,12 @@ Durability: each append is one ``write`` of the whole line, then ``fsync`` (and 
 fsynced when the file is created). Appends are serialised by a thread lock and an ``flock``, so
 two writers never interleave.
 
-A torn tail (power cut in the middle of a write) is found when the trail is opened: the
-incomplete last line is cut off, its bytes are kept beside the trail in ``<name>.torn-<time>``
-for inspection, and a ``torn tail repaired`` record (with the number and SHA-256 of the removed
-bytes) is appended, so the repair itself is on the chain and never silent. A tail that is
-complete but lacks only its newline is completed instead.
+A torn tail (power cut in the middle of a write, or a write cut short by a full disk) is found
+when the trail is opened or before the next append: the incomplete last line is cut off, its
+bytes are kept beside the trail in ``<name>.torn-<time>`` for inspection, and a ``torn tail
+repaired`` record (with the number and SHA-256 of the removed bytes) is appended, so the repair
+itself is on the chain and never silent. A tail that is complete but lacks only its newline is
+completed instead.
 
 Every record also goes to the system log (logger ``kiosk.audit``, journald on the kiosk) with
 its own hash, so the journal holds an independent copy of the chain head: an attacker who
@@ -56,6 +57,7 @@ from kiosk.keys.types import KeyInfo
 log = logging.getLogger("kiosk.audit")
 
 TORN_TAIL_EVENT = "torn tail repaired"
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -123,11 +125,19 @@ class AuditTrail:
         self.repaired: dict[str, Any] | None = None
         """What the torn-tail repair removed when the trail was opened, if anything."""
         created = not self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        if created:
-            os.fsync(self._fd)
-            _fsync_dir(self.path.parent)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            if created:
+                os.fsync(self._fd)
+                _fsync_dir(self.path.parent)
+        except OSError as exc:
+            raise AuditError(
+                f"{self.path}: the audit trail cannot be opened "
+                f"({exc.strerror or type(exc).__name__}).",
+                next_step="Check that the kiosk user owns the state directory (see "
+                "`kiosk check`); the kiosk does not enroll without its audit trail.",
+            ) from None
         self._seq = 0
         self._head = GENESIS
         self._end = 0
