@@ -71,12 +71,13 @@ def fail(name: str, exc: KioskError) -> CheckResult:
 
 
 def check_configuration(ctx: CheckContext) -> CheckResult:
+    from kiosk.commands.run import check_sign_in
     from kiosk.config import load
-    from kiosk.errors import ConfigError
 
     try:
         ctx.settings = load(ctx.config_path)
-    except ConfigError as exc:
+        check_sign_in(ctx.settings)  # `kiosk run` refuses to start without operators
+    except KioskError as exc:
         return fail("configuration", exc)
     mode = stat.S_IMODE(ctx.config_path.stat().st_mode)
     if mode & 0o022:

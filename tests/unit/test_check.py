@@ -17,6 +17,7 @@ from kiosk.audit import AuditTrail
 from kiosk.check import CheckContext, CheckResult, run_checks
 from kiosk.cli import main
 from kiosk.entra.fake.server import FakeTenant
+from kiosk.tui.auth import hash_pin
 from tests.unit.mds_blob import MdsSigner, entry, payload
 
 FIDO_DESCRIPTOR = bytes.fromhex(
@@ -24,6 +25,7 @@ FIDO_DESCRIPTOR = bytes.fromhex(
 )
 KEYBOARD_DESCRIPTOR = bytes.fromhex("05010906a101050719e029e7150025017501950881029501750881")
 KIOSK_UID, KIOSK_GID = 4711, 4711
+PIN_HASH = hash_pin("582947")
 
 
 @dataclass
@@ -42,7 +44,7 @@ class Box:
         lines = [self.tenant.kiosk_toml()]
         for section, values in self.sections.items():
             lines.append(f"[{section}]")
-            lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+            lines += [f"{k} = {_toml(v)}" for k, v in values.items()]
         self.config.write_text("\n".join(lines) + "\n")
         self.config.chmod(0o640)
 
@@ -60,6 +62,16 @@ class Box:
 
     def results(self, **kw: object) -> dict[str, CheckResult]:
         return {r.name: r for r in run_checks(self.context(**kw))}
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        tables = ", ".join(
+            "{" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in item.items()) + "}"
+            for item in value
+        )
+        return f"[{tables}]"
+    return json.dumps(value)
 
 
 def _hidraw(root: Path, name: str, descriptor: bytes, mode: int) -> Path:
@@ -95,6 +107,7 @@ def box(
     _hidraw(tmp_path, "hidraw1", KEYBOARD_DESCRIPTOR, 0o600)  # a keyboard: none of our business
     b = Box(tmp_path, fake_tenant, tmp_path / "kiosk.toml", signer.root_der, {})
     b.write(
+        kiosk={"admin_pin_hash": PIN_HASH, "operators": [{"name": "Olga", "pin_hash": PIN_HASH}]},
         graph={"group": "Mailroom batch 7", "canary_upn": "canary@contoso.onmicrosoft.com"},
         escrow={"recipients": [str(helpdesk[0])], "directory": str(var / "escrow")},
         store={
@@ -311,3 +324,11 @@ def test_every_graph_problem_is_reported_not_only_the_first(box: Box) -> None:
     assert graph.status == "fail"
     assert "graph.group" in graph.detail and "graph.canary_upn" in graph.detail
     assert "display name or its object id" in graph.fix and "existing test user" in graph.fix
+
+
+def test_a_kiosk_nobody_can_sign_in_to_is_caught(box: Box) -> None:
+    box.sections["kiosk"] = {}
+    box.write()
+    config = box.results()["configuration"]
+    assert config.status == "fail" and "kiosk.operators" in config.detail
+    assert "kiosk operator add" in config.fix
