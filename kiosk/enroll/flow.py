@@ -206,26 +206,34 @@ def attempt(
     att = steps.Attempt(entry, eid, descriptor, holder[0])
     journal_row = eng.store.journal.get(eid)
     assert journal_row is not None  # noqa: S101
+    t = att.timings
     try:
-        att.session = steps.open_session(eng, descriptor)
-        eng.step(entry, Step.KEY_INSERTED)
-        eng.prompt(Prompt.WORKING)
-        info = steps.identify(eng, att)
-        verdict = steps.check(eng, att, info)
+        with steps.timed(t, "identify"):
+            att.session = steps.open_session(eng, descriptor)
+            eng.step(entry, Step.KEY_INSERTED)
+            eng.prompt(Prompt.WORKING)
+            info = steps.identify(eng, att)
+            verdict = steps.check(eng, att, info)
         if verdict.reset != "none":
             if verdict.reset == "ask":
                 steps.ask_reset(eng, att, info)
-            info = steps.reset(eng, att)
+            with steps.timed(t, "reset"):
+                info = steps.reset(eng, att)
         pin = steps.choose_pin(eng, att, info)
-        steps.set_pin(eng, att, pin)
+        with steps.timed(t, "set_pin"):
+            steps.set_pin(eng, att, pin)
         options = steps.fresh_options(eng, att)
-        steps.make_credential(eng, att, pin)
+        with steps.timed(t, "make_credential"):
+            steps.make_credential(eng, att, pin)
         holder[0] = None
-        display = steps.journal_and_escrow(eng, att, pin, options)
+        with steps.timed(t, "journal_and_escrow"):
+            display = steps.journal_and_escrow(eng, att, pin, options)
         att.display = display
-        pin_policy = steps.apply_pin_policy(eng, att, pin, verdict.apply_pin_policy)
+        with steps.timed(t, "pin_policy"):
+            pin_policy = steps.apply_pin_policy(eng, att, pin, verdict.apply_pin_policy)
         del pin
-        method = steps.register(eng, att, display, journal_row.started)
+        with steps.timed(t, "register"):
+            method = steps.register(eng, att, display, journal_row.started)
     except Stopped:
         raise  # left open in the journal, like a crash: recovery finishes it
     except BaseException as exc:
@@ -315,6 +323,7 @@ class Success:
     display_name: str
     pin_policy: str
     recovered: bool = False
+    timings: dict[str, float] | None = None
 
 
 def finish(eng: Engine, att: steps.Attempt, display: str, pin_policy: str, method_id: str) -> None:
@@ -327,6 +336,7 @@ def finish(eng: Engine, att: steps.Attempt, display: str, pin_policy: str, metho
         Success(
             att.enrollment_id, info.serial, info.aaguid, info.model, info.firmware, method_id,
             cred.credential_id, cred.attestation_format, display, pin_policy,
+            timings=att.timings,
         ),
     )
     if att.session is not None:
@@ -355,6 +365,7 @@ def record_success(eng: Engine, entry: QueueEntry, ok: Success) -> None:
         attestation_format=ok.attestation_format,
         display_name=ok.display_name,
         detail=f"PIN policy: {ok.pin_policy}",
+        timings_ms=ok.timings,
     )
     eng.store.journal.complete(ok.enrollment_id)
     updated = eng.store.queue.get(entry.entry_id)

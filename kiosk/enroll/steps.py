@@ -10,7 +10,8 @@ its side effect is treated as done, so a crash anywhere is finished by
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -60,6 +61,17 @@ class Attempt:
     method: Fido2Method | None = None
     display: str | None = None
     """The method's display name, once the credential is journaled."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Milliseconds per step (for the audit record)."""
+
+
+@contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = (time.perf_counter() - start) * 1000
 
 
 def open_session(eng: Engine, descriptor: HidDescriptor) -> KeySession:

@@ -56,6 +56,8 @@ def test_25_user_batch_enrolls_everyone_once(
     ]
     assert len(enrolled) == 25
     assert all(r["operator"] == "test operator" for r in enrolled)
+    assert {"make_credential", "register"} <= set(enrolled[0]["timings_ms"])
+    assert all(r["key"]["serial"] in serials and r["credential"]["method_id"] for r in enrolled)
     # Every key asked for a touch; steps ran in the documented order.
     assert len([t for t in rig.of(TouchNeeded) if t.reason == "credential"]) == 25
     first = [s.step for s in rig.of(StepChanged) if s.upn == upns[0]]
