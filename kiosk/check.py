@@ -2,7 +2,8 @@
 
 Checks, in order (a check that depends on an earlier failed one is skipped, and says so):
 
-1. configuration: kiosk.toml parses and validates; it is not writable by others.
+1. configuration: kiosk.toml parses and validates, names operators and an admin PIN, and is not
+   writable by others.
 2. secret files: the app credential's files are private and the credential loads (not expired).
 3. helpdesk certificates: sealed PIN escrow has usable recipients.
 4. state directories: the database, audit, escrow and manifest directories are writable.
