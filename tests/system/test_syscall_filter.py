@@ -106,3 +106,22 @@ def test_the_tui_event_loop_stays_inside_the_filter(tmp_path: Path) -> None:
     used = _traced(tmp_path, "-c", TEXTUAL_APP)
     outside = sorted(used - _allowed())
     assert outside == [], f"system calls the service would refuse with EPERM: {outside}"
+
+
+def test_sockets_stay_inside_restrict_address_families(tmp_path: Path) -> None:
+    families = next(
+        line.split("=", 1)[1].split()
+        for line in SERVICE.read_text().splitlines()
+        if line.startswith("RestrictAddressFamilies=")
+    )
+    trace = tmp_path / "sockets.txt"
+    run = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=socket,socketpair", "-o", str(trace),
+         sys.executable, "-m", "kiosk", "demo", "--headless", "--users", "1",
+         "--state-dir", str(tmp_path / "demo")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    used = set(re.findall(r"socket(?:pair)?\((AF_[A-Z0-9]+)", trace.read_text()))
+    assert "AF_INET" in used  # HTTPS to the (fake) tenant was traced
+    assert used <= set(families), f"refused by RestrictAddressFamilies: {used - set(families)}"
