@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kiosk.entra.fake.server import FakeTenant
 from kiosk.keys.virtual.profiles import CTAP20_KEY, YUBIKEY_5
@@ -29,6 +31,9 @@ class Api:
                                 f"creationOptions(challengeTimeoutInMinutes={minutes})")
         assert resp.status_code == 200, resp.text
         return dict(resp.json())
+
+    def register_raw(self, user_id: str, body: Any) -> requests.Response:
+        return self.call("POST", f"/v1.0/users/{user_id}/authentication/fido2Methods", body)
 
     def register(self, user_id: str, cred: dict[str, Any],
                  name: str = "YubiKey 5 31400001") -> requests.Response:
@@ -197,3 +202,34 @@ def test_a_chunked_request_body_is_read(api, ada):
         f"{api.tenant.graph_url}/v1.0/users/{ada.id}/authentication/fido2Methods",
         data=chunks, headers={**api.headers, "Content-Type": "application/json"}, timeout=10)
     assert resp.status_code == 201 and resp.json()["displayName"] == "chunked"
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                               max_size=3),
+    max_leaves=10,
+)
+_b64ish = st.text(alphabet="ABCDEFabcdef0123456789-_+/=", max_size=60)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(
+    _json_values,
+    st.fixed_dictionaries({
+        "displayName": st.one_of(st.text(max_size=40), _json_values),
+        "publicKeyCredential": st.one_of(_json_values, st.fixed_dictionaries({
+            "id": st.one_of(_b64ish, _json_values),
+            "response": st.one_of(_json_values, st.fixed_dictionaries({
+                "clientDataJSON": st.one_of(_b64ish, _json_values),
+                "attestationObject": st.one_of(_b64ish, _json_values),
+            })),
+        })),
+    }),
+))
+def test_any_register_body_is_refused_with_a_4xx_never_a_500(fake_tenant, api, ada, body):
+    resp = api.register_raw(ada.id, body)
+    assert 400 <= resp.status_code < 500, resp.text
+    assert resp.json()["error"]["code"]
+    assert fake_tenant.state.methods_of(ada.id) == []

@@ -22,6 +22,9 @@ from kiosk.entra.fake.wire import Request, Response
 
 log = logging.getLogger(__name__)
 
+MAX_BODY = 4 * 1024 * 1024
+"""Largest request body read (a register body is a few kilobytes)."""
+
 
 @dataclass
 class Outcome:
@@ -87,6 +90,10 @@ class _Handler(BaseHTTPRequestHandler):
                 length = int(self.headers.get("Content-Length") or 0)
             except ValueError:
                 length = 0
+            if length > MAX_BODY:
+                self.close_connection = True
+                self._write(Response(413, b"", ""), truncate=False)
+                return
             body = self.rfile.read(length) if length > 0 else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         req = Request(self.command, self.path, headers, body)
@@ -100,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _serve
 
-    def _read_chunked(self, limit: int = 16 * 1024 * 1024) -> bytes:
+    def _read_chunked(self, limit: int = MAX_BODY) -> bytes:
         parts: list[bytes] = []
         total = 0
         while True:
