@@ -14,8 +14,9 @@ from fido2.hid.base import HidDescriptor
 from kiosk.enroll import steps
 from kiosk.enroll.control import Command, EntryOver, Stopped
 from kiosk.enroll.events import EnrollmentResult, KeyGone, Prompt, Step
+from kiosk.enroll.ports import ENTRA_ERRORS, EntraError
 from kiosk.enroll.registration import lookup
-from kiosk.entra.errors import GraphError, GraphNotFoundError
+from kiosk.entra.errors import GraphNotFoundError
 from kiosk.entra.models import CreationOptions, Fido2Method
 from kiosk.errors import KioskError
 from kiosk.keys.errors import KeyPulledError
@@ -64,7 +65,7 @@ def confirm_replace(eng: Engine, entry: QueueEntry) -> list[str]:
         try:
             methods = list(eng.graph.list_fido2_methods(entry.user_id))
             break
-        except GraphError as exc:
+        except ENTRA_ERRORS as exc:
             graph_trouble(eng, exc)
     if not methods:
         eng.store.queue.clear_replace(entry.entry_id)
@@ -93,7 +94,7 @@ def delete_methods(eng: Engine, entry: QueueEntry, method_ids: list[str]) -> Non
                 break
             except GraphNotFoundError:
                 break  # already gone
-            except GraphError as exc:
+            except ENTRA_ERRORS as exc:
                 graph_trouble(eng, exc)
         eng.audit.append(
             "method deleted",
@@ -107,7 +108,7 @@ def delete_methods(eng: Engine, entry: QueueEntry, method_ids: list[str]) -> Non
     eng.store.queue.clear_replace(entry.entry_id)
 
 
-def graph_trouble(eng: Engine, exc: GraphError) -> None:
+def graph_trouble(eng: Engine, exc: EntraError) -> None:
     """Show a Graph failure and wait for the operator's retry (skip/cancel end the entry)."""
     eng.error(exc)
     steps.wait_command(eng, {"retry"}, key_path=None)
@@ -119,7 +120,7 @@ def take_options(eng: Engine, entry: QueueEntry) -> CreationOptions:
             return eng.prefetch.take(entry.entry_id, entry.user_id)
         except GraphNotFoundError as exc:
             raise EntryOver(Step.FAILED, f"{exc.title}: {exc.detail}", exc.next_step) from None
-        except GraphError as exc:
+        except ENTRA_ERRORS as exc:
             graph_trouble(eng, exc)
 
 
@@ -270,7 +271,7 @@ def _registered_after_all(eng: Engine, att: steps.Attempt, started: str) -> Fido
             eng.graph, att.entry.user_id, att.display, att.credential,
             datetime.fromisoformat(started),
         )
-    except GraphError:
+    except ENTRA_ERRORS:
         return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from kiosk.entra.errors import AuthError, GraphError
 from kiosk.entra.models import CreationOptions, Fido2Method, Group, User
 from kiosk.keys.types import CreatedCredential
 
@@ -23,3 +24,8 @@ class Graph(Protocol):
     ) -> Fido2Method: ...
     def list_fido2_methods(self, user_id: str) -> Sequence[Fido2Method]: ...
     def delete_fido2_method(self, user_id: str, method_id: str) -> None: ...
+
+
+ENTRA_ERRORS = (GraphError, AuthError)
+"""What a Graph call can raise that the operator must see: Graph's answer, or the sign-in."""
+EntraError = GraphError | AuthError

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from kiosk.enroll.events import ErrorRaised, Step
 from kiosk.enroll.flow import Success, record_success
+from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.enroll.registration import lookup, register_once
-from kiosk.entra.errors import GraphError
 from kiosk.store.journal import Enrollment
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def _resume_one(eng: Engine, enr: Enrollment) -> str:
         method = register_once(
             eng.graph, enr.user_id, display, cred, sent_at=sent_at, maybe_sent=False
         )
-    except GraphError as exc:
+    except ENTRA_ERRORS as exc:
         reason = f"could not be finished now ({exc.title}); it is tried again at the next start"
         eng.store.queue.set_status(enr.entry_id, "failed", reason)
         eng.emit(ErrorRaised(exc.title, f"{enr.upn}: {reason}.", exc.next_step))

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from kiosk.enroll.api import ImportProblem, ImportReport
 from kiosk.enroll.csv_source import parse_upn_csv
-from kiosk.entra.errors import GraphError, GraphNotFoundError
+from kiosk.enroll.ports import ENTRA_ERRORS
+from kiosk.entra.errors import GraphNotFoundError
 from kiosk.entra.models import User
 from kiosk.store.queue import NewUser
 
@@ -29,7 +30,7 @@ def _resolve(eng: Engine, upn: str) -> User | str:
         return eng.graph.get_user(upn)
     except GraphNotFoundError:
         return "no such user in Entra ID"
-    except GraphError as exc:
+    except ENTRA_ERRORS as exc:
         return f"could not be looked up ({exc.title}: {exc.detail})"
 
 
@@ -87,7 +88,7 @@ def sync_group(eng: Engine, name_or_id: str, *, keys_per_user: int) -> ImportRep
     try:
         group = eng.graph.find_group(name_or_id)
         users = list(eng.graph.iter_group_users(group.id))
-    except GraphError as exc:
+    except ENTRA_ERRORS as exc:
         reason = f"{exc.title}: {exc.detail}"
         return ImportReport(f"group {name_or_id}", 0, 0, (ImportProblem(None, name_or_id, reason),))
     added, already = _queue(

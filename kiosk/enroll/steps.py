@@ -22,9 +22,9 @@ from kiosk.enroll.control import Command, EntryOver
 from kiosk.enroll.escrow import seal
 from kiosk.enroll.events import KeyGone, KeyIdentified, PinHandover, Prompt, Step, TouchNeeded
 from kiosk.enroll.pins import Pin, PinPolicyError, generate_pin, validate_operator_pin
+from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.enroll.registration import register_once
 from kiosk.entra.display_name import make_display_name
-from kiosk.entra.errors import GraphError
 from kiosk.entra.models import CreationOptions, Fido2Method
 from kiosk.errors import KioskError
 from kiosk.keys.errors import KeyPulledError, ResetRefusedError
@@ -333,7 +333,7 @@ def register(eng: Engine, att: Attempt, display: str, sent_at_iso: str) -> Fido2
                 maybe_sent=maybe_sent,
             )
             break
-        except GraphError as exc:
+        except ENTRA_ERRORS as exc:
             eng.error(exc)
             eng.prompt(Prompt.WORKING, "Registration failed: retry, or skip this user.")
             wait_command(eng, {"retry"}, key_path=None)

@@ -44,9 +44,9 @@ def test_skip_while_waiting_for_a_key(engine_rig: Callable[..., EngineRig]) -> N
     first, second = rig.add_users(2)
 
     def operator(event: Event) -> None:
-        if isinstance(event, PromptChanged) and event.prompt is Prompt.INSERT_KEY:
-            if first in event.detail:
-                rig.engine.skip("no key in stock")
+        is_prompt = isinstance(event, PromptChanged) and event.prompt is Prompt.INSERT_KEY
+        if is_prompt and first in event.detail:  # type: ignore[union-attr]
+            rig.engine.skip("no key in stock")
 
     rig.engine.subscribe(operator)
     rig.robot()
@@ -112,3 +112,27 @@ def test_lost_register_answer_is_reconciled_not_sent_twice(
     assert rig.store.journal.with_state("done")[0].method_id == (
         rig.tenant.state.methods_of(upn)[0].id
     )
+
+
+def test_sign_in_refused_is_shown_and_the_engine_stays_up(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig = engine_rig()
+    (upn,) = rig.add_users(1)
+    tenant = rig.tenant
+    tenant.state.update_app(tenant.client_id, admin_consent=False)
+
+    def operator(event: Event) -> None:
+        if isinstance(event, ErrorRaised):
+            rig.engine.skip("no Graph access today")
+
+    rig.engine.subscribe(operator)
+    rig.robot()
+    rig.start()
+    (result,) = rig.wait_results(1)
+    rig.stop()
+    assert rig.failure is None
+    assert (result.status, result.reason) == (Step.SKIPPED, "no Graph access today")
+    error = rig.of(ErrorRaised)[0]
+    assert "consent" in error.title.lower() and "admin consent" in error.next_step.lower()
+    assert tenant.state.methods_of(upn) == []
