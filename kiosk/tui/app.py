@@ -91,8 +91,7 @@ class KioskApp(App[int]):
     def on_mount(self) -> None:
         self.register_theme(HIGH_CONTRAST)
         self.theme = THEMES[self.settings.kiosk.theme]
-        self.push_screen(self.enroll_screen)
-        self.redraw()
+        # The enrollment screen is composed after the sign-in, so the first frame comes fast.
         self.push_screen(SignInScreen(self.settings, locked=False), self._signed_in)
         self.set_interval(1.0, self.check_idle_lock)
         if self._engine is not None:
@@ -141,6 +140,10 @@ class KioskApp(App[int]):
 
     def stop_engine(self) -> None:
         self._stop.set()
+        if self._engine is not None and self.state.prompt is Prompt.TOUCH_KEY:
+            # A key waiting for a touch would hold the engine (and the exit) until it times
+            # out: cancel that attempt; the user stays in the queue to be retried.
+            self._engine.cancel()
 
     def on_unmount(self) -> None:
         self.stop_engine()
@@ -264,7 +267,7 @@ class KioskApp(App[int]):
             title, detail, next_step = error.title, error.detail, error.next_step
         else:
             title = "Unexpected failure"
-            detail = f"{event.worker.name} stopped with {type(error).__name__}."
+            detail = f"The {event.worker.group} task stopped with {type(error).__name__}."
             next_step = "Try again. If it happens again, call the kiosk administrator."
         if event.worker.group in ("engine", "boot"):
             again = self.run_engine if event.worker.group == "engine" else self.boot_engine
@@ -273,7 +276,8 @@ class KioskApp(App[int]):
                 if choice == "retry":
                     again()
 
-            title = f"Enrollment stopped: {title}"
+            stopped = "Enrollment stopped" if event.worker.group == "engine" else "Could not start"
+            title = f"{stopped}: {title}"
             self.push_screen(
                 ErrorScreen(title, detail, next_step, retryable=True, skippable=False), chosen
             )
@@ -300,6 +304,9 @@ class KioskApp(App[int]):
         self.operator = name
         if self._engine is not None:
             self._engine.set_operator(name)
+        if self.enroll_screen not in self.screen_stack:
+            self.push_screen(self.enroll_screen)
+            self.call_after_refresh(self.redraw)
         self.idle.touch()
         self.redraw()
         self._show_held_pins()
@@ -314,8 +321,7 @@ class KioskApp(App[int]):
         self.operator = None
         if self._engine is not None:
             self._engine.set_operator(None)
-        self.push_screen(self.enroll_screen)
-        self.redraw()
+        # The enrollment screen is composed after the sign-in, so the first frame comes fast.
         self.push_screen(SignInScreen(self.settings, locked=True), self._signed_in)
 
     def action_locked_down(self) -> None:

@@ -1,0 +1,117 @@
+"""`kiosk demo` in a real terminal (tmux): a batch of three users driven with send-keys.
+
+The screen is read with capture-pane. After the admin exits the kiosk, the terminal's
+scrollback must not hold any PIN that was shown on screen.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+SPACED_PIN = re.compile(r"\b(\d(?:  \d){5,})\b")
+
+
+class Tmux:
+    def __init__(self) -> None:
+        self.socket = f"kiosk-test-{uuid.uuid4().hex[:8]}"
+        self.session = "kiosk"
+
+    def run(self, *args: str) -> str:
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return out.stdout
+
+    def start(self, command: str, width: int = 100, height: int = 30) -> None:
+        self.run("new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
+                 command)
+        self.run("set-option", "-t", self.session, "remain-on-exit", "on")
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            self.run("send-keys", "-t", self.session, key)
+            time.sleep(0.15)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.session)
+
+    def history(self) -> str:
+        return self.run("capture-pane", "-p", "-S", "-", "-E", "-", "-t", self.session)
+
+    def wait(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} did not appear; screen:\n{self.screen()}")
+
+    def dead(self) -> bool:
+        return self.run("display-message", "-p", "-t", self.session, "#{pane_dead}").strip() == "1"
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
+                       check=False, timeout=30)
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    t = Tmux()
+    yield t
+    t.kill()
+
+
+def test_batch_of_three_in_a_real_terminal(tmux: Tmux) -> None:
+    tmux.start(f"{sys.executable} -m kiosk demo --users 3 --latency none")
+    tmux.wait("Choose your name")
+    tmux.keys("Enter", "1", "2", "3", "4", "Enter")
+    pins: list[str] = []
+    for n in range(1, 4):
+        tmux.wait("INSERT A KEY")
+        tmux.keys("F2")
+        tmux.wait("plug in a virtual key")
+        tmux.keys("1")
+        tmux.wait("TOUCH THE KEY NOW")
+        tmux.keys("F3")
+        screen = tmux.wait("shown only this once")
+        found = SPACED_PIN.search(screen)
+        assert found, screen
+        pins.append(found.group(1).replace("  ", ""))
+        tmux.keys("Space")  # the PIN is written down: clear it
+        screen = tmux.wait("REMOVE THE KEY")
+        assert pins[-1] not in screen.replace("  ", "")
+        tmux.keys("F4")
+        tmux.wait(f"✔ done {n}")
+    assert len(set(pins)) == 3
+    tmux.keys("a")
+    tmux.wait("Admin PIN")
+    tmux.keys("0", "0", "0", "0", "Enter")
+    tmux.wait("Admin mode")
+    tmux.keys("x")
+    deadline = time.monotonic() + 30
+    while not tmux.dead():
+        assert time.monotonic() < deadline, tmux.screen()
+        time.sleep(0.2)
+    history = tmux.history()
+    flat = history.replace(" ", "")
+    for pin in pins:
+        assert pin not in flat, "a PIN was left in the terminal's scrollback"
