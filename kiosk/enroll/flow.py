@@ -86,7 +86,11 @@ def confirm_replace(eng: Engine, entry: QueueEntry) -> list[str]:
     return [m.id for m in methods]
 
 
-def delete_methods(eng: Engine, entry: QueueEntry, method_ids: list[str]) -> None:
+def delete_methods(
+    eng: Engine, entry: QueueEntry, method_ids: list[str], *, interactive: bool = True
+) -> None:
+    """Replace mode: delete the old methods (Graph trouble: the operator retries, or, when
+    not ``interactive``, the error is raised)."""
     for method_id in method_ids:
         while True:
             try:
@@ -95,6 +99,8 @@ def delete_methods(eng: Engine, entry: QueueEntry, method_ids: list[str]) -> Non
             except GraphNotFoundError:
                 break  # already gone
             except ENTRA_ERRORS as exc:
+                if not interactive:
+                    raise
                 graph_trouble(eng, exc)
         eng.audit.append(
             "method deleted",

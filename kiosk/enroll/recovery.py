@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiosk.enroll.events import ErrorRaised, Step
-from kiosk.enroll.flow import Success, record_success
+from kiosk.enroll.flow import Success, delete_methods, record_success
 from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.enroll.registration import lookup, register_once
 from kiosk.store.journal import Enrollment
@@ -42,7 +42,24 @@ def resume(eng: Engine) -> list[str]:
         if line:
             report.append(line)
     eng.store.queue.release_active()
+    report.extend(_finish_replacements(eng))
     return report
+
+
+def _finish_replacements(eng: Engine) -> list[str]:
+    """Replace mode was confirmed and the new key registered, then the kiosk stopped before
+    the old methods were all deleted: delete the rest now (every method not enrolled here)."""
+    lines = []
+    for entry in eng.store.queue.unfinished_replacements():
+        ours = {e.method_id for e in eng.store.journal.for_entry(entry.entry_id) if e.method_id}
+        try:
+            old = [m.id for m in eng.graph.list_fido2_methods(entry.user_id) if m.id not in ours]
+            delete_methods(eng, entry, old, interactive=False)
+        except ENTRA_ERRORS as exc:
+            lines.append(f"{entry.upn}: old security keys not deleted yet ({exc.title}).")
+            continue
+        lines.append(f"{entry.upn}: finished replacing the old security keys ({len(old)} deleted).")
+    return lines
 
 
 def _orphan(eng: Engine, enr: Enrollment, why: str) -> str:

@@ -165,6 +165,11 @@ class Queue:
         with self.db.tx() as conn:
             conn.execute("UPDATE queue SET replace = 0 WHERE id = ?", (entry_id,))
 
+    def unfinished_replacements(self) -> list[QueueEntry]:
+        """Entries enrolled in replace mode whose old methods were not all deleted yet."""
+        rows = self.db.query("SELECT * FROM queue WHERE status = 'done' AND replace = 1")
+        return [_entry(r) for r in rows]
+
     def requeue(self, entry_id: int) -> None:
         """A failed or skipped entry goes back to pending (operator retry)."""
         with self.db.tx() as conn:

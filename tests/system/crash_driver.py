@@ -6,7 +6,8 @@ The fault injection lives here, in the test driver, not in product code: when th
 variable ``CRASH_AT`` is ``<label>|<before|after>|<n>``, the store's journal-write methods are
 wrapped so the process SIGKILLs itself just before or just after the n-th journal write with
 that label (labels: ``key inserted``, ``key checked``, ``reset``, ``PIN set``,
-``credential created``, ``PIN policy applied``, ``registered``, ``done``). Without it the
+``credential created``, ``PIN policy applied``, ``registered``, ``done``; and ``method
+deleted``: before replace mode's n-th Graph delete call). Without it the
 driver runs the queue to the end and prints one JSON line: the recovery report and counts.
 
 A robot plugs a fresh zero-latency, auto-touch virtual key (serials from the base) whenever
@@ -35,9 +36,19 @@ from kiosk.store.journal import Journal
 from tests.fixtures.engine_build import build_engine
 
 
-def arm(journal: Journal, spec: str) -> None:
+def arm(journal: Journal, spec: str, graph: Any) -> None:
     label, when, nth = spec.split("|")
     count = itertools.count(1)
+    if label == "method deleted":  # replace mode: crash before the n-th old method is deleted
+        delete = graph.delete_fido2_method
+
+        def deleting(*args: Any, **kwargs: Any) -> Any:
+            if next(count) == int(nth):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return delete(*args, **kwargs)
+
+        graph.delete_fido2_method = deleting
+        return
 
     def label_of(name: str, args: tuple[Any, ...]) -> str:
         if name == "start":
@@ -76,7 +87,7 @@ def main(argv: list[str]) -> int:
         settings, port, operator="crash test", clock=lambda: datetime.now(UTC) + offset
     )
     if os.environ.get("CRASH_AT"):
-        arm(store.journal, os.environ["CRASH_AT"])
+        arm(store.journal, os.environ["CRASH_AT"], engine.graph)
     stop = threading.Event()
 
     def robot(event: Event) -> None:
@@ -89,6 +100,8 @@ def main(argv: list[str]) -> int:
                     port.unplug(key)
                     if event.prompt is Prompt.REINSERT_KEY:
                         port.plug(key)
+            elif event.prompt is Prompt.CONFIRM_REPLACE:
+                engine.confirm_replace(True)
             elif event.prompt is Prompt.IDLE and "empty" in event.detail:
                 stop.set()
         elif isinstance(event, EnrollmentResult) and event.status is not Step.DONE:

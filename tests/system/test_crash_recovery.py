@@ -27,6 +27,8 @@ from kiosk.entra.fake.server import FakeTenant
 from kiosk.keys.types import b64url
 from kiosk.store import Store
 from kiosk.store.queue import NewUser
+from tests.fixtures.engine import EngineRig
+from tests.fixtures.engine_build import build_settings
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +52,8 @@ KILL_POINTS = [
 ]
 ORPHAN_POINTS = {("PIN set", "after"), ("credential created", "before")}
 """The key holds a PIN and (maybe) a credential the journal never saw: it must be reset."""
+REPLACE = ("method deleted", "before", 1)
+"""Replace mode: crash after the new key is registered, before the old method is deleted."""
 EXPIRED = ("credential created", "after", 1, 7200.0)
 """Crash right after the credential is journaled; come back two hours later (60-min challenge)."""
 
@@ -60,6 +64,7 @@ class Scenario:
     when: str
     nth: int
     offset: float = 0.0
+    replace: bool = False
     state: Path = Path()
     upns: list[str] = field(default_factory=list)
     serial_base: int = 0
@@ -106,9 +111,20 @@ def _prepare(tenant: FakeTenant, base: Path, helpdesk_cert: Path, n: int, sc: Sc
     for i in range(USERS):
         upn = f"crash{n:02d}-{i}@{tenant.state.domain}"
         user = tenant.state.add_user(upn, f"Crash {n} {i}")
-        store.queue.add([NewUser(upn, user.id, f"Crash {n} {i}")])
+        store.queue.add([NewUser(upn, user.id, f"Crash {n} {i}")], replace=sc.replace)
         sc.upns.append(upn)
     store.close()
+    if sc.replace:  # each user already has a key, enrolled by another kiosk
+        other = EngineRig(tenant, build_settings(tenant, base / f"old{n:02d}", helpdesk_cert))
+        other.store.queue.add(
+            [NewUser(u, tenant.state.user_by_upn(u).id) for u in sc.upns]
+        )
+        other.robot()
+        other.start()
+        other.wait_results(USERS)
+        other.stop()
+        other.store.close()
+        other.audit.close()
 
 
 def _run(sc: Scenario) -> Scenario:
@@ -125,6 +141,7 @@ def crashes(
     base = tmp_path_factory.mktemp("crashes")
     scenarios = [Scenario(lb, wh, n) for lb, wh in KILL_POINTS for n in (1, 2)]
     scenarios.append(Scenario(*EXPIRED))
+    scenarios.append(Scenario(*REPLACE, replace=True))
     with FakeTenant() as tenant:
         for n, sc in enumerate(scenarios):
             _prepare(tenant, base, helpdesk[0], n, sc)
@@ -180,4 +197,19 @@ def test_expired_challenge_after_a_crash_is_an_orphan_on_its_serial(
     (orphan,) = store.journal.with_state("orphan")
     assert orphan.serial == str(sc.serial_base) and "challenge expired" in orphan.reason
     assert any(str(sc.serial_base) in line for line in report)
+    store.close()
+
+
+def test_replace_interrupted_before_deleting_the_old_key_is_finished_on_restart(
+    crashes: tuple[FakeTenant, dict[str, Scenario]],
+) -> None:
+    tenant, scenarios = crashes
+    sc = scenarios["method deleted|before|1"]
+    store, report = _check(tenant, sc)  # exactly one method each: the old one is gone
+    done = {row.method_id for row in store.journal.with_state("done")}
+    for upn in sc.upns:
+        (method,) = tenant.state.methods_of(upn)
+        assert method.id in done  # and the one left is the new key
+    assert any("finished replacing" in line for line in report)
+    assert store.queue.unfinished_replacements() == []
     store.close()
