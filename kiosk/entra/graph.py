@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Generator, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -37,6 +38,8 @@ USER_SELECT = "id,userPrincipalName,displayName,mail"
 PAGE_SIZE = 999
 DISPLAY_NAME_MAX = 30
 V1_CHALLENGE_MINUTES = 5
+PAGES_AHEAD = 1
+"""Pages read ahead of the caller (besides the one it holds and the one being fetched)."""
 RECONCILE_CLOCK_SKEW = timedelta(minutes=5)
 """How far Graph's clock may be behind ours when matching a method created after our send."""
 
@@ -239,30 +242,57 @@ class GraphClient:
     def _pages(self, url: str, what: str) -> Iterator[list[Any]]:
         """Each page's ``value`` list, following ``@odata.nextLink`` to the end.
 
-        The next page is requested (on one helper thread) as soon as this page's link is known,
-        so turning a page into users, and whatever the caller does with them, overlaps the next
-        round trip. At most two pages are held at a time.
+        A helper thread walks the links and asks for the next page as soon as it has read the
+        current one, so the caller's work on a page overlaps the next round trip. It stays at
+        most :data:`PAGES_AHEAD` pages ahead of the caller, so memory stays flat; it stops when
+        the caller stops iterating. Errors reach the caller as raised by the request.
         """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-pages") as pool:
-            page = 1
-            pending: Future[dict[str, Any]] | None = pool.submit(
-                self._get_json, url, f"{what} (page 1)"
-            )
-            while pending is not None:
-                data = pending.result()
-                pending = None
-                value = data.get("value")
-                if not isinstance(value, list):
-                    raise GraphResponseError(
-                        f"{what} (page {page}): Graph's answer has no value list."
-                    )
-                link = data.get("@odata.nextLink")
-                if link is not None:
-                    next_url = self._check_next_link(link, what)
+        pages: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=PAGES_AHEAD)
+        stop = threading.Event()
+
+        def put(item: tuple[str, Any]) -> bool:
+            while not stop.is_set():
+                try:
+                    pages.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def walk() -> None:
+            next_url: str | None = url
+            page = 0
+            try:
+                while next_url is not None:
                     page += 1
-                    pending = pool.submit(self._get_json, next_url, f"{what} (page {page})")
-                del data
-                yield value
+                    data = self._get_json(next_url, f"{what} (page {page})")
+                    value = data.get("value")
+                    if not isinstance(value, list):
+                        raise GraphResponseError(
+                            f"{what} (page {page}): Graph's answer has no value list."
+                        )
+                    link = data.get("@odata.nextLink")
+                    next_url = self._check_next_link(link, what) if link is not None else None
+                    del data
+                    if not put(("page", value)):
+                        return
+                put(("end", None))
+            except BaseException as exc:  # handed to the caller's thread
+                put(("error", exc))
+
+        worker = threading.Thread(target=walk, name="graph-pages", daemon=True)
+        worker.start()
+        try:
+            while True:
+                kind, item = pages.get()
+                if kind == "page":
+                    yield item
+                elif kind == "end":
+                    return
+                else:
+                    raise item
+        finally:
+            stop.set()
 
     # ---------------------------------------------------------------- users and groups
 
@@ -305,7 +335,7 @@ class GraphClient:
             )
         return found[0]
 
-    def iter_group_users(self, group_id: str) -> Iterator[User]:
+    def iter_group_users(self, group_id: str) -> Generator[User, None, None]:
         """Every user in the group, nested groups included; other members skipped.
 
         A generator over one page at a time: memory stays flat however large the group is.

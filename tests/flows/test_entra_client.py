@@ -10,6 +10,7 @@ checked instead.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -517,3 +518,28 @@ def test_sign_in_that_keeps_failing_is_a_typed_error(tenant: FakeTenant, kind: s
     assert info.value.next_step
     assert len(c.calls("token")) == 3  # first try + 2 retries
     assert c.calls("user") == []
+
+
+def test_paging_reads_ahead_a_bounded_amount_and_stops_with_the_caller(
+    tenant: FakeTenant, client: Client
+) -> None:
+    group = make_demo_tenant(tenant.state, 40)  # 10 pages of 4
+    users = client.graph.iter_group_users(group.id)
+    first = next(users)
+    assert first.id
+    users.close()  # the caller stops: the helper thread must stop too
+    time.sleep(0.5)
+    fetched = len(client.calls("members"))
+    assert 1 <= fetched <= 3  # the page in hand, one queued, one in flight at most
+    time.sleep(0.3)
+    assert len(client.calls("members")) == fetched
+
+
+def test_an_error_on_a_later_page_reaches_the_caller(tenant: FakeTenant, client: Client) -> None:
+    group = make_demo_tenant(tenant.state, 14)
+    tenant.inject(Fault("html", "members", calls=frozenset({3})))
+    seen: list[str] = []
+    with pytest.raises(GraphResponseError):
+        for user in client.graph.iter_group_users(group.id):
+            seen.append(user.id)
+    assert len(seen) == 8  # two full pages came first
