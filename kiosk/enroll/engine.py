@@ -89,6 +89,9 @@ class Engine:
             refresh_margin=min(120.0, settings.graph.challenge_timeout_minutes * 60 / 5),
         )
         self._listeners: list[Listener] = []
+        self._last_prompt: PromptChanged | None = None
+        self.used_paths: set[str] = set()
+        """Keys (HID paths) an attempt has used and that have not been seen removed since."""
         self._selected: int | None = None
         self._last_ended: int | None = None
         self._running = threading.Lock()
@@ -108,7 +111,12 @@ class Engine:
                 log.exception("an engine listener failed on %s", type(event).__name__)
 
     def prompt(self, prompt: Prompt, detail: str = "") -> None:
-        self.emit(PromptChanged(prompt, detail))
+        """Change the big prompt (the same prompt twice in a row is said once)."""
+        event = PromptChanged(prompt, detail)
+        if event == self._last_prompt:
+            return
+        self._last_prompt = event
+        self.emit(event)
 
     def step(self, entry: QueueEntry, step: Step, detail: str = "") -> None:
         self.emit(StepChanged(entry.entry_id, entry.upn, step, detail))

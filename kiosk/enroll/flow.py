@@ -134,6 +134,11 @@ def wait_insert(eng: Engine, entry: QueueEntry) -> HidDescriptor:
     n = entry.keys_done + 1
     which = f" (key {n} of {entry.keys_wanted})" if entry.keys_wanted > 1 else ""
     eng.prompt(Prompt.INSERT_KEY, f"Insert a new security key for {entry.upn}{which}.")
+    present = {str(d.path) for d in eng.watcher.present}
+    eng.used_paths &= present
+    waiting = eng.watcher.key
+    if waiting is not None and str(waiting.path) not in eng.used_paths:
+        return waiting  # inserted while the kiosk was idle (or locked)
     while True:
         signal = eng.signals.next()
         if isinstance(signal, KeyInserted):
@@ -209,6 +214,7 @@ def attempt(
     holder: list[CreationOptions | None],
 ) -> None:
     eng.signals.new_attempt()
+    eng.used_paths.add(str(descriptor.path))
     eid = eng.store.journal.start(entry.entry_id, entry.user_id, entry.upn, eng.operator)
     att = steps.Attempt(entry, eid, descriptor, holder[0])
     journal_row = eng.store.journal.get(eid)

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from kiosk.config import GraphSettings
-from kiosk.enroll.events import ErrorRaised, Event, Prompt, PromptChanged, Step, TouchNeeded
+from kiosk.enroll.events import (
+    ErrorRaised,
+    Event,
+    Prompt,
+    PromptChanged,
+    Step,
+    StepChanged,
+    TouchNeeded,
+)
 from tests.fixtures.engine import EngineRig
 
 
@@ -136,3 +145,27 @@ def test_sign_in_refused_is_shown_and_the_engine_stays_up(
     error = rig.of(ErrorRaised)[0]
     assert "consent" in error.title.lower() and "admin consent" in error.next_step.lower()
     assert tenant.state.methods_of(upn) == []
+
+
+def test_locked_kiosk_waits_and_uses_the_key_inserted_meanwhile(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig = engine_rig(operator=None)
+    (upn,) = rig.add_users(1)
+    key = rig.key()
+    rig.start()
+    rig.wait(lambda evs: any(
+        isinstance(e, PromptChanged) and e.prompt is Prompt.IDLE and "Sign in" in e.detail
+        for e in evs
+    ))
+    rig.port.plug(key)  # the operator puts the key down before signing in
+    rig.wait(lambda evs: bool(rig.engine.watcher.present))
+    assert rig.of(StepChanged) == []  # nothing happens while locked
+    rig.engine.set_operator("Olivia")
+    (result,) = rig.wait_results(1)
+    rig.port.unplug()
+    rig.stop()
+    assert result.status is Step.DONE
+    assert str(key.profile.serial) in rig.tenant.state.methods_of(upn)[0].display_name
+    audit = Path(rig.settings.store.audit_path).read_text(encoding="utf-8")
+    assert '"operator":"Olivia"' in audit
