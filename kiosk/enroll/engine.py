@@ -20,7 +20,14 @@ from cryptography import x509
 from kiosk.audit import AuditTrail
 from kiosk.audit import verify as verify_trail
 from kiosk.config import Settings
-from kiosk.enroll.api import AuditReport, ImportReport, QueueRow, SortKey, Status
+from kiosk.enroll.api import (
+    AuditReport,
+    EngineControl,
+    ImportReport,
+    QueueRow,
+    SortKey,
+    Status,
+)
 from kiosk.enroll.control import Command, EntryOver, Signals, Stopped
 from kiosk.enroll.escrow import EscrowStore, load_recipients
 from kiosk.enroll.events import (
@@ -308,3 +315,8 @@ class Engine:
             )
         )
         self.queue_changed()
+
+
+def _conforms(engine: Engine) -> EngineControl:
+    """mypy checks here that Engine implements the EngineControl protocol the TUI uses."""
+    return engine
