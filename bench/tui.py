@@ -6,6 +6,9 @@
   opening it to its first frame (headless, 120x36).
 - ``queue_50k_scroll_seconds``: the slowest single scroll step on that screen (page down,
   end, home, next pending, a search): what the operator waits at worst. It must not freeze.
+- ``textual_minimal_first_frame_seconds``: the same first-frame measure for a one-widget
+  Textual app, the floor on this machine at this moment (the machine is shared; compare the
+  two rather than the absolute figure).
 
 Run: .venv/bin/python bench/tui.py
 """
@@ -29,8 +32,17 @@ from tui_frame import first_frame_seconds
 USERS = 50_000
 
 
-def measure_first_frame(runs: int = 3) -> float:
-    argv = [sys.executable, "-m", "kiosk", "demo", "--users", "12"]
+MINIMAL_APP = (
+    "from textual.app import App\n"
+    "from textual.widgets import Static\n"
+    "class A(App):\n"
+    "    def compose(self):\n"
+    "        yield Static('Choose your name')\n"
+    "A().run()\n"
+)
+
+
+def measure_first_frame(argv: list[str], runs: int = 3) -> float:
     return statistics.median(first_frame_seconds(argv, b"Choose your name") for _ in range(runs))
 
 
@@ -77,7 +89,9 @@ async def measure_queue(env: Any) -> tuple[float, float]:
 def main() -> None:
     from kiosk.demo.environment import DemoEnvironment
 
-    first = measure_first_frame()
+    first = measure_first_frame([sys.executable, "-m", "kiosk", "demo", "--users", "12"])
+    # The same measure for the smallest Textual app: the floor this machine allows right now.
+    floor = measure_first_frame([sys.executable, "-c", MINIMAL_APP])
     with DemoEnvironment(users=1, latency="none", sync_group=False) as env:
         fill_queue(env, USERS)
         render, scroll = asyncio.run(measure_queue(env))
@@ -87,6 +101,7 @@ def main() -> None:
                 "first_frame_seconds": round(first, 3),
                 "queue_50k_render_seconds": round(render, 3),
                 "queue_50k_scroll_seconds": round(scroll, 3),
+                "textual_minimal_first_frame_seconds": round(floor, 3),
                 "load_average_1m": round(os.getloadavg()[0], 2),
             }
         )

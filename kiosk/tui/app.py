@@ -85,12 +85,12 @@ class KioskApp(App[int]):
         self._stop = threading.Event()
         self._held_pins: list[PinHandover] = []
         self.enroll_screen = EnrollScreen(motion=motion, banner=banner)
+        self.register_theme(HIGH_CONTRAST)
+        self.theme = THEMES[settings.kiosk.theme]
 
     # -- start and stop ---------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.register_theme(HIGH_CONTRAST)
-        self.theme = THEMES[self.settings.kiosk.theme]
         # The enrollment screen is composed after the sign-in, so the first frame comes fast.
         self.push_screen(SignInScreen(self.settings, locked=False), self._signed_in)
         self.set_interval(1.0, self.check_idle_lock)
