@@ -31,16 +31,35 @@ def register(subparsers: Any) -> None:
     p.add_argument("--page-size", type=int, default=100, help="largest page Graph returns")
     p.add_argument("--rtt-ms", type=float, default=0.0, help="latency added to every request")
     p.add_argument("--seed", type=int, default=0, help="seed for names and faults")
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND@ROUTE[:WHEN]",
+        help="inject a fault, e.g. 503@register:3 (3rd register call), 429@*:10%% (one call "
+        "in ten), lost_response@register:1; repeatable",
+    )
     p.set_defaults(func=handler)
 
 
 def handler(args: argparse.Namespace) -> int:
+    from kiosk.entra.fake.faults import parse_fault
     from kiosk.entra.fake.server import FakeTenant
     from kiosk.entra.fake.state import make_demo_tenant
     from kiosk.errors import KioskError
 
     if args.users < 0:
         raise KioskError("--users must be 0 or more.", title="Bad argument")
+    if not 1 <= args.page_size <= 999:
+        raise KioskError("--page-size must be from 1 to 999.", title="Bad argument")
+    try:
+        faults = [parse_fault(spec) for spec in args.fault]
+    except ValueError as exc:
+        raise KioskError(
+            f"--fault {exc}",
+            title="Bad argument",
+            next_step="Write faults as KIND@ROUTE[:WHEN], e.g. 503@register:3 or 429@*:10%.",
+        ) from None
     try:
         tenant = FakeTenant(
             args.state_dir,
@@ -55,6 +74,8 @@ def handler(args: argparse.Namespace) -> int:
             title="Fake tenant did not start",
             next_step="Choose another --port, or leave it out to take any free port.",
         ) from None
+    for fault in faults:
+        tenant.inject(fault)
     group = make_demo_tenant(tenant.state, args.users, seed=args.seed) if args.users else None
     print(
         describe(tenant, group.display_name if group else None, group.id if group else None),
@@ -89,5 +110,12 @@ def describe(tenant: Any, group_name: str | None, group_id: str | None) -> str:
         lines.append(f"  group          {group_name!r}  id {group_id}  ({len(users)} users)")
     if users:
         lines.append(f"  a user         {users[0].user_principal_name}")
+    for fault in tenant.faults.faults:
+        when = (
+            ",".join(str(c) for c in sorted(fault.calls))
+            if fault.calls
+            else f"{fault.probability:.0%} of calls"
+        )
+        lines.append(f"  fault          {fault.kind} on {fault.route}: {when}")
     lines += ["", "kiosk.toml:", "", tenant.kiosk_toml("certificate")]
     return "\n".join(lines)

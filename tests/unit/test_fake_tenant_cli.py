@@ -62,3 +62,11 @@ def test_fake_tenant_command_prints_a_working_configuration(tmp_path: Path) -> N
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
+
+
+def test_a_bad_fault_spec_is_refused_with_the_way_to_write_it(capsys) -> None:
+    from kiosk.cli import main
+
+    assert main(["fake-tenant", "--fault", "503@nowhere:1"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown route 'nowhere'" in err and "KIND@ROUTE" in err

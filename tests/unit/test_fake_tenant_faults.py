@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 import requests
 
-from kiosk.entra.fake.faults import Fault, FaultPlan
+from kiosk.entra.fake.faults import Fault, FaultPlan, parse_fault
 from kiosk.entra.fake.server import FakeTenant
 from tests.fixtures.tenant import SoftAuthenticator, graph_headers
 
@@ -162,3 +163,25 @@ def test_round_trip_time_is_added_to_every_request(fake_tenant, tenant_session, 
     start = time.monotonic()
     assert statuses(tenant_session, user_url, headers, 5) == [200] * 5
     assert time.monotonic() - start >= 0.2
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind", "route", "calls", "probability"),
+    [
+        ("503@register:3", "503", "register", {3}, 0.0),
+        ("lost_response@register:1,2", "lost_response", "register", {1, 2}, 0.0),
+        ("429@*:10%", "429", "*", set(), 0.1),
+        ("drop@token", "drop", "token", set(), 1.0),
+    ],
+)
+def test_fault_specs_from_the_command_line(spec, kind, route, calls, probability):
+    fault = parse_fault(spec)
+    assert (fault.kind, fault.route, set(fault.calls)) == (kind, route, calls)
+    assert fault.probability == pytest.approx(probability)
+
+
+@pytest.mark.parametrize("spec", ["503", "boom@register:1", "503@registr:1", "503@user:0",
+                                  "503@user:150%", "503@user:x"])
+def test_bad_fault_specs_say_what_is_wrong(spec):
+    with pytest.raises(ValueError, match=re.escape(repr(spec))):
+        parse_fault(spec)

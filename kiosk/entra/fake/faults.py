@@ -26,7 +26,7 @@ import hashlib
 import struct
 import threading
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast, get_args
 
 FaultKind = Literal[
     "429",
@@ -167,3 +167,37 @@ class FaultPlan:
     def fired_kinds(self, route: str | None = None) -> list[str]:
         with self._lock:
             return [f.kind for f in self.fired if route is None or f.route == route]
+
+
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+
+
+def parse_fault(spec: str) -> Fault:
+    """A fault from ``KIND@ROUTE[:WHEN]``, as ``kiosk fake-tenant --fault`` takes it.
+
+    WHEN is call numbers (``3`` or ``2,5``) or a chance (``10%``); without it, every call.
+    Examples: ``503@register:3``, ``429@*:10%``, ``lost_response@register:1``,
+    ``slow@members:2`` (two seconds late). Raises ``ValueError`` saying what is wrong.
+    """
+    head, _, when = spec.strip().partition(":")
+    name, sep, route = head.partition("@")
+    if not sep or name not in FAULT_KINDS:
+        raise ValueError(
+            f"{spec!r}: expected KIND@ROUTE[:WHEN] with KIND one of {', '.join(FAULT_KINDS)}"
+        )
+    kind = cast(FaultKind, name)
+    delay = 2.0 if kind == "slow" else 0.0
+    try:
+        if not when:
+            return Fault(kind, route, probability=1.0, delay_s=delay)
+        if when.endswith("%"):
+            chance = float(when[:-1]) / 100.0
+            if not 0.0 < chance <= 1.0:
+                raise ValueError("the chance must be above 0% and at most 100%")
+            return Fault(kind, route, probability=chance, delay_s=delay)
+        calls = frozenset(int(c) for c in when.split(","))
+        if not calls or min(calls) < 1:
+            raise ValueError("call numbers start at 1")
+        return Fault(kind, route, calls, delay_s=delay)
+    except ValueError as exc:
+        raise ValueError(f"{spec!r}: {exc}") from None

@@ -64,12 +64,8 @@ from kiosk.entra.fake.wire import (
 log = logging.getLogger(__name__)
 
 GRAPH_PREFIX = "graph"
-KNOWN_MODELS = {
-    "ee882879-721c-4913-9775-3dfcce97072a": "YubiKey 5 Series with NFC",
-    "cb69481e-8ff7-4039-93ec-0a2729a154a8": "YubiKey 5 Series",
-    "2fc0579f-8113-47ea-b116-bb5a8db9202a": "YubiKey 5 Series with NFC",
-}
-"""AAGUID -> model name, as Graph reports it from FIDO metadata."""
+KNOWN_MODELS = {"ee882879-721c-4913-9775-3dfcce97072a": "YubiKey 5 Series with NFC"}
+"""AAGUID -> model name, as Graph reports it from FIDO metadata (others: no model)."""
 
 
 class FakeTenant:
