@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from kiosk.config import parse
 from kiosk.entra.fake.server import FakeTenant
 from kiosk.entra.fake.state import make_demo_tenant
 from tests.fixtures.tenant import graph_headers
@@ -151,3 +152,24 @@ def test_one_session_uses_one_connection(fake_tenant, tenant_session, graph):
     for _ in range(20):
         assert graph(f"/v1.0/users/{user.id}").status_code == 200
     assert fake_tenant.connections_accepted == 1
+
+
+def test_demo_tenant_has_nested_groups_guests_and_non_user_members(fake_tenant, graph):
+    group = make_demo_tenant(fake_tenant.state, 12)
+    users, _ = all_pages(graph, f"/v1.0/groups/{group.id}/transitiveMembers/microsoft.graph.user")
+    assert len(users) == 12
+    assert sum("#EXT#" in u["userPrincipalName"] for u in users) == 1
+    direct = fake_tenant.state.groups[group.id].members
+    nested = [fake_tenant.state.groups[m] for m in direct if m in fake_tenant.state.groups]
+    assert len(nested) == 1 and len(nested[0].members) == 2  # users 5 and 10
+    everything, _ = all_pages(graph, f"/v1.0/groups/{group.id}/transitiveMembers")
+    kinds = {o["@odata.type"] for o in everything}
+    assert kinds == {"#microsoft.graph.user", "#microsoft.graph.group",
+                     "#microsoft.graph.device", "#microsoft.graph.servicePrincipal"}
+
+
+@pytest.mark.parametrize("credential", ["certificate", "secret"])
+def test_kiosk_toml_snippet_parses_into_the_same_settings(fake_tenant, credential):
+    parsed = parse(fake_tenant.kiosk_toml(credential), "snippet").tenant
+    assert parsed == fake_tenant.tenant_settings(credential)
+    assert fake_tenant.settings(credential).tenant == parsed
