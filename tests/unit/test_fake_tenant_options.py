@@ -121,3 +121,15 @@ def test_graph_id_encodings_mix_three_flavours_that_decode_leniently():
 
 def test_options_for_an_unknown_user_are_404(call):
     assert call("GET", options_path("nobody@contoso.onmicrosoft.com", 5)).status_code == 404
+
+
+def test_long_dead_challenges_are_forgotten_so_a_long_demo_stays_small():
+    from datetime import timedelta
+
+    from kiosk.entra.fake.state import TenantState
+
+    state = TenantState("t", "contoso.example")
+    for n in range(10_000):
+        state.issue_challenge(n.to_bytes(4, "big"), "u", timedelta(hours=-2))
+    fresh = state.issue_challenge(b"fresh", "u", timedelta(minutes=5))
+    assert list(state.challenges.values()) == [fresh]

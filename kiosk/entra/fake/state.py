@@ -324,6 +324,12 @@ class TenantState:
         now = utcnow()
         challenge = Challenge(value, user_id, now, now + lifetime)
         with self.lock:
+            if len(self.challenges) >= 10_000:
+                # A long demo must not grow without bound: forget challenges that died an
+                # hour ago or more (an answer to one of those is "not issued" either way).
+                stale = now - timedelta(hours=1)
+                for key in [k for k, c in self.challenges.items() if c.expires_at < stale]:
+                    del self.challenges[key]
             self.challenges[value] = challenge
         return challenge
 

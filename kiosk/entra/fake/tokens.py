@@ -182,6 +182,10 @@ class TokenService:
         token = secrets.token_urlsafe(48)
         expires_at = utcnow() + timedelta(seconds=self.lifetime_s)
         with self._lock:
+            if len(self._tokens) >= 10_000:
+                stale = utcnow() - timedelta(hours=1)
+                for key in [k for k, t in self._tokens.items() if t.expires_at < stale]:
+                    del self._tokens[key]
             self._tokens[token] = IssuedToken(app.client_id, expires_at)
             self.issued_count += 1
         lifetime = int(self.lifetime_s)
