@@ -48,6 +48,7 @@ class QueueScreen(Screen[None]):
         calm_inputs(self)
         self.view.focus()
         self._describe()
+        self._count()
 
     def _describe(self) -> None:
         view = self.view
@@ -56,6 +57,8 @@ class QueueScreen(Screen[None]):
             f" Showing: {shown} · sorted by {view.sort} · {view.total} users"
             + (f" · search: {view.search}" if view.search else "")
         )
+
+    def _count(self) -> None:
         self.query_one(CountsBar).show(self.engine.counts())
 
     def action_back(self) -> None:
@@ -100,3 +103,4 @@ class QueueScreen(Screen[None]):
     def show_state(self, *_: Any) -> None:
         self.view.refetch()
         self._describe()
+        self._count()
