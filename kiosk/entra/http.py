@@ -52,6 +52,7 @@ class KioskSession(requests.Session):
         self.default_timeout = timeout
         self._verify: str | bool = ca_bundle or True
         self.verify = self._verify
+        self._env_proxies: dict[tuple[str, str], dict[str, str]] = {}
         self.headers["User-Agent"] = "fido-kiosk/0.1 " + str(self.headers.get("User-Agent", ""))
 
     def request(
@@ -71,10 +72,24 @@ class KioskSession(requests.Session):
     def merge_environment_settings(  # type: ignore[override]
         self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
     ) -> dict[str, Any]:
-        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace `verify`; we do not.
-        merged = dict(super().merge_environment_settings(url, proxies, stream, verify, cert))
-        merged["verify"] = self._verify
-        return merged
+        # Proxies: the environment's (HTTPS_PROXY, NO_PROXY...), looked up once per host because
+        # requests would read the whole environment twice per call; then the session's; then
+        # the call's. TLS verification is always ours: requests would let REQUESTS_CA_BUNDLE /
+        # CURL_CA_BUNDLE replace it.
+        text = url.decode("ascii", "replace") if isinstance(url, bytes) else (url or "")
+        parts = urlsplit(text)
+        key = (parts.scheme, parts.netloc)
+        env = self._env_proxies.get(key)
+        if env is None:
+            env = dict(requests.utils.get_environ_proxies(text)) if self.trust_env else {}
+            self._env_proxies[key] = env
+        chosen = {**self.proxies, **env, **(proxies or {})}
+        return {
+            "proxies": {k: v for k, v in chosen.items() if v is not None},
+            "stream": self.stream if stream is None else stream,
+            "verify": self._verify,
+            "cert": self.cert if cert is None else cert,
+        }
 
 
 def make_session(tenant: TenantSettings, graph: GraphSettings) -> KioskSession:
