@@ -522,3 +522,18 @@ def test_reconcile_by_name_aaguid_and_time_when_ids_differ() -> None:
     # Graph's clock a little behind ours still counts
     skewed = _method("m-s", name, CRED.aaguid, SENT - timedelta(minutes=2))
     assert find_registered([skewed], CRED, name, SENT) is skewed
+
+
+def test_environment_proxies_still_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "login.example")
+    session = KioskSession(timeout=1.0)
+    adapter = ScriptedAdapter([200, 200, 200])
+    session.mount("https://", adapter)
+    session.get("https://graph.example/v1.0/me")
+    session.get("https://login.example/t/oauth2/v2.0/token")
+    session.get("https://graph.example/v1.0/me", proxies={"https": "http://other:8080"})
+    proxies = [k["proxies"] for k in adapter.kwargs]
+    assert proxies[0].get("https") == "http://proxy.example:3128"
+    assert "https" not in proxies[1]  # NO_PROXY honoured
+    assert proxies[2]["https"] == "http://other:8080"  # the call's own setting wins
