@@ -6,6 +6,8 @@ Prints one JSON object: ``members``, ``pages``, ``rtt_ms``, ``seconds``, ``ideal
 The fake tenant runs in a separate process (this script re-run with ``--serve``), so
 ``peak_rss_mb`` is the peak resident set of the client process alone: the Python interpreter,
 MSAL, requests, cryptography and our client, measured with ``getrusage(RUSAGE_SELF)``.
+``floor_seconds`` is the same pages read by the barest possible loop (a plain requests.Session
+and ``json.loads``, no users built), so ``floor_ratio`` is what this machine allows at all.
 ``rss_before_mb`` is the same figure just before the group is loaded, so the growth due to the
 load itself is visible too. ``overhead_ms_per_page`` is what each page cost beyond the RTT (client,
 TLS and the fake's own work together); ``fake_dispatch_ms_per_page`` is the part the fake spent
@@ -80,6 +82,31 @@ def serve(members: int, rtt_ms: float, page_size: int) -> None:
         sys.stdin.read()
 
 
+def _floor_seconds(info: dict[str, Any], token: str) -> float:
+    """The same pages read by the barest client: one requests.Session, a loop, json.loads.
+
+    What this machine costs per page whatever the client does; ``ratio`` against it shows
+    what our client adds.
+    """
+    import requests
+
+    from kiosk.entra.graph import USER_SELECT
+
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = info["ca_bundle"]
+    url: str | None = (
+        f"{info['graph_url']}/v1.0/groups/{info['group_id']}/transitiveMembers/"
+        f"microsoft.graph.user?$select={USER_SELECT}&$top=999"
+    )
+    headers = {"Authorization": "Bearer " + token}
+    start = time.perf_counter()
+    while url:
+        data = json.loads(session.get(url, headers=headers, timeout=60).content)
+        url = data.get("@odata.nextLink")
+    return time.perf_counter() - start
+
+
 def measure(info: dict[str, Any], rtt_ms: float) -> dict[str, Any]:
     from kiosk.config import GraphSettings, Settings, TenantSettings
     from kiosk.entra.auth import TokenProvider
@@ -111,6 +138,7 @@ def measure(info: dict[str, Any], rtt_ms: float) -> dict[str, Any]:
     n_pages = sum(1 for t in pages if t.status == 200)
     ideal = n_pages * rtt_ms / 1000.0
     peak = _rss_mb()
+    floor = _floor_seconds(info, tokens.token())
     ratio = seconds / ideal if ideal else 0.0
     return {
         "members": count,
@@ -121,6 +149,8 @@ def measure(info: dict[str, Any], rtt_ms: float) -> dict[str, Any]:
         "ratio": round(ratio, 3),
         "peak_rss_mb": round(peak, 1),
         "rss_before_mb": round(rss_before, 1),
+        "floor_seconds": round(floor, 3),
+        "floor_ratio": round(floor / ideal, 3) if ideal else 0.0,
         "targets": {"ratio": TARGET_RATIO, "peak_rss_mb": TARGET_RSS_MB},
         "ok": ratio <= TARGET_RATIO and peak <= TARGET_RSS_MB,
     }
