@@ -239,8 +239,26 @@ class GraphClient:
             )
         return link
 
+    def _page(self, url: str, what: str, page: int) -> tuple[list[Any], str | None]:
+        """One page: its ``value`` list and the checked next link (None on the last page)."""
+        data = self._get_json(url, f"{what} (page {page})")
+        value = data.get("value")
+        if not isinstance(value, list):
+            raise GraphResponseError(f"{what} (page {page}): Graph's answer has no value list.")
+        link = data.get("@odata.nextLink")
+        return value, (self._check_next_link(link, what) if link is not None else None)
+
     def _pages(self, url: str, what: str) -> Iterator[list[Any]]:
-        """Each page's ``value`` list, following ``@odata.nextLink`` to the end.
+        """Each page's ``value`` list, following ``@odata.nextLink`` to the end (short lists)."""
+        next_url: str | None = url
+        page = 0
+        while next_url is not None:
+            page += 1
+            value, next_url = self._page(next_url, what, page)
+            yield value
+
+    def _pages_ahead(self, url: str, what: str) -> Iterator[list[Any]]:
+        """Like :meth:`_pages`, for long lists: the next page is fetched while this one is used.
 
         A helper thread walks the links and asks for the next page as soon as it has read the
         current one, so the caller's work on a page overlaps the next round trip. It stays at
@@ -265,15 +283,7 @@ class GraphClient:
             try:
                 while next_url is not None:
                     page += 1
-                    data = self._get_json(next_url, f"{what} (page {page})")
-                    value = data.get("value")
-                    if not isinstance(value, list):
-                        raise GraphResponseError(
-                            f"{what} (page {page}): Graph's answer has no value list."
-                        )
-                    link = data.get("@odata.nextLink")
-                    next_url = self._check_next_link(link, what) if link is not None else None
-                    del data
+                    value, next_url = self._page(next_url, what, page)
                     if not put(("page", value)):
                         return
                 put(("end", None))
@@ -344,7 +354,7 @@ class GraphClient:
         url = self._url(
             f"groups/{quote(group_id.strip(), safe='')}/transitiveMembers/microsoft.graph.user"
         ) + query_string({"$select": USER_SELECT, "$top": str(PAGE_SIZE)})
-        for page in self._pages(url, what):
+        for page in self._pages_ahead(url, what):
             for item in page:
                 if not isinstance(item, dict):
                     continue

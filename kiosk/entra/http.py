@@ -19,6 +19,7 @@ import math
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -279,6 +280,8 @@ class GraphHttp:
         A 429 is always retried: Graph refused it before doing anything.
         """
         hdrs = dict(headers or {})
+        # One id for the call and all its retries: Graph logs it, so an admin can find them.
+        hdrs.setdefault("client-request-id", str(uuid.uuid4()))
         attempt = 0
         refreshed = False
         force_refresh = False

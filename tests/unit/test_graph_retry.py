@@ -265,6 +265,9 @@ def test_429_honours_retry_after_then_succeeds() -> None:
     assert resp.status_code == 200
     assert slept == [2.0]
     assert len(adapter.sent) == 2
+    # one client-request-id for the call and its retry, so Graph's logs tie them together
+    ids = {r.headers["client-request-id"] for r in adapter.sent}
+    assert len(ids) == 1 and len(ids.pop()) == 36
 
 
 @pytest.mark.parametrize("status", [503, 504])
