@@ -118,9 +118,9 @@ class Engine:
                 log.exception("an engine listener failed on %s", type(event).__name__)
 
     def prompt(self, prompt: Prompt, detail: str = "") -> None:
-        """Change the big prompt (the same prompt twice in a row is said once)."""
+        """Change the big prompt (an idle prompt repeated while idle is said once)."""
         event = PromptChanged(prompt, detail)
-        if event == self._last_prompt:
+        if prompt is Prompt.IDLE and event == self._last_prompt:
             return
         self._last_prompt = event
         self.emit(event)

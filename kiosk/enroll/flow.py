@@ -138,7 +138,9 @@ def wait_insert(eng: Engine, entry: QueueEntry) -> HidDescriptor:
     eng.used_paths &= present
     waiting = eng.watcher.key
     if waiting is not None and str(waiting.path) not in eng.used_paths:
-        return waiting  # inserted while the kiosk was idle (or locked)
+        listed = {str(d.path) for d in eng.backend.list_descriptors()}
+        if str(waiting.path) in listed:
+            return waiting  # inserted while the kiosk was idle (or locked)
     while True:
         signal = eng.signals.next()
         if isinstance(signal, KeyInserted):
@@ -194,8 +196,10 @@ def one_key(eng: Engine, entry: QueueEntry, options: CreationOptions) -> None:
 def after_error(eng: Engine, exc: KioskError) -> Literal["retry", "removed"]:
     """The attempt failed: show why, then wait for the key to go (or the operator's retry)."""
     eng.error(exc)
-    if not isinstance(exc, KeyPulledError):
-        eng.prompt(Prompt.REMOVE_KEY, f"{exc.title}. Pull the key, or retry with it.")
+    if isinstance(exc, KeyPulledError):
+        eng.emit(KeyGone())
+        return "removed"
+    eng.prompt(Prompt.REMOVE_KEY, f"{exc.title}. Pull the key, or retry with it.")
     while True:
         signal = eng.signals.next(timeout=0.2)
         if not eng.watcher.present:
