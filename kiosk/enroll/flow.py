@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from fido2.hid.base import HidDescriptor
 
+from kiosk.audit_chain import AuditFieldError
 from kiosk.enroll import steps
 from kiosk.enroll.control import Command, EntryOver, Stopped
 from kiosk.enroll.events import EnrollmentResult, KeyGone, Prompt, Step
@@ -322,6 +323,19 @@ def _attempt_failed(
         )
     eng.store.journal.finish(att.enrollment_id, "failed", reason)
     eng.store.event("attempt failed", reason, att.entry.entry_id)
+    try:
+        eng.audit.append(
+            "attempt failed",
+            outcome="failed",
+            reason=reason,
+            operator=eng.operator,
+            upn=att.entry.upn,
+            user_id=att.entry.user_id,
+            entry_id=att.entry.entry_id,
+            key=att.info,
+        )
+    except AuditFieldError:  # a reason the audit will not hold: keep the journal's copy
+        log.warning("attempt %d: failure reason not audited", att.enrollment_id)
     return None
 
 

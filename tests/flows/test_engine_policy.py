@@ -4,6 +4,7 @@ with the next, acceptable key."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,8 @@ def _refused_then_enrolled(rig: EngineRig, bad_profile: str, detail: str) -> Non
     failed = rig.store.journal.with_state("failed")
     assert len(failed) == 1 and detail in failed[0].reason
     assert [i.serial for i in rig.store.inventory.all()] == [str(good.profile.serial)]
+    audit = Path(rig.settings.store.audit_path).read_text(encoding="utf-8")
+    assert '"event":"attempt failed"' in audit and str(bad.profile.aaguid) in audit
 
 
 def test_blocked_aaguid_is_refused(engine_rig: Callable[..., EngineRig]) -> None:
