@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from fido2.hid.base import HidDescriptor
@@ -25,6 +26,7 @@ from kiosk.enroll.pins import Pin, PinPolicyError, generate_pin, validate_operat
 from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.enroll.registration import register_once
 from kiosk.entra.display_name import make_display_name
+from kiosk.entra.errors import GraphNotFoundError, GraphPermissionError, GraphRequestError
 from kiosk.entra.models import CreationOptions, Fido2Method
 from kiosk.errors import KioskError
 from kiosk.keys.errors import KeyPulledError, ResetRefusedError
@@ -316,9 +318,8 @@ def _wait_same_key(eng: Engine, att: Attempt) -> None:
 
 
 def register(eng: Engine, att: Attempt, display: str, sent_at_iso: str) -> Fido2Method:
-    """Register with Graph; when Graph keeps failing, the operator retries or gives up."""
-    from datetime import datetime
-
+    """Register with Graph; when Graph keeps failing, the operator retries or gives up. A
+    refusal (Graph understood and said no: 400, 403, 404, 409) fails the attempt at once."""
     assert att.credential is not None  # noqa: S101
     sent_at = datetime.fromisoformat(sent_at_iso)
     maybe_sent = False
@@ -334,6 +335,8 @@ def register(eng: Engine, att: Attempt, display: str, sent_at_iso: str) -> Fido2
             )
             break
         except ENTRA_ERRORS as exc:
+            if isinstance(exc, GraphRequestError | GraphPermissionError | GraphNotFoundError):
+                raise
             eng.error(exc)
             eng.prompt(Prompt.WORKING, "Registration failed: retry, or skip this user.")
             wait_command(eng, {"retry"}, key_path=None)

@@ -64,3 +64,30 @@ def test_key_failing_after_the_credential_is_an_orphan_named_by_serial(
     assert str(good.profile.serial) in method.display_name
     audit = Path(rig.settings.store.audit_path).read_text(encoding="utf-8")
     assert '"event":"orphan credential"' in audit and serial in audit
+
+
+def test_registration_refused_by_graph_orphans_the_key_and_moves_on(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig = engine_rig()
+    (upn,) = rig.add_users(1)
+    first, second = rig.key(), rig.key()
+    user_id = rig.tenant.state.user_by_upn(upn).id
+    expired: list[bool] = []
+
+    def expire_challenge(event: Event) -> None:  # the challenge dies while the key blinks
+        if isinstance(event, StepChanged) and event.step is Step.PIN_SET and not expired:
+            expired.append(True)
+            rig.tenant.state.expire_challenges(user_id)
+
+    rig.engine.subscribe(expire_challenge)
+    rig.robot(iter([first, second]))
+    rig.start()
+    (result,) = rig.wait_results(1)
+    rig.stop()
+    assert result.status is Step.DONE
+    (error,) = rig.of(ErrorRaised)
+    assert error.title == f"Key {first.profile.serial} must be reset"
+    assert [s for _m, _r, s in rig.tenant.routes_called("register")] == [400, 201]
+    (method,) = rig.tenant.state.methods_of(upn)
+    assert str(second.profile.serial) in method.display_name
