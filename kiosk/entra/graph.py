@@ -26,7 +26,13 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from kiosk.config import Settings
-from kiosk.entra.errors import GraphError, GraphNotFoundError, GraphResponseError, LostResponseError
+from kiosk.entra.errors import (
+    GraphError,
+    GraphNotFoundError,
+    GraphRequestError,
+    GraphResponseError,
+    LostResponseError,
+)
 from kiosk.entra.http import GraphHttp, RetryPolicy, Timing, TokenSource, make_session
 from kiosk.entra.models import CreationOptions, Fido2Method, Group, User, b64_lenient
 from kiosk.errors import KioskError
@@ -415,7 +421,13 @@ class GraphClient:
     def register_fido2_method(
         self, user_id: str, display_name: str, credential: CreatedCredential
     ) -> Fido2Method:
-        """Register ``credential`` for ``user_id``; never twice, even if an answer is lost."""
+        """Register ``credential`` for ``user_id``; never twice, even if an answer is lost.
+
+        When an answer is lost (see :class:`LostResponseError`) the user's methods are listed
+        before the request goes again; if it went through, that method is returned. If a later
+        attempt is refused (Graph may refuse a challenge it has already seen, and a directory
+        read can lag a write), the list is read once more before giving up.
+        """
         if len(display_name) > DISPLAY_NAME_MAX:
             raise ValueError("display_name is longer than 30 characters; use make_display_name")
         what = f"Registering the security key for {user_id}"
@@ -424,34 +436,47 @@ class GraphClient:
             "displayName": display_name,
             "publicKeyCredential": credential.public_key_credential(),
         }
+        first_sent = self.now()
+        maybe_registered = False
         attempt = 0
         while True:
             attempt += 1
-            sent_at = self.now()
             try:
                 resp = self.http.request("POST", url, what=what, json_body=body, replay_safe=False)
             except LostResponseError as lost:
                 log.warning("%s: %s; checking whether it was registered", what, lost.detail)
-                found = find_registered(
-                    self.list_fido2_methods(user_id), credential, display_name, sent_at
-                )
+                maybe_registered = True
+                self.sleep(self.policy.delay(attempt))
+                found = self._find(user_id, credential, display_name, first_sent)
                 if found is not None:
-                    log.info("%s: it was (method %s); not sending it again", what, found.id)
                     return found
                 if attempt > self.policy.max_retries:
                     raise
-                self.sleep(self.policy.delay(attempt))
                 continue
+            except (GraphRequestError, GraphNotFoundError):
+                if maybe_registered:
+                    found = self._find(user_id, credential, display_name, first_sent)
+                    if found is not None:
+                        return found
+                raise
             try:
                 return parse_method(self._json(resp, what), what)
-            except GraphResponseError as bad:
+            except GraphResponseError:
                 # Graph took it (2xx) but the answer is unreadable: find the method instead.
-                found = find_registered(
-                    self.list_fido2_methods(user_id), credential, display_name, sent_at
-                )
+                found = self._find(user_id, credential, display_name, first_sent)
                 if found is None:
-                    raise bad from None
+                    raise
                 return found
+
+    def _find(
+        self, user_id: str, credential: CreatedCredential, display_name: str, sent_at: datetime
+    ) -> Fido2Method | None:
+        found = find_registered(self.list_fido2_methods(user_id), credential, display_name, sent_at)
+        if found is not None:
+            log.info(
+                "The credential is registered already (method %s); not sending it again", found.id
+            )
+        return found
 
 
 def _group(data: Mapping[str, Any], what: str) -> Group:

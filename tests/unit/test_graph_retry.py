@@ -540,3 +540,56 @@ def test_environment_proxies_still_apply(monkeypatch: pytest.MonkeyPatch) -> Non
     assert proxies[0].get("https") == "http://proxy.example:3128"
     assert "https" not in proxies[1]  # NO_PROXY honoured
     assert proxies[2]["https"] == "http://other:8080"  # the call's own setting wins
+
+
+def test_lost_register_then_refused_looks_again_before_giving_up() -> None:
+    """A dropped answer, a method list that lags the write, then Graph refusing the replay
+    (challenge already used): the second look finds the method; nothing registers twice."""
+    method_json = {
+        "id": base64.urlsafe_b64encode(CRED.credential_id).decode().rstrip("="),
+        "displayName": "YubiKey 5 NFC 31400001",
+        "createdDateTime": "2026-11-22T12:00:01Z",
+        "aaGuid": CRED.aaguid,
+    }
+    script: list[tuple[str, int | type[Exception], dict[str, Any]]] = [
+        ("POST", requests.exceptions.ConnectionError, {}),
+        ("GET", 200, {"value": []}),  # the directory has not caught up yet
+        ("POST", 400, {"error": {"code": "invalidChallenge", "message": "Challenge used."}}),
+        ("GET", 200, {"value": [method_json]}),
+    ]
+    sent: list[str] = []
+
+    class Graphish(BaseAdapter):
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+            method, outcome, body = script.pop(0)
+            assert request.method == method
+            sent.append(str(request.method))
+            if isinstance(outcome, type):
+                raise outcome("RemoteDisconnected")
+            resp = requests.Response()
+            resp.status_code = outcome
+            resp.request = request
+            resp.headers["Content-Type"] = "application/json"
+            resp._content = json.dumps(body).encode()
+            return resp
+
+        def close(self) -> None:
+            pass
+
+    settings = Settings(tenant=TenantSettings(graph_url="https://graph.example"))
+    session = KioskSession(timeout=1.0)
+    session.mount("https://", Graphish())
+    client = GraphClient(settings, Tokens(), session, sleep=lambda _s: None, now=lambda: SENT)
+    method = client.register_fido2_method("u1", "YubiKey 5 NFC 31400001", CRED)
+    assert method.id == method_json["id"]
+    assert sent == ["POST", "GET", "POST", "GET"]
+    assert script == []
+
+
+def test_refused_register_without_a_lost_answer_is_just_refused() -> None:
+    client, _ = _pages_client([])
+    adapter = ScriptedAdapter([400])
+    client.session.mount("https://", adapter)
+    with pytest.raises(GraphRequestError):
+        client.register_fido2_method("u1", "name", CRED)
+    assert [r.method for r in adapter.sent] == ["POST"]  # no listing, no retry
