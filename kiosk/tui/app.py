@@ -18,12 +18,22 @@ from rich.traceback import Traceback
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from kiosk.config import Settings
 from kiosk.enroll.api import EngineControl
-from kiosk.enroll.events import ErrorRaised, PinHandover, Prompt, PromptChanged, StepChanged
+from kiosk.enroll.events import (
+    ErrorRaised,
+    KeyGone,
+    PinHandover,
+    Prompt,
+    PromptChanged,
+    Step,
+    StepChanged,
+    TouchNeeded,
+)
 from kiosk.errors import KioskError
 from kiosk.tui.auth import IdleLock
 from kiosk.tui.messages import EngineEvent, TaskDone
@@ -33,6 +43,7 @@ from kiosk.tui.screens.handover import HandoverScreen, PinEntryScreen
 from kiosk.tui.screens.signin import SignInScreen
 from kiosk.tui.state import BatchState
 
+QUESTIONS = (Prompt.CONFIRM_RESET, Prompt.CONFIRM_REPLACE, Prompt.TYPE_PIN)
 LOCKED_KEYS = ("ctrl+c", "ctrl+q", "ctrl+z", "ctrl+backslash")
 
 HIGH_CONTRAST = Theme(
@@ -173,7 +184,16 @@ class KioskApp(App[int]):
         ):
             return  # the engine repeats its idle prompt while it waits; nothing changed
         previous = self.state.entry_id
+        asked = self.state.prompt
         self.state.apply(event)
+        if isinstance(event, ErrorRaised | KeyGone) or (
+            asked in QUESTIONS and self.state.prompt is not asked
+        ):
+            self._close_top(ConfirmScreen, PinEntryScreen)  # the engine stopped asking
+        if isinstance(event, TouchNeeded) or (
+            isinstance(event, StepChanged) and event.step is Step.KEY_INSERTED
+        ):
+            self._close_top(ErrorScreen)  # a new key or a touch: the operator moved on
         if isinstance(event, StepChanged) and event.entry_id != previous:
             self.state.display_name = self._display_name(event.entry_id, event.upn)
         if isinstance(event, PinHandover):
@@ -184,6 +204,11 @@ class KioskApp(App[int]):
         elif isinstance(event, PromptChanged):
             self._ask(event)
         self.redraw()
+
+    def _close_top(self, *kinds: type[Screen[Any]]) -> None:
+        """Close stale engine dialogs of these kinds on top of the stack (no answer sent)."""
+        while isinstance(self.screen, kinds) and getattr(self.screen, "from_engine", False):
+            self.pop_screen()
 
     def _display_name(self, entry_id: int, upn: str) -> str:
         for row in self.engine.queue_page(0, 10, search=upn):
@@ -218,16 +243,20 @@ class KioskApp(App[int]):
             )
 
     def _typed_pin(self, pin: str | None) -> None:
+        if self.state.prompt is not Prompt.TYPE_PIN:
+            return  # the engine no longer waits for it
         if pin:
             self.engine.provide_pin(pin)
         else:
             self.engine.cancel()
 
     def _confirm_reset(self, ok: bool | None) -> None:
-        self.engine.confirm_reset(bool(ok))
+        if self.state.prompt is Prompt.CONFIRM_RESET:  # else the question is stale
+            self.engine.confirm_reset(bool(ok))
 
     def _confirm_replace(self, ok: bool | None) -> None:
-        self.engine.confirm_replace(bool(ok))
+        if self.state.prompt is Prompt.CONFIRM_REPLACE:
+            self.engine.confirm_replace(bool(ok))
 
     def _show_held_pins(self) -> None:
         if self.operator is None:
@@ -254,7 +283,9 @@ class KioskApp(App[int]):
             elif choice == "skip":
                 self.engine.skip()
 
-        self.push_screen(ErrorScreen(title, detail, next_step, retryable=retryable), chosen)
+        screen = ErrorScreen(title, detail, next_step, retryable=retryable)
+        screen.from_engine = True
+        self.push_screen(screen, chosen)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "boot" and event.state is WorkerState.SUCCESS:

@@ -97,7 +97,27 @@ async def test_refused_key_is_explained_and_the_next_key_is_enrolled(demo_env: A
         assert "PIN" in text  # the reason names the missing PIN policy support
         assert env.tenant.state.methods_of(upn) == []
         await pilot.press("f4")
-        await pilot.press("escape")
+        # No key press needed: the explanation closes once the next key is in.
+        await enroll_one(pilot, "yubikey5")
+        assert not isinstance(app.screen, ErrorScreen)
+        await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+    (method,) = env.tenant.state.methods_of(upn)
+    assert method.aaguid == str(YUBIKEY_5_AAGUID)
+
+
+@run_async
+async def test_pulling_the_key_withdraws_the_reset_question(demo_env: Any) -> None:
+    env = demo_env(users=1)
+    (upn,) = [row.upn for row in env.engine.queue_page(0, 1)]
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await plug(pilot, "used")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "reset question")
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "withdrawn")
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
         await enroll_one(pilot, "yubikey5")
         await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
     (method,) = env.tenant.state.methods_of(upn)

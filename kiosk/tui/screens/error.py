@@ -12,6 +12,9 @@ from textual.widgets import Footer, Static
 class ErrorScreen(ModalScreen[str]):
     """Dismissed with "retry", "skip" or "close"."""
 
+    from_engine = False
+    """Raised by the engine (the app closes it once the engine has moved on)."""
+
     CSS_PATH = "modal.tcss"
     BINDINGS = [
         Binding("r", "choose('retry')", "Retry"),
@@ -56,6 +59,8 @@ class ErrorScreen(ModalScreen[str]):
 
 class ConfirmScreen(ModalScreen[bool]):
     """A yes/no question (reset a key, replace a user's keys)."""
+
+    from_engine = True
 
     CSS_PATH = "modal.tcss"
     BINDINGS = [

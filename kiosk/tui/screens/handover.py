@@ -60,6 +60,8 @@ class HandoverScreen(ModalScreen[None]):
 class PinEntryScreen(ModalScreen[str]):
     """policy.pin_source = operator: the operator types the PIN for this key, twice."""
 
+    from_engine = True
+
     CSS_PATH = "modal.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel enrollment")]
 
