@@ -349,6 +349,11 @@ class KioskApp(App[int]):
     def action_lock(self) -> None:
         if self.operator is None:
             return
+        from kiosk.tui.screens.admin import AdminScreen
+
+        # Admin rights end with the lock: whoever unlocks must type the admin PIN again.
+        while any(isinstance(screen, AdminScreen) for screen in self.screen_stack):
+            self.pop_screen()
         self.operator = None
         if self._engine is not None:
             self._engine.set_operator(None)

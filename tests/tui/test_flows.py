@@ -14,6 +14,7 @@ from kiosk.config import GraphSettings
 from kiosk.enroll.events import Prompt
 from kiosk.keys.virtual.profiles import YUBIKEY_5_AAGUID
 from kiosk.tui.demo import DEMO_OPERATOR
+from kiosk.tui.screens.admin import AdminScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
 from kiosk.tui.screens.signin import SignInScreen
 from tests.fixtures.tui import (
@@ -196,6 +197,16 @@ async def test_only_the_admin_screen_exits(demo_env: Any) -> None:
         await wait_for_text(pilot, "Admin mode")
         await pilot.press("v")
         await wait_for_text(pilot, "audit trail intact")
+        # Idle on the admin screen: the lock ends admin rights.
+        app.clock.advance(env.settings.kiosk.idle_lock_minutes * 60 + 1)
+        await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen), "idle lock")
+        await pilot.press("enter", *"1234", "enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SignInScreen), "unlocked")
+        assert not any(isinstance(s, AdminScreen) for s in app.screen_stack)
+        await pilot.press("a")
+        await wait_for_text(pilot, "Admin PIN")
+        await pilot.press(*"0000", "enter")
+        await wait_for_text(pilot, "Admin mode")
         await pilot.press("c")
         await wait_for_text(pilot, "kiosk.admin_pin_hash = •••••• (set)")
         assert "scrypt$" not in screen_text(app)
