@@ -49,3 +49,19 @@ def test_run_with_a_mangled_hash_names_the_fix(
     err = capsys.readouterr().err
     assert "not readable" in err
     assert "plain-text-pin" not in err
+
+
+def test_run_without_app_credentials_stops_before_the_screen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = hash_pin("4321")
+    path = _config(
+        tmp_path,
+        f'[kiosk]\nadmin_pin_hash = "{h}"\n'
+        f'[store]\npath = "{tmp_path}/kiosk.db"\naudit_path = "{tmp_path}/audit.jsonl"\n'
+        f'[[kiosk.operators]]\nname = "Ana"\npin_hash = "{h}"\n',
+    )
+    assert main(["run", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "No credential for the kiosk app" in err
+    assert "next:" in err
