@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -33,8 +32,18 @@ from kiosk.entra.errors import (
     GraphResponseError,
     LostResponseError,
 )
+from kiosk.entra.graph_data import (
+    find_registered,
+    looks_like_guid,
+    odata_string,
+    parse_group,
+    parse_method,
+    parse_user,
+    query_string,
+    user_path,
+)
 from kiosk.entra.http import GraphHttp, RetryPolicy, Timing, TokenSource, make_session
-from kiosk.entra.models import CreationOptions, Fido2Method, Group, User, b64_lenient
+from kiosk.entra.models import CreationOptions, Fido2Method, Group, User
 from kiosk.errors import KioskError
 from kiosk.keys.types import CreatedCredential
 
@@ -46,121 +55,17 @@ DISPLAY_NAME_MAX = 30
 V1_CHALLENGE_MINUTES = 5
 PAGES_AHEAD = 1
 """Pages read ahead of the caller (besides the one it holds and the one being fetched)."""
-RECONCILE_CLOCK_SKEW = timedelta(minutes=5)
-"""How far Graph's clock may be behind ours when matching a method created after our send."""
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
-def looks_like_guid(text: str) -> bool:
-    return bool(_GUID.match(text.strip()))
-
-
-def user_path(upn_or_id: str) -> str:
-    """The ``/users/...`` path segment for an object id or UPN.
-
-    Each character that is not safe in a path is percent-encoded (``#EXT#`` becomes
-    ``%23EXT%23``, ``/`` becomes ``%2F``); ``@`` stays as Graph shows it. A UPN starting with
-    ``$`` needs Graph's ``users('...')`` form.
-    """
-    text = upn_or_id.strip()
-    if text.startswith("$"):
-        return "users('" + quote(text.replace("'", "''"), safe="@$'") + "')"
-    return "users/" + quote(text, safe="@")
-
-
-def odata_string(value: str) -> str:
-    """An OData string literal: single quotes doubled, wrapped in quotes."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def query_string(params: Mapping[str, str]) -> str:
-    """``?$a=...&$b=...`` with values percent-encoded (spaces as %20, never ``+``)."""
-    return "?" + "&".join(f"{k}={quote(v, safe=',()')}" for k, v in params.items())
-
-
-def parse_datetime(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # Graph sometimes sends 7 fractional digits; Python takes at most 6.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def parse_method(data: Mapping[str, Any], what: str) -> Fido2Method:
-    mid = data.get("id")
-    if not isinstance(mid, str) or not mid:
-        raise GraphResponseError(f"{what}: Graph returned a FIDO2 method without an id.")
-    aaguid = data.get("aaGuid")
-    return Fido2Method(
-        id=mid,
-        display_name=str(data.get("displayName") or ""),
-        created=parse_datetime(data.get("createdDateTime")),
-        aaguid=str(aaguid).lower() if isinstance(aaguid, str) and aaguid else None,
-        model=data.get("model") if isinstance(data.get("model"), str) else None,
-        attestation_level=(
-            data["attestationLevel"] if isinstance(data.get("attestationLevel"), str) else None
-        ),
-        raw=dict(data),
-    )
-
-
-def parse_user(data: Mapping[str, Any], what: str) -> User:
-    uid = data.get("id")
-    upn = data.get("userPrincipalName")
-    if not isinstance(uid, str) or not uid or not isinstance(upn, str):
-        raise GraphResponseError(f"{what}: Graph returned a user without id or userPrincipalName.")
-    mail = data.get("mail")
-    return User(
-        id=uid,
-        user_principal_name=upn,
-        display_name=str(data.get("displayName") or ""),
-        mail=mail if isinstance(mail, str) else None,
-    )
-
-
-def method_matches(
-    method: Fido2Method, credential: CreatedCredential, display_name: str, sent_at: datetime
-) -> bool:
-    """Is ``method`` the registration of ``credential`` we sent at ``sent_at``?
-
-    Graph's method id is an encoding of the credential id (flavours vary): decoded leniently,
-    equal bytes are a certain match. Otherwise the same display name (which holds the serial),
-    the same AAGUID and a creation time no earlier than our send (less clock skew) count.
-    """
-    try:
-        if b64_lenient(method.id) == credential.credential_id:
-            return True
-    except ValueError:
-        pass
-    if method.display_name != display_name:
-        return False
-    if (method.aaguid or "").lower() != credential.aaguid.lower():
-        return False
-    return method.created is not None and method.created >= sent_at - RECONCILE_CLOCK_SKEW
-
-
-def find_registered(
-    methods: list[Fido2Method], credential: CreatedCredential, display_name: str, sent_at: datetime
-) -> Fido2Method | None:
-    """The method among ``methods`` that is our credential, if any (exact id match first)."""
-    for m in methods:
-        try:
-            if b64_lenient(m.id) == credential.credential_id:
-                return m
-        except ValueError:
-            continue
-    candidates = [m for m in methods if method_matches(m, credential, display_name, sent_at)]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda m: m.created or sent_at)
+__all__ = [
+    "GraphClient",
+    "find_registered",
+    "looks_like_guid",
+    "odata_string",
+    "parse_method",
+    "parse_user",
+    "query_string",
+    "user_path",
+]
 
 
 class GraphClient:
@@ -331,12 +236,12 @@ class GraphClient:
                 self._url("groups/" + quote(text)) + query_string({"$select": "id,displayName"}),
                 what,
             )
-            return _group(data, what)
+            return parse_group(data, what)
         what = f"Finding group {text!r}"
         url = self._url("groups") + query_string(
             {"$filter": f"displayName eq {odata_string(text)}", "$select": "id,displayName"}
         )
-        found = [_group(g, what) for page in self._pages(url, what) for g in page]
+        found = [parse_group(g, what) for page in self._pages(url, what) for g in page]
         if not found:
             raise GraphNotFoundError(
                 f"No group is named {text!r}.",
@@ -477,10 +382,3 @@ class GraphClient:
                 "The credential is registered already (method %s); not sending it again", found.id
             )
         return found
-
-
-def _group(data: Mapping[str, Any], what: str) -> Group:
-    gid = data.get("id")
-    if not isinstance(gid, str) or not gid:
-        raise GraphResponseError(f"{what}: Graph returned a group without an id.")
-    return Group(id=gid, display_name=str(data.get("displayName") or ""))

@@ -1,27 +1,19 @@
-"""Our Entra/Graph client against the fake tenant, over real HTTPS and through MSAL.
+"""Our Entra/Graph client against the fake tenant: sign-in, users and groups, faults.
 
-Nothing of ours is mocked: the client signs in with MSAL (secret or certificate assertion),
-talks HTTPS to the fake tenant, which trusts nothing it has not verified itself; attestations
-are made by the virtual key through the device layer's KeySession. Only ``sleep`` is injected,
-so retries that honour ``Retry-After`` cost no real time; what they would have waited is
-checked instead.
+Over real HTTPS and through MSAL; see tests/flows/entra_rig.py for what is real here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from kiosk.config import GraphSettings, Settings
+from kiosk.config import GraphSettings
 from kiosk.entra.auth import TokenProvider
-from kiosk.entra.display_name import make_display_name
 from kiosk.entra.errors import (
     AuthError,
     AuthUnavailableError,
@@ -29,7 +21,6 @@ from kiosk.entra.errors import (
     CredentialExpiredError,
     GraphError,
     GraphNotFoundError,
-    GraphRequestError,
     GraphResponseError,
     GraphThrottledError,
     InvalidClientError,
@@ -41,57 +32,15 @@ from kiosk.entra.fake.faults import Fault
 from kiosk.entra.fake.server import FakeTenant
 from kiosk.entra.fake.state import DirectoryUser, make_demo_tenant
 from kiosk.entra.graph import GraphClient
-from kiosk.entra.http import Timing, make_session
+from kiosk.entra.http import make_session
 from kiosk.entra.secrets import load_credential
-from kiosk.keys.session import KeySession
-from kiosk.keys.types import CreatedCredential
-from kiosk.keys.virtual.device import VirtualKey
-from kiosk.keys.virtual.port import VirtualPort
-from kiosk.keys.virtual.profiles import PROFILES
-
-PIN = "13572468"
-
-
-@dataclass
-class Client:
-    tenant: FakeTenant
-    settings: Settings
-    tokens: TokenProvider
-    graph: GraphClient
-    slept: list[float] = field(default_factory=list)
-    timings: list[Timing] = field(default_factory=list)
-
-    def calls(self, route: str) -> list[int]:
-        """HTTP statuses of every call of ``route`` so far (0: no answer)."""
-        return [status for _m, _r, status in self.tenant.routes_called(route)]
-
-
-def connect(
-    tenant: FakeTenant,
-    credential: str = "certificate",
-    graph: GraphSettings | None = None,
-    **tenant_changes: Any,
-) -> Client:
-    base = Settings(graph=graph or GraphSettings(max_retries=3, timeout_seconds=5.0))
-    settings = tenant.settings(credential, base)
-    if tenant_changes:
-        settings = dataclasses.replace(
-            settings, tenant=dataclasses.replace(settings.tenant, **tenant_changes)
-        )
-    slept: list[float] = []
-    timings: list[Timing] = []
-    session = make_session(settings.tenant, settings.graph)
-    tokens = TokenProvider(settings, load_credential(settings.tenant, env={}), session)
-    graph_client = GraphClient(
-        settings, tokens, session, sleep=slept.append, on_timing=timings.append
-    )
-    return Client(tenant, settings, tokens, graph_client, slept, timings)
+from tests.flows.entra_rig import ALICE, Client, connect
 
 
 @pytest.fixture
-def tenant() -> Iterator[FakeTenant]:
-    with FakeTenant(page_size=4) as t:
-        yield t
+def tenant(fake_tenant_factory: Callable[..., FakeTenant]) -> FakeTenant:
+    """A fake tenant with pages of 4, so small groups already span several pages."""
+    return fake_tenant_factory(page_size=4)
 
 
 @pytest.fixture
@@ -101,28 +50,7 @@ def client(tenant: FakeTenant) -> Client:
 
 @pytest.fixture
 def alice(tenant: FakeTenant) -> DirectoryUser:
-    return tenant.state.add_user("alice@contoso.onmicrosoft.com", "Alice Liddell")
-
-
-@pytest.fixture(scope="module")
-def key_session() -> Iterator[KeySession]:
-    port = VirtualPort()
-    key = VirtualKey(PROFILES["yubikey5"], auto_touch=0.0, seed=3)
-    descriptor = port.plug(key)
-    session = KeySession(port.open(descriptor))
-    session.set_pin(PIN)
-    yield session
-    session.close()
-    port.unplug()
-
-
-def attest(client: Client, key: KeySession, user_id: str) -> CreatedCredential:
-    """Creation options from the tenant, a credential from the virtual key."""
-    options = client.graph.creation_options(user_id)
-    return key.make_credential(options.public_key, PIN)
-
-
-NAME = make_display_name("{model} {serial}", model="YubiKey 5 NFC", serial="31400001")
+    return tenant.state.add_user(ALICE, "Alice Liddell")
 
 
 # ------------------------------------------------------------------------------ sign-in
@@ -211,6 +139,59 @@ class _StaticToken:
         return "never-sent"
 
 
+def test_token_is_renewed_before_it_expires(
+    fake_tenant_factory: Callable[..., FakeTenant],
+) -> None:
+    # Tokens that live 4 minutes are inside MSAL's 5-minute renewal margin: every call gets a
+    # fresh one, so Graph never sees a token about to run out (no 401 at all).
+    short = fake_tenant_factory(token_lifetime_s=240)
+    user = short.state.add_user(ALICE)
+    c = connect(short)
+    for _ in range(3):
+        c.graph.get_user(user.id)
+    assert c.calls("token") == [200, 200, 200]
+    assert c.calls("user") == [200, 200, 200]
+    long = fake_tenant_factory(token_lifetime_s=3600)
+    user = long.state.add_user(ALICE)
+    c = connect(long)
+    for _ in range(3):
+        c.graph.get_user(user.id)
+    assert c.calls("token") == [200]
+
+
+@pytest.mark.parametrize("route", ["token", "discovery"])
+@pytest.mark.parametrize("kind", ["429", "503", "504", "drop", "bad_json", "html", "truncated"])
+def test_sign_in_survives_one_fault(tenant: FakeTenant, route: str, kind: str) -> None:
+    slept: list[float] = []
+    settings = tenant.settings("secret")
+    tokens = TokenProvider(
+        settings,
+        load_credential(settings.tenant, env={}),
+        make_session(settings.tenant, settings.graph),
+        sleep=slept.append,
+    )
+    tenant.faults.schedule(kind, route, 1, retry_after=2)  # type: ignore[arg-type]
+    if route == "discovery" and kind in ("bad_json", "html"):
+        # MSAL reads the discovery document once, when the app is built: a broken one is a
+        # clear error, and the next call builds the app again.
+        with pytest.raises(AuthUnavailableError, match="not valid JSON"):
+            tokens.token()
+    assert tokens.token()
+    if kind in ("429", "503"):
+        assert slept == [2.0]
+
+
+@pytest.mark.parametrize("kind", ["503", "drop", "html"])
+def test_sign_in_that_keeps_failing_is_a_typed_error(tenant: FakeTenant, kind: str) -> None:
+    c = connect(tenant)
+    tenant.inject(Fault(kind, "token", probability=1.0, retry_after=1))  # type: ignore[arg-type]
+    with pytest.raises(AuthError) as info:
+        c.graph.get_user("alice@contoso.onmicrosoft.com")
+    assert info.value.next_step
+    assert len(c.calls("token")) == 3  # first try + 2 retries
+    assert c.calls("user") == []
+
+
 # ------------------------------------------------------------------------------ users and groups
 
 
@@ -250,121 +231,6 @@ def test_group_by_name_with_quotes_and_by_id(tenant: FakeTenant, client: Client)
     tenant.state.add_group("Twice")
     with pytest.raises(GraphError, match="2 groups"):
         client.graph.find_group("Twice")
-
-
-# ------------------------------------------------------------------------------ creation options
-
-
-@pytest.mark.parametrize("wrapped", [False, True])
-def test_creation_options_with_and_without_value(alice: DirectoryUser, wrapped: bool) -> None:
-    with FakeTenant(options_value_wrapper=wrapped) as t:
-        t.state.add_user(alice.user_principal_name, user_id=alice.id)
-        c = connect(t)
-        before = datetime.now(UTC)
-        options = c.graph.creation_options(alice.id)
-    assert options.rp_id == "login.microsoft.com"
-    assert options.origin == "https://login.microsoft.com"
-    assert options.public_key["challenge"]
-    minutes = c.settings.graph.challenge_timeout_minutes
-    assert before + timedelta(minutes=minutes) <= options.challenge_expires_at
-    assert options.challenge_expires_at <= datetime.now(UTC) + timedelta(minutes=minutes)
-
-
-def test_creation_options_v1_has_five_minutes(tenant: FakeTenant, alice: DirectoryUser) -> None:
-    c = connect(tenant, graph=GraphSettings(creation_options_api="v1.0"))
-    options = c.graph.creation_options(alice.id)
-    left = options.challenge_expires_at - datetime.now(UTC)
-    assert timedelta(minutes=4) < left <= timedelta(minutes=5)
-
-
-# ------------------------------------------------------------------------------ register
-
-
-def test_register_list_delete_with_virtual_key(
-    tenant: FakeTenant, client: Client, alice: DirectoryUser, key_session: KeySession
-) -> None:
-    credential = attest(client, key_session, alice.id)
-    method = client.graph.register_fido2_method(alice.id, NAME, credential)
-    assert method.display_name == "YubiKey 5 NFC 31400001"
-    assert method.aaguid == credential.aaguid
-    assert method.created is not None
-    stored = tenant.state.methods_of(alice.id)
-    assert [m.credential_id for m in stored] == [credential.credential_id]
-    assert [m.id for m in client.graph.list_fido2_methods(alice.id)] == [method.id]
-    # the next options exclude it (ids decode leniently whatever flavour Graph used)
-    client.graph.delete_fido2_method(alice.id, method.id)
-    assert tenant.state.methods_of(alice.id) == []
-    assert client.graph.list_fido2_methods(alice.id) == []
-
-
-def test_a_refused_attestation_is_not_retried(
-    tenant: FakeTenant, client: Client, alice: DirectoryUser, key_session: KeySession
-) -> None:
-    credential = attest(client, key_session, alice.id)
-    tampered = dataclasses.replace(
-        credential, client_data_json=credential.client_data_json.replace(b"webauthn", b"webauthX")
-    )
-    with pytest.raises(GraphRequestError) as info:
-        client.graph.register_fido2_method(alice.id, NAME, tampered)
-    assert info.value.status == 400
-    assert info.value.request_id
-    assert client.calls("register") == [400]
-    assert client.slept == []
-    assert tenant.state.methods_of(alice.id) == []
-
-
-def test_display_name_over_30_is_refused_before_sending(
-    client: Client, alice: DirectoryUser
-) -> None:
-    cred = CreatedCredential(b"id", b"{}", b"\xa0", "0" * 32, "none")
-    with pytest.raises(ValueError, match="30"):
-        client.graph.register_fido2_method(alice.id, "x" * 31, cred)
-    assert client.calls("register") == []
-
-
-@pytest.mark.parametrize("kind", ["lost_response", "503", "504"])
-def test_lost_answer_is_reconciled_not_registered_twice(
-    tenant: FakeTenant,
-    client: Client,
-    alice: DirectoryUser,
-    key_session: KeySession,
-    kind: str,
-) -> None:
-    credential = attest(client, key_session, alice.id)
-    # lost_response: Graph registered it, then the connection dropped; 503/504: a 5xx after
-    # the body was sent, so whether it took effect is unknown.
-    tenant.faults.schedule(kind, "register", 1)  # type: ignore[arg-type]
-    method = client.graph.register_fido2_method(alice.id, NAME, credential)
-    stored = tenant.state.methods_of(alice.id)
-    assert len(stored) == 1
-    assert stored[0].credential_id == credential.credential_id
-    assert method.id == stored[0].id
-    assert client.calls("list_methods")  # it looked before sending again
-    if kind == "lost_response":
-        assert client.calls("register") == [0]  # sent once, never again
-    else:
-        assert client.calls("register") == [int(kind), 201]
-
-
-def test_dropped_before_processing_is_sent_again_once(
-    tenant: FakeTenant, client: Client, alice: DirectoryUser, key_session: KeySession
-) -> None:
-    credential = attest(client, key_session, alice.id)
-    tenant.faults.schedule("drop", "register", 1)
-    method = client.graph.register_fido2_method(alice.id, NAME, credential)
-    assert client.calls("register") == [0, 201]
-    assert client.calls("list_methods") == [200]
-    assert [m.id for m in tenant.state.methods_of(alice.id)] == [method.id]
-
-
-def test_unreadable_201_is_resolved_from_the_method_list(
-    tenant: FakeTenant, client: Client, alice: DirectoryUser, key_session: KeySession
-) -> None:
-    credential = attest(client, key_session, alice.id)
-    tenant.faults.schedule("bad_json", "register", 1)
-    method = client.graph.register_fido2_method(alice.id, NAME, credential)
-    assert client.calls("register") == [200]
-    assert [m.id for m in tenant.state.methods_of(alice.id)] == [method.id]
 
 
 # ------------------------------------------------------------------------------ faults on reads
@@ -451,13 +317,14 @@ def test_timings_carry_request_ids(client: Client, alice: DirectoryUser) -> None
     assert timing.path.endswith(f"/users/{alice.id}")
 
 
-def test_network_down(tmp_path: Path) -> None:
-    with FakeTenant(state_dir=tmp_path) as tenant:
-        alice = tenant.state.add_user("alice@contoso.onmicrosoft.com")
-        c = connect(tenant, graph=GraphSettings(max_retries=1))
-        c.tokens.token()
+def test_network_down(fake_tenant_factory: Callable[..., FakeTenant], tmp_path: Path) -> None:
+    gone = fake_tenant_factory(state_dir=tmp_path)  # keeps its CA file after stopping
+    user = gone.state.add_user(ALICE)
+    c = connect(gone, graph=GraphSettings(max_retries=1))
+    c.tokens.token()
+    gone.stop()
     with pytest.raises(NetworkError) as info:
-        c.graph.get_user(alice.id)
+        c.graph.get_user(user.id)
     assert "network" in info.value.next_step.lower()
     assert len(c.slept) == 1
 
@@ -467,57 +334,6 @@ def test_missing_ca_bundle_is_a_clear_error(tenant: FakeTenant) -> None:
     with pytest.raises(TlsError) as info:
         c.tokens.token()
     assert "tenant.ca_bundle" in str(info.value)
-
-
-def test_token_is_renewed_before_it_expires(alice: DirectoryUser) -> None:
-    # Tokens that live 4 minutes are inside MSAL's 5-minute renewal margin: every call gets a
-    # fresh one, so Graph never sees a token about to run out (no 401 at all).
-    with FakeTenant(token_lifetime_s=240) as t:
-        t.state.add_user(alice.user_principal_name, user_id=alice.id)
-        c = connect(t)
-        for _ in range(3):
-            c.graph.get_user(alice.id)
-        assert c.calls("token") == [200, 200, 200]
-        assert c.calls("user") == [200, 200, 200]
-    with FakeTenant(token_lifetime_s=3600) as t:
-        t.state.add_user(alice.user_principal_name, user_id=alice.id)
-        c = connect(t)
-        for _ in range(3):
-            c.graph.get_user(alice.id)
-        assert c.calls("token") == [200]
-
-
-@pytest.mark.parametrize("route", ["token", "discovery"])
-@pytest.mark.parametrize("kind", ["429", "503", "504", "drop", "bad_json", "html", "truncated"])
-def test_sign_in_survives_one_fault(tenant: FakeTenant, route: str, kind: str) -> None:
-    slept: list[float] = []
-    settings = tenant.settings("secret")
-    tokens = TokenProvider(
-        settings,
-        load_credential(settings.tenant, env={}),
-        make_session(settings.tenant, settings.graph),
-        sleep=slept.append,
-    )
-    tenant.faults.schedule(kind, route, 1, retry_after=2)  # type: ignore[arg-type]
-    if route == "discovery" and kind in ("bad_json", "html"):
-        # MSAL reads the discovery document once, when the app is built: a broken one is a
-        # clear error, and the next call builds the app again.
-        with pytest.raises(AuthUnavailableError, match="not valid JSON"):
-            tokens.token()
-    assert tokens.token()
-    if kind in ("429", "503"):
-        assert slept == [2.0]
-
-
-@pytest.mark.parametrize("kind", ["503", "drop", "html"])
-def test_sign_in_that_keeps_failing_is_a_typed_error(tenant: FakeTenant, kind: str) -> None:
-    c = connect(tenant)
-    tenant.inject(Fault(kind, "token", probability=1.0, retry_after=1))  # type: ignore[arg-type]
-    with pytest.raises(AuthError) as info:
-        c.graph.get_user("alice@contoso.onmicrosoft.com")
-    assert info.value.next_step
-    assert len(c.calls("token")) == 3  # first try + 2 retries
-    assert c.calls("user") == []
 
 
 def test_paging_reads_ahead_a_bounded_amount_and_stops_with_the_caller(
