@@ -19,7 +19,6 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from kiosk.config import Settings
@@ -42,25 +41,11 @@ from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
 from kiosk.tui.screens.handover import HandoverScreen, PinEntryScreen
 from kiosk.tui.screens.signin import SignInScreen
 from kiosk.tui.state import BatchState
+from kiosk.tui.theme import HIGH_CONTRAST, THEMES
 
 QUESTIONS = (Prompt.CONFIRM_RESET, Prompt.CONFIRM_REPLACE, Prompt.TYPE_PIN)
 LOCKED_KEYS = ("ctrl+c", "ctrl+q", "ctrl+z", "ctrl+backslash")
 
-HIGH_CONTRAST = Theme(
-    name="kiosk-high-contrast",
-    primary="#FFFF00",
-    secondary="#00FFFF",
-    accent="#FFFFFF",
-    warning="#FFFF00",
-    error="#FF5555",
-    success="#00FF00",
-    foreground="#FFFFFF",
-    background="#000000",
-    surface="#000000",
-    panel="#1A1A1A",
-    dark=True,
-)
-THEMES = {"default": "textual-dark", "high-contrast": HIGH_CONTRAST.name}
 
 
 class KioskApp(App[int]):

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.enroll.events import Prompt
-from kiosk.tui.app import HIGH_CONTRAST
 from kiosk.tui.screens.admin import AdminScreen
 from kiosk.tui.screens.handover import HandoverScreen
 from kiosk.tui.screens.queue import QueueScreen
 from kiosk.tui.screens.summary import SummaryScreen
+from kiosk.tui.theme import HIGH_CONTRAST
 from kiosk.tui.widgets.queue_view import QueueView
 from tests.fixtures.tui import (
     enroll_one,
