@@ -107,6 +107,34 @@ async def test_refused_key_is_explained_and_the_next_key_is_enrolled(demo_env: A
 
 
 @run_async
+async def test_reset_outside_the_window_asks_to_reinsert_the_same_key(demo_env: Any) -> None:
+    env = demo_env(users=1, reset_window_seconds=0.0)
+    (upn,) = [row.upn for row in env.engine.queue_page(0, 1)]
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await plug(pilot, "used")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "reset question")
+        await pilot.press("y")
+        await wait_prompt(pilot, Prompt.REINSERT_KEY)
+        await wait_for_text(pilot, "PULL THE KEY AND INSERT IT AGAIN")
+        await pilot.press("f4")
+        await pilot.pause(0.3)
+        await pilot.press("f2")
+        await wait_for_text(pilot, "the key just pulled (serial 41000001), again")
+        await pilot.press("0")
+        await wait_until(pilot, lambda: "(reset)" in screen_text(app), "touch for the reset")
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: "(credential)" in screen_text(app), "touch to enroll")
+        await pilot.press("f3")
+        await wait_prompt(pilot, Prompt.REMOVE_KEY)
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+    assert len(env.tenant.state.methods_of(upn)) == 1
+
+
+@run_async
 async def test_pulling_the_key_withdraws_the_reset_question(demo_env: Any) -> None:
     env = demo_env(users=1)
     (upn,) = [row.upn for row in env.engine.queue_page(0, 1)]
