@@ -5,12 +5,17 @@ Over real HTTPS and through MSAL; see tests/flows/entra_rig.py for what is real 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from kiosk.config import GraphSettings
 from kiosk.entra.auth import TokenProvider
@@ -359,3 +364,50 @@ def test_an_error_on_a_later_page_reaches_the_caller(tenant: FakeTenant, client:
         for user in client.graph.iter_group_users(group.id):
             seen.append(user.id)
     assert len(seen) == 8  # two full pages came first
+
+
+@pytest.mark.parametrize("credential", ["secret", "certificate"])
+def test_no_secret_or_token_in_any_log(
+    tenant: FakeTenant, credential: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every logger at DEBUG (ours, MSAL's, urllib3's) through sign-in, a 401 and a retry."""
+    user = tenant.state.add_user(ALICE)
+    c = connect(tenant, credential)
+    tenant.faults.schedule("expire_token", "user", 1)
+    tenant.faults.schedule("503", "user", 3)
+    with caplog.at_level(logging.DEBUG):
+        c.graph.get_user(user.id)
+        c.graph.get_user(user.id)
+        token = c.tokens.token()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "retry" in text  # the logs did capture the client's work
+    assert token not in text
+    assert tenant.client_secret not in text
+    key_body = tenant.private_key_file.read_text().splitlines()[1]
+    assert key_body not in text
+
+
+def test_sign_in_with_a_pfx_and_passphrase(tenant: FakeTenant, tmp_path: Path) -> None:
+    key = serialization.load_pem_private_key(tenant.private_key_file.read_bytes(), None)
+    cert = x509.load_pem_x509_certificate(tenant.certificate_file.read_bytes())
+    assert isinstance(key, rsa.RSAPrivateKey)
+    pfx = tmp_path / "kiosk.pfx"
+    pfx.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"kiosk", key, cert, None, serialization.BestAvailableEncryption(b"pfx-pass")
+        )
+    )
+    passphrase = tmp_path / "pfx-pass"
+    passphrase.write_bytes(b"pfx-pass\n")
+    for path in (pfx, passphrase):
+        path.chmod(0o600)
+    user = tenant.state.add_user(ALICE)
+    c = connect(
+        tenant,
+        certificate_file="",
+        private_key_file="",
+        pfx_file=str(pfx),
+        pfx_passphrase_file=str(passphrase),
+    )
+    assert c.tokens.uses_certificate
+    assert c.graph.get_user(user.id).id == user.id

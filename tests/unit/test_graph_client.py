@@ -6,9 +6,12 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 from requests.adapters import BaseAdapter
 
 from kiosk.config import Settings, TenantSettings
@@ -205,3 +208,11 @@ def test_refused_register_without_a_lost_answer_is_just_refused() -> None:
     with pytest.raises(GraphRequestError):
         client.register_fido2_method("u1", "name", CRED)
     assert [r.method for r in adapter.sent] == ["POST"]  # no listing, no retry
+
+
+@given(st.text(min_size=1, max_size=60).filter(lambda t: not t.strip().startswith("$")))
+def test_user_path_round_trips_through_percent_decoding(upn: str) -> None:
+    path = user_path(upn)
+    segment = path.removeprefix("users/")
+    assert "/" not in segment and "?" not in segment and "#" not in segment
+    assert unquote(segment) == upn.strip()
