@@ -174,6 +174,12 @@ def network_error(exc: requests.RequestException, what: str) -> NetworkError:
         return TlsError(f"{what}: the TLS connection failed ({_reason(exc)}).")
     if isinstance(exc, requests.exceptions.Timeout):
         return NetworkError(f"{what}: no answer in time ({type(exc).__name__}).")
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        return NetworkError(
+            f"{what}: the server answered HTTP {exc.response.status_code}.",
+            status=exc.response.status_code,
+            request_id=exc.response.headers.get("request-id", ""),
+        )
     if isinstance(
         exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
     ):

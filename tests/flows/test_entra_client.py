@@ -411,3 +411,12 @@ def test_sign_in_with_a_pfx_and_passphrase(tenant: FakeTenant, tmp_path: Path) -
     )
     assert c.tokens.uses_certificate
     assert c.graph.get_user(user.id).id == user.id
+
+
+def test_discovery_that_stays_unavailable(tenant: FakeTenant) -> None:
+    c = connect(tenant)
+    tenant.inject(Fault("503", "discovery", probability=1.0, retry_after=1))
+    with pytest.raises(AuthUnavailableError) as info:
+        c.tokens.token()
+    assert "503" in str(info.value)
+    assert len(tenant.routes_called("discovery")) == 3  # first try + 2 retries
