@@ -3,7 +3,8 @@
 # build needs (pyscard, pulled in by yubikey-manager, compiles against libpcsclite with swig),
 # then a virtualenv in .venv with the kiosk and its development tools. With --test it also
 # installs what the test suite drives: openssl (opens sealed PINs as the helpdesk would), tmux
-# (system tests read a real terminal) and systemd-analyze (checks the service hardening).
+# (system tests read a real terminal), systemd-analyze (checks the service hardening) and
+# strace (checks every system call of an enrollment against the service's filter).
 # Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,7 @@ if [ "${1:-}" = "--test" ]; then
     command -v openssl >/dev/null 2>&1 || need+=(openssl)
     command -v tmux >/dev/null 2>&1 || need+=(tmux)
     command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+    command -v strace >/dev/null 2>&1 || need+=(strace)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
     sudo_cmd=()
