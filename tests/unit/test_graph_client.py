@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from requests.adapters import BaseAdapter
 
 from kiosk.config import Settings, TenantSettings
+from kiosk.entra.auth import authority_url, graph_scope
 from kiosk.entra.errors import GraphRequestError, GraphResponseError
 from kiosk.entra.graph import (
     GraphClient,
@@ -216,3 +217,17 @@ def test_user_path_round_trips_through_percent_decoding(upn: str) -> None:
     segment = path.removeprefix("users/")
     assert "/" not in segment and "?" not in segment and "#" not in segment
     assert unquote(segment) == upn.strip()
+
+
+def test_scope_and_authority_follow_the_configured_cloud() -> None:
+    assert graph_scope("https://graph.microsoft.com") == "https://graph.microsoft.com/.default"
+    assert graph_scope("https://graph.microsoft.us/") == "https://graph.microsoft.us/.default"
+    assert graph_scope("https://microsoftgraph.chinacloudapi.cn") == (
+        "https://microsoftgraph.chinacloudapi.cn/.default"
+    )
+    assert authority_url("https://login.microsoftonline.us/", "contoso.us") == (
+        "https://login.microsoftonline.us/contoso.us"
+    )
+    defaults = TenantSettings()
+    assert defaults.login_url == "https://login.microsoftonline.com"
+    assert graph_scope(defaults.graph_url) == "https://graph.microsoft.com/.default"
