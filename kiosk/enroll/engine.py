@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,6 +55,9 @@ from kiosk.store.queue import QueueEntry
 log = logging.getLogger("kiosk.enroll.engine")
 
 Listener = Callable[[Event], None]
+
+RECOVERY_RETRY_SECONDS = 5.0
+"""How often attempts left open by a restart are tried again while Graph is unreachable."""
 
 
 class Engine:
@@ -102,6 +106,7 @@ class Engine:
         self._selected: int | None = None
         self._last_ended: int | None = None
         self._running = threading.Lock()
+        self._recovery_retry_at: float | None = None
         self.recovery_report: list[str] = []
         """One line per crash-recovery finding (orphans with their key serial)."""
 
@@ -235,6 +240,7 @@ class Engine:
         self.signals.stop = stop
         try:
             self.recovery_report = resume(self)
+            self._schedule_recovery()
             self.queue_changed()
             self.prefetch.start(stop)
             while not stop.is_set():
@@ -249,17 +255,34 @@ class Engine:
             self.prompt(Prompt.IDLE)
             self._running.release()
 
+    def _schedule_recovery(self) -> None:
+        from kiosk.enroll.recovery import pending
+
+        again = time.monotonic() + RECOVERY_RETRY_SECONDS
+        self._recovery_retry_at = again if pending(self) else None
+
     def _loop_once(self) -> None:
         from kiosk.enroll.flow import work_entry
+        from kiosk.enroll.recovery import resume
 
         self._handle_idle_commands()
+        if self._recovery_retry_at is not None and time.monotonic() >= self._recovery_retry_at:
+            self.recovery_report.extend(resume(self))
+            self._schedule_recovery()
+            self.queue_changed()
         if self.operator is None:
             self.prompt(Prompt.IDLE, "Sign in to start enrolling.")
             self.idle_wait()
             return
         entries = self.store.queue.upcoming(1, first=self._selected)
         if not entries:
-            self.prompt(Prompt.IDLE, "The queue is empty.")
+            waiting = self._recovery_retry_at is not None
+            self.prompt(
+                Prompt.IDLE,
+                "Finishing an interrupted enrollment: waiting for Microsoft Graph."
+                if waiting
+                else "The queue is empty.",
+            )
             self.idle_wait()
             return
         entry = entries[0]

@@ -31,16 +31,41 @@ if TYPE_CHECKING:
     from kiosk.enroll.engine import Engine
 
 CHALLENGE_MARGIN_SECONDS = 15.0
+WAITING = "an interrupted enrollment is being finished (waiting for Microsoft Graph)"
+"""Queue reason of an entry whose open attempt could not be finished yet: it is not enrolled
+again meanwhile (the credential may still be registered); the engine tries again."""
 _AFTER_PIN = {Step.PIN_SET, Step.CREDENTIAL_CREATED, Step.PIN_POLICY_APPLIED, Step.REGISTERED}
 
 
+class _StillOpen(Exception):
+    """The attempt stays open: Graph could not be asked now."""
+
+
+def pending(eng: Engine) -> bool:
+    """Are there attempts left open (Graph was unreachable when they were resumed)?"""
+    return bool(eng.store.journal.open_attempts())
+
+
+def _requeue_if_waiting(eng: Engine, entry_id: int) -> None:
+    entry = eng.store.queue.get(entry_id)
+    if entry is not None and entry.status == "failed" and entry.reason == WAITING:
+        eng.store.queue.set_status(entry_id, "pending")
+
+
 def resume(eng: Engine) -> list[str]:
-    """Finish what a crash interrupted; return one line per finding (orphans name the serial)."""
+    """Finish what a crash interrupted; return one line per finding (orphans name the serial).
+
+    Call it again later while :func:`pending` says so (the engine does, between users)."""
     report: list[str] = []
     for enr in eng.store.journal.open_attempts():
-        line = _resume_one(eng, enr)
+        try:
+            line = _resume_one(eng, enr)
+        except _StillOpen as still:
+            report.append(str(still))
+            continue
         if line:
             report.append(line)
+        _requeue_if_waiting(eng, enr.entry_id)
     eng.store.queue.release_active()
     report.extend(_finish_replacements(eng))
     return report
@@ -142,10 +167,16 @@ def _resume_one(eng: Engine, enr: Enrollment) -> str:
             eng.graph, enr.user_id, display, cred, sent_at=sent_at, maybe_sent=False
         )
     except ENTRA_ERRORS as exc:
-        reason = f"could not be finished now ({exc.title}); it is tried again at the next start"
-        eng.store.queue.set_status(enr.entry_id, "failed", reason)
-        eng.emit(ErrorRaised(exc.title, f"{enr.upn}: {reason}.", exc.next_step))
-        return f"{enr.upn}: {reason}."
+        eng.store.queue.set_status(enr.entry_id, "failed", WAITING)
+        eng.emit(
+            ErrorRaised(
+                exc.title,
+                f"{enr.upn}: the enrollment interrupted by a restart cannot be finished yet "
+                f"({exc.detail}). The kiosk tries again in a moment.",
+                exc.next_step,
+            )
+        )
+        raise _StillOpen(f"{enr.upn}: {WAITING} ({exc.title}).") from None
     return _done(eng, enr, method.id)
 
 

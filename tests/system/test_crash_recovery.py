@@ -81,7 +81,7 @@ def _toml(tenant: FakeTenant, state: Path, helpdesk_cert: Path) -> Path:
     path = state / "kiosk.toml"
     path.write_text(
         tenant.kiosk_toml("certificate")
-        + "\n[graph]\nmax_retries = 2\ntimeout_seconds = 5.0\nprefetch = 1\n"
+        + "\n[graph]\nmax_retries = 2\ntimeout_seconds = 15.0\nprefetch = 1\n"
         + '\n[policy]\nreset = "automatic"\n'
         + f'\n[escrow]\nmode = "sealed"\nrecipients = ["{helpdesk_cert}"]\n'
         + f'directory = "{state / "escrow"}"\n'
@@ -212,4 +212,22 @@ def test_replace_interrupted_before_deleting_the_old_key_is_finished_on_restart(
         assert method.id in done  # and the one left is the new key
     assert any("finished replacing" in line for line in report)
     assert store.queue.unfinished_replacements() == []
+    store.close()
+
+
+def test_graph_unreachable_at_restart_is_retried_without_enrolling_twice(
+    fake_tenant: FakeTenant, helpdesk: tuple[Path, Path], tmp_path: Path
+) -> None:
+    sc = Scenario("PIN policy applied", "after", 1)
+    _prepare(fake_tenant, tmp_path, helpdesk[0], 0, sc)
+    _toml(fake_tenant, sc.state, helpdesk[0])
+    toml = sc.state / "kiosk.toml"
+    sc.crashed = _driver(toml, sc.serial_base, f"{sc.label}|{sc.when}|{sc.nth}", 0.0)
+    # At the restart Graph cannot be asked whether the credential got registered.
+    fake_tenant.faults.schedule("503", "list_methods", 1, 2, 3, retry_after=None)
+    sc.resumed = _driver(toml, sc.serial_base + 500, None, 0.0)
+    store, report = _check(fake_tenant, sc)
+    assert any("being finished" in line for line in report)
+    assert any(f"Finished the enrollment of {sc.upns[0]}" in line for line in report)
+    assert store.journal.with_state("orphan") == []
     store.close()
