@@ -38,6 +38,8 @@ _DEMO_ADMIN_HASH = (
     "QZ2RvaZQlcno0stB6LkWPf_IFM6tKL-7kTqdTBWGkQs"
 )
 AGAIN = "again"
+OPERATOR = "operator"
+OPERATOR_KEY_SERIAL = 49_999_999
 BANNER = f"DEMO: PIN {DEMO_OPERATOR_PIN}, admin PIN {DEMO_ADMIN_PIN}"
 
 
@@ -56,13 +58,15 @@ class DemoKeys(Protocol):
     def close(self) -> None: ...
 
 
-def demo_settings(settings: Settings) -> Settings:
-    """The demo's settings: its own operator and admin PIN unless some are configured."""
+def demo_settings(settings: Settings, key_credential: str = "") -> Settings:
+    """The demo's settings: its own operator (PIN, and a key when given) and admin PIN unless
+    some are configured."""
     kiosk = settings.kiosk
     if not kiosk.operators:
-        kiosk = dataclasses.replace(
-            kiosk, operators=[{"name": DEMO_OPERATOR, "pin_hash": _DEMO_OPERATOR_HASH}]
-        )
+        operator = {"name": DEMO_OPERATOR, "pin_hash": _DEMO_OPERATOR_HASH}
+        if key_credential:
+            operator["key_credential"] = key_credential
+        kiosk = dataclasses.replace(kiosk, operators=[operator])
     if not kiosk.admin_pin_hash:
         kiosk = dataclasses.replace(kiosk, admin_pin_hash=_DEMO_ADMIN_HASH)
     return dataclasses.replace(settings, kiosk=kiosk)
@@ -75,6 +79,7 @@ class ProfileScreen(ModalScreen[str]):
     BINDINGS = [
         *[Binding(str(n), f"pick({n - 1})", show=False) for n in range(1, len(PROFILES) + 1)],
         Binding("0", "again", show=False),
+        Binding("9", "operator", show=False),
         Binding("escape", "cancel", "Cancel"),
     ]
 
@@ -89,6 +94,7 @@ class ProfileScreen(ModalScreen[str]):
         ]
         if self._again is not None:
             options.insert(0, Option(f"0  the key just pulled ({self._again}), again", id=AGAIN))
+        options.append(Option("9  the demo operator's own key (sign in with F5)", id=OPERATOR))
         with Vertical(id="dialog"):
             yield Static("DEMO: plug in a virtual key", id="title")
             yield OptionList(*options, id="profiles")
@@ -105,6 +111,9 @@ class ProfileScreen(ModalScreen[str]):
 
     def action_pick(self, index: int) -> None:
         self.dismiss(list(PROFILES)[index])
+
+    def action_operator(self) -> None:
+        self.dismiss(OPERATOR)
 
     def action_again(self) -> None:
         if self._again is not None:
@@ -141,12 +150,35 @@ class DemoKioskApp(KioskApp):
         self.env = env
         self._make_env = make_env
         self._pulled: VirtualKey | None = None
+        self.operator_key: VirtualKey | None = None
+        if env is not None:
+            self.settings = demo_settings(env.settings, self._make_operator_key(env))
+
+    def _make_operator_key(self, env: DemoKeys) -> str:
+        """DEMO: the demo operator's own key, with its credential for the kiosk's rp id."""
+        from kiosk.keys.virtual.device import VirtualKey
+        from kiosk.keys.virtual.profiles import PROFILES
+        from kiosk.tui.operator_key import enroll
+
+        key = VirtualKey(PROFILES["yubikey5"].with_serial(OPERATOR_KEY_SERIAL), auto_touch=0.0)
+        descriptor = env.port.plug(key)
+        try:
+            device = env.port.open(descriptor)
+            try:
+                credential = enroll(device, DEMO_OPERATOR)
+            finally:
+                device.close()
+        finally:
+            env.port.unplug(key)
+        key.presence.auto_touch = None  # at sign-in the operator touches it (F3)
+        self.operator_key = key
+        return credential
 
     def _start_env(self) -> EngineControl:
         if self._make_env is None:
             raise RuntimeError("DemoKioskApp needs env or make_env")
         env = self._make_env()
-        self.settings = demo_settings(env.settings)
+        self.settings = demo_settings(env.settings, self._make_operator_key(env))
         self.env = env
         return env.engine
 
@@ -183,7 +215,9 @@ class DemoKioskApp(KioskApp):
         env = self.env
         if env is None:
             return
-        if what == "plug" and profile == AGAIN and self._pulled is not None:
+        if what == "plug" and profile == OPERATOR and self.operator_key is not None:
+            env.port.plug(self.operator_key)
+        elif what == "plug" and profile == AGAIN and self._pulled is not None:
             key, self._pulled = self._pulled, None
             env.port.plug(key)
         elif what == "plug":

@@ -207,6 +207,40 @@ async def test_lock_and_unlock_by_key_and_by_idle_timeout(demo_env: Any) -> None
 
 
 @run_async
+async def test_operator_signs_in_with_their_own_key(demo_env: Any) -> None:
+    env = demo_env(users=1)
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_text(pilot, "Choose your name")
+        # A key that is not an operator's is refused, and nobody is signed in.
+        await plug(pilot, "yubikey5")
+        await pilot.press("f5")
+        await wait_until(
+            pilot,
+            lambda: "Touch your key" in screen_text(app) or "belongs to" in screen_text(app),
+            "the key answered",
+        )
+        if "Touch your key" in screen_text(app):
+            await pilot.press("f3")
+        await wait_for_text(pilot, "belongs to no operator")
+        assert app.operator is None and isinstance(app.screen, SignInScreen)
+        await pilot.press("f4")
+        await pilot.pause(0.2)
+        # The demo operator's own key: an assertion for the kiosk's rp id, checked.
+        await plug(pilot, "operator")
+        await pilot.press("f5")
+        await wait_for_text(pilot, "Touch your key now")
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SignInScreen), "signed in")
+        assert app.operator == DEMO_OPERATOR
+        await wait_until(pilot, lambda: env.engine.operator == DEMO_OPERATOR, "engine told")
+        # Pull the operator key; the next key inserted is the user's.
+        await pilot.press("f4")
+        await enroll_one(pilot)
+        await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+
+
+@run_async
 async def test_only_the_admin_screen_exits(demo_env: Any) -> None:
     env = demo_env(users=1)
     app = kiosk_app(env)

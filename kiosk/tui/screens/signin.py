@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
 
 from kiosk.config import Settings
 from kiosk.errors import KioskError
+from kiosk.keys.types import HidBackend
 from kiosk.tui.auth import verify_pin
 from kiosk.tui.motion import calm_inputs
 
@@ -38,11 +41,21 @@ def operators(settings: Settings) -> list[tuple[str, str]]:
     return out
 
 
+def operator_keys(settings: Settings) -> list[tuple[str, str]]:
+    """(name, key_credential) of every operator who signs in with their own FIDO2 key."""
+    return [
+        (entry["name"], entry["key_credential"])
+        for entry in settings.kiosk.operators
+        if entry.get("name") and entry.get("key_credential")
+    ]
+
+
 class SignInScreen(Screen[str]):
     CSS_PATH = "signin.tcss"
     BINDINGS = [
         Binding("tab", "app.focus_next", "Next field", show=False),
         Binding("escape", "back", "Choose name"),
+        Binding("f5", "use_key", "Sign in with my key"),
     ]
 
     def __init__(self, settings: Settings, *, locked: bool) -> None:
@@ -63,6 +76,7 @@ class SignInScreen(Screen[str]):
             )
             yield Static("2. Type your PIN and press Enter", classes="hint")
             yield Input(placeholder="operator PIN", password=True, id="pin", max_length=64)
+            yield Static("Or insert your own FIDO2 key and press F5.", classes="hint")
             yield Static("", id="message", markup=False)
         yield Footer()
 
@@ -116,6 +130,48 @@ class SignInScreen(Screen[str]):
             self._say(f"Wrong PIN {MAX_TRIES} times. Sign-in is refused for 30 seconds.")
         else:
             self._say(f"✘ Wrong PIN for {name}. {MAX_TRIES - self._failures} tries before a pause.")
+
+    def action_use_key(self) -> None:
+        app: KioskApp = self.app  # type: ignore[assignment]
+        keys = operator_keys(app.settings)
+        if not keys:
+            self._say("No operator has a key set up; sign in with your PIN.")
+            return
+        backend = getattr(app._engine, "backend", None)
+        if backend is None:
+            self._say("The kiosk is still starting; try again in a moment.")
+            return
+        self._say("Reading your key…")
+        self._key_sign_in(backend, keys)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="operator-key")
+    def _key_sign_in(self, backend: HidBackend, keys: list[tuple[str, str]]) -> str:
+        from kiosk.tui.operator_key import OperatorKeyError, identify
+
+        found = backend.list_descriptors()
+        if len(found) != 1:
+            raise OperatorKeyError(
+                f"{len(found)} keys are inserted.", next_step="Insert only your own key."
+            )
+        device = backend.open(found[0])
+        try:
+            touch = "Touch your key now (it blinks)."
+            return identify(device, keys, lambda: self.app.call_from_thread(self._say, touch))
+        finally:
+            device.close()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "operator-key":
+            return
+        if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, str):
+            self.dismiss(event.worker.result)
+        elif event.state is WorkerState.ERROR:
+            error = event.worker.error
+            if isinstance(error, KioskError):
+                self._say(f"✘ {error.detail} {error.next_step}")
+            else:
+                self._say(f"✘ The key could not be read ({type(error).__name__}).")
+        event.stop()
 
     def show_state(self, *_: Any) -> None:
         """The lock screen shows nothing of the batch."""
