@@ -103,3 +103,46 @@ def test_operator_add_refuses_two_different_pins(
     assert captured.out == ""
     assert "PINs differ" in captured.err
     assert "735190" not in captured.err
+
+
+def test_operator_key_registered_by_the_command_signs_in_only_its_operator() -> None:
+    from kiosk.commands.operator import register_key, snippet
+    from kiosk.config import parse
+    from kiosk.keys.virtual.device import VirtualKey
+    from kiosk.keys.virtual.port import VirtualPort
+    from kiosk.keys.virtual.profiles import PROFILES
+    from kiosk.tui.operator_key import OperatorKeyError, identify
+    from kiosk.tui.screens.signin import operator_keys
+
+    port = VirtualPort()
+    key = VirtualKey(PROFILES["yubikey5"].with_serial(48000001), auto_touch=0.01)
+    port.plug(key)
+    said: list[str] = []
+    credential = register_key("Ana Silva", port, timeout=5, say=said.append)
+    assert "Touch the key now (it blinks)." in said
+    text = snippet("Ana Silva", hash_pin("735190"), admin=False, key_credential=credential)
+    settings = parse(text, "kiosk.toml")
+    keys = operator_keys(settings)
+    assert keys == [("Ana Silva", credential)]
+    device = port.open(port.list_descriptors()[0])
+    try:
+        assert identify(device, keys) == "Ana Silva"
+    finally:
+        device.close()
+    # Another key, never registered, signs nobody in.
+    port.unplug(key)
+    port.plug(VirtualKey(PROFILES["yubikey5"].with_serial(48000002), auto_touch=0.01))
+    other = port.open(port.list_descriptors()[0])
+    try:
+        with pytest.raises(OperatorKeyError, match="belongs to no operator"):
+            identify(other, keys)
+    finally:
+        other.close()
+
+
+def test_operator_key_is_refused_when_none_or_two_are_inserted() -> None:
+    from kiosk.commands.operator import register_key
+    from kiosk.keys.virtual.port import VirtualPort
+
+    with pytest.raises(KioskError, match="0 keys were found"):
+        register_key("Ana", VirtualPort(), timeout=0.3, say=lambda _t: None)
