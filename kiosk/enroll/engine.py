@@ -61,7 +61,13 @@ RECOVERY_RETRY_SECONDS = 5.0
 
 
 class Engine:
-    """One kiosk's enrollment engine. Build it with real, injected collaborators."""
+    """One kiosk's enrollment engine. Build it with real, injected collaborators.
+
+    Nothing is enrolled while no operator is signed in (``operator`` None: the kiosk is
+    locked; ``set_operator`` unlocks it); every enrollment's audit record names the operator.
+    ``recipients`` are the helpdesk certificates (read from ``escrow.recipients`` when not
+    given); ``mds`` the FIDO metadata catalogue for model names.
+    """
 
     def __init__(  # noqa: PLR0917 - the collaborators, in the documented order
         self,
