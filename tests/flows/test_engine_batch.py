@@ -49,6 +49,7 @@ def test_25_user_batch_enrolls_everyone_once(
     assert len(rig.store.journal.with_state("done")) == 25
     report = verify(rig.settings.store.audit_path)
     assert report.ok, report.problems
+    assert rig.engine.verify_audit().records == report.records
     enrolled = [
         json.loads(line)
         for line in Path(rig.settings.store.audit_path).read_text().splitlines()

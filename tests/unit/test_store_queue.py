@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kiosk.store import Store
 from kiosk.store.migrations import LATEST
@@ -28,6 +31,7 @@ def store(tmp_path: Path) -> Store:
 
 def test_new_store_is_wal_at_latest_schema(store: Store, tmp_path: Path) -> None:
     assert store.db.journal_mode() == "wal"
+    assert store.db.query("PRAGMA synchronous")[0][0] == 2  # FULL: a commit is on disk
     raw = sqlite3.connect(tmp_path / "kiosk.db")
     assert raw.execute("PRAGMA user_version").fetchone()[0] == LATEST
     raw.close()
@@ -115,3 +119,31 @@ def test_50000_users_page_and_reopen_fast(tmp_path: Path) -> None:
     assert again.queue.upcoming(3)[0].upn == "user00000@contoso.test"
     # Generous bound (shared machine); the real figure is in bench/enroll.py resume_seconds.
     assert time.monotonic() - start < 5.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    names=st.lists(st.from_regex(r"[a-c]{1,3}", fullmatch=True), min_size=0, max_size=30),
+    failed=st.sets(st.integers(0, 29)),
+    search=st.from_regex(r"[a-c]{0,2}", fullmatch=True),
+    offset=st.integers(0, 35),
+    limit=st.integers(0, 10),
+    sort=st.sampled_from(["position", "upn", "status", "updated"]),
+)
+def test_pages_agree_with_sizes_for_any_queue(
+    names: list[str], failed: set[int], search: str, offset: int, limit: int, sort: str
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "k.db")
+        store.queue.add(NewUser(f"{n}{i}@x.test", f"id{i}", n) for i, n in enumerate(names))
+        rows = store.queue.page(0, 100)
+        for i in failed & set(range(len(rows))):
+            store.queue.set_status(rows[i].entry_id, "failed", "x")
+        for status in (None, "pending", "failed"):
+            size = store.queue.size(search=search, status=status)  # type: ignore[arg-type]
+            every = store.queue.page(0, 1000, search=search, status=status, sort=sort)  # type: ignore[arg-type]
+            assert len(every) == size
+            assert all(search in r.upn or search in r.display_name for r in every)
+            window = store.queue.page(offset, limit, search=search, status=status, sort=sort)  # type: ignore[arg-type]
+            assert window == every[offset : offset + limit]
+        store.close()
