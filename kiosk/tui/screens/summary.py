@@ -80,5 +80,8 @@ class SummaryScreen(Screen[None]):
     def _export(self) -> None:
         paths = self.engine.export_manifest(Path(self.settings.store.manifest_directory))
         text = "Manifest written: " + ", ".join(str(p) for p in paths)
-        self.app.call_from_thread(self.query_one("#export", Static).update, text)
+        self.app.call_from_thread(self._exported, text)
+
+    def _exported(self, text: str) -> None:
+        self.query_one("#export", Static).update(text)
         self.app.post_message(TaskDone("Manifest exported", text))
