@@ -244,6 +244,15 @@ class Engine:
         if not self._running.acquire(blocking=False):
             raise RuntimeError("Engine.run is already running")
         self.signals.stop = stop
+        finished = threading.Event()
+
+        def stop_key_calls() -> None:  # a touch the key waits for must not delay stopping
+            while not finished.is_set():
+                if stop.wait(0.2):
+                    self.signals.cancel_event.set()
+                    return
+
+        threading.Thread(target=stop_key_calls, name="kiosk-engine-stop", daemon=True).start()
         try:
             self.recovery_report = resume(self)
             self._schedule_recovery()
@@ -257,6 +266,7 @@ class Engine:
                 except EntryOver:
                     continue  # skip/cancel with nothing to end
         finally:
+            finished.set()
             self.prefetch.join()
             self.prompt(Prompt.IDLE)
             self._running.release()

@@ -255,6 +255,8 @@ def attempt(
     except Stopped:
         raise  # left open in the journal, like a crash: recovery finishes it
     except BaseException as exc:
+        if eng.signals.stop.is_set():
+            raise Stopped from exc  # the key call was cut short to stop: as above
         found = _registered_after_all(eng, att, journal_row.started)
         if found is not None and att.display is not None:  # Graph took it before the failure
             log.warning("attempt %d failed after registering; recorded as done", eid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -169,3 +170,19 @@ def test_locked_kiosk_waits_and_uses_the_key_inserted_meanwhile(
     assert str(key.profile.serial) in rig.tenant.state.methods_of(upn)[0].display_name
     audit = Path(rig.settings.store.audit_path).read_text(encoding="utf-8")
     assert '"operator":"Olivia"' in audit
+
+
+def test_stop_during_a_touch_wait_is_prompt_and_resumable(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig = engine_rig()
+    (upn,) = rig.add_users(1)
+    rig.robot(iter([rig.key(auto_touch=None, touch_timeout=30.0)]))
+    rig.start()
+    rig.wait(lambda evs: any(isinstance(e, TouchNeeded) and e.reason == "credential"
+                             for e in evs))
+    started = time.monotonic()
+    rig.stop()
+    assert time.monotonic() - started < 5.0  # did not wait out the 30-second touch
+    (attempt,) = rig.store.journal.open_attempts()  # left for recovery, like a crash
+    assert attempt.upn == upn and attempt.step is Step.PIN_SET
