@@ -13,6 +13,8 @@ from kiosk.errors import KioskError
 # Each name is a module in kiosk.commands exposing register(subparsers).
 COMMANDS: tuple[str, ...] = (
     "demo",
+    "queue_import",
+    "export",
     "operator",
     "run",
     "audit",

@@ -1,0 +1,50 @@
+"""`kiosk export`: write the shipping manifest (CSV and JSON) of every enrolled key."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG = "/etc/fido-kiosk/kiosk.toml"
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "export",
+        help="Write the shipping manifest (CSV and JSON): serial, UPN, model, status.",
+        description=(
+            "Write the shipping manifest of every enrolled key as CSV and JSON: serial, UPN, "
+            "display name, AAGUID, model, time and status. Never a PIN."
+        ),
+    )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="Directory for the manifest (default: store.manifest_directory).",
+    )
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("KIOSK_CONFIG", DEFAULT_CONFIG),
+        help=f"kiosk.toml to use (default: $KIOSK_CONFIG or {DEFAULT_CONFIG}).",
+    )
+    parser.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from kiosk.config import load
+    from kiosk.keys.hid import RealHidBackend
+    from kiosk.wiring import build_kiosk
+
+    settings = load(args.config)
+    directory = args.dir or Path(settings.store.manifest_directory)
+    kiosk = build_kiosk(settings, RealHidBackend())
+    try:
+        paths = kiosk.engine.export_manifest(directory)
+    finally:
+        kiosk.close()
+    for path in paths:
+        print(path)
+    return 0

@@ -1,0 +1,148 @@
+"""`kiosk import` and `kiosk export` from the command line, against the fake tenant."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from kiosk.cli import main
+from kiosk.demo.environment import DemoEnvironment, write_helpdesk
+from kiosk.demo.robot import Robot
+from kiosk.entra.fake.server import FakeTenant
+from kiosk.store import Store
+
+
+def write_config(tenant: FakeTenant, tmp: Path) -> Path:
+    cert, _key = write_helpdesk(tmp / "helpdesk")
+    config = tmp / "kiosk.toml"
+    config.write_text(
+        tenant.kiosk_toml("certificate")
+        + f"""
+[store]
+path = "{tmp / 'kiosk.db'}"
+audit_path = "{tmp / 'audit.jsonl'}"
+manifest_directory = "{tmp / 'manifests'}"
+
+[escrow]
+recipients = ["{cert}"]
+directory = "{tmp / 'escrow'}"
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_import_csv_queues_good_rows_and_names_each_bad_line(
+    fake_tenant: FakeTenant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    domain = fake_tenant.state.domain
+    for name in ("ada", "alan"):
+        fake_tenant.state.add_user(f"{name}@{domain}", name.title())
+    config = write_config(fake_tenant, tmp_path)
+    users = tmp_path / "users.csv"
+    users.write_text(
+        "\ufeffName;UserPrincipalName\n"
+        f"Ada;ada@{domain}\n"
+        "Nobody;not-an-upn\n"
+        f"Ghost;ghost@{domain}\n"
+        "\n"
+        f"Alan;alan@{domain}\n",
+        encoding="utf-8",
+    )
+    code = main(["import", "--config", str(config), "--csv", str(users)])
+    out = capsys.readouterr().out
+    assert code == 1, "some rows were not queued"
+    assert "2 queued" in out
+    assert "line 3" in out and "not-an-upn" in out
+    assert "line 4" in out and "ghost@" in out
+    store = Store(tmp_path / "kiosk.db")
+    try:
+        queued = {row.upn for row in store.queue.page(0, 10)}
+    finally:
+        store.close()
+    assert queued == {f"ada@{domain}", f"alan@{domain}"}
+
+    # Importing the same file again loses nothing and queues nobody twice.
+    assert main(["import", "--config", str(config), "--csv", str(users)]) == 1
+    assert "0 queued, 2 already queued" in capsys.readouterr().out
+
+
+def test_import_one_upn_with_backup_keys(
+    fake_tenant: FakeTenant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upn = f"grace@{fake_tenant.state.domain}"
+    fake_tenant.state.add_user(upn, "Grace")
+    config = write_config(fake_tenant, tmp_path)
+    assert main(["import", "--config", str(config), "--upn", upn, "--keys", "2"]) == 0
+    assert "1 queued" in capsys.readouterr().out
+    store = Store(tmp_path / "kiosk.db")
+    try:
+        (row,) = store.queue.page(0, 10)
+    finally:
+        store.close()
+    assert row.upn == upn and row.keys_wanted == 2
+
+
+def test_import_refuses_a_missing_csv_with_a_next_step(
+    fake_tenant: FakeTenant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(fake_tenant, tmp_path)
+    code = main(["import", "--config", str(config), "--csv", str(tmp_path / "nope.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "CSV not found" in err and "next:" in err
+
+
+def test_export_lists_every_enrolled_key_even_with_the_tenant_offline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "demo"
+    with DemoEnvironment(users=2, latency="none", state_dir=state, escrow_mode="sealed",
+                         operator="tester") as env:
+        robot = Robot(env.engine, env.port, lambda _n: env.new_key())
+        robot.start()
+        stop = threading.Event()
+        runner = threading.Thread(target=env.engine.run, args=(stop,), daemon=True)
+        runner.start()
+        deadline = time.monotonic() + 60
+        while env.engine.counts()["done"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        runner.join(10)
+        robot.stop()
+        serials = {item.serial: item.upn for item in env.engine.store.inventory.all()}
+        tenant_toml = env.tenant.kiosk_toml("certificate")
+        recipients = env.settings.escrow.recipients
+    assert len(serials) == 2
+    # The fake tenant is gone now: exporting needs only the kiosk's own store.
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        tenant_toml
+        + f"""
+[store]
+path = "{state / 'kiosk.db'}"
+audit_path = "{state / 'audit.jsonl'}"
+
+[escrow]
+recipients = {json.dumps(recipients)}
+directory = "{state / 'escrow'}"
+""",
+        encoding="utf-8",
+    )
+    out_dir = tmp_path / "out"
+    assert main(["export", "--config", str(config), "--dir", str(out_dir)]) == 0
+    paths = [Path(p) for p in capsys.readouterr().out.split()]
+    assert {p.suffix for p in paths} == {".csv", ".json"}
+    csv_path = next(p for p in paths if p.suffix == ".csv")
+    rows = list(csv.DictReader(csv_path.open(encoding="utf-8-sig")))
+    assert {r["serial"]: r["upn"] for r in rows} == serials
+    assert all(r["status"] == "enrolled" for r in rows)
+    assert not any("pin" in h.lower() for h in rows[0])
+    data = json.loads(next(p for p in paths if p.suffix == ".json").read_text(encoding="utf-8"))
+    assert data["count"] == 2
+    assert {r["serial"] for r in data["rows"]} == set(serials)
