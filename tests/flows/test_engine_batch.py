@@ -104,3 +104,22 @@ def test_sealed_pin_opens_with_helpdesk_key_and_matches_the_key(
     for path in (rig.settings.store.audit_path, rig.settings.store.path):
         assert handover.pin.encode() not in Path(path).read_bytes()
     assert any(p.prompt is Prompt.REMOVE_KEY for p in rig.of(PromptChanged))
+
+
+def test_show_mode_hands_the_pin_over_once_and_seals_nothing(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig = engine_rig(escrow_mode="show")
+    upns = rig.add_users(2)
+    rig.robot()
+    rig.start()
+    rig.wait_results(2)
+    rig.stop()
+    handovers = rig.of(PinHandover)
+    assert [h.upn for h in handovers] == upns
+    assert len({h.pin for h in handovers}) == 2  # a fresh random PIN per key
+    assert all(len(h.pin) == 8 and h.pin.isdigit() for h in handovers)
+    escrow = Path(rig.settings.escrow.directory)
+    assert not escrow.exists() or list(escrow.iterdir()) == []
+    for h in handovers:
+        assert h.pin.encode() not in Path(rig.settings.store.audit_path).read_bytes()
