@@ -124,7 +124,8 @@ def graph_trouble(eng: Engine, exc: EntraError) -> None:
 def take_options(eng: Engine, entry: QueueEntry) -> CreationOptions:
     while True:
         try:
-            return eng.prefetch.take(entry.entry_id, entry.user_id)
+            more = entry.keys_wanted - entry.keys_done > 1
+            return eng.prefetch.take(entry.entry_id, entry.user_id, more=more)
         except GraphNotFoundError as exc:
             raise EntryOver(Step.FAILED, f"{exc.title}: {exc.detail}", exc.next_step) from None
         except ENTRA_ERRORS as exc:

@@ -67,11 +67,17 @@ class Prefetcher:
 
     # -- the engine's side -------------------------------------------------------------
 
-    def take(self, entry_id: int, user_id: str) -> CreationOptions:
-        """Fresh options for this user: from the cache if there are any, else fetched now."""
+    def take(self, entry_id: int, user_id: str, *, more: bool = False) -> CreationOptions:
+        """Fresh options for this user: from the cache if there are any, else fetched now.
+
+        ``more``: the entry wants another key after this one (backup keys), so options for
+        it are fetched ahead again."""
         with self._lock:
             slot = self._slots.pop(entry_id, None)
-            self._taken.add(entry_id)
+            if more:
+                self._taken.discard(entry_id)
+            else:
+                self._taken.add(entry_id)
         self._wake.set()
         now = self._clock()
         if (

@@ -112,3 +112,4 @@ def test_backup_key_must_be_another_key(
     assert {n.split()[-1] for n in names} == {str(first.profile.serial), str(second.profile.serial)}
     done = [s.detail for s in rig.of(StepChanged) if s.step is Step.DONE]
     assert done == ["key 1 of 2", "key 2 of 2"]
+    assert rig.engine.prefetch.sync_fetches <= 1  # the backup key's options came ahead too
