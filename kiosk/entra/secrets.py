@@ -112,6 +112,35 @@ def _owner(st: os.stat_result) -> str:
         return str(st.st_uid)
 
 
+ACL_XATTR = "system.posix_acl_access"
+_ACL_USER, _ACL_GROUP_OBJ, _ACL_GROUP = 0x02, 0x04, 0x08
+
+
+def only_acl_readers(path: Path, allowed: set[int]) -> bool:
+    """True when the group bits of ``path``'s mode are only a POSIX ACL mask over entries that
+    let nobody but ``allowed`` users read (no owning group, no named group, no other user).
+
+    systemd writes a credential 0400, owned by root, and lets the service's user read it with
+    an ACL entry (``user:fido-kiosk:r--``); ``stat`` then shows the ACL mask as group bits
+    (mode 0440) although no group can read the file.
+    """
+    try:
+        raw = os.getxattr(path, ACL_XATTR)
+    except OSError:
+        return False
+    if len(raw) < 4 or (len(raw) - 4) % 8 or int.from_bytes(raw[:4], "little") != 2:
+        return False
+    for off in range(4, len(raw), 8):
+        tag = int.from_bytes(raw[off : off + 2], "little")
+        perm = int.from_bytes(raw[off + 2 : off + 4], "little")
+        ident = int.from_bytes(raw[off + 4 : off + 8], "little")
+        if tag in (_ACL_GROUP_OBJ, _ACL_GROUP) and perm:
+            return False
+        if tag == _ACL_USER and perm and ident not in allowed:
+            return False
+    return True
+
+
 def check_private_file(path: Path, what: str) -> None:
     """Refuse a secret file that group or others may read, or that someone else owns."""
     try:
@@ -135,7 +164,7 @@ def check_private_file(path: Path, what: str) -> None:
         user = str(me)
     owner = _owner(st)
     mode = stat.S_IMODE(st.st_mode)
-    if mode & 0o077:
+    if mode & 0o077 and not (mode & 0o007 == 0 and only_acl_readers(path, {me, 0})):
         raise SecretFileError(
             f"The {what} file {path} can be read by group or others (mode {mode:04o}, owner "
             f"{owner}).",

@@ -7,7 +7,9 @@ the journal relies on ("journaled before its side effect is treated as done").
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +26,23 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def create_private(path: Path) -> None:
+    """Make sure the database file exists and only its owner can read it, whatever the umask.
+
+    SQLite gives the -wal and -shm files the database file's permissions, so they follow. A
+    database the kiosk owns that others could read is made private; a missing directory is
+    made 0700.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        st = os.fstat(fd)
+        if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.geteuid():
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 class StoreError(KioskError):
     title = "Kiosk database problem"
     next_step = "Check the disk and the store.path setting, then start the kiosk again."
@@ -38,7 +57,7 @@ class Database:
         self.lock = threading.RLock()
         try:
             if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                create_private(self.path)
             self.conn = sqlite3.connect(
                 str(path), isolation_level=None, check_same_thread=False, timeout=10.0
             )
@@ -50,6 +69,11 @@ class Database:
         except sqlite3.Error as exc:
             raise StoreError(
                 f"The database {self.path} cannot be opened ({exc.__class__.__name__}: {exc})."
+            ) from None
+        except OSError as exc:
+            raise StoreError(
+                f"The database {self.path} cannot be created "
+                f"({exc.strerror or type(exc).__name__})."
             ) from None
 
     def now(self) -> str:

@@ -356,6 +356,11 @@ class TokenService:
             )
         return issued
 
+    def issued_tokens(self) -> list[str]:
+        """Every access token handed out (and not yet forgotten): what leak tests look for."""
+        with self._lock:
+            return list(self._tokens)
+
     def expire_all(self) -> None:
         """Every token issued so far expires now (a token running out in the middle of a batch)."""
         past = utcnow() - timedelta(seconds=1)
