@@ -16,11 +16,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-
 from kiosk.config import (
     EscrowSettings,
     GraphSettings,
@@ -36,6 +31,7 @@ from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.port import VirtualPort
 from kiosk.keys.virtual.profiles import HARDWARE_LATENCY, NO_LATENCY, PROFILES, KeyProfile
 from kiosk.wiring import Kiosk, build_kiosk
+from kiosk.x509util import certificate, key_usage, name, rsa_key, write_pair
 
 LatencyName = Literal["none", "hardware"]
 DEMO_GROUP = "FIDO2 Rollout"
@@ -48,44 +44,16 @@ def write_helpdesk(directory: Path) -> tuple[Path, Path]:
     on a real kiosk the helpdesk key never comes near it.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fido-kiosk demo helpdesk")])
+    key = rsa_key()
     now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=365))
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
+    cert = certificate(
+        name("fido-kiosk demo helpdesk"),
+        key,
+        not_before=now - timedelta(minutes=5),
+        not_after=now + timedelta(days=365),
+        extensions=[(key_usage(key_encipherment=True), True)],
     )
-    cert_path, key_path = directory / "helpdesk.pem", directory / "helpdesk.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.touch(mode=0o600)
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    return write_pair(cert, key, directory / "helpdesk.pem", directory / "helpdesk.key")
 
 
 class DemoEnvironment:

@@ -5,6 +5,10 @@ on "insert a key" it plugs a fresh virtual key, on "touch the key now" it touche
 "remove the key" it pulls it, on "pull the key and insert it again" it re-inserts the same
 key. It never calls into the engine's internals; operator decisions (confirm a reset or a
 replace) go through the public EngineControl commands.
+
+The flow tests drive the engine with the same robot: on the engine's own thread
+(``start(threaded=False)``, so each prompt is answered before the engine goes on), with keys
+that touch themselves (``touch_keys=False``) and errors left to the test (``answer_errors=False``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from kiosk.enroll.api import EngineControl
@@ -31,8 +35,14 @@ from kiosk.keys.virtual.profiles import PROFILES, KeyProfile
 
 logger = logging.getLogger(__name__)
 
-KeyFactory = Callable[[int], VirtualKey]
-"""Makes the n-th key the robot plugs in (n counts from 0)."""
+KeyFactory = Callable[[int], VirtualKey | None]
+"""Makes the n-th key the robot plugs in (n counts from 0); None when there are no more."""
+
+
+def keys_from(source: Iterable[VirtualKey]) -> KeyFactory:
+    """A factory handing out ``source``'s keys in order (the same key may come again)."""
+    it = iter(source)
+    return lambda _n: next(it, None)
 
 
 def fresh_keys(profile: KeyProfile | str = "yubikey5", first_serial: int = 40000001) -> KeyFactory:
@@ -50,8 +60,14 @@ def fresh_keys(profile: KeyProfile | str = "yubikey5", first_serial: int = 40000
 class RobotLog:
     results: list[EnrollmentResult] = field(default_factory=list)
     errors: list[ErrorRaised] = field(default_factory=list)
-    keys_plugged: int = 0
+    plugged: list[VirtualKey] = field(default_factory=list)
     touches: int = 0
+    exhausted: bool = False
+    """True once the key factory had no key to give."""
+
+    @property
+    def keys_plugged(self) -> int:
+        return len(self.plugged)
 
     @property
     def done(self) -> int:
@@ -74,6 +90,8 @@ class Robot:
         touch_delay: float = 0.0,
         confirm_resets: bool = True,
         confirm_replaces: bool = True,
+        touch_keys: bool = True,
+        answer_errors: bool = True,
     ) -> None:
         self.engine = engine
         self.port = port
@@ -81,6 +99,8 @@ class Robot:
         self.touch_delay = touch_delay
         self.confirm_resets = confirm_resets
         self.confirm_replaces = confirm_replaces
+        self.touch_keys = touch_keys
+        self.answer_errors = answer_errors
         self.log = RobotLog()
         self.current: VirtualKey | None = None
         self._inbox: queue.Queue[Event | None] = queue.Queue()
@@ -91,7 +111,12 @@ class Robot:
     def __call__(self, event: Event) -> None:
         self._inbox.put(event)
 
-    def start(self) -> None:
+    def start(self, *, threaded: bool = True) -> None:
+        """Listen to the engine: on the robot's own thread, or (``threaded=False``) on the
+        engine's, acting on each event before the engine goes on."""
+        if not threaded:
+            self.engine.subscribe(self._act)
+            return
         self.engine.subscribe(self)
         self._thread = threading.Thread(target=self._loop, name="demo-robot", daemon=True)
         self._thread.start()
@@ -116,11 +141,13 @@ class Robot:
             self.log.results.append(event)
         elif isinstance(event, ErrorRaised):
             self.log.errors.append(event)
+            if not self.answer_errors:
+                return
             if event.retryable:
                 self.engine.retry()
             else:
                 self.engine.skip(event.title)
-        elif isinstance(event, TouchNeeded):
+        elif isinstance(event, TouchNeeded) and self.touch_keys:
             self._touch()
         elif isinstance(event, PromptChanged):
             self._on_prompt(event.prompt)
@@ -128,7 +155,7 @@ class Robot:
     def _on_prompt(self, prompt: Prompt) -> None:
         if prompt is Prompt.INSERT_KEY:
             self._plug_new()
-        elif prompt is Prompt.TOUCH_KEY:
+        elif prompt is Prompt.TOUCH_KEY and self.touch_keys:
             self._touch()
         elif prompt is Prompt.REMOVE_KEY or prompt is Prompt.ONE_KEY_ONLY:
             self._pull()
@@ -145,10 +172,13 @@ class Robot:
 
     def _plug_new(self) -> None:
         with self._lock:
-            if self.current is not None and self.current.plugged:
+            if self.port.keys:  # a person plugs no second key while one is in
                 return
             key = self.keys(self.log.keys_plugged)
-            self.log.keys_plugged += 1
+            if key is None:
+                self.log.exhausted = True
+                return
+            self.log.plugged.append(key)
             self.current = key
         self.port.plug(key)
 

@@ -38,7 +38,7 @@ def test_25_user_batch_enrolls_everyone_once(
     assert [r.upn for r in results] == upns
     assert {r.status for r in results} == {Step.DONE}
     # Graph has exactly one verified method per user, named after the key's serial.
-    serials = {str(k.profile.serial) for k in bot.plugged}
+    serials = {str(k.profile.serial) for k in bot.log.plugged}
     assert len(serials) == 25
     for upn in upns:
         (method,) = rig.tenant.state.methods_of(upn)
@@ -96,10 +96,10 @@ def test_sealed_pin_opens_with_helpdesk_key_and_matches_the_key(
         capture_output=True, check=True, timeout=30,
     ).stdout.decode()
     assert f"PIN: {handover.pin}" in opened
-    assert upn in opened and str(bot.plugged[0].profile.serial) in opened
+    assert upn in opened and str(bot.log.plugged[0].profile.serial) in opened
     # The PIN is on the key, with the policy applied, and nowhere in the kiosk's records.
     port = VirtualPort()
-    info = KeySession(port.open(port.plug(bot.plugged[0]))).identify()
+    info = KeySession(port.open(port.plug(bot.log.plugged[0]))).identify()
     assert info.pin_set and info.force_pin_change and info.min_pin_length >= 6
     for path in (rig.settings.store.audit_path, rig.settings.store.path):
         assert handover.pin.encode() not in Path(path).read_bytes()

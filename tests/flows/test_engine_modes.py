@@ -55,7 +55,7 @@ def test_replace_not_confirmed_skips_and_keeps_the_old_method(
     assert result.status is Step.SKIPPED
     assert "not confirmed" in result.reason
     assert [m.credential_id for m in rig.tenant.state.methods_of(upn)] == [old_credential]
-    assert bot.plugged == []  # no key was used
+    assert bot.log.plugged == []  # no key was used
     assert rig.store.queue.counts()["skipped"] == 1
 
 

@@ -33,7 +33,7 @@ from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.port import VirtualPort
 from kiosk.keys.virtual.profiles import PROFILES
 from kiosk.store.journal import Journal
-from tests.fixtures.engine_build import build_engine
+from kiosk.wiring import build_kiosk
 
 
 def arm(journal: Journal, spec: str, graph: Any) -> None:
@@ -83,9 +83,10 @@ def main(argv: list[str]) -> int:
     serials = itertools.count(int(argv[2]))
     offset = timedelta(seconds=float(argv[3])) if len(argv) > 3 else timedelta(0)
     port = VirtualPort()
-    engine, store, audit, _graph = build_engine(
-        settings, port, operator="crash test", clock=lambda: datetime.now(UTC) + offset
+    kiosk = build_kiosk(
+        settings, port, operator="crash test", clock=lambda: datetime.now(UTC) + offset, env={}
     )
+    engine, store = kiosk.engine, kiosk.store
     if os.environ.get("CRASH_AT"):
         arm(store.journal, os.environ["CRASH_AT"], engine.graph)
     stop = threading.Event()
@@ -110,8 +111,7 @@ def main(argv: list[str]) -> int:
     engine.subscribe(robot)
     engine.run(stop)
     print(json.dumps({"recovery": engine.recovery_report, "counts": store.queue.counts()}))
-    store.close()
-    audit.close()
+    kiosk.close()
     return 0
 
 

@@ -8,11 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
+from kiosk import x509util
 from kiosk.enroll.escrow import EscrowStore, RecipientError, load_recipients, seal
 from kiosk.enroll.pins import Pin
 
@@ -27,40 +24,17 @@ def _helpdesk(
     days: int = 365,
     ec_key: bool = False,
 ) -> tuple[Path, Path]:
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
-        ec.generate_private_key(ec.SECP256R1())
-        if ec_key
-        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = x509util.ec_key() if ec_key else x509util.rsa_key()
+    cert = x509util.certificate(
+        x509util.name(f"Helpdesk {name}"),
+        key,
+        not_before=NOW - timedelta(days=400),
+        not_after=NOW + timedelta(days=days),
+        extensions=[
+            (x509util.key_usage(digital_signature=True, key_encipherment=key_encipherment), True),
+        ],
     )
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Helpdesk {name}")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=400))
-        .not_valid_after(NOW + timedelta(days=days))
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False,
-                key_encipherment=key_encipherment, data_encipherment=False, key_agreement=False,
-                key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / f"{name}.pem", tmp / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    return x509util.write_pair(cert, key, tmp / f"{name}.pem", tmp / f"{name}.key")
 
 
 @pytest.fixture(scope="module")

@@ -14,16 +14,26 @@ root across processes calls :func:`use_directory`: the root is then kept in that
 from __future__ import annotations
 
 import datetime
-import os
 import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from kiosk.x509util import (
+    authority_key_id,
+    ca_extensions,
+    cert_pem,
+    certificate,
+    ec_key,
+    end_entity,
+    key_pem,
+    name,
+    write_private,
+)
 
 AAGUID_EXTENSION_OID = x509.ObjectIdentifier("1.3.6.1.4.1.45724.1.1.4")
 ORGANIZATION = "fido-kiosk test attestation"
@@ -56,40 +66,14 @@ def _aaguid_extension(aaguid: uuid.UUID) -> x509.UnrecognizedExtension:
 
 
 def _make_root() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-            x509.NameAttribute(NameOID.COMMON_NAME, "fido-kiosk Virtual Key Attestation Root"),
-        ]
-    )
+    key = ec_key()
     now = _now()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
+    cert = certificate(
+        name("fido-kiosk Virtual Key Attestation Root", country="US", organization=ORGANIZATION),
+        key,
+        not_before=now - datetime.timedelta(days=1),
+        not_after=now + _VALIDITY,
+        extensions=ca_extensions(key),
     )
     return cert, key
 
@@ -119,19 +103,12 @@ class AttestationCA:
             return cls(cert, key)
         directory.mkdir(parents=True, exist_ok=True)
         ca = cls.create()
-        key_pem = ca._root_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key_pem)
+        write_private(key_path, key_pem(ca._root_key))
         cert_path.write_bytes(ca.root_pem())
         return ca
 
     def root_pem(self) -> bytes:
-        return self.root.public_bytes(serialization.Encoding.PEM)
+        return cert_pem(self.root)
 
     def leaf(self, aaguid: uuid.UUID) -> AttestationLeaf:
         with self._lock:
@@ -142,31 +119,26 @@ class AttestationCA:
             return found
 
     def _issue(self, aaguid: uuid.UUID) -> AttestationLeaf:
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Authenticator Attestation"),
-                x509.NameAttribute(NameOID.COMMON_NAME, f"fido-kiosk Virtual Key {aaguid}"),
-            ]
+        key = ec_key()
+        subject = name(
+            f"fido-kiosk Virtual Key {aaguid}",
+            country="US",
+            organization=ORGANIZATION,
+            unit="Authenticator Attestation",
         )
         now = _now()
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.root.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(min(now + _VALIDITY, self.root.not_valid_after_utc))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_aaguid_extension(aaguid), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._root_key.public_key()),
-                critical=False,
-            )
-            .sign(self._root_key, hashes.SHA256())
+        cert = certificate(
+            subject,
+            key,
+            issuer=self.root,
+            issuer_key=self._root_key,
+            not_before=now - datetime.timedelta(days=1),
+            not_after=min(now + _VALIDITY, self.root.not_valid_after_utc),
+            extensions=[
+                end_entity(),
+                (_aaguid_extension(aaguid), False),
+                authority_key_id(self._root_key),
+            ],
         )
         return AttestationLeaf(aaguid=aaguid, certificate=cert, private_key=key)
 
