@@ -35,10 +35,10 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.audit_chain import (
     GENESIS,
@@ -52,7 +52,11 @@ from kiosk.audit_chain import (
     verify_lines,
 )
 from kiosk.enroll.api import AuditReport
+from kiosk.entra.calls import call_name
 from kiosk.keys.types import KeyInfo
+
+if TYPE_CHECKING:
+    from kiosk.entra.http import Timing
 
 log = logging.getLogger("kiosk.audit")
 
@@ -75,6 +79,23 @@ def key_fields(info: KeyInfo) -> dict[str, str | None]:
         "model": info.model,
         "firmware": info.firmware,
     }
+
+
+def graph_call_fields(calls: Iterable[Timing]) -> list[dict[str, Any]]:
+    """What the trail keeps of each Graph call: its name, status, ids, milliseconds, attempt
+    (no URL, no header value, no body)."""
+    out = []
+    for t in calls:
+        call: dict[str, Any] = {
+            "call": call_name(t.method, t.path),
+            "status": t.status,
+            "request_id": t.request_id,
+            "client_request_id": t.client_request_id,
+            "ms": round(float(t.milliseconds), 1),
+            "attempt": t.attempt,
+        }
+        out.append({k: v for k, v in call.items() if v != ""})
+    return out
 
 
 def _encode(record: Mapping[str, Any]) -> bytes:
@@ -294,9 +315,18 @@ class AuditTrail:
         attestation_format: str | None = None,
         graph_request_ids: Sequence[str] = (),
         timings_ms: Mapping[str, float] | None = None,
+        graph_calls: Iterable[Timing] = (),
         **extra: Any,
     ) -> dict[str, Any]:
-        """Append one record; the usual fields by name, others (allow-listed) in ``extra``."""
+        """Append one record; the usual fields by name, others (allow-listed) in ``extra``.
+
+        ``graph_calls``: the Graph calls made for this record (:mod:`kiosk.entra.calls`); their
+        request ids join ``graph_request_ids`` and each call is kept in ``graph_calls``.
+        """
+        calls = list(graph_calls)
+        request_ids = list(dict.fromkeys(
+            [*graph_request_ids, *(t.request_id for t in calls if t.request_id)]
+        ))
         credential: dict[str, str] = {}
         if method_id:
             credential["method_id"] = method_id
@@ -314,7 +344,8 @@ class AuditTrail:
             "credential": credential or None,
             "outcome": outcome,
             "reason": reason,
-            "graph_request_ids": list(graph_request_ids) or None,
+            "graph_request_ids": request_ids or None,
+            "graph_calls": graph_call_fields(calls) or None,
             "timings_ms": {k: round(float(v), 1) for k, v in timings_ms.items()}
             if timings_ms
             else None,

@@ -23,7 +23,7 @@ FIELDS: frozenset[str] = frozenset(
         "seq", "time", "prev", "event", "operator", "upn", "user_id", "entry_id", "key",
         "credential", "outcome", "reason", "next_step", "graph_request_ids", "timings_ms",
         "display_name", "step", "source", "count", "counts", "detail", "pin_policy", "escrow",
-        "torn", "kiosk_version", "host",
+        "torn", "kiosk_version", "host", "graph_calls",
     }
 )
 """Top-level field names a record may carry."""
@@ -36,6 +36,13 @@ NESTED: Mapping[str, frozenset[str]] = {
     "torn": frozenset({"bytes", "sha256", "kept_in"}),
 }
 """Nested objects and the names allowed inside them."""
+
+LISTS_OF_OBJECTS: Mapping[str, frozenset[str]] = {
+    "graph_calls": frozenset(
+        {"call", "status", "request_id", "client_request_id", "ms", "attempt"}
+    ),
+}
+"""Lists whose items are objects, and the names allowed inside each item."""
 
 FREE_KEYED = frozenset({"timings_ms", "counts"})
 """Objects with free (identifier-like) names whose values must be numbers."""
@@ -95,12 +102,15 @@ def _check_scalar(where: str, value: Any, scan: bool = True) -> None:
     raise AuditFieldError(f"{where} is a {type(value).__name__}; only plain JSON values go in.")
 
 
-def _check_object(name: str, value: Any, scan: bool) -> None:
+def _check_object(
+    name: str, value: Any, scan: bool, allowed: frozenset[str] | None = None
+) -> None:
     if not isinstance(value, Mapping):
         raise AuditFieldError(f"{name} must be an object.")
+    allowed = NESTED.get(name) if allowed is None else allowed
     for sub, sub_value in value.items():
         where = f"{name}.{sub}"
-        if name in NESTED and sub not in NESTED[name]:
+        if allowed is not None and sub not in allowed:
             raise AuditFieldError(f"the field {where!r} is not on the audit allow-list.")
         if name in FREE_KEYED:
             if not isinstance(sub, str) or not _NAME.match(sub) or _SECRET_NAME.match(sub):
@@ -122,7 +132,12 @@ def check_record(record: Mapping[str, Any], *, scan: bool = True) -> None:
     for name, value in record.items():
         if name not in FIELDS:
             raise AuditFieldError(f"the field {name!r} is not on the audit allow-list.")
-        if name in NESTED or name in FREE_KEYED:
+        if name in LISTS_OF_OBJECTS:
+            if not isinstance(value, list):
+                raise AuditFieldError(f"{name} must be a list.")
+            for i, item in enumerate(value):
+                _check_object(f"{name}[{i}]", item, scan, LISTS_OF_OBJECTS[name])
+        elif name in NESTED or name in FREE_KEYED:
             _check_object(name, value, scan)
         elif isinstance(value, list):
             for i, item in enumerate(value):

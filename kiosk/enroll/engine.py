@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -21,6 +21,7 @@ from cryptography import x509
 from kiosk.audit import AuditTrail
 from kiosk.audit import verify as verify_trail
 from kiosk.config import Settings
+from kiosk.enroll import actions
 from kiosk.enroll.api import (
     AuditReport,
     EngineControl,
@@ -44,6 +45,7 @@ from kiosk.enroll.events import (
 from kiosk.enroll.manifest import ManifestRow, write_manifest
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.prefetch import Prefetcher
+from kiosk.entra.http import Timing
 from kiosk.errors import KioskError
 from kiosk.keys.mds import MdsCatalog
 from kiosk.keys.types import HidBackend
@@ -167,7 +169,21 @@ class Engine:
         self.signals.put(Command("provide_pin", pin))
 
     def set_operator(self, name: str | None) -> None:
-        self.operator = name
+        """Sign an operator in (unlock) or out (None: lock), audited. Locking always happens;
+        a sign-in whose audit record cannot be written leaves the kiosk locked (error shown)."""
+        previous = self.operator
+        if name == previous:
+            return
+        try:
+            if previous is not None:
+                self.operator = None
+                actions.signed_out(self, previous)
+            if name is not None:
+                actions.signed_in(self, name, previous)
+                self.operator = name
+        except KioskError as exc:
+            log.error("operator change not audited: %s", exc.detail)
+            self.error(exc, retryable=False)
         self.signals.put(Command("wake"))
 
     def select(self, entry_id: int) -> None:
@@ -180,22 +196,33 @@ class Engine:
     ) -> ImportReport:
         from kiosk.enroll.sources import import_csv
 
-        report = import_csv(self, path, keys_per_user=keys_per_user, replace=replace)
-        self.queue_changed()
-        return report
+        source = f"csv:{path.name}"
+        try:
+            report = import_csv(self, path, keys_per_user=keys_per_user, replace=replace)
+        except KioskError as exc:
+            actions.queue_import_failed(self, exc, source=source)
+            raise
+        return self._imported(report, source, keys_per_user, replace)
 
     def add_user(self, upn: str, *, keys_per_user: int = 1, replace: bool = False) -> ImportReport:
         from kiosk.enroll.sources import add_user
 
         report = add_user(self, upn, keys_per_user=keys_per_user, replace=replace)
-        self.queue_changed()
-        return report
+        return self._imported(report, "upn", keys_per_user, replace)
 
     def sync_group(self, name_or_id: str, *, keys_per_user: int = 1) -> ImportReport:
         from kiosk.enroll.sources import sync_group
 
         report = sync_group(self, name_or_id, keys_per_user=keys_per_user)
+        return self._imported(report, f"group:{name_or_id.strip()}", keys_per_user, False)
+
+    def _imported(
+        self, report: ImportReport, source: str, keys_per_user: int, replace: bool
+    ) -> ImportReport:
         self.queue_changed()
+        actions.queue_imported(
+            self, report, source=source, keys_per_user=keys_per_user, replace=replace
+        )
         return report
 
     def queue_page(
@@ -228,10 +255,15 @@ class Engine:
             )
             for e in self.store.journal.with_state("done")
         ]
-        return write_manifest(rows, directory, self.clock())
+        paths = write_manifest(rows, directory, self.clock())
+        actions.manifest_exported(self, paths, len(rows))
+        return paths
 
     def verify_audit(self) -> AuditReport:
-        return verify_trail(self.audit.path)
+        """Verify the trail, then record that it was verified (and what was found)."""
+        report = verify_trail(self.audit.path)
+        actions.audit_verified(self, report)
+        return report
 
     # ---- the loop --------------------------------------------------------------------
 
@@ -333,7 +365,9 @@ class Engine:
     def selected(self) -> int | None:
         return self._selected
 
-    def entry_ended(self, entry: QueueEntry, over: EntryOver) -> None:
+    def entry_ended(
+        self, entry: QueueEntry, over: EntryOver, graph_calls: Sequence[Timing] = ()
+    ) -> None:
         status: Status = "skipped" if over.status is Step.SKIPPED else "failed"
         self.store.queue.set_status(entry.entry_id, status, over.reason)
         self.store.event(status, over.reason, entry.entry_id)
@@ -346,6 +380,7 @@ class Engine:
             upn=entry.upn,
             user_id=entry.user_id,
             entry_id=entry.entry_id,
+            graph_calls=graph_calls,
         )
         self.step(entry, over.status, over.reason)
         self.emit(

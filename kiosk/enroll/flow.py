@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -15,9 +16,12 @@ from kiosk.audit_chain import AuditFieldError
 from kiosk.enroll import steps
 from kiosk.enroll.control import Command, EntryOver, Stopped
 from kiosk.enroll.events import EnrollmentResult, KeyGone, Prompt, Step
-from kiosk.enroll.ports import ENTRA_ERRORS, EntraError
+from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.enroll.registration import lookup
+from kiosk.enroll.replace import confirm_replace, delete_methods
+from kiosk.entra.calls import GraphCalls
 from kiosk.entra.errors import GraphNotFoundError
+from kiosk.entra.http import Timing
 from kiosk.entra.models import CreationOptions, Fido2Method
 from kiosk.errors import KioskError
 from kiosk.keys.errors import KeyPulledError
@@ -37,88 +41,29 @@ class Switch(Exception):
 def work_entry(eng: Engine, entry: QueueEntry) -> None:
     eng.step(entry, Step.QUEUED)
     current = entry
+    calls = GraphCalls()  # every Graph call made on this thread for the entry
     try:
-        old_methods = confirm_replace(eng, entry) if entry.replace else []
-        while current.keys_done < current.keys_wanted:
-            options = take_options(eng, current)
-            eng.step(current, Step.OPTIONS_READY)
-            one_key(eng, current, options)
-            if old_methods:
-                delete_methods(eng, current, old_methods)
-                old_methods = []
-            refreshed = eng.store.queue.get(entry.entry_id)
-            assert refreshed is not None  # noqa: S101
-            current = refreshed
-            if current.keys_done >= current.keys_wanted:
-                eng.emit(EnrollmentResult(current.entry_id, current.upn, Step.DONE))
-                eng.queue_changed()
-            wait_removal(eng)
+        with calls:
+            old_methods = confirm_replace(eng, entry) if entry.replace else []
+            while current.keys_done < current.keys_wanted:
+                options = take_options(eng, current)
+                eng.step(current, Step.OPTIONS_READY)
+                one_key(eng, current, options)
+                if old_methods:
+                    delete_methods(eng, current, old_methods)
+                    old_methods = []
+                refreshed = eng.store.queue.get(entry.entry_id)
+                assert refreshed is not None  # noqa: S101
+                current = refreshed
+                if current.keys_done >= current.keys_wanted:
+                    eng.emit(EnrollmentResult(current.entry_id, current.upn, Step.DONE))
+                    eng.queue_changed()
+                wait_removal(eng)
     except Switch:
         return
     except EntryOver as over:
-        eng.entry_ended(current, over)
+        eng.entry_ended(current, over, calls.calls)
         wait_removal(eng)
-
-
-def confirm_replace(eng: Engine, entry: QueueEntry) -> list[str]:
-    """Replace mode: the ids of the methods to delete once the new key is registered."""
-    while True:
-        try:
-            methods = list(eng.graph.list_fido2_methods(entry.user_id))
-            break
-        except ENTRA_ERRORS as exc:
-            graph_trouble(eng, exc)
-    if not methods:
-        eng.store.queue.clear_replace(entry.entry_id)
-        return []
-    names = ", ".join(m.display_name or m.id for m in methods[:3])
-    eng.prompt(
-        Prompt.CONFIRM_REPLACE,
-        f"{entry.upn} has {len(methods)} security key(s) ({names}). Delete them once the new "
-        "key is registered?",
-    )
-    answer = steps.wait_command(eng, {"confirm_replace"}, key_path=None)
-    if not answer.value:
-        raise EntryOver(
-            Step.SKIPPED,
-            "replacing the existing security keys was not confirmed",
-            "Queue the user again without replace mode, or confirm the replacement.",
-        )
-    return [m.id for m in methods]
-
-
-def delete_methods(
-    eng: Engine, entry: QueueEntry, method_ids: list[str], *, interactive: bool = True
-) -> None:
-    """Replace mode: delete the old methods (Graph trouble: the operator retries, or, when
-    not ``interactive``, the error is raised)."""
-    for method_id in method_ids:
-        while True:
-            try:
-                eng.graph.delete_fido2_method(entry.user_id, method_id)
-                break
-            except GraphNotFoundError:
-                break  # already gone
-            except ENTRA_ERRORS as exc:
-                if not interactive:
-                    raise
-                graph_trouble(eng, exc)
-        eng.audit.append(
-            "method deleted",
-            reason="replace mode",
-            operator=eng.operator,
-            upn=entry.upn,
-            user_id=entry.user_id,
-            entry_id=entry.entry_id,
-            method_id=method_id,
-        )
-    eng.store.queue.clear_replace(entry.entry_id)
-
-
-def graph_trouble(eng: Engine, exc: EntraError) -> None:
-    """Show a Graph failure and wait for the operator's retry (skip/cancel end the entry)."""
-    eng.error(exc)
-    steps.wait_command(eng, {"retry"}, key_path=None)
 
 
 def take_options(eng: Engine, entry: QueueEntry) -> CreationOptions:
@@ -129,7 +74,7 @@ def take_options(eng: Engine, entry: QueueEntry) -> CreationOptions:
         except GraphNotFoundError as exc:
             raise EntryOver(Step.FAILED, f"{exc.title}: {exc.detail}", exc.next_step) from None
         except ENTRA_ERRORS as exc:
-            graph_trouble(eng, exc)
+            steps.graph_trouble(eng, exc)
 
 
 def wait_insert(eng: Engine, entry: QueueEntry) -> HidDescriptor:
@@ -223,6 +168,12 @@ def attempt(
     eng.used_paths.add(str(descriptor.path))
     eid = eng.store.journal.start(entry.entry_id, entry.user_id, entry.upn, eng.operator)
     att = steps.Attempt(entry, eid, descriptor, holder[0])
+    with att.graph:  # the Graph calls made for this attempt, for its audit record
+        _attempt(eng, att, holder)
+
+
+def _attempt(eng: Engine, att: steps.Attempt, holder: list[CreationOptions | None]) -> None:
+    entry, eid, descriptor = att.entry, att.enrollment_id, att.descriptor
     journal_row = eng.store.journal.get(eid)
     assert journal_row is not None  # noqa: S101
     t = att.timings
@@ -317,6 +268,7 @@ def _attempt_failed(
             user_id=att.entry.user_id,
             entry_id=att.entry.entry_id,
             key={"serial": row.serial, "aaguid": row.aaguid, "model": row.model},
+            graph_calls=steps.graph_calls(att),
         )
         eng.store.event("orphan", reason, att.entry.entry_id)
         return KioskError(
@@ -336,6 +288,7 @@ def _attempt_failed(
             user_id=att.entry.user_id,
             entry_id=att.entry.entry_id,
             key=att.info,
+            graph_calls=steps.graph_calls(att),
         )
     except AuditFieldError:  # a reason the audit will not hold: keep the journal's copy
         log.warning("attempt %d: failure reason not audited", att.enrollment_id)
@@ -358,6 +311,8 @@ class Success:
     pin_policy: str
     recovered: bool = False
     timings: dict[str, float] | None = None
+    graph_calls: Sequence[Timing] = ()
+    """The Graph calls made for this key: its creation options, register (and retries), lists."""
 
 
 def finish(eng: Engine, att: steps.Attempt, display: str, pin_policy: str, method_id: str) -> None:
@@ -370,7 +325,7 @@ def finish(eng: Engine, att: steps.Attempt, display: str, pin_policy: str, metho
         Success(
             att.enrollment_id, info.serial, info.aaguid, info.model, info.firmware, method_id,
             cred.credential_id, cred.attestation_format, display, pin_policy,
-            timings=att.timings,
+            timings=att.timings, graph_calls=steps.graph_calls(att),
         ),
     )
     if att.session is not None:
@@ -400,6 +355,7 @@ def record_success(eng: Engine, entry: QueueEntry, ok: Success) -> None:
         display_name=ok.display_name,
         detail=f"PIN policy: {ok.pin_policy}",
         timings_ms=ok.timings,
+        graph_calls=ok.graph_calls,
     )
     eng.store.journal.complete(ok.enrollment_id)
     updated = eng.store.queue.get(entry.entry_id)

@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiosk.enroll.events import ErrorRaised, Step
-from kiosk.enroll.flow import Success, delete_methods, record_success
+from kiosk.enroll.flow import Success, record_success
 from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.enroll.registration import lookup, register_once
+from kiosk.enroll.replace import delete_methods
+from kiosk.entra.calls import GraphCalls
 from kiosk.store.journal import Enrollment
 
 if TYPE_CHECKING:
@@ -59,7 +61,8 @@ def resume(eng: Engine) -> list[str]:
     report: list[str] = []
     for enr in eng.store.journal.open_attempts():
         try:
-            line = _resume_one(eng, enr)
+            with GraphCalls() as calls:  # for the attempt's audit record
+                line = _resume_one(eng, enr, calls)
         except _StillOpen as still:
             report.append(str(still))
             continue
@@ -87,7 +90,7 @@ def _finish_replacements(eng: Engine) -> list[str]:
     return lines
 
 
-def _orphan(eng: Engine, enr: Enrollment, why: str) -> str:
+def _orphan(eng: Engine, enr: Enrollment, why: str, calls: GraphCalls) -> str:
     serial = enr.serial or "(no serial)"
     reason = (
         f"Key {serial} holds a credential for {enr.upn} that is not registered ({why}); "
@@ -104,6 +107,7 @@ def _orphan(eng: Engine, enr: Enrollment, why: str) -> str:
         user_id=enr.user_id,
         entry_id=enr.entry_id,
         key={"serial": enr.serial, "aaguid": enr.aaguid, "model": enr.model},
+        graph_calls=calls.calls,
     )
     eng.emit(
         ErrorRaised(
@@ -117,7 +121,7 @@ def _orphan(eng: Engine, enr: Enrollment, why: str) -> str:
     return reason
 
 
-def _done(eng: Engine, enr: Enrollment, method_id: str) -> str:
+def _done(eng: Engine, enr: Enrollment, method_id: str, calls: GraphCalls) -> str:
     entry = eng.store.queue.get(enr.entry_id)
     cred = enr.credential()
     assert entry is not None and cred is not None  # noqa: S101
@@ -130,6 +134,7 @@ def _done(eng: Engine, enr: Enrollment, method_id: str) -> str:
             enr.id, enr.serial, enr.aaguid or cred.aaguid, enr.model or "", enr.firmware,
             method_id, cred.credential_id, cred.attestation_format, enr.display_name or "",
             enr.pin_policy or "not applied (interrupted)", recovered=True,
+            graph_calls=calls.calls,
         ),
     )
     note = ""
@@ -138,31 +143,31 @@ def _done(eng: Engine, enr: Enrollment, method_id: str) -> str:
     return f"Finished the enrollment of {enr.upn} on key {enr.serial or '(no serial)'}.{note}"
 
 
-def _resume_one(eng: Engine, enr: Enrollment) -> str:
+def _resume_one(eng: Engine, enr: Enrollment, calls: GraphCalls) -> str:
     cred = enr.credential()
     if cred is None:
         if enr.step in _AFTER_PIN:
-            return _orphan(eng, enr, f"interrupted at step {enr.step.value}")
+            return _orphan(eng, enr, f"interrupted at step {enr.step.value}", calls)
         eng.store.journal.finish(enr.id, "failed", f"interrupted at step {enr.step.value}")
         return ""
     if enr.method_id:
-        return _done(eng, enr, enr.method_id)
+        return _done(eng, enr, enr.method_id, calls)
     display = enr.display_name or ""
     sent_at = _started(enr)
     try:
         found = lookup(eng.graph, enr.user_id, display, cred, sent_at)
         if found is not None:
-            return _done(eng, enr, found.id)
+            return _done(eng, enr, found.id, calls)
         sealed = eng.settings.escrow.mode in ("sealed", "both")
         if sealed and not (enr.escrow_file and Path(enr.escrow_file).is_file()):
-            return _orphan(eng, enr, "its PIN was not escrowed")
+            return _orphan(eng, enr, "its PIN was not escrowed", calls)
         if not sealed:
-            return _orphan(eng, enr, "its PIN was only to be shown on screen")
+            return _orphan(eng, enr, "its PIN was only to be shown on screen", calls)
         expires = enr.challenge_expires
         if expires is None or expires.timestamp() - eng.clock().timestamp() < (
             CHALLENGE_MARGIN_SECONDS
         ):
-            return _orphan(eng, enr, "its challenge expired")
+            return _orphan(eng, enr, "its challenge expired", calls)
         method = register_once(
             eng.graph, enr.user_id, display, cred, sent_at=sent_at, maybe_sent=False
         )
@@ -177,7 +182,7 @@ def _resume_one(eng: Engine, enr: Enrollment) -> str:
             )
         )
         raise _StillOpen(f"{enr.upn}: {WAITING} ({exc.title}).") from None
-    return _done(eng, enr, method.id)
+    return _done(eng, enr, method.id, calls)
 
 
 def _started(enr: Enrollment) -> datetime:

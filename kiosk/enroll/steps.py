@@ -23,10 +23,12 @@ from kiosk.enroll.control import Command, EntryOver
 from kiosk.enroll.escrow import seal
 from kiosk.enroll.events import KeyGone, KeyIdentified, PinHandover, Prompt, Step, TouchNeeded
 from kiosk.enroll.pins import Pin, PinPolicyError, generate_pin, validate_operator_pin
-from kiosk.enroll.ports import ENTRA_ERRORS
+from kiosk.enroll.ports import ENTRA_ERRORS, EntraError
 from kiosk.enroll.registration import register_once
+from kiosk.entra.calls import GraphCalls, merged
 from kiosk.entra.display_name import make_display_name
 from kiosk.entra.errors import GraphNotFoundError, GraphPermissionError, GraphRequestError
+from kiosk.entra.http import Timing
 from kiosk.entra.models import CreationOptions, Fido2Method
 from kiosk.errors import KioskError
 from kiosk.keys.errors import KeyPulledError, ResetRefusedError
@@ -65,6 +67,17 @@ class Attempt:
     """The method's display name, once the credential is journaled."""
     timings: dict[str, float] = field(default_factory=dict)
     """Milliseconds per step (for the audit record)."""
+    graph: GraphCalls = field(default_factory=GraphCalls)
+    """The Graph calls made on the engine's thread during the attempt."""
+    spent: CreationOptions | None = None
+    """The options whose challenge the credential used."""
+
+
+def graph_calls(att: Attempt) -> list[Timing]:
+    """Every Graph call made for the attempt: the fetch of its options (on whichever thread),
+    then the attempt's own calls (register, its retries, lists)."""
+    options = att.spent or att.options
+    return merged(options.graph_calls if options is not None else (), att.graph.calls)
 
 
 @contextmanager
@@ -112,6 +125,12 @@ def wait_command(eng: Engine, names: set[str], *, key_path: str | None) -> Comma
         elif isinstance(signal, KeyRemoved) and key_path is not None and signal.path == key_path:
             eng.emit(KeyGone())
             raise KeyPulledError()
+
+
+def graph_trouble(eng: Engine, exc: EntraError) -> None:
+    """Show a Graph failure and wait for the operator's retry (skip/cancel end the entry)."""
+    eng.error(exc)
+    wait_command(eng, {"retry"}, key_path=None)
 
 
 def identify(eng: Engine, att: Attempt) -> KeyInfo:
@@ -239,7 +258,7 @@ def make_credential(eng: Engine, att: Attempt, pin: Pin) -> CreatedCredential:
         options.public_key, pin.reveal(), touch_callback(eng, "credential"),
         eng.signals.cancel_event,
     )
-    att.options = None  # the challenge is spent
+    att.spent, att.options = options, None  # the challenge is spent
     att.credential = cred
     eng.prompt(Prompt.WORKING)
     return cred

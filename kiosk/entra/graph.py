@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from kiosk.config import Settings
+from kiosk.entra.calls import GraphCalls
 from kiosk.entra.errors import (
     GraphError,
     GraphNotFoundError,
@@ -292,7 +293,8 @@ class GraphClient:
             minutes = V1_CHALLENGE_MINUTES
             path = f"{self._methods_path(user_id)}/creationOptions"
         sent_at = self.now()
-        data = self._get_json(self._url(path, self.api), what)
+        with GraphCalls() as fetch:
+            data = self._get_json(self._url(path, self.api), what)
         body = data.get("value", data) if "publicKey" not in data else data
         if not isinstance(body, dict):
             raise GraphResponseError(f"{what}: the creation options are not a JSON object.")
@@ -306,6 +308,7 @@ class GraphClient:
             user_id=user_id,
             public_key=public_key,
             challenge_expires_at=sent_at + timedelta(minutes=minutes),
+            graph_calls=tuple(fetch.calls),
         )
 
     def list_fido2_methods(self, user_id: str) -> list[Fido2Method]:

@@ -8,7 +8,8 @@
   capped), otherwise exponential backoff with full jitter.
 * :class:`GraphHttp` sends one Graph request with those retries (429, 503, 504, connection
   errors; never another 4xx), one fresh token and one retry on a 401, and reports every
-  attempt's timing (request id, milliseconds) to a hook the audit trail can record.
+  attempt's timing (request id, milliseconds) to a hook, and to the collectors of
+  :mod:`kiosk.entra.calls` (how each enrollment's audit record gets its Graph request ids).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 import requests
 
 from kiosk.config import GraphSettings, TenantSettings
+from kiosk.entra import calls
 from kiosk.entra.errors import (
     GraphError,
     GraphResponseError,
@@ -254,19 +256,22 @@ class GraphHttp:
         all_headers.update(headers)
         start = self.clock()
         status = 0
-        rid = crid = ""
+        rid = ""
+        crid = str(all_headers.get("client-request-id", ""))  # ours, even without an answer
         try:
             resp = self.session.request(
                 method, url, json=json_body, headers=all_headers, timeout=self.timeout
             )
             status = resp.status_code
             rid = resp.headers.get("request-id", "")
-            crid = resp.headers.get("client-request-id", "")
+            crid = resp.headers.get("client-request-id", "") or crid
             return resp
         finally:
+            ms = (self.clock() - start) * 1000.0
+            timing = Timing(method, _path_of(url), status, rid, crid, ms, attempt)
+            calls.report(timing)
             if self.on_timing is not None:
-                ms = (self.clock() - start) * 1000.0
-                self.on_timing(Timing(method, _path_of(url), status, rid, crid, ms, attempt))
+                self.on_timing(timing)
 
     def request(
         self,

@@ -7,7 +7,10 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kiosk.entra.http import Timing
 
 
 def b64_lenient(value: str) -> bytes:
@@ -48,6 +51,9 @@ class CreationOptions:
     user_id: str
     public_key: Mapping[str, Any]
     challenge_expires_at: datetime
+    graph_calls: tuple[Timing, ...] = field(default=(), compare=False, repr=False)
+    """The Graph call (with its retries) that fetched these options, whichever thread made it:
+    the audit record of the enrollment that spends the challenge names its request id."""
 
     @property
     def rp_id(self) -> str:

@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,19 @@ log = logging.getLogger(__name__)
 GRAPH_PREFIX = "graph"
 KNOWN_MODELS = {"ee882879-721c-4913-9775-3dfcce97072a": "YubiKey 5 Series with NFC"}
 """AAGUID -> model name, as Graph reports it from FIDO metadata (others: no model)."""
+
+
+@dataclass(frozen=True)
+class Issued:
+    """One answered request as the fake saw it: what a test compares a client's records with."""
+
+    method: str
+    route: str
+    status: int
+    request_id: str
+    client_request_id: str
+    path: str
+    """The URL path as sent (percent-encoded; no query)."""
 
 
 class FakeTenant:
@@ -131,6 +144,8 @@ class FakeTenant:
         )
         self.requests: deque[tuple[str, str, int]] = deque(maxlen=100_000)
         """(method, route, status) of every answered request, oldest first."""
+        self.issued: deque[Issued] = deque(maxlen=100_000)
+        """The request id issued to every answered request (with its route and path)."""
         self.connections_accepted = 0
         self._conns: set[ssl.SSLSocket] = set()
         self._lock = threading.Lock()
@@ -292,6 +307,8 @@ class FakeTenant:
         with self._lock:
             status = outcome.response.status if outcome.response is not None else 0
             self.requests.append((req.method, route, status))
+            if outcome.response is not None:
+                self.issued.append(Issued(req.method, route, status, rid, crid, req.raw_path))
         floor = arrived + self.faults.rtt_ms / 1000.0
         wait = floor - time.monotonic() + outcome.delay_s
         if wait > 0:
