@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # What the kiosk writes is private to its user, also when an admin runs a command from a
+    # shell whose umask is 022 (the service has UMask=0077 anyway).
+    umask = os.umask(0o077)
     try:
         result: int = args.func(args)
     except KioskError as exc:
@@ -47,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        os.umask(umask)
     return result
 
 

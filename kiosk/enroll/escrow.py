@@ -199,6 +199,9 @@ class EscrowStore:
             raise EscrowError(f"{self.directory}: cannot be created ({exc.strerror}).") from None
         if not os.access(self.directory, os.W_OK | os.X_OK):
             raise EscrowError(f"{self.directory}: the kiosk cannot write here.")
+        st = self.directory.stat()
+        if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+            self.directory.chmod(0o700)  # others may not even list who got a sealed PIN
 
     def name_for(self, entry_id: int, serial: str | None, when: datetime) -> str:
         safe_serial = _SAFE.sub("_", serial or "noserial")[:40] or "noserial"
