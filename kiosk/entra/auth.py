@@ -7,6 +7,15 @@ costs nothing. After a 401 from Graph the caller asks for ``force_refresh=True``
 token is dropped and a new one fetched. The MSAL app is built on first use (building it
 already talks to the login endpoint), and every failure becomes a typed
 :class:`~kiosk.entra.errors.AuthError`.
+
+A refusal must not outlive its cause. MSAL's ``ThrottledHttpClient`` keeps error answers in the
+app's ``http_cache`` (an HTTP 400 such as AADSTS65001, missing consent, for 60 seconds; a busy
+answer for its ``Retry-After``) and hands the same answer, correlation id included, back to
+every call until then, so an operator's retry after the admin fixed the tenant would never
+reach Entra. After any sign-in failure the MSAL app is therefore dropped, and the next call
+builds a new one (a new ``http_cache``, a fresh client assertion) that asks Entra again. So
+that the kiosk's threads (prefetch, crash recovery, lookups) cannot hammer the login endpoint
+meanwhile, a refusal is repeated without asking Entra for :data:`REFUSAL_HOLD_SECONDS`.
 """
 
 from __future__ import annotations
@@ -46,6 +55,12 @@ MICROSOFT_LOGIN_HOSTS = frozenset(
 )
 
 
+REFUSAL_HOLD_SECONDS = 5.0
+"""After Entra refuses sign-in, calls within this many seconds get the same error without
+asking Entra; the first call after it asks again (MSAL's own throttle for a confidential client's
+busy answers is 5 seconds too)."""
+
+
 def graph_scope(graph_url: str) -> str:
     """``https://graph.microsoft.com/.default`` for the public cloud; national clouds differ."""
     return graph_url.rstrip("/") + "/.default"
@@ -69,6 +84,8 @@ class TokenProvider:
         *,
         sleep: Callable[[float], None] = time.sleep,
         policy: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        refusal_hold: float = REFUSAL_HOLD_SECONDS,
     ) -> None:
         tenant = settings.tenant
         if not tenant.tenant_id or not tenant.client_id:
@@ -85,8 +102,12 @@ class TokenProvider:
         self.authority = authority_url(tenant.login_url, tenant.tenant_id)
         self.sleep = sleep
         self.policy = policy or RetryPolicy(max_retries=2, retry_after_cap=30.0)
+        self.clock = clock
+        self.refusal_hold = refusal_hold
+        """Seconds a refusal is repeated without asking Entra again (see the module's notes)."""
         self._lock = threading.Lock()
         self._app: Any = None
+        self._refused: tuple[float, AuthError] | None = None
         self.tokens_fetched = 0
         """How many tokens came from the token endpoint (not the cache)."""
 
@@ -142,49 +163,69 @@ class TokenProvider:
             ) from None
 
     def token(self, *, force_refresh: bool = False) -> str:
-        """A valid access token for :attr:`scope`; raises :class:`AuthError` when sign-in fails."""
+        """A valid access token for :attr:`scope`; raises :class:`AuthError` when sign-in fails.
+
+        A refusal is repeated for :attr:`refusal_hold` seconds without asking Entra; the first
+        call after that asks Entra afresh, with a new MSAL app (no answer cached by MSAL)."""
+        with self._lock:
+            if self._refused is not None:
+                when, refusal = self._refused
+                if self.clock() - when < self.refusal_hold:
+                    log.info("Sign-in was refused %.1fs ago; not asking Entra again yet",
+                             self.clock() - when)
+                    raise refusal.with_traceback(None)
+                self._refused = None
+            try:
+                return self._token_locked(force_refresh)
+            except AuthError as exc:
+                self._app = None  # MSAL would replay this answer from its http_cache
+                if not isinstance(exc, AuthUnavailableError):
+                    self._refused = (self.clock(), exc)
+                raise
+
+    def _token_locked(self, force_refresh: bool) -> str:
         from msal.exceptions import MsalError
 
-        with self._lock:
-            if self._app is None:
-                self._app = self._build_app()
-            if force_refresh:
-                self._app.remove_tokens_for_client()
-            attempt = 0
-            while True:
-                attempt += 1
-                try:
-                    result = self._app.acquire_token_for_client([self.scope])
-                except requests.RequestException as exc:
-                    # Busy answers and dropped connections were already retried by _LoginHttp.
-                    raise _auth_network_error(exc) from None
-                except MsalError as exc:
-                    # An error status MSAL could not read as OAuth's error JSON; _LoginHttp has
-                    # already retried the busy ones.
-                    raise AuthUnavailableError(
-                        "The login endpoint refused the request "
-                        f"({redact(str(exc), *self._secrets())})."
-                    ) from None
-                except ValueError as exc:
-                    err: AuthError = AuthUnavailableError(
-                        "The login endpoint answered with something that is not a token "
-                        f"({type(exc).__name__}: {redact(str(exc), *self._secrets())})."
-                    )
-                else:
-                    if isinstance(result, dict) and "access_token" in result:
-                        if result.get("token_source") == "identity_provider":
-                            self.tokens_fetched += 1
-                        return str(result["access_token"])
-                    err = auth_error_from_result(
-                        result if isinstance(result, dict) else {}, *self._secrets()
-                    )
-                    if not isinstance(err, AuthUnavailableError):
-                        raise err
-                if attempt > self.policy.max_retries:
+        # The caller holds self._lock.
+        if self._app is None:
+            self._app = self._build_app()
+        if force_refresh:
+            self._app.remove_tokens_for_client()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = self._app.acquire_token_for_client([self.scope])
+            except requests.RequestException as exc:
+                # Busy answers and dropped connections were already retried by _LoginHttp.
+                raise _auth_network_error(exc) from None
+            except MsalError as exc:
+                # An error status MSAL could not read as OAuth's error JSON; _LoginHttp has
+                # already retried the busy ones.
+                raise AuthUnavailableError(
+                    "The login endpoint refused the request "
+                    f"({redact(str(exc), *self._secrets())})."
+                ) from None
+            except ValueError as exc:
+                err: AuthError = AuthUnavailableError(
+                    "The login endpoint answered with something that is not a token "
+                    f"({type(exc).__name__}: {redact(str(exc), *self._secrets())})."
+                )
+            else:
+                if isinstance(result, dict) and "access_token" in result:
+                    if result.get("token_source") == "identity_provider":
+                        self.tokens_fetched += 1
+                    return str(result["access_token"])
+                err = auth_error_from_result(
+                    result if isinstance(result, dict) else {}, *self._secrets()
+                )
+                if not isinstance(err, AuthUnavailableError):
                     raise err
-                wait = self.policy.delay(attempt)
-                log.info("Sign-in: %s; retry %d in %.2fs", err.detail, attempt, wait)
-                self.sleep(wait)
+            if attempt > self.policy.max_retries:
+                raise err
+            wait = self.policy.delay(attempt)
+            log.info("Sign-in: %s; retry %d in %.2fs", err.detail, attempt, wait)
+            self.sleep(wait)
 
 
 class _LoginHttp:
