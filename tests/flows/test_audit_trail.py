@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from kiosk.cli import main
+from kiosk.config import GraphSettings
 from kiosk.enroll.csv_source import CsvImportError
-from kiosk.enroll.events import Step
+from kiosk.enroll.events import ErrorRaised, Step
+from kiosk.entra.fake.faults import Fault
 from kiosk.entra.fake.server import Issued
 from tests.fixtures.engine import EngineRig
 
@@ -225,11 +227,45 @@ def test_operator_actions_are_audited_by_the_engine(
 def test_a_sign_in_that_cannot_be_audited_leaves_the_kiosk_locked(
     engine_rig: Callable[..., EngineRig],
 ) -> None:
-    from kiosk.enroll.events import ErrorRaised
-
     rig = engine_rig(operator=None)
     rig.audit.close()  # the trail can no longer be written
     rig.engine.set_operator("Olivia")
     assert rig.engine.operator is None
     (error,) = rig.of(ErrorRaised)
     assert "audit" in error.title.lower()
+
+
+def test_an_enrollment_finished_after_a_restart_names_the_calls_that_finished_it(
+    engine_rig: Callable[..., EngineRig], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rig = engine_rig(graph=GraphSettings(max_retries=0, timeout_seconds=5.0, prefetch=2))
+    (upn,) = rig.add_users(1)
+    outage = rig.tenant.inject(Fault("503", "register", probability=1.0, retry_after=None))
+    rig.robot()
+    rig.start()
+    rig.wait(lambda evs: any(isinstance(e, ErrorRaised) for e in evs))
+    rig.stop()  # Graph kept failing; the kiosk stops with the credential journaled
+    (open_attempt,) = rig.store.journal.open_attempts()
+    assert open_attempt.credential() is not None
+    rig.tenant.faults.faults.remove(outage)
+    rig.store.close()
+    rig.audit.close()
+    again = EngineRig(rig.tenant, rig.settings)  # the restart, over the same state
+    try:
+        again.start()
+        again.wait(lambda _: bool(again.store.journal.with_state("done")))
+    finally:
+        again.stop()
+        again.store.close()
+        again.audit.close()
+    (finished,) = [r for r in records(rig) if r["event"] == "enrolled"]
+    assert finished["reason"] == "finished after a restart"
+    user = finished["user_id"]
+    (looked,) = calls_named(finished, "list_methods")  # looked before sending (never twice)
+    (register,) = calls_named(finished, "register")
+    assert register["status"] == 201
+    (answered,) = [i for i in issued(rig, "register", user) if i.status == 201]
+    assert register["request_id"] == answered.request_id
+    assert looked["request_id"] in {i.request_id for i in issued(rig, "list_methods", user)}
+    assert len(rig.tenant.state.methods_of(upn)) == 1
+    verified_by_cli(rig, capsys)
