@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CONFIG = "/etc/fido-kiosk/kiosk.toml"
+from kiosk.commands import DEFAULT_CONFIG, config_or_default
 
 
 def register(subparsers: Any) -> None:
@@ -45,9 +44,7 @@ def _verify(args: argparse.Namespace) -> int:
     if path is None:
         from kiosk import config
 
-        path = config.load(
-            args.config or os.environ.get("KIOSK_CONFIG") or DEFAULT_CONFIG
-        ).store.audit_path
+        path = config.load(config_or_default(args.config)).store.audit_path
     report = verify(path, expected_head=args.head)
     if report.ok:
         lines = Path(path).read_bytes().splitlines()

@@ -4,11 +4,11 @@ failed (warnings allowed), 1 when something must be fixed."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CONFIG = "/etc/fido-kiosk/kiosk.toml"
+from kiosk.commands import DEFAULT_CONFIG, config_or_default
+
 LABEL = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 
 
@@ -51,7 +51,7 @@ def render(results: list[Any], config: Path) -> str:
 def handle(args: argparse.Namespace) -> int:
     from kiosk.check import CheckContext, run_checks
 
-    config = Path(args.config or os.environ.get("KIOSK_CONFIG") or DEFAULT_CONFIG)
+    config = Path(config_or_default(args.config))
     results = run_checks(CheckContext(config_path=config))
     print(render(results, config))
     return 1 if any(r.status == "fail" for r in results) else 0

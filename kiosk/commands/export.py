@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CONFIG = "/etc/fido-kiosk/kiosk.toml"
+from kiosk.commands import add_config_option
 
 
 def register(subparsers: Any) -> None:
@@ -25,11 +24,7 @@ def register(subparsers: Any) -> None:
         default=None,
         help="Directory for the manifest (default: store.manifest_directory).",
     )
-    parser.add_argument(
-        "--config",
-        default=os.environ.get("KIOSK_CONFIG", DEFAULT_CONFIG),
-        help=f"kiosk.toml to use (default: $KIOSK_CONFIG or {DEFAULT_CONFIG}).",
-    )
+    add_config_option(parser)
     parser.set_defaults(func=handle)
 
 

@@ -7,12 +7,11 @@ is reported with its line number, and the good rows are queued all the same.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CONFIG = "/etc/fido-kiosk/kiosk.toml"
+from kiosk.commands import add_config_option
 
 
 def register(subparsers: Any) -> None:
@@ -35,11 +34,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="Replace the users' existing FIDO2 methods (asked again at the kiosk per user).",
     )
-    parser.add_argument(
-        "--config",
-        default=os.environ.get("KIOSK_CONFIG", DEFAULT_CONFIG),
-        help=f"kiosk.toml to use (default: $KIOSK_CONFIG or {DEFAULT_CONFIG}).",
-    )
+    add_config_option(parser)
     parser.set_defaults(func=handle)
 
 

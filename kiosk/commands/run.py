@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import TYPE_CHECKING, Any
 
+from kiosk.commands import add_config_option
 from kiosk.errors import ConfigError
 
 if TYPE_CHECKING:
     from kiosk.config import Settings
     from kiosk.enroll.engine import Engine
 
-DEFAULT_CONFIG = "/etc/fido-kiosk/kiosk.toml"
-
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "run", help="Run the kiosk on real security keys and the configured tenant."
     )
-    parser.add_argument(
-        "--config",
-        default=os.environ.get("KIOSK_CONFIG", DEFAULT_CONFIG),
-        help=f"kiosk.toml to use (default: $KIOSK_CONFIG or {DEFAULT_CONFIG}).",
-    )
+    add_config_option(parser)
     parser.add_argument(
         "--hidraw",
         default="/dev/hidraw*",

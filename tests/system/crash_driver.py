@@ -10,8 +10,9 @@ that label (labels: ``key inserted``, ``key checked``, ``reset``, ``PIN set``,
 deleted``: before replace mode's n-th Graph delete call). Without it the
 driver runs the queue to the end and prints one JSON line: the recovery report and counts.
 
-A robot plugs a fresh zero-latency, auto-touch virtual key (serials from the base) whenever
-the engine asks for one, and pulls it when asked.
+The demo's robot operator (on the engine's thread) plugs a fresh zero-latency, auto-touch
+virtual key (serials from the base) whenever the engine asks for one, pulls it when asked and
+confirms replacements; the driver stops at an empty queue and retries failed entries.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kiosk.config import load
+from kiosk.demo.robot import Robot, keys_from
 from kiosk.enroll.events import EnrollmentResult, Event, Prompt, PromptChanged, Step
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.port import VirtualPort
@@ -91,24 +93,22 @@ def main(argv: list[str]) -> int:
         arm(store.journal, os.environ["CRASH_AT"], engine.graph)
     stop = threading.Event()
 
-    def robot(event: Event) -> None:
+    def fresh_keys() -> Iterator[VirtualKey]:
+        for serial in serials:
+            profile = PROFILES["yubikey5"].with_serial(serial)
+            yield VirtualKey(profile, auto_touch=0.0, touch_timeout=5.0)
+
+    def supervisor(event: Event) -> None:
         if isinstance(event, PromptChanged):
-            if event.prompt is Prompt.INSERT_KEY and not port.keys:
-                profile = PROFILES["yubikey5"].with_serial(next(serials))
-                port.plug(VirtualKey(profile, auto_touch=0.0, touch_timeout=5.0))
-            elif event.prompt in (Prompt.REMOVE_KEY, Prompt.REINSERT_KEY):
-                for key in port.keys:
-                    port.unplug(key)
-                    if event.prompt is Prompt.REINSERT_KEY:
-                        port.plug(key)
-            elif event.prompt is Prompt.CONFIRM_REPLACE:
-                engine.confirm_replace(True)
-            elif event.prompt is Prompt.IDLE and "empty" in event.detail:
+            if event.prompt is Prompt.IDLE and "empty" in event.detail:
                 stop.set()
         elif isinstance(event, EnrollmentResult) and event.status is not Step.DONE:
             engine.retry()  # this driver's operator always tries again
 
-    engine.subscribe(robot)
+    Robot(
+        engine, port, keys_from(fresh_keys()), touch_keys=False, answer_errors=False
+    ).start(threaded=False)
+    engine.subscribe(supervisor)
     engine.run(stop)
     print(json.dumps({"recovery": engine.recovery_report, "counts": store.queue.counts()}))
     kiosk.close()

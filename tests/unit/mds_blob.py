@@ -13,28 +13,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
+
+from kiosk import x509util
 
 
 def _b64url(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-def _cert(
-    subject: str, key: rsa.RSAPrivateKey, issuer: str, signer: rsa.RSAPrivateKey, ca: bool
-) -> x509.Certificate:
-    now = datetime.now(UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .sign(signer, hashes.SHA256())
-    )
 
 
 @dataclass
@@ -45,10 +29,25 @@ class MdsSigner:
 
     @classmethod
     def create(cls, name: str = "Test MDS") -> MdsSigner:
-        root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        leaf_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        root = _cert(f"{name} Root", root_key, f"{name} Root", root_key, ca=True)
-        leaf = _cert(f"{name} Signer", leaf_key, f"{name} Root", root_key, ca=False)
+        root_key, leaf_key = x509util.rsa_key(), x509util.rsa_key()
+        now = datetime.now(UTC)
+        valid = now - timedelta(days=1), now + timedelta(days=365)
+        root = x509util.certificate(
+            x509util.name(f"{name} Root"),
+            root_key,
+            not_before=valid[0],
+            not_after=valid[1],
+            extensions=[(x509.BasicConstraints(ca=True, path_length=None), True)],
+        )
+        leaf = x509util.certificate(
+            x509util.name(f"{name} Signer"),
+            leaf_key,
+            issuer=root,
+            issuer_key=root_key,
+            not_before=valid[0],
+            not_after=valid[1],
+            extensions=[x509util.end_entity()],
+        )
         return cls(root.public_bytes(Encoding.DER), leaf.public_bytes(Encoding.DER), leaf_key)
 
     def sign(self, payload: dict[str, Any]) -> bytes:

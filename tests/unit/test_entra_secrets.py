@@ -12,8 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
 
+from kiosk import x509util
 from kiosk.config import TenantSettings
 from kiosk.entra.errors import CredentialExpiredError
 from kiosk.entra.secrets import (
@@ -28,26 +28,14 @@ from kiosk.errors import SecretFileError
 NOW = datetime.now(UTC)
 
 
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-_KEYS = [_key(), _key()]
+_KEYS = [x509util.rsa_key(), x509util.rsa_key()]
 
 
 def _cert(
     key: rsa.RSAPrivateKey, not_before: datetime, not_after: datetime, cn: str = "kiosk-app"
 ) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .sign(key, hashes.SHA256())
+    return x509util.certificate(
+        x509util.name(cn), key, not_before=not_before, not_after=not_after
     )
 
 
