@@ -264,6 +264,14 @@ def _type_ok(value: Any, hint: Any) -> str | None:
     return None
 
 
+SECRET_WORDS = ("secret", "hash", "passphrase", "password", "token", "operators")
+
+
+def hidden_setting(key: str) -> bool:
+    """Settings whose value a message never repeats (secrets, PIN hashes, operator tables)."""
+    return any(word in key for word in SECRET_WORDS)
+
+
 def _build_section(name: str, cls: type[Any], data: Any, text: str, where: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: [{name}] must be a table.")
@@ -282,7 +290,7 @@ def _build_section(name: str, cls: type[Any], data: Any, text: str, where: str) 
         if err is None and check is not None:
             err = check(value)
         if err is not None:
-            shown = "(value hidden)" if "secret" in key else repr(value)
+            shown = "(value hidden)" if hidden_setting(key) else repr(value)
             raise ConfigError(f"{at}: {name}.{key} = {shown} is not allowed; expected {err}.")
         if hints[key] is float and isinstance(value, int):
             value = float(value)
