@@ -41,23 +41,6 @@ from kiosk.entra.http import make_session
 from kiosk.entra.secrets import load_credential
 from tests.flows.entra_rig import ALICE, Client, connect
 
-
-@pytest.fixture
-def tenant(fake_tenant_factory: Callable[..., FakeTenant]) -> FakeTenant:
-    """A fake tenant with pages of 4, so small groups already span several pages."""
-    return fake_tenant_factory(page_size=4)
-
-
-@pytest.fixture
-def client(tenant: FakeTenant) -> Client:
-    return connect(tenant)
-
-
-@pytest.fixture
-def alice(tenant: FakeTenant) -> DirectoryUser:
-    return tenant.state.add_user(ALICE, "Alice Liddell")
-
-
 # ------------------------------------------------------------------------------ sign-in
 
 

@@ -20,22 +20,6 @@ from kiosk.keys.types import CreatedCredential
 from tests.flows.entra_rig import ALICE, NAME, Client, attest, connect, virtual_key_session
 
 
-@pytest.fixture
-def tenant(fake_tenant_factory: Callable[..., FakeTenant]) -> FakeTenant:
-    """A fake tenant with pages of 4, so small groups already span several pages."""
-    return fake_tenant_factory(page_size=4)
-
-
-@pytest.fixture
-def client(tenant: FakeTenant) -> Client:
-    return connect(tenant)
-
-
-@pytest.fixture
-def alice(tenant: FakeTenant) -> DirectoryUser:
-    return tenant.state.add_user(ALICE, "Alice Liddell")
-
-
 @pytest.fixture(scope="module")
 def key_session() -> Iterator[KeySession]:
     yield from virtual_key_session()
