@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -48,6 +50,23 @@ def verified_by_tenant(env: DemoEnvironment) -> int:
     return len(verified)
 
 
+@contextmanager
+def robot_at_work(env: DemoEnvironment) -> Iterator[threading.Thread]:
+    """The engine running on its own thread (yielded) with a :class:`Robot` operator plugging
+    fresh demo keys; on leaving, the engine is stopped, then the robot."""
+    robot = Robot(env.engine, env.port, lambda _n: env.new_key())
+    robot.start()
+    stop = threading.Event()
+    runner = threading.Thread(target=env.engine.run, args=(stop,), name="engine", daemon=True)
+    runner.start()
+    try:
+        yield runner
+    finally:
+        stop.set()
+        runner.join(timeout=15)
+        robot.stop()
+
+
 def run_headless(
     users: int,
     *,
@@ -68,24 +87,15 @@ def run_headless(
         operator="headless demo",
     ) as env:
         engine = env.engine
-        robot = Robot(engine, env.port, lambda _n: env.new_key())
-        robot.start()
-        stop = threading.Event()
         started = time.monotonic()
-        runner = threading.Thread(target=engine.run, args=(stop,), name="engine", daemon=True)
-        runner.start()
         deadline = started + timeout
-        try:
+        with robot_at_work(env) as runner:
             while time.monotonic() < deadline and runner.is_alive():
                 counts = engine.counts()
                 if counts.get("pending", 0) == 0 and counts.get("active", 0) == 0:
                     break
                 time.sleep(0.02)
-        finally:
             seconds = time.monotonic() - started
-            stop.set()
-            runner.join(timeout=15)
-            robot.stop()
         counts = engine.counts()
         report = verify_audit(env.settings.store.audit_path)
         queued = sum(counts.values())

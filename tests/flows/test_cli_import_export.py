@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 from kiosk.cli import main
 from kiosk.demo.environment import DemoEnvironment, write_helpdesk
-from kiosk.demo.robot import Robot
+from kiosk.demo.headless import robot_at_work
 from kiosk.entra.fake.server import FakeTenant
 from kiosk.store import Store
 
@@ -104,17 +103,10 @@ def test_export_lists_every_enrolled_key_even_with_the_tenant_offline(
     state = tmp_path / "demo"
     with DemoEnvironment(users=2, latency="none", state_dir=state, escrow_mode="sealed",
                          operator="tester") as env:
-        robot = Robot(env.engine, env.port, lambda _n: env.new_key())
-        robot.start()
-        stop = threading.Event()
-        runner = threading.Thread(target=env.engine.run, args=(stop,), daemon=True)
-        runner.start()
-        deadline = time.monotonic() + 60
-        while env.engine.counts()["done"] < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        stop.set()
-        runner.join(10)
-        robot.stop()
+        with robot_at_work(env):
+            deadline = time.monotonic() + 60
+            while env.engine.counts()["done"] < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
         serials = {item.serial: item.upn for item in env.engine.store.inventory.all()}
         tenant_toml = env.tenant.kiosk_toml("certificate")
         recipients = env.settings.escrow.recipients

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 from kiosk.audit import verify
 from kiosk.demo.environment import DemoEnvironment
-from kiosk.demo.headless import run_headless
-from kiosk.demo.robot import Robot
+from kiosk.demo.headless import robot_at_work, run_headless
 from kiosk.enroll.events import PinHandover
 
 
@@ -55,18 +53,11 @@ def test_no_pin_reaches_any_file_the_kiosk_writes(tmp_path: Path) -> None:
     with DemoEnvironment(users=3, latency="none", state_dir=state, escrow_mode="both",
                          operator="tester") as env:
         env.engine.subscribe(lambda e: pins.append(e.pin) if isinstance(e, PinHandover) else None)
-        robot = Robot(env.engine, env.port, lambda _n: env.new_key())
-        robot.start()
-        stop = threading.Event()
-        runner = threading.Thread(target=env.engine.run, args=(stop,), daemon=True)
-        runner.start()
-        deadline = time.monotonic() + 60
-        while env.engine.counts()["done"] < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        env.engine.export_manifest(state / "manifests")
-        stop.set()
-        runner.join(10)
-        robot.stop()
+        with robot_at_work(env):
+            deadline = time.monotonic() + 60
+            while env.engine.counts()["done"] < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            env.engine.export_manifest(state / "manifests")
     assert len(pins) == 3 and all(len(p) >= 6 for p in pins)
     files = [p for p in state.rglob("*") if p.is_file() and "tenant" not in p.parts]
     assert any(p.name.endswith(".jsonl") for p in files)
