@@ -59,7 +59,7 @@ class Secrets:
         ]
         for pin in self.pins:
             if pin in text or pin.encode().hex() in text:
-                hits.append(f"PIN {pin[:2]}…")
+                hits.append(f"PIN #{self.pins.index(pin) + 1}")
         if PRIVATE_PEM.search(text):
             hits.append("PEM private key header")
         return hits

@@ -232,3 +232,11 @@ def test_an_acl_that_lets_someone_else_read_is_refused(
     with pytest.raises(SecretFileError) as info:
         load_credential(TenantSettings(), env={"CREDENTIALS_DIRECTORY": str(directory)})
     assert "can be read by group or others" in str(info.value)
+
+
+def test_the_service_leaves_no_core_dump_and_writes_privately() -> None:
+    """A core dump of the kiosk would be a plaintext file with the private key, tokens, PINs."""
+    unit = (Path(__file__).parents[2] / "systemd" / "fido-kiosk.service").read_text()
+    settings = [line.strip() for line in unit.splitlines() if not line.startswith("#")]
+    assert "LimitCORE=0" in settings
+    assert "UMask=0077" in settings
