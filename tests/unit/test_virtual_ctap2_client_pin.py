@@ -8,13 +8,13 @@ from fido2.ctap2.pin import PinProtocol, PinProtocolV1, PinProtocolV2
 from fido2.utils import sha256
 
 from kiosk.keys.virtual.profiles import CTAP20_KEY, YUBIKEY_5
+from tests.fixtures.clock import FakeClock
 
 from .virtual_ctap2_helpers import (
     ERR,
     PIN,
     PROTOCOLS,
     RP_ID,
-    FakeClock,
     Rig,
     ctap_error,
     plugged,

@@ -7,8 +7,9 @@ import threading
 from fido2.ctap2 import ClientPin, Config
 
 from kiosk.keys.virtual.profiles import CTAP20_KEY, FULL_KEY, USED_KEY, YUBIKEY_5
+from tests.fixtures.clock import FakeClock
 
-from .virtual_ctap2_helpers import ERR, FakeClock, ctap_error, plugged, touch_when_asked
+from .virtual_ctap2_helpers import ERR, ctap_error, plugged, touch_when_asked
 
 
 def test_yubikey5_info_says_ctap21_with_config_and_its_identity() -> None:

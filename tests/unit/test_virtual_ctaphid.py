@@ -29,20 +29,13 @@ from kiosk.keys.virtual.ctaphid import (
     encode_message,
     max_message_size,
 )
+from tests.fixtures.clock import FakeClock
 
 NONCE = bytes(range(1, 9))
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def make_framing(**kwargs: object) -> tuple[CtapHidFraming, FakeClock]:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     config = FramingConfig(device_version=(5, 7, 1), **kwargs)  # type: ignore[arg-type]
     return CtapHidFraming(config, clock=clock), clock
 

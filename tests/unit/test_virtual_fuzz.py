@@ -27,6 +27,7 @@ from kiosk.keys.virtual.ctaphid import (
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.port import VirtualPort
 from kiosk.keys.virtual.profiles import NO_LATENCY, YUBIKEY_5
+from tests.fixtures.clock import FakeClock
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 LIVE = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
@@ -96,14 +97,6 @@ ALLOCATE = encode_message(BROADCAST_CHANNEL, CTAPHID.INIT, b"noncenon", 64)[0]
 """A well-formed INIT on the broadcast channel: channels 1, 2, ... exist after these."""
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @FAST
 @given(
     steps=st.lists(st.tuples(packets(), st.sampled_from([0.0, 0.0, 0.3, 2.0, 11.0])), max_size=30)
@@ -111,7 +104,7 @@ class Clock:
 def test_random_packets_only_ever_get_ctaphid_answers(
     steps: list[tuple[list[bytes], float]],
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(0.0)
     framing = CtapHidFraming(FramingConfig(device_version=(5, 7, 1)), clock=clock)
     sequence = [(p, wait if i == 0 else 0.0) for group, wait in steps for i, p in enumerate(group)]
     for packet, wait in [(ALLOCATE, 0.0), (ALLOCATE, 0.0), *sequence]:

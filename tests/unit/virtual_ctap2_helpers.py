@@ -39,19 +39,6 @@ PROTOCOLS: list[type[PinProtocol]] = [PinProtocolV1, PinProtocolV2]
 ERR = CtapError.ERR
 
 
-class FakeClock:
-    """A monotonic clock the test moves by hand (reset window, token lifetimes)."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @dataclass
 class Rig:
     """One virtual key plugged into a virtual port, opened as a real key would be."""
