@@ -11,6 +11,7 @@ import itertools
 import shutil
 import tempfile
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -173,8 +174,18 @@ class DemoEnvironment:
         self.port.plug(key)
         return key
 
-    def touch(self) -> bool:
-        """Touch the key that waits for a touch (else the last one plugged)."""
+    def touch(self, settle: float = 2.0) -> bool:
+        """Touch the key that waits for a touch (else the last one plugged).
+
+        The kiosk shows "touch the key now" a moment before the key starts blinking, and a
+        touch before the blink does not count on a key. An operator who touches at once means
+        the touch for the blink that is coming, so wait up to ``settle`` seconds for it.
+        """
+        deadline = time.monotonic() + settle
+        while not any(k.waiting_for_touch for k in self.port.keys):
+            if time.monotonic() >= deadline or not self.port.keys:
+                break
+            time.sleep(0.01)
         keys = self.port.keys
         waiting = [k for k in keys if k.waiting_for_touch]
         target = waiting[0] if waiting else (keys[-1] if keys else None)
