@@ -23,17 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kiosk.x509util import (
-    authority_key_id,
-    ca_extensions,
-    cert_pem,
-    certificate,
-    ec_key,
-    end_entity,
-    key_pem,
-    name,
-    write_private,
-)
+from kiosk import x509util
 
 AAGUID_EXTENSION_OID = x509.ObjectIdentifier("1.3.6.1.4.1.45724.1.1.4")
 ORGANIZATION = "fido-kiosk test attestation"
@@ -66,14 +56,16 @@ def _aaguid_extension(aaguid: uuid.UUID) -> x509.UnrecognizedExtension:
 
 
 def _make_root() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec_key()
+    key = x509util.ec_key()
     now = _now()
-    cert = certificate(
-        name("fido-kiosk Virtual Key Attestation Root", country="US", organization=ORGANIZATION),
+    cert = x509util.certificate(
+        x509util.name(
+            "fido-kiosk Virtual Key Attestation Root", country="US", organization=ORGANIZATION
+        ),
         key,
         not_before=now - datetime.timedelta(days=1),
         not_after=now + _VALIDITY,
-        extensions=ca_extensions(key),
+        extensions=x509util.ca_extensions(key),
     )
     return cert, key
 
@@ -103,12 +95,12 @@ class AttestationCA:
             return cls(cert, key)
         directory.mkdir(parents=True, exist_ok=True)
         ca = cls.create()
-        write_private(key_path, key_pem(ca._root_key))
+        x509util.write_private(key_path, x509util.key_pem(ca._root_key))
         cert_path.write_bytes(ca.root_pem())
         return ca
 
     def root_pem(self) -> bytes:
-        return cert_pem(self.root)
+        return x509util.cert_pem(self.root)
 
     def leaf(self, aaguid: uuid.UUID) -> AttestationLeaf:
         with self._lock:
@@ -119,15 +111,15 @@ class AttestationCA:
             return found
 
     def _issue(self, aaguid: uuid.UUID) -> AttestationLeaf:
-        key = ec_key()
-        subject = name(
+        key = x509util.ec_key()
+        subject = x509util.name(
             f"fido-kiosk Virtual Key {aaguid}",
             country="US",
             organization=ORGANIZATION,
             unit="Authenticator Attestation",
         )
         now = _now()
-        cert = certificate(
+        cert = x509util.certificate(
             subject,
             key,
             issuer=self.root,
@@ -135,9 +127,9 @@ class AttestationCA:
             not_before=now - datetime.timedelta(days=1),
             not_after=min(now + _VALIDITY, self.root.not_valid_after_utc),
             extensions=[
-                end_entity(),
+                x509util.end_entity(),
                 (_aaguid_extension(aaguid), False),
-                authority_key_id(self._root_key),
+                x509util.authority_key_id(self._root_key),
             ],
         )
         return AttestationLeaf(aaguid=aaguid, certificate=cert, private_key=key)
