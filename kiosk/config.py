@@ -24,12 +24,16 @@ Check = Callable[[Any], str | None]
 """Returns an error text (what is allowed) or None when the value is fine."""
 
 
-def setting(default: Any, doc: str, check: Check | None = None) -> Any:
-    """Declare one setting: its default, a one-line description, an optional extra check."""
+def setting(default: Any, doc: str, check: Check | None = None, *, secret: bool = False) -> Any:
+    """Declare one setting: its default, a one-line description, an optional extra check.
+
+    A ``secret`` setting is left out of its section's ``repr`` (so of tracebacks and logs).
+    """
     meta = {"doc": doc, "check": check}
     if isinstance(default, list | dict):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)  # type: ignore[misc]
-    return field(default=default, metadata=meta)
+        factory = lambda d=default: type(d)(d)  # noqa: E731
+        return field(default_factory=factory, metadata=meta, repr=not secret)
+    return field(default=default, metadata=meta, repr=not secret)
 
 
 def _between(lo: int, hi: int) -> Check:
@@ -74,7 +78,9 @@ class TenantSettings:
         "", "File holding a client secret, if no certificate is used; must be mode 0600."
     )
     client_secret: str = setting(
-        "", "Inline client secret: refused unless allow_inline_secret is true. Prefer a file."
+        "",
+        "Inline client secret: refused unless allow_inline_secret is true. Prefer a file.",
+        secret=True,
     )
     allow_inline_secret: bool = setting(False, "Accept client_secret written inline (warned).")
     credentials_directory: str = setting(
@@ -184,7 +190,9 @@ class StoreSettings:
 @dataclass(frozen=True)
 class OperatorSettings:
     name: str = setting("", "Operator's name as shown at sign-in.")
-    pin_hash: str = setting("", "scrypt hash of the operator PIN (from `kiosk operator add`).")
+    pin_hash: str = setting(
+        "", "scrypt hash of the operator PIN (from `kiosk operator add`).", secret=True
+    )
 
 
 @dataclass(frozen=True)
@@ -192,11 +200,13 @@ class KioskSettings:
     """The kiosk itself."""
 
     idle_lock_minutes: float = setting(5.0, "Lock the kiosk after this long without a key press.")
-    admin_pin_hash: str = setting("", "scrypt hash of the admin PIN (from `kiosk operator add`).")
+    admin_pin_hash: str = setting(
+        "", "scrypt hash of the admin PIN (from `kiosk operator add`).", secret=True
+    )
     theme: Literal["default", "high-contrast"] = setting("default", "Colour theme.")
     poll_interval_ms: int = setting(50, "How often the kiosk looks for keys.", _between(10, 2000))
     operators: list[dict[str, str]] = setting(
-        [], "Operators: [[kiosk.operators]] tables with name and pin_hash."
+        [], "Operators: [[kiosk.operators]] tables with name and pin_hash.", secret=True
     )
 
 

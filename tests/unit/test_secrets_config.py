@@ -95,3 +95,15 @@ def test_kiosk_check_signs_in_with_an_inline_secret_and_never_prints_it(
     assert fake_tenant.tokens.issued_tokens(), "kiosk check signed in"
     for secret in [fake_tenant.client_secret, HASH, *fake_tenant.tokens.issued_tokens()]:
         assert secret not in text
+
+
+def test_settings_repr_leaves_secrets_and_hashes_out() -> None:
+    """A traceback or a log line that shows the settings must not show the secret."""
+    settings = Settings(
+        tenant=TenantSettings(client_secret=SECRET, allow_inline_secret=True, tenant_id="t1"),
+        kiosk=KioskSettings(admin_pin_hash=HASH, operators=[{"name": "Ada", "pin_hash": HASH}]),
+    )
+    text = repr(settings)
+    assert SECRET not in text and HASH not in text
+    assert "tenant_id='t1'" in text and "allow_inline_secret=True" in text
+    assert settings.tenant.client_secret == SECRET  # hidden from repr, not lost
