@@ -243,7 +243,9 @@ def test_a_whole_batch_leaves_no_secret_in_logs_files_events_or_errors(
     assert any(n.startswith("manifest-") for n in names)
     assert sum(1 for p in files if p.parent.name == "escrow") == 3
     text = log.getvalue()
-    assert "kiosk." in text and "urllib3" in text, "the loggers were captured"
+    for logger_name in ("kiosk.", "urllib3", "msal", "fido2.hid"):
+        assert logger_name in text, f"{logger_name} was captured"
+    assert "SEND: " in text, "fido2's packet traffic (below DEBUG) was captured"
     assert_nothing_leaked(secrets, text, files, events, raised)
 
 
