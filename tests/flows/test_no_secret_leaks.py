@@ -25,10 +25,11 @@ from typing import Any
 
 import pytest
 
-from kiosk.config import GraphSettings, Settings
+from kiosk.config import GraphSettings, PolicySettings, Settings
 from kiosk.demo.environment import DemoEnvironment
 from kiosk.demo.robot import Robot
-from kiosk.enroll.events import Event, PinHandover
+from kiosk.enroll.events import Event, PinHandover, Prompt, PromptChanged
+from kiosk.enroll.pins import generate_pin
 from kiosk.entra.fake.faults import Fault
 from kiosk.entra.secrets import CertificateCredential, load_credential
 from kiosk.errors import KioskError
@@ -291,4 +292,38 @@ def test_fault_injected_runs_leave_no_secret_in_errors_or_logs(
     assert {"truncated", "bad_json", "expire_token", "503", "lost_response"} <= fired
     assert len(secrets.values["access token"]) >= 3
     assert raised, "the faults raised KioskErrors"
+    assert_nothing_leaked(secrets, log.getvalue(), files, events, raised)
+
+
+REFUSED_PIN = "20242024"  # a repeated group: the PIN rules refuse it
+
+
+def test_operator_typed_pins_refused_or_accepted_leave_no_trace(
+    tmp_path: Path, raised: list[KioskError]
+) -> None:
+    """policy.pin_source = operator: for each key the operator first types a PIN the rules
+    refuse, then a good one. Neither reaches a log, a file, an event or an error."""
+    state = tmp_path / "typed"
+    secrets = Secrets(pins=[REFUSED_PIN])
+    with every_log_line() as log, DemoEnvironment(
+        users=2, latency="none", state_dir=state, escrow_mode="both", operator="tester",
+        policy=PolicySettings(pin_source="operator"),
+    ) as env:
+
+        def type_pins(event: Event) -> None:
+            if isinstance(event, PromptChanged) and event.prompt is Prompt.TYPE_PIN:
+                good = generate_pin(8).reveal()
+                secrets.pins.append(good)
+                env.engine.provide_pin(REFUSED_PIN)
+                env.engine.provide_pin(good)
+
+        env.engine.subscribe(type_pins)
+        events = run_batch(env)
+        assert env.engine.counts()["done"] == 2
+        collect_kiosk_secrets(env, secrets)
+        files = {p: p.read_bytes() for p in kiosk_files(state)}
+    handed = [e.pin for e in events if isinstance(e, PinHandover)]
+    assert handed == secrets.pins[1:], "the typed PINs were the ones set and handed over"
+    refusals = [e for e in raised if "not accepted" in e.detail]
+    assert len(refusals) == 2, "each refused PIN was refused"
     assert_nothing_leaked(secrets, log.getvalue(), files, events, raised)
