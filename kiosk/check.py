@@ -208,6 +208,16 @@ def check_directories(ctx: CheckContext) -> CheckResult:
                 f"{directory} holds sealed PINs but others may list it (mode {mode:04o}).",
                 f"Run: chmod 0700 {directory}",
             )
+    records = sorted({Path(store.path).parent, Path(store.audit_path).parent})
+    for directory in records:
+        mode = stat.S_IMODE(directory.stat().st_mode)
+        if mode & 0o007:
+            return CheckResult(
+                "state directories", "warn",
+                f"{directory} holds the database and audit trail (who got which key) and "
+                f"anyone on the machine may read it (mode {mode:04o}).",
+                f"Run: chmod 0700 {directory}",
+            )
     return CheckResult(
         "state directories", "ok", ", ".join(str(d) for d in wanted) + " are writable."
     )

@@ -260,6 +260,15 @@ def test_unusable_helpdesk_certificate_is_named(box: Box) -> None:
     assert "escrow.recipients" in helpdesk.fix
 
 
+def test_a_state_directory_anyone_can_read_is_a_warning(box: Box) -> None:
+    state = Path(str(box.sections["store"]["path"])).parent
+    state.chmod(0o755)
+    result = box.results()["state directories"]
+    assert result.status == "warn" and f"chmod 0700 {state}" in result.fix
+    state.chmod(0o750)  # the kiosk's group may read it
+    assert box.results()["state directories"].status == "ok"
+
+
 def test_a_missing_or_open_escrow_directory_is_named(box: Box) -> None:
     escrow = Path(str(box.sections["escrow"]["directory"]))
     escrow.chmod(0o755)
