@@ -51,19 +51,24 @@ def queue_imported(
     keys_per_user: int,
     replace: bool = False,
 ) -> None:
-    eng.audit.append(
-        QUEUE_IMPORTED,
-        outcome="ok" if not report.problems else "partial",
-        operator=eng.operator,
-        source=source,
-        detail=report.source + (" (replace mode)" if replace else ""),
-        counts={
-            "added": report.added,
-            "already_queued": report.already_queued,
-            "problems": len(report.problems),
-            "keys_per_user": keys_per_user,
-        },
-    )
+    counts = {
+        "added": report.added,
+        "already_queued": report.already_queued,
+        "problems": len(report.problems),
+        "keys_per_user": keys_per_user,
+    }
+    outcome = "ok" if not report.problems else "partial"
+    try:
+        eng.audit.append(
+            QUEUE_IMPORTED, outcome=outcome, operator=eng.operator, source=source,
+            detail=report.source + (" (replace mode)" if replace else ""), counts=counts,
+        )
+    except AuditFieldError:  # typed text the audit will not hold: the kind of source only
+        log.warning("queue import: the source's name was not audited")
+        eng.audit.append(
+            QUEUE_IMPORTED, outcome=outcome, operator=eng.operator,
+            source=source.split(":", 1)[0], counts=counts,
+        )
 
 
 def queue_import_failed(eng: Engine, exc: KioskError, *, source: str) -> None:

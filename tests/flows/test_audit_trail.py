@@ -269,3 +269,16 @@ def test_an_enrollment_finished_after_a_restart_names_the_calls_that_finished_it
     assert looked["request_id"] in {i.request_id for i in issued(rig, "list_methods", user)}
     assert len(rig.tenant.state.methods_of(upn)) == 1
     verified_by_cli(rig, capsys)
+
+
+def test_typed_text_that_looks_secret_stays_out_of_the_import_record(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig = engine_rig()
+    typed = "password=Winter2026-mailroom-pass"
+    report = rig.engine.sync_group(typed)  # no such group: a problem, nothing queued
+    assert (report.added, len(report.problems)) == (0, 1)
+    (record,) = records(rig)
+    assert record["event"] == "queue imported" and record["source"] == "group"
+    assert record["counts"]["problems"] == 1
+    assert "Winter2026" not in Path(rig.settings.store.audit_path).read_text(encoding="utf-8")
