@@ -207,7 +207,8 @@ class KioskApp(App[int]):
                 ConfirmScreen(
                     "Reset this key?",
                     event.detail or "The key already has a PIN or credentials.",
-                    "A reset erases everything on the key. It needs a touch within seconds.",
+                    "Erase only keys from your own stock. After Y, touch the key as soon as "
+                    "it blinks. N refuses this key.",
                 ),
                 self._confirm_reset,
             )
@@ -263,10 +264,13 @@ class KioskApp(App[int]):
         self, title: str, detail: str, next_step: str, retryable: bool = True
     ) -> None:
         def chosen(choice: str | None) -> None:
-            if choice == "retry":
-                self.engine.retry()
-            elif choice == "skip":
+            if choice == "skip":
                 self.engine.skip()
+            elif self.state.prompt is Prompt.TYPE_PIN:
+                # The engine refused the typed PIN and still waits for one: ask again.
+                self._ask(PromptChanged(Prompt.TYPE_PIN))
+            elif choice == "retry":
+                self.engine.retry()
 
         screen = ErrorScreen(title, detail, next_step, retryable=retryable)
         screen.from_engine = True

@@ -28,6 +28,7 @@ from kiosk.enroll.events import (
 from kiosk.keys.types import KeyInfo
 
 FINAL = (Step.DONE, Step.FAILED, Step.SKIPPED)
+ORDER: tuple[Step, ...] = tuple(Step)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class BatchState:
     results: list[ResultLine] = field(default_factory=list)
     started_at: float | None = None
     display_name: str = ""
+    halted: str = ""
+    """The title of the error that stopped the current attempt (its step shows ✘), if any."""
+    pin_policy: str = ""
+    """What the engine applied to the key in the port ("min length 6, PIN change forced")."""
 
     def apply(self, event: Event) -> None:
         """Fold one event in. PinHandover and ErrorRaised are shown by screens, not kept."""
@@ -71,22 +76,32 @@ class BatchState:
         elif isinstance(event, TouchNeeded):
             self.prompt = Prompt.TOUCH_KEY
             self.touch_reason = event.reason
+            self.halted = ""
         elif isinstance(event, KeyIdentified):
+            if self.key is None or self.key.serial != event.info.serial:
+                self.pin_policy = ""
             self.key = event.info
         elif isinstance(event, KeyGone):
             self.key = None
-            if self.prompt in (Prompt.TOUCH_KEY, Prompt.REMOVE_KEY):
+            self.pin_policy = ""
+            # A pulled key cannot be touched; but while the engine asks for keys to be
+            # removed, another one may still be in: the prompt stays until the engine says.
+            if self.prompt is Prompt.TOUCH_KEY:
                 self.prompt = Prompt.INSERT_KEY
                 self.prompt_detail = ""
                 self.touch_reason = ""
         elif isinstance(event, EnrollmentResult):
+            serial = event.serial
+            mine = event.entry_id == self.entry_id
+            if serial is None and event.status is Step.DONE and mine and self.key is not None:
+                serial = self.key.serial  # the key just enrolled is still in the port
             self.results.append(
                 ResultLine(
                     event.upn,
                     event.status,
                     event.reason,
                     event.next_step,
-                    event.serial,
+                    serial,
                     self.clock(),
                 )
             )
@@ -95,7 +110,9 @@ class BatchState:
                 self.step_detail = event.reason
         elif isinstance(event, QueueChanged):
             self.counts = dict(event.counts)
-        elif isinstance(event, PinHandover | ErrorRaised):
+        elif isinstance(event, ErrorRaised):
+            self.halted = event.title
+        elif isinstance(event, PinHandover):
             pass
 
     def _step(self, event: StepChanged) -> None:
@@ -105,12 +122,19 @@ class BatchState:
             self.display_name = ""
             self.step = None
         self.upn = event.upn
+        self.halted = ""
         if self.step is not None and self.step not in FINAL and self.step not in self.passed:
             self.passed.append(self.step)
+        if event.step is Step.KEY_INSERTED:
+            # A new attempt (another key, or a retry): what the last one reached is undone.
+            first = ORDER.index(Step.KEY_INSERTED)
+            self.passed = [s for s in self.passed if ORDER.index(s) < first]
         self.step = event.step
         self.step_detail = event.detail
         if event.step is Step.PIN_SET and self.key is not None:
             self.key = dataclasses.replace(self.key, pin_set=True, pin_retries=None)
+        if event.step is Step.PIN_POLICY_APPLIED:
+            self.pin_policy = event.detail or "applied"
         if self.started_at is None and event.step is Step.KEY_INSERTED:
             self.started_at = self.clock()
 

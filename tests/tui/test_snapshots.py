@@ -42,7 +42,7 @@ async def at_touch(pilot: Pilot[Any]) -> None:
     await wait_prompt(pilot, Prompt.INSERT_KEY)
     await plug(pilot)
     await wait_prompt(pilot, Prompt.TOUCH_KEY)
-    await wait_for_text(pilot, "(credential)")
+    await wait_for_text(pilot, "to create the credential")
 
 
 async def at_queue(pilot: Pilot[Any]) -> None:

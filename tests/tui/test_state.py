@@ -7,6 +7,7 @@ from rich.console import Console
 from kiosk.config import Settings, TenantSettings
 from kiosk.enroll.events import (
     EnrollmentResult,
+    ErrorRaised,
     KeyGone,
     KeyIdentified,
     Prompt,
@@ -114,7 +115,10 @@ def test_key_panel_shows_model_serial_aaguid_firmware_and_pin_state() -> None:
     for expected in ("YubiKey 5 NFC", "40000001", INFO.aaguid, "5.7.1", "set, 8 tries left",
                      "min length 6, change forced"):
         assert expected in text
-    assert "none in the port" in plain(key_table(None))
+    assert plain(key_table(None)).strip() == "No key in the port."
+    # Once the engine applied the policy, the panel says what it set, not what it found.
+    applied = plain(key_table(INFO, "min length 8, PIN change forced"), width=100)
+    assert "✔ min length 8, PIN change forced" in applied and "min length 6" not in applied
 
 
 def test_effective_config_masks_secrets_and_hashes() -> None:
@@ -138,4 +142,24 @@ def test_effective_config_masks_secrets_and_hashes() -> None:
     assert "AAAA" not in text and "CCCC" not in text
     assert "tenant.client_id = 'abc'" in text
     assert "tenant.client_secret = •••••• (set)" in text
-    assert "name = 'Ana'" in text
+    assert "kiosk.operators[0] = {name = 'Ana', pin_hash = •••••• (set)}" in text
+
+
+def test_a_failed_attempt_marks_its_step_and_a_new_key_starts_the_list_again() -> None:
+    state = BatchState(clock=FakeClock())
+    for step in (Step.OPTIONS_READY, Step.KEY_INSERTED, Step.KEY_CHECKED, Step.PIN_SET):
+        state.apply(StepChanged(7, "ana@contoso.example", step))
+    state.apply(ErrorRaised("Key is full", "No room.", "Use another key."))
+    text = render_steps(state.step, state.passed, state.step_detail, state.halted).plain
+    assert "✘ Credential made" in text and "Key is full" in text and "▶" not in text
+    state.apply(StepChanged(7, "ana@contoso.example", Step.KEY_INSERTED))
+    assert state.halted == ""
+    text = render_steps(state.step, state.passed, state.step_detail, state.halted).plain
+    assert "▶ Key checked" in text and "✔ PIN set" not in text
+
+
+def test_pulling_one_of_two_keys_does_not_ask_for_a_key() -> None:
+    state = BatchState(clock=FakeClock())
+    state.apply(PromptChanged(Prompt.REMOVE_KEY))
+    state.apply(KeyGone())
+    assert state.prompt is Prompt.REMOVE_KEY  # the engine says when all keys are out

@@ -19,17 +19,22 @@ from kiosk.enroll.api import EngineControl, ImportReport
 from kiosk.errors import KioskError
 from kiosk.tui.auth import verify_pin
 from kiosk.tui.motion import calm_inputs
+from kiosk.tui.words import plural
 
 if TYPE_CHECKING:
     from kiosk.tui.app import KioskApp
 
 SECRET_WORDS = ("secret", "hash", "passphrase", "password", "token")
 MASK = "•••••• (set)"
+LONG_WORDS = ("credential",)
+"""Not secret, but too long to read on a kiosk screen: shown as set or not."""
 
 
 def _masked(key: str, value: Any) -> str:
     if any(word in key for word in SECRET_WORDS):
         return MASK if value else '"" (not set)'
+    if any(word in key for word in LONG_WORDS) and isinstance(value, str):
+        return "(set)" if value else '"" (not set)'
     if isinstance(value, list) and value and isinstance(value[0], dict):
         return "[" + ", ".join(
             "{" + ", ".join(f"{k} = {_masked(k, v)}" for k, v in item.items()) + "}"
@@ -39,19 +44,25 @@ def _masked(key: str, value: Any) -> str:
 
 
 def effective_config(settings: Settings) -> list[str]:
-    """Every setting as ``section.key = value``; secrets and hashes shown only as set or not."""
+    """Every setting as ``section.key = value``; secrets and hashes shown only as set or not.
+    A list of tables (the operators) gets one line per entry, so each fits on the screen."""
     lines = [f"# from {settings.source}"]
     for name in SECTIONS:
         section = getattr(settings, name)
         for f in dataclasses.fields(section):
-            lines.append(f"{name}.{f.name} = {_masked(f.name, getattr(section, f.name))}")
+            value = getattr(section, f.name)
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                for index, item in enumerate(value):
+                    lines.append(f"{name}.{f.name}[{index}] = {_masked(f.name, [item])[1:-1]}")
+            else:
+                lines.append(f"{name}.{f.name} = {_masked(f.name, value)}")
     return lines
 
 
 def report_lines(report: ImportReport) -> list[str]:
     lines = [
         f"{report.source}: {report.added} added, {report.already_queued} already queued, "
-        f"{len(report.problems)} problems"
+        f"{plural(len(report.problems), 'problem')}"
     ]
     for problem in report.problems:
         where = f"line {problem.line}: " if problem.line is not None else ""
@@ -119,7 +130,7 @@ class AdminScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(" ADMIN", id="banner")
-        yield Input(id="arg", disabled=True, placeholder="press g or i")
+        yield Input(id="arg", disabled=True, placeholder="G: sync a group · I: import a CSV file")
         yield Log(id="out", highlight=False)
         yield Footer(compact=True)
 
@@ -185,7 +196,7 @@ class AdminScreen(Screen[None]):
     def _verify(self) -> None:
         report = self.engine.verify_audit()
         verdict = "✔ audit trail intact" if report.ok else "✘ AUDIT TRAIL BROKEN"
-        lines = [f"{verdict}: {report.records} records", *report.problems]
+        lines = [f"{verdict}: {plural(report.records, 'record')}", *report.problems]
         self.app.call_from_thread(self.say, *lines)
 
     def action_config(self) -> None:

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from kiosk.enroll.events import Step
+from kiosk.enroll.events import Prompt, Step
 from kiosk.tui.state import BatchState
 from kiosk.tui.widgets.counts import CountsBar
 from kiosk.tui.widgets.key_panel import KeyPanel
@@ -23,16 +23,39 @@ RESULT_WORDS: dict[Step, tuple[str, str]] = {
 }
 
 
+TOUCH_FOR: dict[str, str] = {
+    "reset": "to confirm the reset",
+    "credential": "to create the credential",
+}
+
+
+def touch_detail(reason: str) -> str:
+    """What the touch is for, in words ("reset" -> "to confirm the reset")."""
+    why = TOUCH_FOR.get(reason, f"({reason})")
+    return f"Touch its contact {why}."
+
+
+def remove_detail(state: BatchState) -> str:
+    """What to do with the key when the engine asks for it back without saying more."""
+    if state.step is Step.DONE:
+        who = state.display_name or state.upn
+        return f"Enrolled for {who}: pull the key and put it in their envelope."
+    return "Pull the key out to go on."
+
+
 def render_result(state: BatchState) -> Text:
     last = state.last_result
     if last is None:
         return Text("No key enrolled yet in this session.", style="dim")
     symbol, word = RESULT_WORDS.get(last.status, ("·", str(last.status)))
+    reason = last.reason
+    if reason.lower().startswith(word.lower()):
+        word, reason = reason, ""  # "skipped by operator", not "skipped: skipped by operator"
     text = Text(f"Last: {symbol} {last.upn} {word}", style="bold")
     if last.serial:
         text.append(f" (key {last.serial})")
-    if last.reason:
-        text.append(f": {last.reason}")
+    if reason:
+        text.append(f": {reason}")
     if last.next_step and last.status is not Step.DONE:
         text.append(f" Next: {last.next_step}", style="italic")
     return text
@@ -80,13 +103,18 @@ class EnrollScreen(Screen[None]):
             user.update("Next user: whoever is first in the queue")
         else:
             name = state.display_name or state.upn
+            # One line (enroll.tcss): a long UPN is cut at its end, never pushed out of sight.
             user.update(Text.assemble(("Enrolling: ", ""), (name, "bold"), f"  <{state.upn}>"))
-        self.query_one(StepsList).show(state.step, state.passed, state.step_detail)
+        self.query_one(StepsList).show(
+            state.step, state.passed, state.step_detail, state.halted
+        )
         detail = state.prompt_detail
         if state.touch_reason:
-            detail = f"The key blinks: touch its contact ({state.touch_reason})."
+            detail = touch_detail(state.touch_reason)
+        elif state.prompt is Prompt.REMOVE_KEY and not detail:
+            detail = remove_detail(state)
         self.query_one(BigPrompt).show(state.prompt, detail)
-        self.query_one(KeyPanel).show(state.key)
+        self.query_one(KeyPanel).show(state.key, state.pin_policy)
         self.query_one("#result", Static).update(render_result(state))
         self.set_class(state.step is Step.FAILED, "-failed")
         self.query_one(CountsBar).show(state.counts)

@@ -13,6 +13,7 @@ from kiosk.enroll.api import EngineControl, SortKey, Status
 from kiosk.tui.motion import calm_inputs
 from kiosk.tui.widgets.counts import CountsBar
 from kiosk.tui.widgets.queue_view import QueueView
+from kiosk.tui.words import plural
 
 FILTERS: tuple[Status | None, ...] = (None, *get_args(Status))
 SORTS: tuple[SortKey, ...] = get_args(SortKey)
@@ -54,7 +55,7 @@ class QueueScreen(Screen[None]):
         view = self.view
         shown = view.status or "all"
         self.query_one("#status-line", Static).update(
-            f" Showing: {shown} · sorted by {view.sort} · {view.total} users"
+            f" Showing: {shown} · sorted by {view.sort} · {plural(view.total, 'user')}"
             + (f" · search: {view.search}" if view.search else "")
         )
 

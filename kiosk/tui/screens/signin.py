@@ -69,6 +69,8 @@ class SignInScreen(Screen[str]):
         with Vertical(id="box"):
             title = "🔒 KIOSK LOCKED" if self._locked else "FIDO2 key enrollment: sign in"
             yield Static(title, id="title", markup=False)
+            if self._locked:
+                yield Static("Sign in to go on where the kiosk stopped.", classes="hint")
             yield Static("1. Choose your name (↑ ↓ Enter)", classes="hint")
             yield OptionList(
                 *[Option(name, id=str(i)) for i, (name, _h) in enumerate(self._operators)],

@@ -15,26 +15,32 @@ def describe_pin(info: KeyInfo) -> str:
     return "not set"
 
 
-def describe_policy(info: KeyInfo) -> str:
+def describe_policy(info: KeyInfo, applied: str = "") -> str:
+    """The key's PIN policy; once the engine applied one (``applied``), that one."""
     if not info.supports_pin_policy:
-        return "not supported (CTAP 2.0)"
+        return "not supported (CTAP 2.0)" + (", none applied" if applied else "")
+    if applied:
+        return f"✔ {applied}"
     force = ", change forced" if info.force_pin_change else ""
     return f"min length {info.min_pin_length}{force}"
 
 
-def key_table(info: KeyInfo | None) -> Table:
+NO_KEY = "No key in the port."
+
+
+def key_table(info: KeyInfo | None, applied: str = "") -> Table:
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     if info is None:
-        table.add_row("Key", "none in the port")
+        table.add_row(NO_KEY, "")
         return table
     table.add_row("Model", info.model)
     table.add_row("Serial", info.serial_or_none)
     table.add_row("AAGUID", info.aaguid)
     table.add_row("Firmware", info.firmware or "unknown")
     table.add_row("PIN", describe_pin(info))
-    table.add_row("PIN policy", describe_policy(info))
+    table.add_row("PIN policy", describe_policy(info, applied))
     if info.has_credentials is not None:
         table.add_row("Credentials", "some on the key" if info.has_credentials else "none")
     return table
@@ -51,6 +57,6 @@ class KeyPanel(Static):
         self.border_title = "Key"
         self.show(None)
 
-    def show(self, info: KeyInfo | None) -> None:
+    def show(self, info: KeyInfo | None, applied: str = "") -> None:
         self.set_class(info is not None, "-present")
-        self.update(key_table(info))
+        self.update(key_table(info, applied))

@@ -32,10 +32,13 @@ LABELS: dict[Step, str] = {
 }
 
 
-def render_steps(current: Step | None, passed: list[Step], detail: str = "") -> Text:
+def render_steps(
+    current: Step | None, passed: list[Step], detail: str = "", halted: str = ""
+) -> Text:
     """One line per step: ✔ reached, ▶ under way, ⊘ not needed, ✘/↷ where it ended, · to come.
 
-    ``current`` is the last step the engine reported reaching; the one after it is under way.
+    ``current`` is the last step the engine reported reaching; the one after it is under way,
+    unless ``halted`` names the error that stopped it there (then it is marked ✘).
     """
     reached = set(passed)
     ended = current in (Step.FAILED, Step.SKIPPED)
@@ -52,6 +55,8 @@ def render_steps(current: Step | None, passed: list[Step], detail: str = "") -> 
         elif index == active and ended:
             symbol, word = ("✘", "failed") if current is Step.FAILED else ("↷", "skipped")
             line = Text(f" {symbol} {label}: {word}", style="bold")
+        elif index == active and halted and current is not None:
+            line = Text(f" ✘ {label} ", style="bold reverse")
         elif index == active and current is not None:
             line = Text(f" ▶ {label} ", style="bold reverse")
         elif index < last:
@@ -60,7 +65,9 @@ def render_steps(current: Step | None, passed: list[Step], detail: str = "") -> 
             line = Text(f" · {label}", style="dim")
         text.append_text(line)
         text.append("\n")
-    if detail:
+    if halted and not ended:
+        text.append(f" {halted}", style="italic")
+    elif detail:
         text.append(f" {detail}", style="italic")
     return text
 
@@ -72,5 +79,7 @@ class StepsList(Static):
     StepsList { width: 26; height: auto; padding: 0 0; }
     """
 
-    def show(self, current: Step | None, passed: list[Step], detail: str = "") -> None:
-        self.update(render_steps(current, passed, detail))
+    def show(
+        self, current: Step | None, passed: list[Step], detail: str = "", halted: str = ""
+    ) -> None:
+        self.update(render_steps(current, passed, detail, halted))

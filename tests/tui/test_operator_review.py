@@ -1,0 +1,166 @@
+"""What an operator reads at 80x24, over the real engine, virtual keys and the fake tenant.
+
+Each test pins a fix from walking through `kiosk demo` as the mailroom operator: the screen
+must say what was done and what to do next, and never say something stale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.enroll.events import Prompt
+from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
+from kiosk.tui.screens.handover import PinEntryScreen
+from kiosk.tui.screens.signin import SignInScreen
+from tests.fixtures.tui import (
+    kiosk_app,
+    plug,
+    run_async,
+    screen_text,
+    sign_in,
+    wait_for_text,
+    wait_prompt,
+    wait_until,
+)
+
+SMALL = (80, 24)
+
+
+@run_async
+async def test_enrolled_key_shows_the_applied_policy_its_serial_and_where_it_goes(
+    demo_env: Any,
+) -> None:
+    env = demo_env(users=2)
+    upn = env.engine.queue_page(0, 1)[0].upn
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        assert "No key in the port." in screen_text(app)
+        assert "Key none" not in screen_text(app)
+        await plug(pilot)
+        await wait_prompt(pilot, Prompt.TOUCH_KEY)
+        assert "min length 4" in screen_text(app)  # what the new key reports
+        await pilot.press("f3")
+        await wait_prompt(pilot, Prompt.REMOVE_KEY)
+        await wait_for_text(pilot, "put it in their envelope")
+        text = screen_text(app)
+        # The policy the kiosk set (policy.min_pin_length 6, force change), not the old one.
+        assert "✔ min length 6, PIN change forced" in text
+        assert "min length 4" not in text
+        assert f"Last: ✔ {upn} enrolled (key 41000001)" in text
+        await pilot.press("f4")
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await wait_for_text(pilot, "No key in the port.")
+        assert "PIN change forced" not in screen_text(app)
+
+
+@run_async
+async def test_refusals_mark_the_step_that_stopped_and_a_new_key_starts_over(
+    demo_env: Any,
+) -> None:
+    env = demo_env(users=1)
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        # A full key fails at the credential, after its PIN was set.
+        await plug(pilot, "full")
+        await wait_prompt(pilot, Prompt.TOUCH_KEY)
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen), "key is full")
+        await pilot.press("escape")
+        await wait_for_text(pilot, "✘ Credential made")
+        text = screen_text(app)
+        assert "▶ Credential made" not in text and "Key is full" in text
+        await pilot.press("f4")
+        # A used key next: the list starts again (its PIN is not set yet), and the reset
+        # question says what to do without saying "erase" twice.
+        await plug(pilot, "used")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "reset question")
+        text = screen_text(app)
+        assert "Erase only keys from your own stock" in text
+        assert "N refuses this key" in text
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen), "declined")
+        await pilot.press("escape")
+        await wait_for_text(pilot, "✘ Reset if needed")
+        text = screen_text(app)
+        assert "· PIN set" in text and "✔ PIN set" not in text
+        assert "▶" not in text.split("╮")[1].split("╰")[0]  # no step is "under way"
+
+
+@run_async
+async def test_pulling_one_of_two_keys_still_asks_for_the_other(demo_env: Any) -> None:
+    env = demo_env(users=2)
+    second = env.engine.queue_page(1, 1)[0].upn
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await plug(pilot)
+        await wait_prompt(pilot, Prompt.TOUCH_KEY)
+        await plug(pilot)  # a second key goes in while the first one blinks
+        await pilot.press("f3")
+        await wait_prompt(pilot, Prompt.REMOVE_KEY)
+        await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+        await pilot.press("f4")  # one key out, one still in
+        await wait_until(pilot, lambda: len(env.port.keys) == 1, "one key pulled")
+        await pilot.pause(0.3)
+        assert app.state.prompt is Prompt.REMOVE_KEY
+        assert "REMOVE THE KEY" in screen_text(app) and "INSERT A KEY" not in screen_text(app)
+        await pilot.press("f4")
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await wait_until(pilot, lambda: app.state.upn == second, "the next user")
+
+
+@run_async
+async def test_a_long_guest_upn_stays_on_the_enrolling_line(demo_env: Any) -> None:
+    env = demo_env(users=6)
+    (guest,) = [row for row in env.engine.queue_page(0, 6) if "#EXT#" in row.upn]
+    env.engine.select(guest.entry_id)
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await wait_until(pilot, lambda: app.state.upn == guest.upn, "the guest is next")
+        await wait_for_text(pilot, guest.display_name)
+        (line,) = [ln for ln in screen_text(app).splitlines() if "Enrolling:" in ln]
+        assert f"<{guest.upn[:40]}" in line  # the UPN is on the line, cut at its end
+        assert line.rstrip().endswith("…")
+
+
+@run_async
+async def test_a_typed_pin_the_engine_refuses_is_asked_for_again(demo_env: Any) -> None:
+    env = demo_env(users=1, escrow_mode="sealed", pin_source="operator")
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await plug(pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, PinEntryScreen), "PIN entry")
+        await pilot.press(*"12345678", "enter", *"12345678", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen), "PIN refused")
+        await wait_for_text(pilot, "PIN not accepted")
+        await pilot.press("escape")
+        # The engine still waits for a PIN: the entry box is back, nothing else to press.
+        await wait_until(pilot, lambda: isinstance(app.screen, PinEntryScreen), "asked again")
+        await pilot.press(*"80451397", "enter", *"80451397", "enter")
+        await wait_prompt(pilot, Prompt.TOUCH_KEY)
+        await pilot.press("f3")
+        await wait_prompt(pilot, Prompt.REMOVE_KEY)
+        await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+
+
+@run_async
+async def test_lock_screen_says_work_goes_on_after_sign_in(demo_env: Any) -> None:
+    env = demo_env(users=1)
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for_text(pilot, "Choose your name")
+        assert "where the kiosk stopped" not in screen_text(app)  # first sign-in: no lock
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen), "locked")
+        await wait_for_text(pilot, "KIOSK LOCKED")
+        assert "Sign in to go on where the kiosk stopped." in screen_text(app)
