@@ -70,7 +70,8 @@ def build_kiosk(
     the process environment.
     """
     for directory in (settings.store.path, settings.store.audit_path):
-        Path(directory).parent.mkdir(parents=True, exist_ok=True)
+        # The state directory holds the journal and the audit trail: the kiosk user's only.
+        Path(directory).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     session = make_session(settings.tenant, settings.graph)
     credential = load_credential(settings.tenant, env=env)
     tokens = TokenProvider(settings, credential, session)

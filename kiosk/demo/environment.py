@@ -82,6 +82,7 @@ class DemoEnvironment:
         self.state_dir = (
             Path(tempfile.mkdtemp(prefix="kiosk-demo-")) if state_dir is None else state_dir
         )
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.users = users
         self.latency = HARDWARE_LATENCY if latency == "hardware" else NO_LATENCY
         self.escrow_mode = escrow_mode

@@ -74,3 +74,11 @@ def test_bad_user_count_is_refused_with_a_clear_message() -> None:
     )
     assert out.returncode == 2
     assert "--users must be at least 1" in out.stderr
+
+
+def test_state_directories_the_kiosk_creates_are_private(tmp_path: Path) -> None:
+    state = tmp_path / "fresh" / "state"
+    result = run_headless(1, state_dir=state)
+    assert result.ok
+    for directory in (state, state / "escrow"):
+        assert directory.stat().st_mode & 0o077 == 0, f"{directory} is readable by others"
