@@ -51,6 +51,7 @@ from kiosk.audit_chain import (
     parse_line,
     verify_lines,
 )
+from kiosk.durable import fsync_dir
 from kiosk.enroll.api import AuditReport
 from kiosk.entra.calls import call_name
 from kiosk.keys.types import KeyInfo
@@ -111,14 +112,6 @@ def _torn_body(torn: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _last_line(fd: int, size: int) -> tuple[int, bytes]:
     """(offset, bytes) of the last line (with its newline if it has one), read from the end."""
     if size == 0:
@@ -151,7 +144,7 @@ class AuditTrail:
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             if created:
                 os.fsync(self._fd)
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
         except OSError as exc:
             raise AuditError(
                 f"{self.path}: the audit trail cannot be opened "
@@ -194,7 +187,7 @@ class AuditTrail:
                 os.chmod(kept, 0o600)
                 os.ftruncate(self._fd, start)
                 os.fsync(self._fd)
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
                 torn = {
                     "bytes": len(line),
                     "sha256": hashlib.sha256(line).hexdigest(),

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kiosk.enroll.escrow import atomic_write
+from kiosk.durable import atomic_write
 from kiosk.errors import KioskError
 
 COLUMNS = ("serial", "upn", "display_name", "aaguid", "model", "time", "status")
