@@ -34,7 +34,7 @@ from kiosk.enroll.events import (
     TouchNeeded,
 )
 from kiosk.errors import KioskError
-from kiosk.tui.auth import IdleLock
+from kiosk.tui.auth import IdleLock, PinThrottle
 from kiosk.tui.messages import EngineEvent, TaskDone
 from kiosk.tui.screens.enroll import EnrollScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
@@ -78,6 +78,7 @@ class KioskApp(App[int]):
         self.state = BatchState(clock=clock)
         self.operator: str | None = None
         self.idle = IdleLock(settings.kiosk.idle_lock_minutes, clock)
+        self.admin_throttle = PinThrottle(clock)
         self._stop = threading.Event()
         self._held_pins: list[PinHandover] = []
         self.enroll_screen = EnrollScreen(motion=motion, banner=banner)
@@ -378,7 +379,7 @@ class KioskApp(App[int]):
             if ok:
                 self.push_screen(AdminScreen(self.engine, self.settings))
 
-        self.push_screen(AdminPinScreen(self.settings), unlocked)
+        self.push_screen(AdminPinScreen(self.settings, self.admin_throttle), unlocked)
 
     def action_engine_cancel(self) -> None:
         if self.starting():

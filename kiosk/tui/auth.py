@@ -114,3 +114,37 @@ class IdleLock:
 
     def due(self) -> bool:
         return self.minutes > 0 and self.idle_seconds >= self.minutes * 60.0
+
+
+@dataclass
+class PinThrottle:
+    """After ``tries`` wrong PINs in a row, refuse for ``pause`` seconds (admin PIN).
+
+    Kept by the app, not by the PIN screen, so closing and reopening the screen does not
+    start the count again.
+    """
+
+    clock: Callable[[], float] = time.monotonic
+    tries: int = 5
+    pause: float = 30.0
+
+    def __post_init__(self) -> None:
+        self._failures = 0
+        self._until = 0.0
+
+    def wait_seconds(self) -> int:
+        """Seconds left before another PIN is checked; 0 when one may be tried now."""
+        left = self._until - self.clock()
+        return int(left) + 1 if left > 0 else 0
+
+    def failed(self) -> bool:
+        """Count a wrong PIN; True when that one started a pause."""
+        self._failures += 1
+        if self._failures >= self.tries:
+            self._failures = 0
+            self._until = self.clock() + self.pause
+            return True
+        return False
+
+    def succeeded(self) -> None:
+        self._failures = 0

@@ -223,6 +223,11 @@ class DemoKioskApp(KioskApp):
         elif what == "plug":
             env.plug(profile)
         elif what == "touch":
+            if not any(key.waiting_for_touch for key in env.port.keys):
+                # As on a real key, a touch before it blinks does not count: say so.
+                self.call_from_thread(
+                    self.notify, "DEMO: no key is waiting for a touch; that touch did not count."
+                )
             env.touch()
         else:
             keys = env.port.keys

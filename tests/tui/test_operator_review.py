@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from kiosk.enroll.events import Prompt
+from kiosk.tui.screens.admin import AdminPinScreen, AdminScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
 from kiosk.tui.screens.handover import PinEntryScreen
 from kiosk.tui.screens.signin import SignInScreen
 from tests.fixtures.tui import (
+    enroll_one,
     kiosk_app,
     plug,
     run_async,
@@ -164,3 +166,68 @@ async def test_lock_screen_says_work_goes_on_after_sign_in(demo_env: Any) -> Non
         await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen), "locked")
         await wait_for_text(pilot, "KIOSK LOCKED")
         assert "Sign in to go on where the kiosk stopped." in screen_text(app)
+
+
+@run_async
+async def test_demo_touch_when_no_key_blinks_says_it_did_not_count(demo_env: Any) -> None:
+    env = demo_env(users=1)
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await plug(pilot)
+        await wait_prompt(pilot, Prompt.TOUCH_KEY)
+        await wait_until(pilot, lambda: env.port.keys[0].waiting_for_touch, "the key blinks")
+        await pilot.press("f3")
+        await wait_prompt(pilot, Prompt.REMOVE_KEY)
+
+        def said() -> bool:
+            return any("did not count" in note.message for note in app._notifications)
+
+        assert not said()
+        await pilot.press("f3")  # nothing blinks now
+        await wait_until(pilot, said, "the demo says the touch did not count")
+
+
+@run_async
+async def test_an_empty_queue_says_the_last_user_is_finished_and_what_next(
+    demo_env: Any,
+) -> None:
+    env = demo_env(users=1)
+    (row,) = env.engine.queue_page(0, 1)
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await enroll_one(pilot)
+        await wait_prompt(pilot, Prompt.IDLE)
+        await wait_for_text(pilot, "Press S for the batch summary")
+        text = screen_text(app)
+        assert f"Finished: {row.display_name}  <{row.upn}>" in text
+        assert "Enrolling:" not in text
+
+
+@run_async
+async def test_wrong_admin_pins_pause_the_admin_sign_in(demo_env: Any) -> None:
+    env = demo_env(users=1)
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await pilot.press("a")
+        await wait_for_text(pilot, "Admin PIN")
+        for _ in range(5):
+            await pilot.press(*"9999", "enter")
+        await wait_for_text(pilot, "refused for 30 s")
+        await pilot.press(*"0000", "enter")  # the right PIN, but not now
+        await wait_for_text(pilot, "Too many wrong admin PINs")
+        # Closing and opening the PIN box does not start the count again.
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, AdminPinScreen), "closed")
+        await pilot.press("a")
+        await wait_for_text(pilot, "Admin PIN")
+        await pilot.press(*"0000", "enter")
+        await wait_for_text(pilot, "Too many wrong admin PINs")
+        assert not any(isinstance(s, AdminScreen) for s in app.screen_stack)
+        app.clock.advance(31)
+        await pilot.press(*"0000", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen), "admin")

@@ -17,7 +17,7 @@ from textual.widgets import Footer, Input, Log, Static
 from kiosk.config import SECTIONS, Settings
 from kiosk.enroll.api import EngineControl, ImportReport
 from kiosk.errors import KioskError
-from kiosk.tui.auth import verify_pin
+from kiosk.tui.auth import PinThrottle, verify_pin
 from kiosk.tui.motion import calm_inputs
 from kiosk.tui.words import plural
 
@@ -74,9 +74,10 @@ class AdminPinScreen(ModalScreen[bool]):
     CSS_PATH = "modal.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, throttle: PinThrottle | None = None) -> None:
         super().__init__(classes="-confirm")
         self._hash = settings.kiosk.admin_pin_hash
+        self._throttle = throttle if throttle is not None else PinThrottle()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -96,15 +97,24 @@ class AdminPinScreen(ModalScreen[bool]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         pin, event.input.value = event.value, ""
+        note = self.query_one("#next", Static)
+        wait = self._throttle.wait_seconds()
+        if wait:
+            note.update(f"Too many wrong admin PINs. Wait {wait} seconds.")
+            return
         try:
             ok = bool(self._hash) and verify_pin(pin, self._hash)
         except KioskError as exc:
-            self.query_one("#next", Static).update(f"{exc.title}: {exc.next_step}")
+            note.update(f"{exc.title}: {exc.next_step}")
             return
         if ok:
+            self._throttle.succeeded()
             self.dismiss(True)
+        elif self._throttle.failed():
+            pause = int(self._throttle.pause)
+            note.update(f"✘ Wrong admin PIN {self._throttle.tries} times: refused for {pause} s.")
         else:
-            self.query_one("#next", Static).update("✘ Wrong admin PIN.")
+            note.update("✘ Wrong admin PIN.")
 
     def action_cancel(self) -> None:
         self.dismiss(False)

@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from kiosk.enroll.events import Prompt, Step
-from kiosk.tui.state import BatchState
+from kiosk.tui.state import FINAL, BatchState
 from kiosk.tui.widgets.counts import CountsBar
 from kiosk.tui.widgets.key_panel import KeyPanel
 from kiosk.tui.widgets.prompt import BigPrompt
@@ -41,6 +41,13 @@ def remove_detail(state: BatchState) -> str:
         who = state.display_name or state.upn
         return f"Enrolled for {who}: pull the key and put it in their envelope."
     return "Pull the key out to go on."
+
+
+NOTHING_LEFT = "Press S for the batch summary; the admin (A) adds users."
+
+
+def queue_left(counts: dict[str, int]) -> int:
+    return counts.get("pending", 0) + counts.get("active", 0)
 
 
 def render_result(state: BatchState) -> Text:
@@ -103,8 +110,11 @@ class EnrollScreen(Screen[None]):
             user.update("Next user: whoever is first in the queue")
         else:
             name = state.display_name or state.upn
+            # Once the engine waits with nobody left, the last user is finished, not enrolling.
+            idle = state.prompt is Prompt.IDLE and state.step in FINAL
+            lead = "Finished: " if idle else "Enrolling: "
             # One line (enroll.tcss): a long UPN is cut at its end, never pushed out of sight.
-            user.update(Text.assemble(("Enrolling: ", ""), (name, "bold"), f"  <{state.upn}>"))
+            user.update(Text.assemble((lead, ""), (name, "bold"), f"  <{state.upn}>"))
         self.query_one(StepsList).show(
             state.step, state.passed, state.step_detail, state.halted
         )
@@ -113,6 +123,8 @@ class EnrollScreen(Screen[None]):
             detail = touch_detail(state.touch_reason)
         elif state.prompt is Prompt.REMOVE_KEY and not detail:
             detail = remove_detail(state)
+        elif state.prompt is Prompt.IDLE and state.counts and not queue_left(state.counts):
+            detail = f"{detail} {NOTHING_LEFT}".strip()
         self.query_one(BigPrompt).show(state.prompt, detail)
         self.query_one(KeyPanel).show(state.key, state.pin_policy)
         self.query_one("#result", Static).update(render_result(state))
