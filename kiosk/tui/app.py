@@ -182,6 +182,10 @@ class KioskApp(App[int]):
             self._close_top(ErrorScreen)  # a new key or a touch: the operator moved on
         if isinstance(event, StepChanged) and event.entry_id != previous:
             self.state.display_name = self._display_name(event.entry_id, event.upn)
+        if isinstance(event, StepChanged) and event.step is Step.KEY_INSERTED:
+            # The attempt made the entry active in the store; the engine only announces
+            # counts when an entry ends, so read them (a fast query) for the counts bar.
+            self.state.counts = dict(self.engine.counts())
         if isinstance(event, PinHandover):
             self._held_pins.append(event)
             self._show_held_pins()

@@ -231,3 +231,17 @@ async def test_wrong_admin_pins_pause_the_admin_sign_in(demo_env: Any) -> None:
         app.clock.advance(31)
         await pilot.press(*"0000", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen), "admin")
+
+
+@run_async
+async def test_counts_show_the_user_being_enrolled_as_active(demo_env: Any) -> None:
+    env = demo_env(users=2)
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await plug(pilot)
+        await wait_prompt(pilot, Prompt.TOUCH_KEY)
+        await wait_for_text(pilot, "○ pending 1  ◐ active 1  ✔ done 0")
+        await pilot.press("f3")
+        await wait_for_text(pilot, "○ pending 1  ◐ active 0  ✔ done 1")
