@@ -6,16 +6,18 @@ these; the engine is built with them injected, never with stand-ins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from kiosk.entra.errors import AuthError, GraphError
 from kiosk.entra.models import CreationOptions, Fido2Method, Group, User
+from kiosk.errors import KioskError
 from kiosk.keys.types import CreatedCredential
 
 
 class Graph(Protocol):
     def get_user(self, upn_or_id: str) -> User: ...
+    def get_users(self, upns_or_ids: Sequence[str]) -> Mapping[str, User | KioskError]: ...
     def find_group(self, name_or_id: str) -> Group: ...
     def iter_group_users(self, group_id: str) -> Iterable[User]: ...
     def creation_options(self, user_id: str) -> CreationOptions: ...

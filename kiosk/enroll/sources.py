@@ -7,7 +7,6 @@ a user Graph does not know is reported as an :class:`ImportProblem`, never silen
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,22 +15,27 @@ from kiosk.enroll.csv_source import parse_upn_csv
 from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.entra.errors import GraphNotFoundError
 from kiosk.entra.models import User
+from kiosk.errors import KioskError
 from kiosk.store.queue import NewUser
 
 if TYPE_CHECKING:
     from kiosk.enroll.engine import Engine
 
-RESOLVE_WORKERS = 8
+
+
+def _problem(found: KioskError) -> str:
+    """Why a user could not be queued, in the import report's words."""
+    if isinstance(found, GraphNotFoundError):
+        return "no such user in Entra ID"
+    return f"could not be looked up ({found.title}: {found.detail})"
 
 
 def _resolve(eng: Engine, upn: str) -> User | str:
     """The user, or why not (a problem text)."""
     try:
         return eng.graph.get_user(upn)
-    except GraphNotFoundError:
-        return "no such user in Entra ID"
     except ENTRA_ERRORS as exc:
-        return f"could not be looked up ({exc.title}: {exc.detail})"
+        return _problem(exc)
 
 
 def _queue(
@@ -63,12 +67,12 @@ def add_user(eng: Engine, upn: str, *, keys_per_user: int, replace: bool) -> Imp
 def import_csv(eng: Engine, path: Path, *, keys_per_user: int, replace: bool) -> ImportReport:
     rows, parse_problems = parse_upn_csv(path)
     problems: list[ImportProblem] = list(parse_problems)
-    with ThreadPoolExecutor(max_workers=RESOLVE_WORKERS) as pool:
-        resolved = list(pool.map(lambda r: _resolve(eng, r.upn), rows))
+    resolved = eng.graph.get_users([r.upn for r in rows]) if rows else {}
     by_keys: dict[int, list[User]] = {}
-    for row, found in zip(rows, resolved, strict=True):
-        if isinstance(found, str):
-            problems.append(ImportProblem(row.line, row.upn, found))
+    for row in rows:
+        found = resolved[row.upn]
+        if not isinstance(found, User):
+            problems.append(ImportProblem(row.line, row.upn, _problem(found)))
             continue
         by_keys.setdefault(row.keys or keys_per_user, []).append(found)
     added = already = 0

@@ -61,6 +61,8 @@ def merged(*groups: Iterable[Timing]) -> list[Timing]:
 def call_name(method: str, path: str) -> str:
     """A short name for a Graph call from its method and URL path (ids left out)."""
     tail = path.rstrip("/")
+    if tail.endswith("/$batch"):
+        return "batch"
     if "/creationOptions" in tail:
         return "creation_options"
     if tail.endswith("/fido2Methods"):

@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -25,8 +25,10 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from kiosk.config import Settings
+from kiosk.entra.batch import BatchGetter, one_by_one, user_from_answer
 from kiosk.entra.calls import GraphCalls
 from kiosk.entra.errors import (
+    AuthError,
     GraphError,
     GraphNotFoundError,
     GraphRequestError,
@@ -90,6 +92,8 @@ class GraphClient:
         self.policy = policy or RetryPolicy.from_settings(settings.graph)
         self.now = now
         self.sleep = sleep
+        self.batching = True
+        """:meth:`get_users` uses Graph's JSON batching (off: one GET per user)."""
         self.http = GraphHttp(
             self.session,
             token_provider,
@@ -225,6 +229,45 @@ class GraphClient:
         what = f"Looking up user {upn_or_id.strip()}"
         url = self._url(user_path(upn_or_id)) + query_string({"$select": USER_SELECT})
         return parse_user(self._get_json(url, what), what)
+
+    def get_users(self, upns_or_ids: Sequence[str]) -> dict[str, User | KioskError]:
+        """Many users by object id or UPN: ``{as given: the user, or why not}``.
+
+        Unknown users are a :class:`GraphNotFoundError`, as :meth:`get_user` raises it.
+        With :attr:`batching` (the default), 20 lookups go in each ``$batch`` round trip,
+        several batches at once (:mod:`kiosk.entra.batch`); without it, one GET each,
+        :data:`~kiosk.entra.batch.UNBATCHED_WORKERS` at a time.
+        """
+        keys = list(dict.fromkeys(upns_or_ids))
+        out: dict[str, User | KioskError] = {}
+        lookups: list[tuple[str, str]] = []
+        for key in keys:
+            if key.strip():
+                select = query_string({"$select": USER_SELECT})
+                lookups.append((key, "/" + user_path(key) + select))
+            else:
+                out[key] = KioskError(
+                    "No user given.", title="Which user?", next_step="Type a UPN."
+                )
+        if not self.batching:
+            out.update(one_by_one(self._user_or_error, [k for k, _url in lookups]))
+            return out
+        getter = BatchGetter(
+            self.http,
+            self._url("$batch"),
+            urlsplit(self._url("")).path,
+            sleep=self.sleep,
+            now=self.now,
+        )
+        for key, answer in getter.get_all(lookups, "Looking up users").items():
+            out[key] = user_from_answer(key, answer)
+        return out
+
+    def _user_or_error(self, key: str) -> User | KioskError:
+        try:
+            return self.get_user(key)
+        except (GraphError, AuthError) as exc:
+            return exc
 
     def find_group(self, name_or_id: str) -> Group:
         """A group by object id (if it looks like a GUID) or by exact display name."""

@@ -54,6 +54,7 @@ ROUTES = (
     "list_methods",
     "get_method",
     "delete_method",
+    "batch",
 )
 """Route names faults can target (``"*"``: any route)."""
 

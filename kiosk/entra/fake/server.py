@@ -42,8 +42,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from kiosk.config import Settings, TenantSettings
+from kiosk.entra.fake.batch import answer_batch
 from kiosk.entra.fake.faults import Fault, FaultPlan
-from kiosk.entra.fake.graph_api import GraphApi
+from kiosk.entra.fake.graph_api import VERSIONS, GraphApi
 from kiosk.entra.fake.http_server import Outcome, TenantHttpServer
 from kiosk.entra.fake.options import OptionsFactory
 from kiosk.entra.fake.pki import TenantPki, create_pki, write_private
@@ -269,6 +270,9 @@ class FakeTenant:
     def _route(self, req: Request) -> tuple[str, Any, bool]:
         """(route name, handler, needs a bearer token)."""
         segs = req.segments
+        batch = segs[:1] == [GRAPH_PREFIX] and segs[2:] == ["$batch"] and segs[1] in VERSIONS
+        if batch and req.method == "POST":
+            return "batch", lambda: answer_batch(self, req, segs[0], segs[1]), True
         if segs and segs[0] == GRAPH_PREFIX:
             name, handler = self.graph.route(req, segs[1:])
             return name, handler, True
