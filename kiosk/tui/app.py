@@ -45,6 +45,8 @@ from kiosk.tui.theme import HIGH_CONTRAST, THEMES
 
 QUESTIONS = (Prompt.CONFIRM_RESET, Prompt.CONFIRM_REPLACE, Prompt.TYPE_PIN)
 LOCKED_KEYS = ("ctrl+c", "ctrl+q", "ctrl+z", "ctrl+backslash")
+NOTHING_TO_CANCEL = (Prompt.IDLE, Prompt.INSERT_KEY, Prompt.REMOVE_KEY, Prompt.ONE_KEY_ONLY)
+"""Prompts where the engine has no step under way that Cancel could stop."""
 
 
 
@@ -387,6 +389,9 @@ class KioskApp(App[int]):
 
     def action_engine_cancel(self) -> None:
         if self.starting():
+            return
+        if self.state.prompt in NOTHING_TO_CANCEL:
+            self.notify("Nothing to cancel: no step is under way. K skips this user.")
             return
         self.engine.cancel()
 

@@ -245,3 +245,29 @@ async def test_counts_show_the_user_being_enrolled_as_active(demo_env: Any) -> N
         await wait_for_text(pilot, "○ pending 1  ◐ active 1  ✔ done 0")
         await pilot.press("f3")
         await wait_for_text(pilot, "○ pending 1  ◐ active 0  ✔ done 1")
+
+
+@run_async
+async def test_cancel_with_nothing_under_way_says_so(demo_env: Any) -> None:
+    env = demo_env(users=1)
+    app = kiosk_app(env)
+
+    def said() -> bool:
+        return any("Nothing to cancel" in note.message for note in app._notifications)
+
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await pilot.press("c")
+        await wait_until(pilot, said, "the kiosk says there is nothing to cancel")
+        app.clear_notifications()
+        await plug(pilot)
+        await wait_prompt(pilot, Prompt.TOUCH_KEY)
+        await pilot.press("c")  # a touch is awaited: this one is cancelled
+        await wait_until(pilot, lambda: app.state.prompt is not Prompt.TOUCH_KEY, "cancelled")
+        assert not said()
+        # The step list ends where it stopped, each line inside its box.
+        await wait_for_text(pilot, "✘ Credential made ")
+        assert "Failed: cancelled" in screen_text(app)
+        assert "│failed" not in screen_text(app)
+        assert env.engine.counts()["done"] == 0

@@ -96,8 +96,16 @@ def test_steps_render_with_symbols_not_only_colour() -> None:
     assert "✔ PIN set" in text
     assert "▶ Credential made" in text  # the step under way
     assert "· Registered" in text
-    failed = render_steps(Step.FAILED, [Step.OPTIONS_READY, Step.KEY_INSERTED]).plain
-    assert "✘ Key checked: failed" in failed
+    failed = render_steps(
+        Step.FAILED, [Step.OPTIONS_READY, Step.KEY_INSERTED], "cancelled by the operator"
+    ).plain
+    assert "✘ Key checked" in failed and "Failed: cancelled by the operator" in failed
+    # Every line fits the 24 columns inside the steps box, even the longest label.
+    late = [Step.OPTIONS_READY, Step.KEY_INSERTED, Step.KEY_CHECKED, Step.PIN_SET,
+            Step.CREDENTIAL_CREATED]
+    skipped = render_steps(Step.SKIPPED, late, "skipped by operator").plain
+    assert "↷ PIN policy applied" in skipped and "Skipped: skipped" not in skipped
+    assert all(len(line) <= 24 for line in skipped.splitlines()[:-1])
     done = render_steps(Step.DONE, [*passed, Step.PIN_SET, Step.REGISTERED]).plain
     assert "✔ Done" in done and "▶" not in done
 

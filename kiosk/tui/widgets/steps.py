@@ -53,8 +53,9 @@ def render_steps(
             style = "bold reverse" if step is Step.DONE else ""
             line = Text(f" ✔ {label} ", style=style)
         elif index == active and ended:
-            symbol, word = ("✘", "failed") if current is Step.FAILED else ("↷", "skipped")
-            line = Text(f" {symbol} {label}: {word}", style="bold")
+            # The word goes under the list: "PIN policy applied: skipped" would not fit.
+            symbol = "✘" if current is Step.FAILED else "↷"
+            line = Text(f" {symbol} {label} ", style="bold reverse")
         elif index == active and halted and current is not None:
             line = Text(f" ✘ {label} ", style="bold reverse")
         elif index == active and current is not None:
@@ -67,6 +68,10 @@ def render_steps(
         text.append("\n")
     if halted and not ended:
         text.append(f" {halted}", style="italic")
+    elif ended:
+        word = "Failed" if current is Step.FAILED else "Skipped"
+        said = detail if detail.lower().startswith(word.lower()) else f"{word}: {detail}"
+        text.append(f" {said.rstrip(': ')}", style="bold italic")
     elif detail:
         text.append(f" {detail}", style="italic")
     return text
