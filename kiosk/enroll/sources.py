@@ -2,6 +2,8 @@
 
 Users are resolved against Graph before they enter the queue (so the queue holds object ids);
 a user Graph does not know is reported as an :class:`ImportProblem`, never silently dropped.
+A CSV's users are looked up together (:meth:`~kiosk.entra.graph.GraphClient.get_users`: 20
+per Graph ``$batch`` round trip); each problem still names its line.
 """
 
 from __future__ import annotations

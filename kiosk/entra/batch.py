@@ -6,7 +6,10 @@ final :class:`ItemAnswer`:
 
 * The batch POST itself goes through :class:`~kiosk.entra.http.GraphHttp`: token, a fresh
   token after a 401, and retries of a whole batch refused with 429/503/504 or lost on the way.
-  A batch that fails for good gives every item in it that error.
+  A batch that fails for good gives every item in it that error, and every batch not sent
+  yet too (failing the whole batch says nothing about its items: the next batch would fail
+  the same way, so an import with Graph unreachable fails in one batch's retries, not in
+  hundreds).
 * Inside a 200, items fail one by one. Throttled and server-side failures (429, 5xx) and items
   missing from the answer are sent again, alone with the others still pending, after the
   longest ``Retry-After`` among them (capped by the :class:`~kiosk.entra.http.RetryPolicy`, or
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -85,6 +89,19 @@ class _Step:
 
 
 @dataclass
+class _GiveUp:
+    """The first error that failed a whole batch, shared by the batches of one call."""
+
+    error: GraphError | AuthError | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def first(self, error: GraphError | AuthError) -> None:
+        with self.lock:
+            if self.error is None:
+                self.error = error
+
+
+@dataclass
 class _Round:
     """What one batch answer means for the steps that were in it."""
 
@@ -130,27 +147,33 @@ class BatchGetter:
         """``{key: answer}`` for ``(key, relative url)`` pairs (keys unique)."""
         out: dict[str, ItemResult] = {}
         chunks = list(_chunks(items, BATCH_MAX))
+        give_up = _GiveUp()
         if len(chunks) <= 1 or self.in_flight == 1:
             for chunk in chunks:
-                out.update(self._chunk(chunk, what))
+                out.update(self._chunk(chunk, what, give_up))
             return out
         with ThreadPoolExecutor(self.in_flight, thread_name_prefix="graph-batch") as pool:
             # Each batch runs in a copy of the caller's context, so the caller's call
             # collectors (kiosk.entra.calls) see its calls.
             futures = [
-                pool.submit(contextvars.copy_context().run, self._chunk, chunk, what)
+                pool.submit(contextvars.copy_context().run, self._chunk, chunk, what, give_up)
                 for chunk in chunks
             ]
             for future in futures:
                 out.update(future.result())
         return out
 
-    def _chunk(self, chunk: list[tuple[str, str]], what: str) -> dict[str, ItemResult]:
+    def _chunk(
+        self, chunk: list[tuple[str, str]], what: str, give_up: _GiveUp
+    ) -> dict[str, ItemResult]:
         pending = {str(n): _Step(key, url) for n, (key, url) in enumerate(chunk, 1)}
         crid = str(uuid.uuid4())
         out: dict[str, ItemResult] = {}
         refreshed = False
         while pending:
+            if give_up.error is not None:
+                out.update({step.key: give_up.error for step in pending.values()})
+                return out
             for step in pending.values():
                 step.attempts += 1
             body = {
@@ -169,6 +192,7 @@ class BatchGetter:
                 )
                 answers = _parse(resp, what)
             except (GraphError, AuthError) as exc:
+                give_up.first(exc)
                 out.update({step.key: exc for step in pending.values()})
                 return out
             ms = (self.clock() - start) * 1000.0

@@ -113,17 +113,28 @@ def test_a_whole_batch_refused_with_503_is_sent_again(tenant: FakeTenant, client
     assert client.slept == [2.0]
 
 
-def test_a_batch_that_fails_for_good_fails_its_lookups_only(
+def test_a_batch_that_fails_for_good_fails_its_lookups_and_stops_the_rest(
     tenant: FakeTenant, client: Client
 ) -> None:
-    upns = _users(tenant, 25)
-    tenant.faults.schedule("403", "batch", 1)
+    upns = _users(tenant, 100)  # 5 batches, 4 in flight
+    tenant.faults.randomly("403", "batch", 1.0)
     found = client.graph.get_users(upns)
-    failed = [u for u, r in found.items() if not isinstance(r, User)]
-    # One of the two batches was refused (which one depends on which was sent first).
-    assert len(failed) in (20, 5)
-    assert all("Insufficient privileges" in str(found[u]) for u in failed)
-    assert len([r for r in found.values() if isinstance(r, User)]) == 25 - len(failed)
+    assert all("Insufficient privileges" in str(found[u]) for u in upns)
+    # The fifth batch is never sent: the one that failed first stopped it.
+    assert 1 <= len(client.calls("batch")) <= 4
+    assert client.calls("user") == []
+
+
+def test_a_batch_refused_once_fails_only_its_own_lookups(
+    tenant: FakeTenant, client: Client
+) -> None:
+    upns = _users(tenant, 10)
+    tenant.faults.schedule("403", "batch", 1)
+    first = client.graph.get_users(upns)
+    again = client.graph.get_users(upns)
+    assert not any(isinstance(r, User) for r in first.values())
+    assert all(isinstance(r, User) for r in again.values())
+    assert client.calls("batch") == [403, 200]
 
 
 def test_an_expired_token_gets_one_fresh_token(tenant: FakeTenant, client: Client) -> None:

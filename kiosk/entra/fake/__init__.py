@@ -7,6 +7,7 @@ against it over real TLS and real HTTP.
 - :mod:`.http_server`  HTTP/1.1 keep-alive over TLS (Nagle off, handshakes off the accept loop)
 - :mod:`.tokens`       OIDC discovery, v2.0 token endpoint (secret / certificate assertion), AADSTS
 - :mod:`.graph_api`    Graph v1.0 and beta routes: users, groups, paging, FIDO2 methods
+- :mod:`.batch`        ``POST /$batch`` (JSON batching): body checks, each step through its route
 - :mod:`.options`      creation options shaped like Graph's (challenges recorded)
 - :mod:`.verify`       registration checks as a relying party makes them; tenant FIDO2 policy
 - :mod:`.state`        users, groups, methods, challenges; ``make_demo_tenant``
