@@ -63,6 +63,8 @@ class BatchState:
     """The title of the error that stopped the current attempt (its step shows ✘), if any."""
     pin_policy: str = ""
     """What the engine applied to the key in the port ("min length 6, PIN change forced")."""
+    reinsert_serial: str = ""
+    """The key asked back ("pull it and insert it again") is out: its serial, until it is in."""
 
     def apply(self, event: Event) -> None:
         """Fold one event in. PinHandover and ErrorRaised are shown by screens, not kept."""
@@ -71,6 +73,7 @@ class BatchState:
         elif isinstance(event, PromptChanged):
             self.prompt = event.prompt
             self.prompt_detail = event.detail
+            self.reinsert_serial = ""
             if event.prompt is not Prompt.TOUCH_KEY:
                 self.touch_reason = ""
         elif isinstance(event, TouchNeeded):
@@ -81,7 +84,10 @@ class BatchState:
             if self.key is None or self.key.serial != event.info.serial:
                 self.pin_policy = ""
             self.key = event.info
+            self.reinsert_serial = ""
         elif isinstance(event, KeyGone):
+            if self.prompt is Prompt.REINSERT_KEY and self.key is not None:
+                self.reinsert_serial = self.key.serial_or_none
             self.key = None
             self.pin_policy = ""
             # A pulled key cannot be touched; but while the engine asks for keys to be

@@ -271,3 +271,24 @@ async def test_cancel_with_nothing_under_way_says_so(demo_env: Any) -> None:
         assert "Failed: cancelled" in screen_text(app)
         assert "│failed" not in screen_text(app)
         assert env.engine.counts()["done"] == 0
+
+
+@run_async
+async def test_a_key_asked_back_says_it_is_out_once_pulled(demo_env: Any) -> None:
+    env = demo_env(users=1, reset_window_seconds=0.0)
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await plug(pilot, "used")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "reset question")
+        await pilot.press("y")
+        await wait_prompt(pilot, Prompt.REINSERT_KEY)
+        assert "is out" not in screen_text(app)
+        await pilot.press("f4")
+        await wait_for_text(pilot, "Key 41000001 is out: insert it again now")
+        await pilot.press("f2")
+        await wait_for_text(pilot, "the key just pulled (serial 41000001), again")
+        await pilot.press("0")
+        await wait_for_text(pilot, "to confirm the reset")
+        assert "is out" not in screen_text(app)

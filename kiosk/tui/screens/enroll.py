@@ -123,6 +123,11 @@ class EnrollScreen(Screen[None]):
             detail = touch_detail(state.touch_reason)
         elif state.prompt is Prompt.REMOVE_KEY and not detail:
             detail = remove_detail(state)
+        elif state.prompt is Prompt.REINSERT_KEY and state.reinsert_serial:
+            detail = (
+                f"Key {state.reinsert_serial} is out: insert it again now and touch it "
+                "when it blinks."
+            )
         elif state.prompt is Prompt.IDLE and state.counts and not queue_left(state.counts):
             detail = f"{detail} {NOTHING_LEFT}".strip()
         self.query_one(BigPrompt).show(state.prompt, detail)
