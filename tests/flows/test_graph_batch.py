@@ -165,3 +165,15 @@ def test_audit_names_of_batched_calls() -> None:
 
     assert call_name("POST", "/graph/v1.0/$batch") == "batch"
     assert call_name("GET", "/graph/v1.0/users/a%40b.example") == "get_user"
+
+
+def test_lookups_refused_401_inside_a_batch_go_again_with_a_fresh_token(
+    tenant: FakeTenant, client: Client
+) -> None:
+    upns = _users(tenant, 4)
+    tenant.faults.schedule("expire_token", "user", 2)  # tokens die between steps 1 and 2
+    found = client.graph.get_users(upns)
+    assert all(isinstance(u, User) for u in found.values())
+    assert client.calls("batch") == [200, 200]
+    assert client.calls("user") == [200, 401, 401, 401, 200, 200, 200]
+    assert client.slept == []
