@@ -204,6 +204,10 @@ class KioskSettings:
         "", "scrypt hash of the admin PIN (from `kiosk operator add`).", secret=True
     )
     theme: Literal["default", "high-contrast"] = setting("default", "Colour theme.")
+    glyphs: Literal["auto", "unicode", "console"] = setting(
+        "auto",
+        "Symbols: console = ASCII for the Linux text console; auto = console on TERM=linux.",
+    )
     poll_interval_ms: int = setting(50, "How often the kiosk looks for keys.", _between(10, 2000))
     operators: list[dict[str, str]] = setting(
         [], "Operators: [[kiosk.operators]] tables with name and pin_hash.", secret=True

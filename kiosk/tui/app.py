@@ -35,6 +35,7 @@ from kiosk.enroll.events import (
 )
 from kiosk.errors import KioskError
 from kiosk.tui.auth import IdleLock, PinThrottle
+from kiosk.tui.glyphs import Glyphs, choose
 from kiosk.tui.messages import EngineEvent, TaskDone
 from kiosk.tui.screens.enroll import EnrollScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
@@ -68,7 +69,10 @@ class KioskApp(App[int]):
         motion: bool = True,
         banner: str = "",
         start_engine: bool = True,
+        glyphs: Glyphs | None = None,
     ) -> None:
+        # Chosen before the stylesheet is read: its border kinds come from the set.
+        self.glyphs = glyphs if glyphs is not None else choose(settings.kiosk.glyphs)
         super().__init__()
         self._engine = engine
         self._boot = boot
@@ -86,6 +90,9 @@ class KioskApp(App[int]):
         self.enroll_screen = EnrollScreen(motion=motion, banner=banner)
         self.register_theme(HIGH_CONTRAST)
         self.theme = THEMES[settings.kiosk.theme]
+
+    def get_css_variables(self) -> dict[str, str]:
+        return {**super().get_css_variables(), **self.glyphs.css_variables()}
 
     # -- start and stop ---------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from kiosk.enroll.api import EngineControl
 from kiosk.enroll.events import Prompt
 from kiosk.keys.virtual.profiles import PROFILES
 from kiosk.tui.app import KioskApp
+from kiosk.tui.glyphs import glyphs_of
 
 if TYPE_CHECKING:
     from kiosk.keys.virtual.device import VirtualKey
@@ -98,7 +99,8 @@ class ProfileScreen(ModalScreen[str]):
         with Vertical(id="dialog"):
             yield Static("DEMO: plug in a virtual key", id="title")
             yield OptionList(*options, id="profiles")
-            yield Static("Press its number, or ↑ ↓ and Enter.", id="next")
+            hint = glyphs_of(self).text("Press its number, or ↑ ↓ and Enter.")
+            yield Static(hint, id="next")
         yield Footer()
 
     def on_mount(self) -> None:

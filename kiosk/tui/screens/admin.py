@@ -18,7 +18,9 @@ from kiosk.config import SECTIONS, Settings
 from kiosk.enroll.api import EngineControl, ImportReport
 from kiosk.errors import KioskError
 from kiosk.tui.auth import PinThrottle, verify_pin
+from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
+from kiosk.tui.widgets.secret_input import SecretInput
 from kiosk.tui.words import plural
 
 if TYPE_CHECKING:
@@ -82,7 +84,7 @@ class AdminPinScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static("Admin PIN", id="title")
-            yield Input(placeholder="admin PIN, then Enter", password=True, id="pin")
+            yield SecretInput(placeholder="admin PIN, then Enter", password=True, id="pin")
             yield Static("", id="next", markup=False)
         yield Footer()
 
@@ -112,9 +114,12 @@ class AdminPinScreen(ModalScreen[bool]):
             self.dismiss(True)
         elif self._throttle.failed():
             pause = int(self._throttle.pause)
-            note.update(f"✘ Wrong admin PIN {self._throttle.tries} times: refused for {pause} s.")
+            tries = self._throttle.tries
+            note.update(
+                f"{glyphs_of(self).failed} Wrong admin PIN {tries} times: refused for {pause} s."
+            )
         else:
-            note.update("✘ Wrong admin PIN.")
+            note.update(f"{glyphs_of(self).failed} Wrong admin PIN.")
 
     def action_cancel(self) -> None:
         self.dismiss(False)

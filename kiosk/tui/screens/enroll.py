@@ -10,16 +10,17 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from kiosk.enroll.events import Prompt, Step
+from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 from kiosk.tui.state import FINAL, BatchState
 from kiosk.tui.widgets.counts import CountsBar
 from kiosk.tui.widgets.key_panel import KeyPanel
 from kiosk.tui.widgets.prompt import BigPrompt
 from kiosk.tui.widgets.steps import StepsList
 
-RESULT_WORDS: dict[Step, tuple[str, str]] = {
-    Step.DONE: ("✔", "enrolled"),
-    Step.FAILED: ("✘", "FAILED"),
-    Step.SKIPPED: ("↷", "skipped"),
+RESULT_WORDS: dict[Step, str] = {
+    Step.DONE: "enrolled",
+    Step.FAILED: "FAILED",
+    Step.SKIPPED: "skipped",
 }
 
 
@@ -50,11 +51,13 @@ def queue_left(counts: dict[str, int]) -> int:
     return counts.get("pending", 0) + counts.get("active", 0)
 
 
-def render_result(state: BatchState) -> Text:
+def render_result(state: BatchState, glyphs: Glyphs = UNICODE) -> Text:
     last = state.last_result
     if last is None:
         return Text("No key enrolled yet in this session.", style="dim")
-    symbol, word = RESULT_WORDS.get(last.status, ("·", str(last.status)))
+    word = RESULT_WORDS.get(last.status, str(last.status))
+    symbols = {Step.DONE: glyphs.done, Step.FAILED: glyphs.failed, Step.SKIPPED: glyphs.skipped}
+    symbol = symbols.get(last.status, glyphs.to_come)
     reason = last.reason
     if reason.lower().startswith(word.lower()):
         word, reason = reason, ""  # "skipped by operator", not "skipped: skipped by operator"
@@ -100,10 +103,11 @@ class EnrollScreen(Screen[None]):
     def show_state(self, state: BatchState, operator: str | None) -> None:
         if not self.is_mounted:
             return
+        glyphs = glyphs_of(self)
         who = operator if operator else "locked"
-        banner = f" FIDO2 ENROLLMENT · {who}"
+        banner = f" FIDO2 ENROLLMENT {glyphs.dot} {who}"
         if self._banner:
-            banner += f" · {self._banner}"
+            banner += f" {glyphs.dot} {glyphs.text(self._banner)}"
         self.query_one("#banner", Static).update(banner)
         user = self.query_one("#user", Static)
         if state.entry_id is None:
@@ -130,8 +134,8 @@ class EnrollScreen(Screen[None]):
             )
         elif state.prompt is Prompt.IDLE and state.counts and not queue_left(state.counts):
             detail = f"{detail} {NOTHING_LEFT}".strip()
-        self.query_one(BigPrompt).show(state.prompt, detail)
+        self.query_one(BigPrompt).show(state.prompt, glyphs.text(detail))
         self.query_one(KeyPanel).show(state.key, state.pin_policy)
-        self.query_one("#result", Static).update(render_result(state))
+        self.query_one("#result", Static).update(render_result(state, glyphs))
         self.set_class(state.step is Step.FAILED, "-failed")
         self.query_one(CountsBar).show(state.counts)

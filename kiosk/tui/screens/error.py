@@ -8,6 +8,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from kiosk.tui.glyphs import glyphs_of
+
 
 class ErrorScreen(ModalScreen[str]):
     """Dismissed with "retry", "skip" or "close"."""
@@ -40,7 +42,7 @@ class ErrorScreen(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(f"✘  {self._title}", id="title", markup=False)
+            yield Static(f"{glyphs_of(self).failed}  {self._title}", id="title", markup=False)
             yield Static(self._detail, id="detail", markup=False)
             yield Static(f"What to do: {self._next}", id="next", markup=False)
         yield Footer()

@@ -13,7 +13,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Digits, Footer, Input, Static
 
+from kiosk.tui.glyphs import big_text, glyphs_of
 from kiosk.tui.motion import calm_inputs
+from kiosk.tui.widgets.secret_input import SecretInput
 
 DIGITS_OK = set("0123456789ABCDEF")
 
@@ -36,7 +38,11 @@ class HandoverScreen(ModalScreen[None]):
             yield Static(f"PIN for {self._upn}", id="title", markup=False)
             yield Static("Write it on the PIN mailer now. It is shown only this once.", id="detail")
             if pin and set(pin.upper()) <= DIGITS_OK:
-                yield Digits(pin, id="pin")
+                if glyphs_of(self).mode == "console":
+                    # Digits draws with heavy box lines the console font lacks: full blocks.
+                    yield Static(big_text(pin), id="pin", markup=False)
+                else:
+                    yield Digits(pin, id="pin")
             yield Static("  ".join(pin), id="pin-text", markup=False)
             yield Static(
                 "Press any key when it is written down: the PIN is then cleared.", id="next"
@@ -74,7 +80,7 @@ class PinEntryScreen(ModalScreen[str]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(f"Type the PIN for {self._upn}'s key", id="title", markup=False)
-            yield Input(placeholder="PIN, then Enter", password=True, id="pin", max_length=63)
+            yield SecretInput(placeholder="PIN, then Enter", password=True, id="pin", max_length=63)
             yield Static(f"At least {self._min} characters. You will type it twice.", id="next")
         yield Footer()
 
@@ -87,14 +93,14 @@ class PinEntryScreen(ModalScreen[str]):
         note = self.query_one("#next", Static)
         if self._first is None:
             if len(value) < self._min:
-                note.update(f"✘ Too short: at least {self._min} characters.")
+                note.update(f"{glyphs_of(self).failed} Too short: at least {self._min} characters.")
                 return
             self._first = value
             note.update("Type the same PIN again.")
             return
         first, self._first = self._first, None
         if value != first:
-            note.update("✘ The two PINs differ. Type the PIN again.")
+            note.update(f"{glyphs_of(self).failed} The two PINs differ. Type the PIN again.")
             return
         self.dismiss(value)
 

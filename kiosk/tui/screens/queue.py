@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from kiosk.enroll.api import EngineControl, SortKey, Status
+from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
 from kiosk.tui.widgets.counts import CountsBar
 from kiosk.tui.widgets.queue_view import QueueView
@@ -54,9 +55,10 @@ class QueueScreen(Screen[None]):
     def _describe(self) -> None:
         view = self.view
         shown = view.status or "all"
+        dot = glyphs_of(self).dot
         self.query_one("#status-line", Static).update(
-            f" Showing: {shown} · sorted by {view.sort} · {plural(view.total, 'user')}"
-            + (f" · search: {view.search}" if view.search else "")
+            f" Showing: {shown} {dot} sorted by {view.sort} {dot} {plural(view.total, 'user')}"
+            + (f" {dot} search: {view.search}" if view.search else "")
         )
 
     def _count(self) -> None:

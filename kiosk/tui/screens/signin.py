@@ -22,7 +22,9 @@ from kiosk.config import Settings
 from kiosk.errors import KioskError
 from kiosk.keys.types import HidBackend
 from kiosk.tui.auth import verify_pin
+from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
+from kiosk.tui.widgets.secret_input import SecretInput
 
 if TYPE_CHECKING:
     from kiosk.tui.app import KioskApp
@@ -67,17 +69,20 @@ class SignInScreen(Screen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):
-            title = "🔒 KIOSK LOCKED" if self._locked else "FIDO2 key enrollment: sign in"
+            glyphs = glyphs_of(self)
+            title = "FIDO2 key enrollment: sign in"
+            if self._locked:
+                title = f"{glyphs.locked} KIOSK LOCKED"
             yield Static(title, id="title", markup=False)
             if self._locked:
                 yield Static("Sign in to go on where the kiosk stopped.", classes="hint")
-            yield Static("1. Choose your name (↑ ↓ Enter)", classes="hint")
+            yield Static(f"1. Choose your name ({glyphs.up_down} Enter)", classes="hint")
             yield OptionList(
                 *[Option(name, id=str(i)) for i, (name, _h) in enumerate(self._operators)],
                 id="names",
             )
             yield Static("2. Type your PIN and press Enter", classes="hint")
-            yield Input(placeholder="operator PIN", password=True, id="pin", max_length=64)
+            yield SecretInput(placeholder="operator PIN", password=True, id="pin", max_length=64)
             yield Static("Or insert your own FIDO2 key and press F5.", classes="hint")
             yield Static("", id="message", markup=False)
         yield Footer()
@@ -131,7 +136,9 @@ class SignInScreen(Screen[str]):
             self._refuse_until = now + LOCKOUT_SECONDS
             self._say(f"Wrong PIN {MAX_TRIES} times. Sign-in is refused for 30 seconds.")
         else:
-            self._say(f"✘ Wrong PIN for {name}. {MAX_TRIES - self._failures} tries before a pause.")
+            left = MAX_TRIES - self._failures
+            cross = glyphs_of(self).failed
+            self._say(f"{cross} Wrong PIN for {name}. {left} tries before a pause.")
 
     def action_use_key(self) -> None:
         app: KioskApp = self.app  # type: ignore[assignment]
@@ -143,7 +150,7 @@ class SignInScreen(Screen[str]):
         if backend is None:
             self._say("The kiosk is still starting; try again in a moment.")
             return
-        self._say("Reading your key…")
+        self._say(glyphs_of(self).text("Reading your key…"))
         self._key_sign_in(backend, keys)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="operator-key")
@@ -170,9 +177,10 @@ class SignInScreen(Screen[str]):
         elif event.state is WorkerState.ERROR:
             error = event.worker.error
             if isinstance(error, KioskError):
-                self._say(f"✘ {error.detail} {error.next_step}")
+                self._say(f"{glyphs_of(self).failed} {error.detail} {error.next_step}")
             else:
-                self._say(f"✘ The key could not be read ({type(error).__name__}).")
+                kind = type(error).__name__
+                self._say(f"{glyphs_of(self).failed} The key could not be read ({kind}).")
         event.stop()
 
     def show_state(self, *_: Any) -> None:

@@ -15,12 +15,15 @@ from textual.widgets import Footer, Static
 from kiosk.config import Settings
 from kiosk.enroll.api import EngineControl
 from kiosk.enroll.events import Step
+from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 from kiosk.tui.messages import TaskDone
 from kiosk.tui.state import BatchState, format_duration
-from kiosk.tui.widgets.counts import SYMBOLS
+from kiosk.tui.widgets.counts import STATUSES, status_symbol
 
 
-def summary_table(state: BatchState, counts: dict[str, int]) -> Table:
+def summary_table(
+    state: BatchState, counts: dict[str, int], glyphs: Glyphs = UNICODE
+) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(no_wrap=True)
@@ -31,9 +34,11 @@ def summary_table(state: BatchState, counts: dict[str, int]) -> Table:
         "failed": state.session_count(Step.FAILED),
         "skipped": state.session_count(Step.SKIPPED),
     }
-    for status, symbol in SYMBOLS.items():
+    for status in STATUSES:
         table.add_row(
-            f"{symbol} {status}", str(counts.get(status, 0)), str(session.get(status, ""))
+            f"{status_symbol(status, glyphs)} {status}",
+            str(counts.get(status, 0)),
+            str(session.get(status, "")),
         )
     rate = state.keys_per_hour()
     table.add_row("", "", "")
@@ -67,13 +72,14 @@ class SummaryScreen(Screen[None]):
     def show_state(self, *_: Any) -> None:
         counts = self.engine.counts()
         self.state.counts = dict(counts)
-        self.query_one("#table", Static).update(summary_table(self.state, counts))
+        self.query_one("#table", Static).update(summary_table(self.state, counts, glyphs_of(self)))
 
     def action_back(self) -> None:
         self.dismiss(None)
 
     def action_export(self) -> None:
-        self.query_one("#export", Static).update("Exporting the shipping manifest…")
+        saying = glyphs_of(self).text("Exporting the shipping manifest…")
+        self.query_one("#export", Static).update(saying)
         self._export()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="task")

@@ -7,18 +7,26 @@ from collections.abc import Mapping
 from rich.text import Text
 from textual.widgets import Static
 
-SYMBOLS: dict[str, str] = {
-    "pending": "○",
-    "active": "◐",
-    "done": "✔",
-    "failed": "✘",
-    "skipped": "↷",
-}
+from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
+
+STATUSES = ("pending", "active", "done", "failed", "skipped")
 
 
-def render_counts(counts: Mapping[str, int]) -> Text:
+def status_symbol(status: str, glyphs: Glyphs = UNICODE) -> str:
+    """The symbol of a queue status (it always goes beside the status word)."""
+    return {
+        "pending": glyphs.pending,
+        "active": glyphs.active,
+        "done": glyphs.done,
+        "failed": glyphs.failed,
+        "skipped": glyphs.skipped,
+    }.get(status, glyphs.to_come)
+
+
+def render_counts(counts: Mapping[str, int], glyphs: Glyphs = UNICODE) -> Text:
     text = Text()
-    for status, symbol in SYMBOLS.items():
+    for status in STATUSES:
+        symbol = status_symbol(status, glyphs)
         style = "bold" if status in ("active", "failed") and counts.get(status) else ""
         text.append(f" {symbol} {status} {counts.get(status, 0)} ", style=style)
     return text
@@ -30,4 +38,4 @@ class CountsBar(Static):
     """
 
     def show(self, counts: Mapping[str, int]) -> None:
-        self.update(render_counts(counts))
+        self.update(render_counts(counts, glyphs_of(self)))

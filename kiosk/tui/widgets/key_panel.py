@@ -6,6 +6,7 @@ from rich.table import Table
 from textual.widgets import Static
 
 from kiosk.keys.types import KeyInfo
+from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 
 
 def describe_pin(info: KeyInfo) -> str:
@@ -15,12 +16,12 @@ def describe_pin(info: KeyInfo) -> str:
     return "not set"
 
 
-def describe_policy(info: KeyInfo, applied: str = "") -> str:
+def describe_policy(info: KeyInfo, applied: str = "", glyphs: Glyphs = UNICODE) -> str:
     """The key's PIN policy; once the engine applied one (``applied``), that one."""
     if not info.supports_pin_policy:
         return "not supported (CTAP 2.0)" + (", none applied" if applied else "")
     if applied:
-        return f"✔ {applied}"
+        return f"{glyphs.done} {applied}"
     force = ", change forced" if info.force_pin_change else ""
     return f"min length {info.min_pin_length}{force}"
 
@@ -28,7 +29,7 @@ def describe_policy(info: KeyInfo, applied: str = "") -> str:
 NO_KEY = "No key in the port."
 
 
-def key_table(info: KeyInfo | None, applied: str = "") -> Table:
+def key_table(info: KeyInfo | None, applied: str = "", glyphs: Glyphs = UNICODE) -> Table:
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
@@ -40,7 +41,7 @@ def key_table(info: KeyInfo | None, applied: str = "") -> Table:
     table.add_row("AAGUID", info.aaguid)
     table.add_row("Firmware", info.firmware or "unknown")
     table.add_row("PIN", describe_pin(info))
-    table.add_row("PIN policy", describe_policy(info, applied))
+    table.add_row("PIN policy", describe_policy(info, applied, glyphs))
     if info.has_credentials is not None:
         table.add_row("Credentials", "some on the key" if info.has_credentials else "none")
     return table
@@ -50,7 +51,7 @@ class KeyPanel(Static):
     """The key panel of the enrollment screen."""
 
     DEFAULT_CSS = """
-    KeyPanel { height: auto; border: round $secondary; padding: 0 1; }
+    KeyPanel { height: auto; padding: 0 1; }
     """
 
     def on_mount(self) -> None:
@@ -59,4 +60,4 @@ class KeyPanel(Static):
 
     def show(self, info: KeyInfo | None, applied: str = "") -> None:
         self.set_class(info is not None, "-present")
-        self.update(key_table(info, applied))
+        self.update(key_table(info, applied, glyphs_of(self)))

@@ -14,19 +14,21 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from kiosk.enroll.events import Prompt
+from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 
-HEADLINES: dict[Prompt, tuple[str, str]] = {
-    Prompt.IDLE: ("…", "WAITING FOR THE QUEUE"),
-    Prompt.INSERT_KEY: ("⇩", "INSERT A KEY"),
-    Prompt.TOUCH_KEY: ("☝", "TOUCH THE KEY NOW"),
-    Prompt.REINSERT_KEY: ("⟳", "PULL THE KEY AND INSERT IT AGAIN"),
-    Prompt.WORKING: ("⧗", "WORKING, DO NOT PULL THE KEY"),
-    Prompt.REMOVE_KEY: ("⇧", "REMOVE THE KEY"),
-    Prompt.ONE_KEY_ONLY: ("!", "ONLY ONE KEY AT A TIME"),
-    Prompt.CONFIRM_RESET: ("?", "CONFIRM THE RESET"),
-    Prompt.CONFIRM_REPLACE: ("?", "CONFIRM REPLACING THE KEYS"),
-    Prompt.TYPE_PIN: ("⌨", "TYPE THE PIN FOR THIS KEY"),
+HEADLINES: dict[Prompt, str] = {
+    Prompt.IDLE: "WAITING FOR THE QUEUE",
+    Prompt.INSERT_KEY: "INSERT A KEY",
+    Prompt.TOUCH_KEY: "TOUCH THE KEY NOW",
+    Prompt.REINSERT_KEY: "PULL THE KEY AND INSERT IT AGAIN",
+    Prompt.WORKING: "WORKING, DO NOT PULL THE KEY",
+    Prompt.REMOVE_KEY: "REMOVE THE KEY",
+    Prompt.ONE_KEY_ONLY: "ONLY ONE KEY AT A TIME",
+    Prompt.CONFIRM_RESET: "CONFIRM THE RESET",
+    Prompt.CONFIRM_REPLACE: "CONFIRM REPLACING THE KEYS",
+    Prompt.TYPE_PIN: "TYPE THE PIN FOR THIS KEY",
 }
+"""The words of each prompt; its symbol comes from the glyph set (``Glyphs.prompts``)."""
 
 CSS_CLASS: dict[Prompt, str] = {
     Prompt.IDLE: "-idle",
@@ -41,14 +43,19 @@ CSS_CLASS: dict[Prompt, str] = {
     Prompt.TYPE_PIN: "-warn",
 }
 
-MARCH = ("▶    ", " ▶   ", "  ▶  ", "   ▶ ", "    ▶")
+MARCH = ("x    ", " x   ", "  x  ", "   x ", "    x")
+"""Frames of the arrows marching towards the touch prompt (x: the set's arrow)."""
 
 
-def render_prompt(prompt: Prompt, detail: str, frame: int = 0) -> Group:
-    symbol, headline = HEADLINES.get(prompt, ("·", str(prompt).upper()))
+def render_prompt(
+    prompt: Prompt, detail: str, frame: int = 0, glyphs: Glyphs = UNICODE
+) -> Group:
+    headline = HEADLINES.get(prompt, str(prompt).upper())
+    symbol = glyphs.prompts.get(prompt, glyphs.to_come)
     if prompt is Prompt.TOUCH_KEY:
-        left = MARCH[frame % len(MARCH)]
-        right = left[::-1].replace("▶", "◀")
+        step = MARCH[frame % len(MARCH)]
+        left = step.replace("x", glyphs.march_right)
+        right = step[::-1].replace("x", glyphs.march_left)
         title = Text(f"{left} {symbol} {headline} {symbol} {right}", style="bold")
     else:
         title = Text(f"{symbol}  {headline}", style="bold")
@@ -66,7 +73,6 @@ class BigPrompt(Static):
         height: auto;
         min-height: 5;
         content-align: center middle;
-        border: heavy $primary;
         padding: 1 1;
     }
     """
@@ -102,9 +108,9 @@ class BigPrompt(Static):
         elif not touching and self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.update(render_prompt(prompt, detail, self._frame))
+        self.update(render_prompt(prompt, detail, self._frame, glyphs_of(self)))
 
     def _tick(self) -> None:
         self._frame += 1
         self.set_class(self._frame % 4 >= 2, "-blink")
-        self.update(render_prompt(self._prompt, self._detail, self._frame))
+        self.update(render_prompt(self._prompt, self._detail, self._frame, glyphs_of(self)))

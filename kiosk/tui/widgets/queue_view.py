@@ -13,21 +13,24 @@ from textual.message import Message
 from textual.widget import Widget
 
 from kiosk.enroll.api import EngineControl, QueueRow, SortKey, Status
-from kiosk.tui.widgets.counts import SYMBOLS
+from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
+from kiosk.tui.widgets.counts import status_symbol
 
 SCAN_CHUNK = 1000
 
 
-def _cell(value: str, width: int) -> str:
+def _cell(value: str, width: int, more: str = "…") -> str:
     if width <= 0:
         return ""
     if len(value) > width:
-        return value[: max(0, width - 1)] + "…"
+        # The cut is marked with the set's ellipsis; "..." takes three cells, not one.
+        return (value[: max(0, width - len(more))] + more)[:width]
     return value.ljust(width)
 
 
-def render_row(row: QueueRow, width: int) -> str:
-    status = f"{SYMBOLS.get(row.status, '·')} {row.status}"
+def render_row(row: QueueRow, width: int, glyphs: Glyphs = UNICODE) -> str:
+    status = f"{status_symbol(row.status, glyphs)} {row.status}"
+    more = glyphs.ellipsis
     keys = f"{row.keys_done}/{row.keys_wanted}"
     fixed = 7 + 10 + 6
     rest = max(10, width - fixed)
@@ -35,8 +38,8 @@ def render_row(row: QueueRow, width: int) -> str:
     name_w = min(30, max(0, (rest - upn_w) // 2))
     reason_w = max(0, rest - upn_w - name_w - 2)
     return (
-        f"{row.entry_id:>6} {_cell(status, 10)}{_cell(row.upn, upn_w)} "
-        f"{_cell(row.display_name, name_w)} {keys:>5} {_cell(row.reason, reason_w)}"
+        f"{row.entry_id:>6} {_cell(status, 10, more)}{_cell(row.upn, upn_w, more)} "
+        f"{_cell(row.display_name, name_w, more)} {keys:>5} {_cell(row.reason, reason_w, more)}"
     )
 
 
@@ -118,12 +121,15 @@ class QueueView(Widget, can_focus=True):
 
     def render(self) -> Text:
         width = self.size.width
-        text = Text(_cell(render_header(width), width), style="bold underline")
+        glyphs = glyphs_of(self)
+        more = glyphs.ellipsis
+        text = Text(_cell(render_header(width), width, more), style="bold underline")
         for index, row in enumerate(self.rows):
-            line = _cell(render_row(row, width), width)
+            line = _cell(render_row(row, width, glyphs), width, more)
             selected = self.top + index == self.cursor
             text.append("\n")
-            text.append(("▶" if selected else " ") + line[1:], style="reverse" if selected else "")
+            mark = glyphs.current if selected else " "
+            text.append(mark + line[1:], style="reverse" if selected else "")
         if not self.rows:
             text.append("\nNo users match.", style="italic")
         return text

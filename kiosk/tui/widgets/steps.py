@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from kiosk.enroll.events import Step
+from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 
 SHOWN: tuple[Step, ...] = (
     Step.OPTIONS_READY,
@@ -33,7 +34,11 @@ LABELS: dict[Step, str] = {
 
 
 def render_steps(
-    current: Step | None, passed: list[Step], detail: str = "", halted: str = ""
+    current: Step | None,
+    passed: list[Step],
+    detail: str = "",
+    halted: str = "",
+    glyphs: Glyphs = UNICODE,
 ) -> Text:
     """One line per step: ✔ reached, ▶ under way, ⊘ not needed, ✘/↷ where it ended, · to come.
 
@@ -46,24 +51,29 @@ def render_steps(
         reached.add(current)
     last = max((SHOWN.index(s) for s in reached if s in SHOWN), default=-1)
     active = last + 1 if current is not Step.DONE else -1
+    width = glyphs.step_width
+
+    def mark(symbol: str) -> str:
+        return symbol.ljust(width)
+
     text = Text()
     for index, step in enumerate(SHOWN):
         label = LABELS[step]
         if step in reached:
             style = "bold reverse" if step is Step.DONE else ""
-            line = Text(f" ✔ {label} ", style=style)
+            line = Text(f" {mark(glyphs.done)} {label} ", style=style)
         elif index == active and ended:
             # The word goes under the list: "PIN policy applied: skipped" would not fit.
-            symbol = "✘" if current is Step.FAILED else "↷"
-            line = Text(f" {symbol} {label} ", style="bold reverse")
+            symbol = glyphs.failed if current is Step.FAILED else glyphs.skipped
+            line = Text(f" {mark(symbol)} {label} ", style="bold reverse")
         elif index == active and halted and current is not None:
-            line = Text(f" ✘ {label} ", style="bold reverse")
+            line = Text(f" {mark(glyphs.failed)} {label} ", style="bold reverse")
         elif index == active and current is not None:
-            line = Text(f" ▶ {label} ", style="bold reverse")
+            line = Text(f" {mark(glyphs.current)} {label} ", style="bold reverse")
         elif index < last:
-            line = Text(f" ⊘ {label}", style="dim")
+            line = Text(f" {mark(glyphs.not_needed)} {label}", style="dim")
         else:
-            line = Text(f" · {label}", style="dim")
+            line = Text(f" {mark(glyphs.to_come)} {label}", style="dim")
         text.append_text(line)
         text.append("\n")
     if halted and not ended:
@@ -87,4 +97,4 @@ class StepsList(Static):
     def show(
         self, current: Step | None, passed: list[Step], detail: str = "", halted: str = ""
     ) -> None:
-        self.update(render_steps(current, passed, detail, halted))
+        self.update(render_steps(current, passed, detail, halted, glyphs_of(self)))
