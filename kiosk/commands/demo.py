@@ -39,6 +39,12 @@ def register(subparsers: Any) -> None:
         help="Keep the demo's state here (default: a temporary directory removed at exit).",
     )
     parser.add_argument("--seed", type=int, default=0, help="Seed for demo names and faults.")
+    parser.add_argument(
+        "--glyphs",
+        choices=("auto", "unicode", "console"),
+        default="auto",
+        help="Symbols: console = ASCII for the Linux text console (default: auto, from TERM).",
+    )
     parser.set_defaults(func=handle)
 
 
@@ -79,4 +85,6 @@ def handle(args: argparse.Namespace) -> int:
             raise
         return env
 
-    return run_demo_lazily(make_env)
+    from kiosk.tui.glyphs import choose
+
+    return run_demo_lazily(make_env, glyphs=choose(args.glyphs))

@@ -35,7 +35,7 @@ from kiosk.enroll.events import (
 )
 from kiosk.errors import KioskError
 from kiosk.tui.auth import IdleLock, PinThrottle
-from kiosk.tui.glyphs import Glyphs, choose
+from kiosk.tui.glyphs import CONSOLE_SAFE, Glyphs, choose
 from kiosk.tui.messages import EngineEvent, TaskDone
 from kiosk.tui.screens.enroll import EnrollScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
@@ -93,6 +93,14 @@ class KioskApp(App[int]):
 
     def get_css_variables(self) -> dict[str, str]:
         return {**super().get_css_variables(), **self.glyphs.css_variables()}
+
+    def get_key_display(self, binding: Binding) -> str:
+        shown = super().get_key_display(binding)
+        if self.glyphs.mode == "console" and not set(shown) <= CONSOLE_SAFE:
+            # Textual draws enter as ⏎ and up as ↑: the console font has neither. Say the key.
+            modifiers, key = binding.parse_key()
+            return "+".join([*modifiers, key.replace("_", " ").capitalize()])
+        return shown
 
     # -- start and stop ---------------------------------------------------------------------
 
