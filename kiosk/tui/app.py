@@ -19,6 +19,7 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.worker import Worker, WorkerState
 
 from kiosk.config import Settings
@@ -35,7 +36,7 @@ from kiosk.enroll.events import (
 )
 from kiosk.errors import KioskError
 from kiosk.tui.auth import IdleLock, PinThrottle
-from kiosk.tui.glyphs import CONSOLE_SAFE, Glyphs, choose
+from kiosk.tui.glyphs import CONSOLE_SAFE, ConsoleScrollBarRender, Glyphs, choose
 from kiosk.tui.messages import EngineEvent, TaskDone
 from kiosk.tui.screens.enroll import EnrollScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
@@ -73,6 +74,7 @@ class KioskApp(App[int]):
     ) -> None:
         # Chosen before the stylesheet is read: its border kinds come from the set.
         self.glyphs = glyphs if glyphs is not None else choose(settings.kiosk.glyphs)
+        self._scrollbar_renderer: type[ScrollBarRender] | None = None
         super().__init__()
         self._engine = engine
         self._boot = boot
@@ -105,6 +107,10 @@ class KioskApp(App[int]):
     # -- start and stop ---------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        if self.glyphs.mode == "console":
+            # Textual's documented way to draw scroll bars differently; put back on unmount.
+            self._scrollbar_renderer = ScrollBar.renderer
+            ScrollBar.renderer = ConsoleScrollBarRender
         # The enrollment screen is composed after the sign-in, so the first frame comes fast.
         self.push_screen(SignInScreen(self.settings, locked=False), self._signed_in)
         self.set_interval(1.0, self.check_idle_lock)
@@ -161,6 +167,8 @@ class KioskApp(App[int]):
 
     def on_unmount(self) -> None:
         self.stop_engine()
+        if self._scrollbar_renderer is not None:
+            ScrollBar.renderer = self._scrollbar_renderer
 
     def starting(self) -> bool:
         """Say so and return True while the engine is not built yet."""

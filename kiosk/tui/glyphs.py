@@ -18,6 +18,7 @@ from typing import Literal
 
 from textual._context import NoActiveAppError
 from textual.dom import DOMNode
+from textual.scrollbar import ScrollBarRender
 
 from kiosk.enroll.events import Prompt
 
@@ -191,6 +192,13 @@ def glyphs_of(node: DOMNode) -> Glyphs:
     except NoActiveAppError:  # a widget rendered on its own
         return UNICODE
     return found if isinstance(found, Glyphs) else UNICODE
+
+
+class ConsoleScrollBarRender(ScrollBarRender):
+    """Scroll bars drawn in colour only: Textual's draw thumb ends in eighth blocks (▁ ▌)."""
+
+    VERTICAL_BARS = [" "] * 8
+    HORIZONTAL_BARS = [" "] * 8
 
 
 BIG_FONT: Mapping[str, tuple[str, str, str, str, str]] = {

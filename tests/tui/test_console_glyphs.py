@@ -16,6 +16,8 @@ from textual.pilot import Pilot
 from kiosk.enroll.events import Prompt
 from kiosk.tui.demo import DemoKioskApp
 from kiosk.tui.glyphs import CONSOLE, CONSOLE_SAFE, UNICODE, big_text, choose, detect
+from kiosk.tui.screens.admin import AdminScreen
+from kiosk.tui.screens.error import ErrorScreen
 from kiosk.tui.screens.handover import HandoverScreen
 from kiosk.tui.screens.queue import QueueScreen
 from kiosk.tui.screens.summary import SummaryScreen
@@ -167,6 +169,60 @@ async def test_term_linux_draws_every_screen_of_an_enrollment_in_console_charact
         await wait_for_text(pilot, "Keys per hour")
         text = await check(pilot, "summary")
         shows(text, "X failed", ">> skipped")
+
+
+@run_async
+async def test_console_questions_pin_entry_errors_lock_and_admin_use_console_characters(
+    demo_env: Any,
+) -> None:
+    env = demo_env(users=2, reset="ask", pin_source="operator", pin_policy="required")
+    app = app_with(env, "console")
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await plug(pilot, "used")
+        await wait_for_text(pilot, "Press Y for yes")
+        shows(await check(pilot, "reset question"), "?  Reset this key?")
+        await pilot.press("y")
+        await wait_prompt(pilot, Prompt.TOUCH_KEY)
+        shows(await check(pilot, "touch for the reset"), "!! TOUCH THE KEY NOW !!")
+        await pilot.press("f3")
+        await wait_for_text(pilot, "You will type it twice")
+        await pilot.press(*"12")
+        await pilot.pause()
+        shows(await check(pilot, "PIN typed"), "**")
+        await pilot.press("enter")
+        await wait_for_text(pilot, "Too short")
+        shows(await check(pilot, "PIN refused"), "X Too short: at least 6 characters.")
+        await pilot.press("escape")  # the operator gives up on this key
+        await wait_prompt(pilot, Prompt.REMOVE_KEY)
+        await wait_for_text(pilot, "cancelled by the operator")
+        shows(await check(pilot, "failed"), "X  PIN set", "OK Reset if needed", "X failed 1")
+        await pilot.press("f4")
+
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await plug(pilot, "ctap20")  # refused: it cannot take the required PIN policy
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen), "refusal")
+        await wait_for_text(pilot, "What to do:")
+        shows(await check(pilot, "error"), "|  X  Key refused", "What to do:")
+        await pilot.press("k")  # skip this user
+        await wait_until(pilot, lambda: not isinstance(app.screen, ErrorScreen), "closed")
+        await pilot.press("f4")
+
+        await pilot.press("l")
+        await wait_for_text(pilot, "KIOSK LOCKED")
+        shows(await check(pilot, "locked"), "[LOCKED] KIOSK LOCKED", "(Up Down Enter)")
+        await sign_in(pilot)
+        await pilot.press("a")
+        await wait_for_text(pilot, "Admin PIN")
+        await pilot.press(*"0000", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen), "admin")
+        await pilot.press("c")
+        await wait_for_text(pilot, "kiosk.glyphs")
+        shows(await check(pilot, "admin config"), "kiosk.admin_pin_hash = ****** (set)")
+        await pilot.press("v")
+        await wait_for_text(pilot, "audit trail intact")
+        shows(await check(pilot, "audit verified"), "OK audit trail intact")
 
 
 @run_async

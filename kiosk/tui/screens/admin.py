@@ -145,7 +145,8 @@ class AdminScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(" ADMIN", id="banner")
-        yield Input(id="arg", disabled=True, placeholder="G: sync a group · I: import a CSV file")
+        hint = glyphs_of(self).text("G: sync a group · I: import a CSV file")
+        yield Input(id="arg", disabled=True, placeholder=hint)
         yield Log(id="out", highlight=False)
         yield Footer(compact=True)
 
@@ -156,7 +157,7 @@ class AdminScreen(Screen[None]):
     def say(self, *lines: str) -> None:
         log = self.query_one(Log)
         for line in lines:
-            log.write_line(line)
+            log.write_line(glyphs_of(self).text(line))
 
     def action_back(self) -> None:
         if self._asking:

@@ -99,7 +99,7 @@ class SignInScreen(Screen[str]):
         names.focus()
 
     def _say(self, text: str) -> None:
-        self.query_one("#message", Static).update(text)
+        self.query_one("#message", Static).update(glyphs_of(self).text(text))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.query_one("#pin", Input).focus()
