@@ -211,6 +211,9 @@ def test_full_key_refuses_a_discoverable_credential_after_the_touch() -> None:
 def test_touch_timeout_cancel_and_keepalives() -> None:
     with plugged(YUBIKEY_5, auto_touch=None, touch_timeout=0.3) as rig:
         assert ctap_error(lambda: _raw_make(rig)) == ERR.USER_ACTION_TIMEOUT
+    # A cancel must win over the touch timeout even on a loaded machine: give the touch
+    # far longer than the cancel takes to arrive.
+    with plugged(YUBIKEY_5, auto_touch=None, touch_timeout=10.0) as rig:
         cancel = threading.Event()
         threading.Timer(0.2, cancel.set).start()
         code = ctap_error(
