@@ -14,7 +14,8 @@ TLS and the fake's own work together); ``fake_dispatch_ms_per_page`` is the part
 routing and building the page. The token is fetched before the clock starts (a running kiosk
 already holds one); the time covers every page request from the first to the last user.
 
-Usage: ``.venv/bin/python bench/graph.py [--members 50000] [--rtt-ms 50] [--page-size 999]``
+Usage: ``.venv/bin/python bench/graph.py [--members 50000] [--rtt-ms 50] [--page-size 999]
+[--gzip-level N]`` (``--gzip-level`` 1..9: the fake gzips pages as Graph does).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def serve(members: int, rtt_ms: float, page_size: int) -> None:
+def serve(members: int, rtt_ms: float, page_size: int, gzip_level: int) -> None:
     """Child process: a fake tenant with one big group (some of it nested), until stdin closes."""
     from kiosk.entra.fake.server import FakeTenant
 
@@ -53,6 +54,7 @@ def serve(members: int, rtt_ms: float, page_size: int) -> None:
         group = state.add_group("Bench rollout", [wave2, device, *users[nested_count:]])
         state.transitive_member_ids(group.id, users_only=True)  # warm the fake's cache
         tenant.faults.rtt_ms = rtt_ms
+        tenant.gzip_level = max(0, gzip_level)
         info = {
             "tenant_id": tenant.tenant_id,
             "client_id": tenant.client_id,
@@ -161,10 +163,14 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=50_000)
     parser.add_argument("--rtt-ms", type=float, default=50.0)
     parser.add_argument("--page-size", type=int, default=999)
+    parser.add_argument(
+        "--gzip-level", type=int, default=0,
+        help="gzip the pages as Graph does, at this zlib level 1..9 (default: plain JSON)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.members, args.rtt_ms, args.page_size)
+        serve(args.members, args.rtt_ms, args.page_size, args.gzip_level)
         return 0
     child = subprocess.Popen(
         [
@@ -177,6 +183,8 @@ def main() -> int:
             str(args.rtt_ms),
             "--page-size",
             str(args.page_size),
+            "--gzip-level",
+            str(args.gzip_level),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

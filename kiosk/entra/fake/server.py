@@ -16,6 +16,12 @@ after the request arrived. The fake's own work happens inside that time (a 999-u
 a few milliseconds), because the fake's CPU time is an artefact of the test rig, not something
 the client under test should be charged for; the real service's processing time is unknown and
 folded into whatever RTT a test chooses. ``slow`` faults come on top of the floor.
+
+``gzip_level`` 1..9 makes the fake gzip answers over 1 KB as Graph does (``Content-Encoding:
+gzip``) when the request's ``Accept-Encoding`` allows it (requests sends ``gzip, deflate``);
+the compression runs inside the round-trip floor. Off by default: on loopback there is no
+bandwidth to save and the client's decompression made the Graph benchmark no faster
+(docs/benchmarks.md, "## Graph").
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from kiosk.entra.fake.wire import (
     Response,
     TokenError,
     graph_error_response,
+    gzip_response,
     new_request_id,
     token_error_response,
     utcnow,
@@ -101,6 +108,7 @@ class FakeTenant:
         client_id: str | None = None,
         trust_virtual_keys: bool = True,
         app_key: rsa.RSAPrivateKey | None = None,
+        gzip_level: int = 0,
     ) -> None:
         self._own_dir = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="fake-tenant-")) if state_dir is None else (
@@ -125,6 +133,8 @@ class FakeTenant:
             )
         )
         self.faults = FaultPlan(seed=seed, rtt_ms=rtt_ms)
+        self.gzip_level = gzip_level
+        """zlib level for answers a client accepts gzipped (as Graph sends them); 0: never."""
         self.tokens = TokenService(self.state, token_lifetime_s)
         self.policy = policy or RegistrationPolicy()
         if not self.policy.models:
@@ -308,6 +318,8 @@ class FakeTenant:
             outcome.response.headers.setdefault("request-id", rid)
             outcome.response.headers.setdefault("client-request-id", crid or rid)
             outcome.response.headers.setdefault("x-ms-request-id", rid)
+            # Compressed here, before the round-trip floor, so its time is inside the RTT.
+            gzip_response(outcome.response, req.header("accept-encoding"), self.gzip_level)
         with self._lock:
             status = outcome.response.status if outcome.response is not None else 0
             self.requests.append((req.method, route, status))
