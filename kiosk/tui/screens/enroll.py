@@ -58,7 +58,7 @@ def render_result(state: BatchState, glyphs: Glyphs = UNICODE) -> Text:
     word = RESULT_WORDS.get(last.status, str(last.status))
     symbols = {Step.DONE: glyphs.done, Step.FAILED: glyphs.failed, Step.SKIPPED: glyphs.skipped}
     symbol = symbols.get(last.status, glyphs.to_come)
-    reason = last.reason
+    reason = glyphs.text(last.reason)
     if reason.lower().startswith(word.lower()):
         word, reason = reason, ""  # "skipped by operator", not "skipped: skipped by operator"
     text = Text(f"Last: {symbol} {last.upn} {word}", style="bold")
@@ -67,7 +67,7 @@ def render_result(state: BatchState, glyphs: Glyphs = UNICODE) -> Text:
     if reason:
         text.append(f": {reason}")
     if last.next_step and last.status is not Step.DONE:
-        text.append(f" Next: {last.next_step}", style="italic")
+        text.append(f" Next: {glyphs.text(last.next_step)}", style="italic")
     return text
 
 

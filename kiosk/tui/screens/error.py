@@ -42,9 +42,10 @@ class ErrorScreen(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(f"{glyphs_of(self).failed}  {self._title}", id="title", markup=False)
-            yield Static(self._detail, id="detail", markup=False)
-            yield Static(f"What to do: {self._next}", id="next", markup=False)
+            say = glyphs_of(self).text  # a Graph message cut short ends in "…"
+            yield Static(f"{glyphs_of(self).failed}  {say(self._title)}", id="title", markup=False)
+            yield Static(say(self._detail), id="detail", markup=False)
+            yield Static(f"What to do: {say(self._next)}", id="next", markup=False)
         yield Footer()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
