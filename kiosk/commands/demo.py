@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -87,4 +88,12 @@ def handle(args: argparse.Namespace) -> int:
 
     from kiosk.tui.glyphs import choose
 
+    # A closed terminal (SIGHUP) or a stop (SIGTERM) ends the demo like its Exit: the demo's
+    # temporary state (sealed demo PINs, the demo helpdesk key) is removed, not left behind.
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, _end_demo)
     return run_demo_lazily(make_env, glyphs=choose(args.glyphs))
+
+
+def _end_demo(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
