@@ -34,7 +34,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
 
 @pytest.mark.parametrize("how", ["close the terminal", "SIGTERM"])
 def test_demo_removes_its_temporary_state_when_ended(tmp_path: Path, how: str) -> None:
-    socket = f"kiosk-signal-{os.getpid()}-{how.split()[0]}"
+    socket = f"kiosk-signal-{os.getpid()}-{how.split(maxsplit=1)[0]}"
     temp = tmp_path / "tmp"
     temp.mkdir()
     command = f"TMPDIR={temp} TERM=xterm-256color {sys.executable} -m kiosk demo --users 2"
