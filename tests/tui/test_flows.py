@@ -24,6 +24,7 @@ from tests.fixtures.tui import (
     run_async,
     screen_text,
     sign_in,
+    touch_reset_then_credential_and_pull,
     wait_for_text,
     wait_prompt,
     wait_until,
@@ -71,13 +72,7 @@ async def test_key_that_needs_a_reset_is_reset_after_confirmation(demo_env: Any)
         await wait_for_text(pilot, "already holds a PIN or credentials")
         await pilot.press("y")
         await wait_prompt(pilot, Prompt.TOUCH_KEY)
-        await wait_for_text(pilot, "to confirm the reset")
-        await pilot.press("f3")
-        await wait_for_text(pilot, "to create the credential")
-        await pilot.press("f3")
-        await wait_prompt(pilot, Prompt.REMOVE_KEY)
-        await pilot.press("f4")
-        await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+        await touch_reset_then_credential_and_pull(pilot, env)
     assert len(env.tenant.state.methods_of(upn)) == 1
 
 
@@ -122,13 +117,7 @@ async def test_reset_outside_the_window_asks_to_reinsert_the_same_key(demo_env: 
         await pilot.press("f2")
         await wait_for_text(pilot, "the key just pulled (serial 41000001), again")
         await pilot.press("0")
-        await wait_for_text(pilot, "to confirm the reset")
-        await pilot.press("f3")
-        await wait_for_text(pilot, "to create the credential")
-        await pilot.press("f3")
-        await wait_prompt(pilot, Prompt.REMOVE_KEY)
-        await pilot.press("f4")
-        await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+        await touch_reset_then_credential_and_pull(pilot, env)
     assert len(env.tenant.state.methods_of(upn)) == 1
 
 
