@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -47,6 +45,7 @@ from kiosk.entra.graph_data import (
 )
 from kiosk.entra.http import GraphHttp, RetryPolicy, Timing, TokenSource, make_session
 from kiosk.entra.models import CreationOptions, Fido2Method, Group, User
+from kiosk.entra.paging import RawPage, read_ahead
 from kiosk.errors import KioskError
 from kiosk.keys.types import CreatedCredential
 
@@ -117,31 +116,10 @@ class GraphClient:
 
     @staticmethod
     def _json(resp: requests.Response, what: str) -> dict[str, Any]:
-        rid = resp.headers.get("request-id", "")
-        ctype = resp.headers.get("Content-Type", "")
-        if not ctype.split(";")[0].strip().lower().endswith("json"):
-            raise GraphResponseError(
-                f"{what}: Graph answered HTTP {resp.status_code} with content type "
-                f"{ctype or 'none'!r} instead of JSON.",
-                status=resp.status_code,
-                request_id=rid,
-            )
-        try:
-            data = json.loads(resp.content)
-        except (ValueError, UnicodeDecodeError):
-            raise GraphResponseError(
-                f"{what}: Graph's answer is not valid JSON ({len(resp.content)} bytes; it may "
-                "have been cut short).",
-                status=resp.status_code,
-                request_id=rid,
-            ) from None
-        if not isinstance(data, dict):
-            raise GraphResponseError(
-                f"{what}: Graph's answer is not a JSON object.",
-                status=resp.status_code,
-                request_id=rid,
-            )
-        return data
+        _check_json_type(resp, what)
+        return _decode_json(
+            resp.content, resp.status_code, resp.headers.get("request-id", ""), what
+        )
 
     def _check_next_link(self, link: object, what: str) -> str:
         if not isinstance(link, str) or not link:
@@ -155,70 +133,49 @@ class GraphClient:
             )
         return link
 
-    def _page(self, url: str, what: str, page: int) -> tuple[list[Any], str | None]:
-        """One page: its ``value`` list and the checked next link (None on the last page)."""
-        data = self._get_json(url, f"{what} (page {page})")
+    def _page_raw(self, url: str, what: str, number: int) -> RawPage:
+        """One page as read off the wire: a JSON answer, not decoded yet."""
+        resp = self.http.request("GET", url, what=f"{what} (page {number})")
+        _check_json_type(resp, f"{what} (page {number})")
+        return RawPage(number, resp.content, resp.status_code, resp.headers.get("request-id", ""))
+
+    def _decode_page(
+        self, raw: RawPage, what: str, read_ahead_link: str | None = None
+    ) -> tuple[list[Any], str | None]:
+        """A page's ``value`` list and its checked next link (None on the last page)."""
+        where = f"{what} (page {raw.number})"
+        data = _decode_json(raw.body, raw.status, raw.request_id, where)
         value = data.get("value")
         if not isinstance(value, list):
-            raise GraphResponseError(f"{what} (page {page}): Graph's answer has no value list.")
+            raise GraphResponseError(f"{where}: Graph's answer has no value list.")
         link = data.get("@odata.nextLink")
+        if read_ahead_link is not None and link != read_ahead_link:
+            raise GraphResponseError(
+                f"{where}: Graph's answer names two different next links.",
+                request_id=raw.request_id,
+            )
         return value, (self._check_next_link(link, what) if link is not None else None)
 
     def _pages(self, url: str, what: str) -> Iterator[list[Any]]:
         """Each page's ``value`` list, following ``@odata.nextLink`` to the end (short lists)."""
         next_url: str | None = url
-        page = 0
+        number = 0
         while next_url is not None:
-            page += 1
-            value, next_url = self._page(next_url, what, page)
+            number += 1
+            value, next_url = self._decode_page(self._page_raw(next_url, what, number), what)
             yield value
 
     def _pages_ahead(self, url: str, what: str) -> Iterator[list[Any]]:
-        """Like :meth:`_pages`, for long lists: the next page is fetched while this one is used.
-
-        A helper thread walks the links and asks for the next page as soon as it has read the
-        current one, so the caller's work on a page overlaps the next round trip. It stays at
-        most :data:`PAGES_AHEAD` pages ahead of the caller, so memory stays flat; it stops when
-        the caller stops iterating. Errors reach the caller as raised by the request.
+        """Like :meth:`_pages`, for long lists: the next page is asked for before this one is
+        decoded, and the caller's work overlaps the next round trip (:mod:`kiosk.entra.paging`).
         """
-        pages: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=PAGES_AHEAD)
-        stop = threading.Event()
-
-        def put(item: tuple[str, Any]) -> bool:
-            while not stop.is_set():
-                try:
-                    pages.put(item, timeout=0.2)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def walk() -> None:
-            next_url: str | None = url
-            page = 0
-            try:
-                while next_url is not None:
-                    page += 1
-                    value, next_url = self._page(next_url, what, page)
-                    if not put(("page", value)):
-                        return
-                put(("end", None))
-            except BaseException as exc:  # handed to the caller's thread
-                put(("error", exc))
-
-        worker = threading.Thread(target=walk, name="graph-pages", daemon=True)
-        worker.start()
-        try:
-            while True:
-                kind, item = pages.get()
-                if kind == "page":
-                    yield item
-                elif kind == "end":
-                    return
-                else:
-                    raise item
-        finally:
-            stop.set()
+        return read_ahead(
+            url,
+            lambda next_url, number: self._page_raw(next_url, what, number),
+            lambda raw, link: self._decode_page(raw, what, link),
+            lambda link: self._check_next_link(link, what),
+            ahead=PAGES_AHEAD,
+        )
 
     # ---------------------------------------------------------------- users and groups
 
@@ -428,3 +385,31 @@ class GraphClient:
                 "The credential is registered already (method %s); not sending it again", found.id
             )
         return found
+
+
+def _check_json_type(resp: requests.Response, what: str) -> None:
+    ctype = resp.headers.get("Content-Type", "")
+    if not ctype.split(";")[0].strip().lower().endswith("json"):
+        raise GraphResponseError(
+            f"{what}: Graph answered HTTP {resp.status_code} with content type "
+            f"{ctype or 'none'!r} instead of JSON.",
+            status=resp.status_code,
+            request_id=resp.headers.get("request-id", ""),
+        )
+
+
+def _decode_json(content: bytes, status: int, request_id: str, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        raise GraphResponseError(
+            f"{what}: Graph's answer is not valid JSON ({len(content)} bytes; it may "
+            "have been cut short).",
+            status=status,
+            request_id=request_id,
+        ) from None
+    if not isinstance(data, dict):
+        raise GraphResponseError(
+            f"{what}: Graph's answer is not a JSON object.", status=status, request_id=request_id
+        )
+    return data

@@ -41,6 +41,7 @@ from kiosk.entra.errors import (
     TlsError,
     graph_error_from_response,
 )
+from kiosk.entra.on_sent import SignallingAdapter
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,10 @@ class KioskSession(requests.Session):
         self._verify: str | bool = ca_bundle or True
         self.verify = self._verify
         self._env_proxies: dict[tuple[str, str], dict[str, str]] = {}
+        # requests' own adapter, whose connections also say when a request has left
+        # (kiosk.entra.paging asks for the next page before decoding this one).
+        self.mount("https://", SignallingAdapter())
+        self.mount("http://", SignallingAdapter())
         self.headers["User-Agent"] = "fido-kiosk/0.1 " + str(self.headers.get("User-Agent", ""))
 
     def request(

@@ -129,6 +129,18 @@ def test_a_tampered_skiptoken_is_refused(fake_tenant, graph):
     assert graph(link + "x").status_code == 400
 
 
+def test_pages_are_written_in_graphs_member_order(fake_tenant, graph):
+    """Context, next link, then values, as Graph writes them (clients may read the link early)."""
+    fake_tenant.graph.page_size = 2
+    group = make_demo_tenant(fake_tenant.state, 5)
+    first = graph(f"/v1.0/groups/{group.id}/transitiveMembers/microsoft.graph.user")
+    assert list(first.json()) == ["@odata.context", "@odata.nextLink", "value"]
+    pages = [first.json()]
+    while "@odata.nextLink" in pages[-1]:
+        pages.append(graph(pages[-1]["@odata.nextLink"]).json())
+    assert list(pages[-1]) == ["@odata.context", "value"]
+
+
 def test_unknown_segment_is_400(graph):
     resp = graph("/v1.0/printers")
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "BadRequest"

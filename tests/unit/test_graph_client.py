@@ -105,6 +105,59 @@ def test_paging_follows_next_links_and_skips_non_users() -> None:
     ]
 
 
+def test_pages_in_graphs_order_give_the_same_users_and_requests() -> None:
+    """Graph writes the next link before the values: it is followed before the page is decoded."""
+    client, sent = _pages_client(
+        [
+            {"@odata.nextLink": "https://graph.example/v1.0/p2", "value": [_user(1), _user(2)]},
+            {
+                "@odata.context": "https://graph.example/v1.0/$metadata#users",
+                "@odata.nextLink": "https://graph.example/v1.0/p3",
+                "value": [{"@odata.type": "#microsoft.graph.device", "id": "d"}, _user(3)],
+            },
+            {"value": [_user(4)]},
+        ]
+    )
+    users = list(client.iter_group_users("g1"))
+    assert [u.id for u in users] == ["id-1", "id-2", "id-3", "id-4"]
+    assert [str(r.url) for r in sent[1:]] == [
+        "https://graph.example/v1.0/p2",
+        "https://graph.example/v1.0/p3",
+    ]
+
+
+def test_a_next_link_read_ahead_to_another_host_is_refused_before_it_is_followed() -> None:
+    client, sent = _pages_client(
+        [{"@odata.nextLink": "https://evil.example/v1.0/p2", "value": [_user(1)]}]
+    )
+    with pytest.raises(GraphResponseError, match=r"evil\.example"):
+        list(client.iter_group_users("g1"))
+    assert len(sent) == 1
+
+
+def test_a_page_naming_two_next_links_is_an_error_not_a_guess() -> None:
+    body = (
+        '{"@odata.nextLink":"https://graph.example/v1.0/p2","value":[],'
+        '"@odata.nextLink":"https://graph.example/v1.0/other"}'
+    )
+    client, _sent = _pages_client([json.loads('{"value": []}')])
+    client.session.adapters["https://"].send = _answer(body)  # type: ignore[method-assign]
+    with pytest.raises(GraphResponseError, match="two different next links"):
+        list(client.iter_group_users("g1"))
+
+
+def _answer(body: str) -> Any:
+    def send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        resp = requests.Response()
+        resp.status_code = 200
+        resp.request = request
+        resp.headers["Content-Type"] = "application/json"
+        resp._content = body.encode()
+        return resp
+
+    return send
+
+
 def test_next_link_to_another_host_is_refused() -> None:
     client, sent = _pages_client(
         [{"value": [_user(1)], "@odata.nextLink": "https://evil.example/v1.0/p2"}]

@@ -252,7 +252,7 @@ class GraphApi:
         context = f"{self.base_url}/{version}/$metadata#" + (
             "users" if users_only else "directoryObjects"
         )
-        tail = ""
+        link_member = ""
         if offset + top < len(ids):
             params = [f"$top={top}"]
             if select is not None:
@@ -262,11 +262,13 @@ class GraphApi:
                 f"{self.base_url}/{version}/groups/{gid}/transitiveMembers{cast}?"
                 + "&".join(params)
             )
-            tail = ',"@odata.nextLink":' + json.dumps(link)
-        body = '{"@odata.context":' + json.dumps(context) + ',"value":' + json.dumps(
-            items, separators=(",", ":")
+            link_member = ',"@odata.nextLink":' + json.dumps(link)
+        # Graph's order: context, then the next link, then the page's values.
+        body = (
+            '{"@odata.context":' + json.dumps(context) + link_member + ',"value":'
+            + json.dumps(items, separators=(",", ":")) + "}"
         )
-        return Response(200, (body + tail + "}").encode("utf-8"), GRAPH_JSON)
+        return Response(200, body.encode("utf-8"), GRAPH_JSON)
 
     def _member_json(
         self, oid: str, select: Sequence[str] | None, users_only: bool
