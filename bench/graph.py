@@ -7,7 +7,10 @@ The fake tenant runs in a separate process (this script re-run with ``--serve``)
 ``peak_rss_mb`` is the peak resident set of the client process alone: the Python interpreter,
 MSAL, requests, cryptography and our client, measured with ``getrusage(RUSAGE_SELF)``.
 ``floor_seconds`` is the same pages read by the barest possible loop (a plain requests.Session
-and ``json.loads``, no users built), so ``floor_ratio`` is what this machine allows at all.
+and ``json.loads``, no users built, each page decoded before the next is asked for), so
+``floor_ratio`` is what a plain sequential reader gets on this machine; our client can go below
+it because it reads the next link from a page's head and asks for the next page first
+(kiosk/entra/paging.py).
 ``rss_before_mb`` is the same figure just before the group is loaded, so the growth due to the
 load itself is visible too. ``overhead_ms_per_page`` is what each page cost beyond the RTT (client,
 TLS and the fake's own work together); ``fake_dispatch_ms_per_page`` is the part the fake spent
@@ -87,8 +90,8 @@ def serve(members: int, rtt_ms: float, page_size: int, gzip_level: int) -> None:
 def _floor_seconds(info: dict[str, Any], token: str) -> float:
     """The same pages read by the barest client: one requests.Session, a loop, json.loads.
 
-    What this machine costs per page whatever the client does; ``ratio`` against it shows
-    what our client adds.
+    What a plain sequential reader costs per page on this machine: each page decoded before
+    the next one is asked for (our client asks first, so it can do better).
     """
     import requests
 
