@@ -346,6 +346,16 @@ class AuditTrail:
         }
         return self.write(event, fields)
 
+    def recent(self, max_bytes: int = 1 << 20) -> list[dict[str, Any]]:
+        """The whole records in the last ``max_bytes`` of the trail, oldest first."""
+        with self._lock:
+            size = os.fstat(self._fd).st_size
+            start = max(0, size - max_bytes)
+            lines = os.pread(self._fd, size - start, start).split(b"\n")
+        if start > 0:
+            lines = lines[1:]  # may begin mid-record
+        return [r for r in map(parse_line, lines) if r is not None]
+
     def close(self) -> None:
         with self._lock:
             if self._fd >= 0:

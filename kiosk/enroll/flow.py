@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from fido2.hid.base import HidDescriptor
 
+from kiosk.audit import credential_id_sha256
 from kiosk.audit_chain import AuditFieldError
 from kiosk.enroll import steps
 from kiosk.enroll.control import Command, EntryOver, Stopped
@@ -340,10 +341,35 @@ def record_success(eng: Engine, entry: QueueEntry, ok: Success) -> None:
             user_id=entry.user_id, upn=entry.upn, method_id=ok.method_id,
         )
     row = eng.store.journal.get(ok.enrollment_id)
+    if ok.recovered and _audited_before(eng, ok.credential_id):
+        # The kiosk stopped between this record and the journal's "done": not twice.
+        log.info("Enrollment %d was already in the audit trail", ok.enrollment_id)
+    else:
+        _audit_success(eng, entry, ok, row.operator if row is not None else None)
+    eng.store.journal.complete(ok.enrollment_id)
+    updated = eng.store.queue.get(entry.entry_id)
+    assert updated is not None  # noqa: S101
+    n = f"key {updated.keys_done} of {updated.keys_wanted}"
+    eng.step(updated, Step.DONE, n if updated.keys_wanted > 1 else "")
+    eng.queue_changed()
+
+
+def _audited_before(eng: Engine, credential_id: bytes) -> bool:
+    """An "enrolled" record for this credential is among the trail's last records."""
+    digest = credential_id_sha256(credential_id)
+    return any(
+        r.get("event") == "enrolled"
+        and isinstance(r.get("credential"), dict)
+        and r["credential"].get("credential_id_sha256") == digest
+        for r in eng.audit.recent()
+    )
+
+
+def _audit_success(eng: Engine, entry: QueueEntry, ok: Success, operator: str | None) -> None:
     eng.audit.append(
         "enrolled",
         reason="finished after a restart" if ok.recovered else "",
-        operator=(row.operator if row is not None else None) or eng.operator,
+        operator=operator or eng.operator,
         upn=entry.upn,
         user_id=entry.user_id,
         entry_id=entry.entry_id,
@@ -357,9 +383,3 @@ def record_success(eng: Engine, entry: QueueEntry, ok: Success) -> None:
         timings_ms=ok.timings,
         graph_calls=ok.graph_calls,
     )
-    eng.store.journal.complete(ok.enrollment_id)
-    updated = eng.store.queue.get(entry.entry_id)
-    assert updated is not None  # noqa: S101
-    n = f"key {updated.keys_done} of {updated.keys_wanted}"
-    eng.step(updated, Step.DONE, n if updated.keys_wanted > 1 else "")
-    eng.queue_changed()

@@ -26,7 +26,7 @@ from kiosk.enroll.flow import Success, record_success
 from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.enroll.registration import lookup, register_once
 from kiosk.enroll.replace import delete_methods
-from kiosk.entra.calls import GraphCalls
+from kiosk.entra.calls import GraphCalls, merged
 from kiosk.store.journal import Enrollment
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def _orphan(eng: Engine, enr: Enrollment, why: str, calls: GraphCalls) -> str:
         user_id=enr.user_id,
         entry_id=enr.entry_id,
         key={"serial": enr.serial, "aaguid": enr.aaguid, "model": enr.model},
-        graph_calls=calls.calls,
+        graph_calls=merged(enr.graph_calls, calls.calls),
     )
     eng.emit(
         ErrorRaised(
@@ -134,7 +134,7 @@ def _done(eng: Engine, enr: Enrollment, method_id: str, calls: GraphCalls) -> st
             enr.id, enr.serial, enr.aaguid or cred.aaguid, enr.model or "", enr.firmware,
             method_id, cred.credential_id, cred.attestation_format, enr.display_name or "",
             enr.pin_policy or "not applied (interrupted)", recovered=True,
-            graph_calls=calls.calls,
+            graph_calls=merged(enr.graph_calls, calls.calls),
         ),
     )
     note = ""

@@ -285,6 +285,7 @@ def journal_and_escrow(eng: Engine, att: Attempt, pin: Pin, options: CreationOpt
         challenge_expires=options.challenge_expires_at,
         display_name=display,
         escrow_file=escrow_file,
+        graph_calls=graph_calls(att),
     )
     eng.step(entry, Step.CREDENTIAL_CREATED)
     if eng.settings.escrow.mode in ("show", "both"):

@@ -7,15 +7,20 @@ it secret) so registration can be finished after a crash without the key or the 
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 from kiosk.enroll.events import Step
 from kiosk.entra.models import b64_lenient
 from kiosk.keys.types import CreatedCredential, KeyInfo, b64url
 from kiosk.store.db import Database
+
+if TYPE_CHECKING:
+    from kiosk.entra.http import Timing
 
 State = Literal["open", "done", "failed", "orphan"]
 
@@ -45,6 +50,8 @@ class Enrollment:
     reason: str
     started: str
     updated: str
+    graph_calls: tuple[Timing, ...] = ()
+    """The Graph calls journaled with the credential (the options fetch and any before it)."""
 
     def credential(self) -> CreatedCredential | None:
         """The journaled credential, as the register call needs it."""
@@ -85,6 +92,19 @@ def _enrollment(r: sqlite3.Row) -> Enrollment:
         reason=str(r["reason"]),
         started=str(r["started"]),
         updated=str(r["updated"]),
+        graph_calls=_timings(r["graph_calls"]),
+    )
+
+
+def _timings(text: str | None) -> tuple[Timing, ...]:
+    """The journaled calls; a row written before schema 2 has none."""
+    if not text:
+        return ()
+    from kiosk.entra.http import Timing  # requests comes with it: only when there are calls
+
+    return tuple(
+        Timing(str(m), str(p), int(st), str(rid), str(crid), float(ms), int(att))
+        for m, p, st, rid, crid, ms, att in json.loads(text)
     )
 
 
@@ -143,13 +163,20 @@ class Journal:
         challenge_expires: datetime,
         display_name: str,
         escrow_file: str | None,
+        graph_calls: Sequence[Timing] = (),
     ) -> None:
-        """The credential exists on the key: journal its attestation (one durable write)."""
+        """The credential exists on the key: journal its attestation (one durable write),
+        with the Graph calls made for it so far (no URL query, header or body: see Timing)."""
+        calls = [
+            [t.method, t.path, t.status, t.request_id, t.client_request_id, t.milliseconds,
+             t.attempt]
+            for t in graph_calls
+        ]
         with self.db.tx() as conn:
             conn.execute(
                 "UPDATE enrollments SET step = ?, credential_id = ?, client_data_json = ?,"
                 " attestation_object = ?, attestation_format = ?, challenge_expires = ?,"
-                " display_name = ?, escrow_file = ?, updated = ? WHERE id = ?",
+                " display_name = ?, escrow_file = ?, graph_calls = ?, updated = ? WHERE id = ?",
                 (
                     Step.CREDENTIAL_CREATED.value,
                     b64url(cred.credential_id),
@@ -159,6 +186,7 @@ class Journal:
                     challenge_expires.isoformat(),
                     display_name,
                     escrow_file,
+                    json.dumps(calls, separators=(",", ":")) if calls else None,
                     self.db.now(),
                     enrollment_id,
                 ),

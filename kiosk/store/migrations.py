@@ -83,6 +83,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_entry ON events (entry_id);
     """,
+    # 2: the Graph calls made for an attempt up to its credential (the options fetch above
+    # all), so an enrollment finished after a restart is audited with every call it needed.
+    """
+    ALTER TABLE enrollments ADD COLUMN graph_calls TEXT;
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -168,7 +168,22 @@ def _check(tenant: FakeTenant, sc: Scenario) -> tuple[Store, list[str]]:
         assert any(orphan.serial in line and "reset" in line for line in report["recovery"])
     audit = verify(sc.state / "audit.jsonl")
     assert audit.ok, audit.problems
+    _each_enrollment_names_its_options_fetch(tenant, sc.state / "audit.jsonl")
     return store, list(report["recovery"])
+
+
+def _each_enrollment_names_its_options_fetch(tenant: FakeTenant, trail: Path) -> None:
+    """Every "enrolled" record, also one finished after the restart, names the creation
+    options call whose challenge its credential used, by a request id the tenant issued."""
+    issued = {i.request_id for i in tenant.issued if i.route == "creation_options"}
+    lines = trail.read_text(encoding="utf-8").splitlines()
+    enrolled = [r for r in map(json.loads, lines) if r.get("event") == "enrolled"]
+    assert len(enrolled) == USERS
+    for record in enrolled:
+        fetched = [c for c in record.get("graph_calls") or [] if c["call"] == "creation_options"]
+        assert fetched, record
+        assert all(c["request_id"] in issued and c["status"] == 200 for c in fetched), record
+        assert set(c["request_id"] for c in fetched) <= set(record["graph_request_ids"])
 
 
 @pytest.mark.parametrize("nth", [1, 2])

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from kiosk.enroll.events import Step
+from kiosk.entra.http import Timing
 from kiosk.errors import KioskError
 from kiosk.keys.types import CreatedCredential, KeyInfo
 from kiosk.store import Store
-from kiosk.store.migrations import LATEST
+from kiosk.store.migrations import LATEST, MIGRATIONS
 from kiosk.store.queue import NewUser
 
 INFO = KeyInfo(
@@ -32,6 +33,28 @@ CRED = CreatedCredential(
 )
 
 
+OPTIONS_CALL = Timing(
+    "GET",
+    "/v1.0/users/id-a/authentication/fido2Methods/creationOptions(challengeTimeoutInMinutes=60)",
+    200, "rid-1", "crid-1", 51.25, 1,
+)
+
+
+def test_a_schema_1_journal_is_upgraded_and_keeps_its_open_attempt(tmp_path: Path) -> None:
+    raw = sqlite3.connect(tmp_path / "old.db")
+    raw.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    raw.execute(
+        "INSERT INTO enrollments (entry_id, user_id, upn, step, credential_id, started, updated)"
+        " VALUES (1, 'id-a', 'a@contoso.test', 'credential created', 'AQ', 'now', 'now')"
+    )
+    raw.commit()
+    raw.close()
+    s = Store(tmp_path / "old.db")
+    (open_,) = s.journal.open_attempts()
+    assert open_.step is Step.CREDENTIAL_CREATED and open_.graph_calls == ()
+    s.close()
+
+
 def test_attempt_journal_roundtrip_across_reopen(tmp_path: Path) -> None:
     s = Store(tmp_path / "k.db")
     s.queue.add([NewUser("a@contoso.test", "id-a", "A")])
@@ -43,7 +66,7 @@ def test_attempt_journal_roundtrip_across_reopen(tmp_path: Path) -> None:
     expires = datetime(2030, 1, 1, tzinfo=UTC) + timedelta(minutes=5)
     s.journal.credential(
         eid, CRED, challenge_expires=expires, display_name="YubiKey 5 31400001",
-        escrow_file="/x/1.cms",
+        escrow_file="/x/1.cms", graph_calls=[OPTIONS_CALL],
     )
     s.close()
 
@@ -53,6 +76,7 @@ def test_attempt_journal_roundtrip_across_reopen(tmp_path: Path) -> None:
     assert (open_.serial, open_.operator, open_.escrow_file) == ("31400001", "op1", "/x/1.cms")
     assert open_.challenge_expires == expires
     assert open_.credential() == CRED
+    assert open_.graph_calls == (OPTIONS_CALL,)  # a restart audits the options fetch too
     assert again.journal.serial_busy("31400001") == open_
     again.journal.step(open_.id, Step.REGISTERED, method_id="m-1")
     again.journal.finish(open_.id, "done")
