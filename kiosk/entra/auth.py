@@ -38,7 +38,7 @@ from kiosk.entra.errors import (
     auth_error_from_result,
     redact,
 )
-from kiosk.entra.http import RetryPolicy, network_error
+from kiosk.entra.http import RetryPolicy, network_error, parse_retry_after
 from kiosk.entra.secrets import CertificateCredential, Credential, SecretCredential
 
 log = logging.getLogger(__name__)
@@ -261,8 +261,11 @@ class _LoginHttp:
                 log.info("Sign-in: %s; retry %d in %.2fs", _short(exc), attempt, wait)
                 self.sleep(wait)
                 continue
-            if resp.status_code not in self.RETRY or attempt > self.policy.max_retries:
+            if resp.status_code not in self.RETRY:
                 return resp
+            if attempt > self.policy.max_retries:
+                # Said here: MSAL would only report that the (plain-text) body is not JSON.
+                raise _login_busy(resp, attempt)
             wait = self.policy.delay(attempt, resp.headers.get("Retry-After"))
             log.info("Sign-in: HTTP %d; retry %d in %.2fs", resp.status_code, attempt, wait)
             resp.close()
@@ -276,6 +279,23 @@ class _LoginHttp:
 
     def close(self) -> None:
         """The session belongs to the kiosk, not to MSAL: it stays open."""
+
+
+def _login_busy(resp: requests.Response, attempts: int) -> AuthUnavailableError:
+    status = resp.status_code
+    wait = parse_retry_after(resp.headers.get("Retry-After"))
+    resp.close()
+    asked = f" It asked to wait {wait:g} s." if wait else ""
+    if status == 429:
+        return AuthUnavailableError(
+            f"Entra ID is throttling sign-ins from this kiosk (HTTP 429, {attempts} attempts)."
+            + asked,
+            next_step="Wait a minute and try again. If it keeps happening, check that no other "
+            "program signs in with this app registration in a loop.",
+        )
+    return AuthUnavailableError(
+        f"The Entra ID login endpoint answered HTTP {status} to {attempts} attempts." + asked
+    )
 
 
 def _short(exc: requests.RequestException) -> str:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from kiosk.config import GraphSettings
+from kiosk.config import GraphSettings, Settings
 from kiosk.entra.auth import TokenProvider
 from kiosk.entra.errors import (
     AuthError,
@@ -167,6 +167,25 @@ def test_sign_in_survives_one_fault(tenant: FakeTenant, route: str, kind: str) -
     assert tokens.token()
     if kind in ("429", "503"):
         assert slept == [2.0]
+
+
+def test_sign_in_that_stays_throttled_says_so(tenant: FakeTenant) -> None:
+    """Entra's token endpoint throttles in plain text with Retry-After (not JSON)."""
+    slept: list[float] = []
+    settings = tenant.settings("secret", Settings(graph=GraphSettings(max_retries=2)))
+    tokens = TokenProvider(
+        settings,
+        load_credential(settings.tenant, env={}),
+        make_session(settings.tenant, settings.graph),
+        sleep=slept.append,
+    )
+    tenant.inject(Fault("429", "token", probability=1.0, retry_after=7))
+    with pytest.raises(AuthError) as info:
+        tokens.token()
+    assert slept == [7.0, 7.0]  # Retry-After honoured, then no more asking
+    assert tenant.routes_called("token") == [("POST", "token", 429)] * 3
+    assert "throttling" in info.value.detail and "7 s" in info.value.detail
+    assert "another" in info.value.next_step or "other program" in info.value.next_step
 
 
 @pytest.mark.parametrize("kind", ["503", "drop", "html"])

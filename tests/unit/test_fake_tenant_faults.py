@@ -49,6 +49,15 @@ def test_429_carries_retry_after_and_504_does_not(fake_tenant, tenant_session, u
     assert timed_out.status_code == 504 and "Retry-After" not in timed_out.headers
 
 
+def test_the_login_endpoint_throttles_in_plain_text(fake_tenant, tenant_session):
+    fake_tenant.faults.schedule("429", "token", 1, retry_after=60)
+    url = f"{fake_tenant.login_url}/{fake_tenant.tenant_id}/oauth2/v2.0/token"
+    throttled = tenant_session.post(url, data={"grant_type": "client_credentials"}, timeout=10)
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "60"
+    assert throttled.headers["Content-Type"].startswith("text/plain")
+    assert throttled.text == "Too Many Requests"
+
+
 def test_a_dropped_register_call_registers_nothing(fake_tenant, tenant_session, headers):
     user = fake_tenant.state.add_user("ada@contoso.onmicrosoft.com")
     base = f"{fake_tenant.graph_url}/beta/users/{user.id}/authentication/fido2Methods"

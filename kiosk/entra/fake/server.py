@@ -343,6 +343,13 @@ class FakeTenant:
             denied = GraphError(403, "Authorization_RequestDenied",
                                 "Insufficient privileges to complete the operation.")
             return Outcome(graph_error_response(denied, rid, crid))
+        if fault is not None and kind == "429" and route in ("token", "discovery"):
+            # The login endpoint throttles in plain text with Retry-After, not in Graph's JSON
+            # (MSAL.NET issue 2855: "ResponseBody: Too Many Requests, Retry-After: 60").
+            throttled = Response(429, b"Too Many Requests", "text/plain")
+            if fault.retry_after is not None:
+                throttled.headers["Retry-After"] = f"{fault.retry_after:g}"
+            return Outcome(throttled)
         if fault is not None and kind in ("429", "503", "504"):
             codes = {"429": "TooManyRequests", "503": "serviceNotAvailable", "504": "UnknownError"}
             messages = {
