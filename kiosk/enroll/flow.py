@@ -277,6 +277,14 @@ def _attempt_failed(
             title=f"Key {serial} must be reset",
             next_step=f"Set key {serial} aside to be reset, and insert another key.",
         )
+    pinned = row is not None and row.step is Step.PIN_SET
+    serial = (row.serial if row is not None else None) or "(no serial)"
+    note = (
+        f"Key {serial} keeps the PIN the kiosk set (no credential): reset it before it is "
+        "used again."
+    )
+    if pinned:  # like a crash at this step (recovery): the key must be reset before reuse
+        reason = f"{reason.rstrip('.')}. {note}"
     eng.store.journal.finish(att.enrollment_id, "failed", reason)
     eng.store.event("attempt failed", reason, att.entry.entry_id)
     try:
@@ -293,7 +301,17 @@ def _attempt_failed(
         )
     except AuditFieldError:  # a reason the audit will not hold: keep the journal's copy
         log.warning("attempt %d: failure reason not audited", att.enrollment_id)
-    return None
+    if not pinned:
+        return None
+    again = (
+        f"Set key {serial} aside to be reset, and insert another key."
+        if eng.settings.policy.reset == "never"
+        else f"Insert key {serial} again to have it reset (touch it when it blinks), or use "
+        "another key."
+    )
+    if isinstance(exc, KioskError):  # its own title still says what went wrong
+        return KioskError(f"{exc.detail.rstrip('.')}. {note}", title=exc.title, next_step=again)
+    return KioskError(reason, title=f"Key {serial} must be reset", next_step=again)
 
 
 @dataclass(frozen=True)

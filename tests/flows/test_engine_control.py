@@ -38,6 +38,8 @@ def test_cancel_at_the_touch_then_retry_with_another_key(
     rig.start()
     (cancelled,) = rig.wait_results(1)
     assert cancelled.status is Step.FAILED and "cancelled" in cancelled.reason
+    # The kiosk had already set a PIN on the stubborn key: the operator is told to reset it.
+    assert f"Key {stubborn.profile.serial} keeps the PIN the kiosk set" in cancelled.reason
     assert rig.store.queue.counts()["failed"] == 1
     rig.wait(lambda evs: not rig.port.keys)  # the robot pulled the cancelled key
     rig.engine.retry()
@@ -47,6 +49,28 @@ def test_cancel_at_the_touch_then_retry_with_another_key(
     (method,) = rig.tenant.state.methods_of(upn)
     assert str(good.profile.serial) in method.display_name
     assert rig.store.journal.with_state("failed")[0].reason.startswith("cancelled")
+
+
+def test_a_touch_never_given_after_the_pin_was_set_says_the_key_must_be_reset(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig = engine_rig(reset="never")
+    (upn,) = rig.add_users(1)
+    untouched = rig.key(auto_touch=None, touch_timeout=0.5)  # the key gives up waiting
+    good = rig.key()
+    rig.robot(iter([untouched, good]))
+    rig.start()
+    (result,) = rig.wait_results(1, timeout=60)
+    rig.stop()
+    assert result.status is Step.DONE
+    serial = str(untouched.profile.serial)
+    (error,) = rig.of(ErrorRaised)
+    assert "touch" in error.title.lower()  # what went wrong stays the title
+    assert f"Key {serial} keeps the PIN the kiosk set" in error.detail
+    assert error.next_step.startswith(f"Set key {serial} aside")  # policy.reset = never
+    (failed,) = rig.store.journal.with_state("failed")
+    assert failed.serial == serial and "keeps the PIN" in failed.reason
+    assert str(good.profile.serial) in rig.tenant.state.methods_of(upn)[0].display_name
 
 
 def test_skip_while_waiting_for_a_key(engine_rig: Callable[..., EngineRig]) -> None:
