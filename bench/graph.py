@@ -55,7 +55,7 @@ def serve(members: int, rtt_ms: float, page_size: int, gzip_level: int) -> None:
         wave2 = state.add_group("Bench wave 2", users[:nested_count])
         device = state.add_device("KIOSK-01")
         group = state.add_group("Bench rollout", [wave2, device, *users[nested_count:]])
-        state.transitive_member_ids(group.id, users_only=True)  # warm the fake's cache
+        state.transitive_member_ids(group.id)  # warm the fake's cache
         tenant.faults.rtt_ms = rtt_ms
         tenant.gzip_level = max(0, gzip_level)
         info = {
@@ -101,8 +101,8 @@ def _floor_seconds(info: dict[str, Any], token: str) -> float:
     session.trust_env = False
     session.verify = info["ca_bundle"]
     url: str | None = (
-        f"{info['graph_url']}/v1.0/groups/{info['group_id']}/transitiveMembers/"
-        f"microsoft.graph.user?$select={USER_SELECT}&$top=999"
+        f"{info['graph_url']}/v1.0/groups/{info['group_id']}/transitiveMembers"
+        f"?$select={USER_SELECT}&$top=999"
     )
     headers = {"Authorization": "Bearer " + token}
     start = time.perf_counter()

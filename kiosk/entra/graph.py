@@ -261,10 +261,14 @@ class GraphClient:
         """Every user in the group, nested groups included; other members skipped.
 
         A generator over one page at a time: memory stays flat however large the group is.
+        The members are listed without an OData cast (``/microsoft.graph.user``), which Graph
+        serves only as an advanced query (``ConsistencyLevel: eventual``, from an index that
+        can lag recent changes): a user added to the group a minute ago is listed too, and
+        devices, groups and other objects are skipped here by their ``@odata.type``.
         """
         what = f"Listing members of group {group_id}"
         url = self._url(
-            f"groups/{quote(group_id.strip(), safe='')}/transitiveMembers/microsoft.graph.user"
+            f"groups/{quote(group_id.strip(), safe='')}/transitiveMembers"
         ) + query_string({"$select": USER_SELECT, "$top": str(PAGE_SIZE)})
         for page in self._pages_ahead(url, what):
             for item in page:

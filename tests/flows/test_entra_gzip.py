@@ -19,7 +19,7 @@ from kiosk.entra.fake.wire import accepts_gzip
 from tests.fixtures.tenant import graph_headers
 from tests.flows.entra_rig import connect
 
-MEMBERS = "/v1.0/groups/{gid}/transitiveMembers/microsoft.graph.user?$top=50"
+MEMBERS = "/v1.0/groups/{gid}/transitiveMembers?$top=50"
 
 
 def _session(tenant: FakeTenant) -> requests.Session:

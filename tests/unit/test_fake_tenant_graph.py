@@ -26,12 +26,22 @@ def graph(fake_tenant: FakeTenant, tenant_session: requests.Session):
     return get
 
 
+ADVANCED = {"ConsistencyLevel": "eventual"}
+"""With ``$count=true``: Graph's advanced query parameters, which an OData cast needs."""
+
+
+def users_path(version: str, gid: str, query: str = "") -> str:
+    """Transitive members cast to users, as an advanced query."""
+    return f"/{version}/groups/{gid}/transitiveMembers/microsoft.graph.user?$count=true{query}"
+
+
 def all_pages(graph, path: str) -> tuple[list[dict[str, Any]], int]:
     items: list[dict[str, Any]] = []
     pages = 0
     url: str | None = path
+    headers = ADVANCED if "/microsoft.graph.user" in path else {}
     while url:
-        body = graph(url).json()
+        body = graph(url, headers=headers).json()
         items += body["value"]
         pages += 1
         url = body.get("@odata.nextLink")
@@ -91,8 +101,7 @@ def test_paging_follows_next_links_to_the_end(fake_tenant, graph):
     fake_tenant.graph.page_size = 4
     group = make_demo_tenant(fake_tenant.state, 11)
     users, pages = all_pages(
-        graph, f"/v1.0/groups/{group.id}/transitiveMembers/microsoft.graph.user"
-        "?$select=id,userPrincipalName&$top=999")
+        graph, users_path("v1.0", group.id, "&$select=id,userPrincipalName&$top=999"))
     assert pages == 3
     assert len(users) == 11 == len({u["id"] for u in users})
     assert all(set(u) == {"id", "userPrincipalName"} for u in users)
@@ -106,7 +115,7 @@ def test_transitive_members_flatten_nested_groups_once(fake_tenant, graph):
     laptop = st.add_device("LAPTOP-1")
     top = st.add_group("top", [a, middle, laptop])
     st.add_members(inner, [top])  # a cycle must not loop
-    users, _ = all_pages(graph, f"/beta/groups/{top.id}/transitiveMembers/microsoft.graph.user")
+    users, _ = all_pages(graph, users_path("beta", top.id))
     assert sorted(u["userPrincipalName"][0] for u in users) == ["a", "b", "c"]
     everything, _ = all_pages(graph, f"/beta/groups/{top.id}/transitiveMembers")
     types = sorted(o["@odata.type"] for o in everything)
@@ -115,16 +124,27 @@ def test_transitive_members_flatten_nested_groups_once(fake_tenant, graph):
     assert "#microsoft.graph.device" in types
 
 
+def test_a_cast_to_users_is_an_advanced_query(fake_tenant, graph):
+    """Graph serves the OData cast on transitive members only with ConsistencyLevel and $count."""
+    group = make_demo_tenant(fake_tenant.state, 3)
+    plain = f"/v1.0/groups/{group.id}/transitiveMembers/microsoft.graph.user"
+    for refused in (graph(plain), graph(plain + "?$count=true"), graph(plain, headers=ADVANCED)):
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "Request_UnsupportedQuery"
+    ok = graph(users_path("v1.0", group.id), headers=ADVANCED)
+    assert ok.status_code == 200 and ok.json()["@odata.count"] == 3 == len(ok.json()["value"])
+
+
 def test_top_above_999_is_refused(fake_tenant, graph):
     group = fake_tenant.state.add_group("g")
-    resp = graph(f"/v1.0/groups/{group.id}/transitiveMembers/microsoft.graph.user?$top=1000")
+    resp = graph(f"/v1.0/groups/{group.id}/transitiveMembers?$top=1000")
     assert resp.status_code == 400
 
 
 def test_a_tampered_skiptoken_is_refused(fake_tenant, graph):
     fake_tenant.graph.page_size = 2
     group = make_demo_tenant(fake_tenant.state, 5)
-    first = graph(f"/v1.0/groups/{group.id}/transitiveMembers/microsoft.graph.user").json()
+    first = graph(f"/v1.0/groups/{group.id}/transitiveMembers").json()
     link = first["@odata.nextLink"]
     assert graph(link + "x").status_code == 400
 
@@ -133,7 +153,7 @@ def test_pages_are_written_in_graphs_member_order(fake_tenant, graph):
     """Context, next link, then values, as Graph writes them (clients may read the link early)."""
     fake_tenant.graph.page_size = 2
     group = make_demo_tenant(fake_tenant.state, 5)
-    first = graph(f"/v1.0/groups/{group.id}/transitiveMembers/microsoft.graph.user")
+    first = graph(f"/v1.0/groups/{group.id}/transitiveMembers")
     assert list(first.json()) == ["@odata.context", "@odata.nextLink", "value"]
     pages = [first.json()]
     while "@odata.nextLink" in pages[-1]:
@@ -168,7 +188,7 @@ def test_one_session_uses_one_connection(fake_tenant, tenant_session, graph):
 
 def test_demo_tenant_has_nested_groups_guests_and_non_user_members(fake_tenant, graph):
     group = make_demo_tenant(fake_tenant.state, 12)
-    users, _ = all_pages(graph, f"/v1.0/groups/{group.id}/transitiveMembers/microsoft.graph.user")
+    users, _ = all_pages(graph, users_path("v1.0", group.id))
     assert len(users) == 12
     assert sum("#EXT#" in u["userPrincipalName"] for u in users) == 1
     direct = fake_tenant.state.groups[group.id].members

@@ -59,6 +59,7 @@ def test_merged_keeps_order_and_drops_a_call_seen_twice() -> None:
         ("GET", USER, "list_methods"),
         ("DELETE", USER + "/m1", "delete_method"),
         ("GET", "/v1.0/groups/g1/transitiveMembers/microsoft.graph.user", "group_members"),
+        ("GET", "/v1.0/groups/g1/transitiveMembers", "group_members"),
         ("GET", "/v1.0/groups", "find_group"),
         ("GET", "/v1.0/users/alice%40contoso.example", "get_user"),
     ],

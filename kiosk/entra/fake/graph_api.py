@@ -46,6 +46,14 @@ def _bad_segment(segment: str) -> GraphError:
     return GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
 
 
+def _advanced_query(req: Request) -> bool:
+    """The advanced query parameters: ``ConsistencyLevel: eventual`` and ``$count=true``."""
+    return (
+        req.header("consistencylevel").strip().lower() == "eventual"
+        and req.query.get("$count", "").lower() == "true"
+    )
+
+
 def _select(obj: dict[str, Any], select: Sequence[str] | None, keep_type: bool) -> dict[str, Any]:
     if select is None:
         return obj
@@ -134,6 +142,16 @@ class GraphApi:
                 users_only = n == 4
                 if users_only and rest[3] != "microsoft.graph.user":
                     raise _bad_segment(rest[3])
+                if users_only and not _advanced_query(req):
+                    # Graph documents the OData cast on transitive members as an advanced
+                    # query only (docs: "Advanced query capabilities on Microsoft Entra ID
+                    # objects", "Use of OData cast with transitive members list").
+                    raise GraphError(
+                        400,
+                        "Request_UnsupportedQuery",
+                        "Request with an OData cast on transitiveMembers only works with the "
+                        "request header 'ConsistencyLevel: eventual' and $count=true.",
+                    )
                 return "members", lambda: self._members(version, gid, req, users_only)
         for seg in rest:
             if seg not in ("users", "groups", "authentication", "fido2Methods"):
@@ -254,7 +272,7 @@ class GraphApi:
         )
         link_member = ""
         if offset + top < len(ids):
-            params = [f"$top={top}"]
+            params = [f"$top={top}"] + (["$count=true"] if users_only else [])
             if select is not None:
                 params.append("$select=" + ",".join(select))
             params.append("$skiptoken=" + self._skiptoken(gid, offset + top))
@@ -264,8 +282,9 @@ class GraphApi:
             )
             link_member = ',"@odata.nextLink":' + json.dumps(link)
         # Graph's order: context, then the next link, then the page's values.
+        count = f',"@odata.count":{len(ids)}' if users_only else ""  # asked with $count=true
         body = (
-            '{"@odata.context":' + json.dumps(context) + link_member + ',"value":'
+            '{"@odata.context":' + json.dumps(context) + count + link_member + ',"value":'
             + json.dumps(items, separators=(",", ":")) + "}"
         )
         return Response(200, body.encode("utf-8"), GRAPH_JSON)
