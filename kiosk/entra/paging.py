@@ -119,14 +119,28 @@ def read_ahead(
         try:
             while next_url is not None:
                 number += 1
-                handing, ready = ready, None
+                handing: list[tuple[str, Any]] = [ready] if ready is not None else []
+                ready = None
 
-                def hand_over(item: tuple[str, Any] | None = handing) -> None:
-                    if item is not None:
-                        put(item)
+                def hand_over(held: list[tuple[str, Any]] = handing) -> None:
+                    # Never blocks: this runs inside whatever request the thread writes first
+                    # (a token renewal too, under the token lock), and inside its timing.
+                    if held:
+                        try:
+                            pages.put_nowait(held[0])
+                            held.clear()
+                        except queue.Full:
+                            pass  # the caller is busy: handed over after the request below
 
-                with on_sent(hand_over):
-                    raw = fetch(next_url, number)
+                try:
+                    with on_sent(hand_over):
+                        raw = fetch(next_url, number)
+                except BaseException:
+                    if handing:  # the pages read before a failure reach the caller first
+                        put(handing.pop())
+                    raise
+                if handing and not put(handing.pop()):
+                    return  # the caller has stopped
                 if stop.is_set():
                     return
                 early = link_before_value(raw.body)

@@ -6,6 +6,8 @@ import json
 import socket
 import ssl
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.entra.fake.pki import create_pki
-from kiosk.entra.http import KioskSession
+from kiosk.entra.http import GraphHttp, KioskSession, RetryPolicy, Timing
 from kiosk.entra.on_sent import on_sent
-from kiosk.entra.paging import HEAD_BYTES, link_before_value
+from kiosk.entra.paging import HEAD_BYTES, RawPage, link_before_value, read_ahead
 
 LINK = "https://graph.microsoft.com/v1.0/groups/g/transitiveMembers?$top=999&$skiptoken=RFNw"
 
@@ -187,3 +189,76 @@ def test_nested_callbacks_each_run_once() -> None:
             pass
         assert calls == ["inner"]
     assert calls == ["inner", "outer"]
+
+
+# ------------------------------------------------- a busy caller never holds up the helper
+
+
+class _Pages(BaseHTTPRequestHandler):
+    """Six small pages in Graph's order, and a token endpoint (plain HTTP on loopback)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _answer(self, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        n = int(self.path.rsplit("/p", 1)[1])
+        body: dict[str, Any] = {"@odata.context": "c"}
+        if n < 6:
+            body["@odata.nextLink"] = f"http://127.0.0.1:{self.server.server_address[1]}/p{n + 1}"
+        self._answer({**body, "value": [n]})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._answer({"access_token": "t"})
+
+
+def test_a_slow_caller_never_blocks_a_token_renewal_or_the_page_timings() -> None:
+    """The hand-over runs inside the first request the helper writes, which may be a token
+    renewal made under the token lock: it must not wait for the caller there (a caller that
+    needs a token would wait forever), nor inside a request's timing."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    session = KioskSession(timeout=5.0)
+    lock = threading.Lock()
+    asked = [0]
+
+    class Tokens:  # like TokenProvider: the login request is made holding the lock
+        def token(self, *, force_refresh: bool = False) -> str:
+            with lock:
+                asked[0] += 1
+                if asked[0] == 4:  # the token runs out while page 4 is asked for
+                    session.post(base + "/token", data=b"grant_type=client_credentials")
+                return "t"
+
+    timings: list[Timing] = []
+    http = GraphHttp(session, Tokens(), RetryPolicy(), on_timing=timings.append)
+
+    def fetch(url: str, number: int) -> RawPage:
+        return RawPage(number, http.request("GET", url, what="pages").content, 200, "")
+
+    def decode(raw: RawPage, link: str | None) -> tuple[list[Any], str | None]:
+        data = json.loads(raw.body)
+        return data["value"], data.get("@odata.nextLink")
+
+    seen: list[int] = []
+    try:
+        for page in read_ahead(base + "/p1", fetch, decode, lambda link: link):
+            seen += page
+            time.sleep(0.3)  # the caller is busy with the page
+            assert lock.acquire(timeout=5), "the helper kept the token lock while waiting"
+            lock.release()
+    finally:
+        server.shutdown()
+    assert seen == [1, 2, 3, 4, 5, 6]
+    assert all(t.milliseconds < 250 for t in timings), [round(t.milliseconds) for t in timings]
