@@ -279,10 +279,11 @@ def _attempt_failed(
         )
     pinned = row is not None and row.step is Step.PIN_SET
     serial = (row.serial if row is not None else None) or "(no serial)"
-    note = (
-        f"Key {serial} keeps the PIN the kiosk set (no credential): reset it before it is "
-        "used again."
-    )
+    holds = (
+        "and a credential that was not registered" if att.credential is not None
+        else "(no credential)"
+    )  # escrow fails after the credential is made, before it is journaled
+    note = f"Key {serial} keeps the PIN the kiosk set {holds}: reset it before it is used again."
     if pinned:  # like a crash at this step (recovery): the key must be reset before reuse
         reason = f"{reason.rstrip('.')}. {note}"
     eng.store.journal.finish(att.enrollment_id, "failed", reason)
@@ -303,14 +304,25 @@ def _attempt_failed(
         log.warning("attempt %d: failure reason not audited", att.enrollment_id)
     if not pinned:
         return None
+    if isinstance(exc, KioskError):
+        # The error keeps its type, title and own next step (an escrow failure's "do not hand
+        # the key out" first); the reset comes after it.
+        reset = (
+            f"Key {serial} must be reset before it is used again: set it aside for that."
+            if eng.settings.policy.reset == "never"
+            else f"Key {serial} must be reset before it is used again: plug it in again to "
+            "have it reset (touch it when it blinks)."
+        )
+        exc.detail = f"{exc.detail.rstrip('.')}. {note}"
+        exc.args = (exc.detail,)
+        exc.next_step = f"{exc.next_step.rstrip('.')}. {reset}" if exc.next_step else reset
+        return None  # raised again as it is
     again = (
         f"Set key {serial} aside to be reset, and insert another key."
         if eng.settings.policy.reset == "never"
         else f"Insert key {serial} again to have it reset (touch it when it blinks), or use "
         "another key."
     )
-    if isinstance(exc, KioskError):  # its own title still says what went wrong
-        return KioskError(f"{exc.detail.rstrip('.')}. {note}", title=exc.title, next_step=again)
     return KioskError(reason, title=f"Key {serial} must be reset", next_step=again)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,10 +68,46 @@ def test_a_touch_never_given_after_the_pin_was_set_says_the_key_must_be_reset(
     (error,) = rig.of(ErrorRaised)
     assert "touch" in error.title.lower()  # what went wrong stays the title
     assert f"Key {serial} keeps the PIN the kiosk set" in error.detail
-    assert error.next_step.startswith(f"Set key {serial} aside")  # policy.reset = never
+    assert f"Key {serial} must be reset before it is used again: set it aside" in (
+        error.next_step
+    )  # policy.reset = never
+    assert error.next_step.index("touch") < error.next_step.index(f"Key {serial}")  # own first
     (failed,) = rig.store.journal.with_state("failed")
     assert failed.serial == serial and "keeps the PIN" in failed.reason
     assert str(good.profile.serial) in rig.tenant.state.methods_of(upn)[0].display_name
+
+
+def test_escrow_failing_after_the_credential_keeps_its_own_advice_then_asks_for_a_reset(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig = engine_rig(reset="never")
+    (upn,) = rig.add_users(1)
+    escrow = Path(rig.settings.escrow.directory)
+    key = rig.key()
+
+    def operator(event: Event) -> None:
+        if isinstance(event, TouchNeeded) and event.reason == "credential":
+            shutil.rmtree(escrow, ignore_errors=True)
+            escrow.write_bytes(b"")  # a file where the directory was: the PIN cannot be sealed
+        if isinstance(event, ErrorRaised):
+            escrow.unlink()
+            rig.engine.skip("escrow broken")
+
+    rig.engine.subscribe(operator)
+    rig.robot(iter([key]))
+    rig.start()
+    (result,) = rig.wait_results(1)
+    rig.stop()
+    assert result.status is Step.SKIPPED
+    (error,) = rig.of(ErrorRaised)
+    serial = str(key.profile.serial)
+    assert error.title == "PIN escrow failed"
+    assert f"Key {serial} keeps the PIN the kiosk set and a credential that was not registered" in (
+        error.detail
+    )
+    assert error.next_step.startswith("Do not hand the key out")
+    assert f"Key {serial} must be reset before it is used again" in error.next_step
+    assert rig.tenant.state.methods_of(upn) == []
 
 
 def test_skip_while_waiting_for_a_key(engine_rig: Callable[..., EngineRig]) -> None:
