@@ -28,6 +28,7 @@ import json
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ def _rss_mb() -> float:
 
 def serve(members: int, rtt_ms: float, page_size: int, gzip_level: int) -> None:
     """Child process: a fake tenant with one big group (some of it nested), until stdin closes."""
+    from kiosk.entra.fake import server as server_module
     from kiosk.entra.fake.server import FakeTenant
 
     with FakeTenant(page_size=page_size, rtt_ms=0.0) as tenant:
@@ -70,16 +72,25 @@ def serve(members: int, rtt_ms: float, page_size: int, gzip_level: int) -> None:
         }
         busy = {"seconds": 0.0, "pages": 0}
         dispatch = tenant.dispatch
+        wait_until = server_module._wait_until
+        waited = threading.local()
+
+        def timed_wait(deadline: float) -> None:
+            start = time.perf_counter()
+            wait_until(deadline)
+            waited.seconds = time.perf_counter() - start
 
         def timed(req: Any) -> Any:
-            # The fake's own work per request (its RTT sleep excluded), to report separately.
+            # The fake's own work per request (its RTT wait excluded), to report separately.
             start = time.perf_counter()
+            waited.seconds = 0.0
             outcome = dispatch(req)
             if "transitiveMembers" in req.target:
-                busy["seconds"] += time.perf_counter() - start - rtt_ms / 1000.0
+                busy["seconds"] += time.perf_counter() - start - waited.seconds
                 busy["pages"] += 1
             return outcome
 
+        server_module._wait_until = timed_wait  # type: ignore[assignment]
         tenant.dispatch = timed  # type: ignore[method-assign]
         print(json.dumps(info), flush=True)
         sys.stdin.readline()

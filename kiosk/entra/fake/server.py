@@ -303,7 +303,7 @@ class FakeTenant:
 
     def dispatch(self, req: Request) -> Outcome:
         """Answer one request (latency and faults included). Called on the connection's thread."""
-        arrived = time.monotonic()
+        arrived = req.arrived or time.monotonic()
         rid = new_request_id()
         crid = req.header("client-request-id").replace("\r", "").replace("\n", "")[:100]
         route = "unknown"
@@ -325,10 +325,7 @@ class FakeTenant:
             self.requests.append((req.method, route, status))
             if outcome.response is not None:
                 self.issued.append(Issued(req.method, route, status, rid, crid, req.raw_path))
-        floor = arrived + self.faults.rtt_ms / 1000.0
-        wait = floor - time.monotonic() + outcome.delay_s
-        if wait > 0:
-            time.sleep(wait)
+        _wait_until(arrived + self.faults.rtt_ms / 1000.0 + outcome.delay_s)
         return outcome
 
     def _run(
@@ -406,3 +403,11 @@ class FakeTenant:
                 self.connections_accepted += 1
             else:
                 self._conns.discard(conn)
+
+
+def _wait_until(deadline: float) -> None:
+    """Sleep until ``deadline`` (monotonic) without overshooting it by a sleep's slack (tenths of
+    a millisecond, which a network's round trip does not add): the last half millisecond is
+    waited out in short yields."""
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(left - 0.0005 if left > 0.001 else 0)

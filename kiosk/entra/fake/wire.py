@@ -38,6 +38,8 @@ class Request:
     headers: Mapping[str, str]
     """Header names in lower case."""
     body: bytes = b""
+    arrived: float = 0.0
+    """``time.monotonic()`` when its request line came in (0: not known, say now)."""
 
     @property
     def raw_path(self) -> str:
