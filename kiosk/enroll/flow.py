@@ -280,10 +280,10 @@ def _attempt_failed(
     pinned = row is not None and row.step is Step.PIN_SET
     serial = (row.serial if row is not None else None) or "(no serial)"
     holds = (
-        "and a credential that was not registered" if att.credential is not None
-        else "(no credential)"
+        " and a credential that was not registered" if att.credential is not None
+        else ", but no credential from this attempt"
     )  # escrow fails after the credential is made, before it is journaled
-    note = f"Key {serial} keeps the PIN the kiosk set {holds}: reset it before it is used again."
+    note = f"Key {serial} keeps the PIN the kiosk set{holds}: reset it before it is used again."
     if pinned:  # like a crash at this step (recovery): the key must be reset before reuse
         reason = f"{reason.rstrip('.')}. {note}"
     eng.store.journal.finish(att.enrollment_id, "failed", reason)
