@@ -6,8 +6,9 @@ the next link before the page's values (``{"@odata.context": ..., "@odata.nextLi
 "value": [...]}``), so :func:`link_before_value` reads it from the first bytes of the page and
 :func:`read_ahead` asks for the next page at once: decoding the page's JSON and everything the
 caller does with it happen while the next request is under way. The page is handed to the
-caller only once that request is on the wire (:func:`~kiosk.entra.on_sent.on_sent`), so the
-caller's work never delays it.
+caller once that request is on the wire (:func:`~kiosk.entra.on_sent.on_sent`), or right after
+its answer if the caller is still busy with the page before, so the caller's work never delays
+a request.
 
 A page whose link comes after its values (other OData servers; unusual JSON) is decoded whole
 before the next request, exactly as a plain loop would.
