@@ -21,7 +21,6 @@ from cryptography import x509
 from kiosk.audit import AuditTrail
 from kiosk.audit import verify as verify_trail
 from kiosk.config import Settings
-from kiosk.enroll import actions
 from kiosk.enroll.api import (
     AuditReport,
     EngineControl,
@@ -45,6 +44,7 @@ from kiosk.enroll.events import (
 from kiosk.enroll.manifest import ManifestRow, write_manifest
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.prefetch import Prefetcher
+from kiosk.enroll.recorder import Recorder
 from kiosk.entra.http import Timing
 from kiosk.errors import KioskError
 from kiosk.keys.mds import MdsCatalog
@@ -93,7 +93,7 @@ class Engine:
         self.escrow = escrow
         self.clock = clock
         self.mds = mds
-        self.operator = operator
+        self.recorder = Recorder(store, audit, operator=operator)
         if recipients is None and settings.escrow.mode in ("sealed", "both"):
             recipients = load_recipients(settings.escrow.recipients)
         self.recipients = recipients or []
@@ -171,16 +171,10 @@ class Engine:
     def set_operator(self, name: str | None) -> None:
         """Sign an operator in (unlock) or out (None: lock), audited. Locking always happens;
         a sign-in whose audit record cannot be written leaves the kiosk locked (error shown)."""
-        previous = self.operator
-        if name == previous:
+        if name == self.operator:
             return
         try:
-            if previous is not None:
-                self.operator = None
-                actions.signed_out(self, previous)
-            if name is not None:
-                actions.signed_in(self, name, previous)
-                self.operator = name
+            self.recorder.operator_changed(name)
         except KioskError as exc:
             log.error("operator change not audited: %s", exc.detail)
             self.error(exc, retryable=False)
@@ -188,6 +182,11 @@ class Engine:
 
     def select(self, entry_id: int) -> None:
         self.signals.put(Command("select", entry_id))
+
+    @property
+    def operator(self) -> str | None:
+        """Who is signed in (None while the kiosk is locked)."""
+        return self.recorder.operator
 
     # ---- queue -----------------------------------------------------------------------
 
@@ -200,7 +199,7 @@ class Engine:
         try:
             report = import_csv(self, path, keys_per_user=keys_per_user, replace=replace)
         except KioskError as exc:
-            actions.queue_import_failed(self, exc, source=source)
+            self.recorder.queue_import_failed(exc, source=source)
             raise
         return self._imported(report, source, keys_per_user, replace)
 
@@ -220,8 +219,8 @@ class Engine:
         self, report: ImportReport, source: str, keys_per_user: int, replace: bool
     ) -> ImportReport:
         self.queue_changed()
-        actions.queue_imported(
-            self, report, source=source, keys_per_user=keys_per_user, replace=replace
+        self.recorder.queue_imported(
+            report, source=source, keys_per_user=keys_per_user, replace=replace
         )
         return report
 
@@ -256,13 +255,13 @@ class Engine:
             for e in self.store.journal.with_state("done")
         ]
         paths = write_manifest(rows, directory, self.clock())
-        actions.manifest_exported(self, paths, len(rows))
+        self.recorder.manifest_exported(paths, len(rows))
         return paths
 
     def verify_audit(self) -> AuditReport:
         """Verify the trail, then record that it was verified (and what was found)."""
         report = verify_trail(self.audit.path)
-        actions.audit_verified(self, report)
+        self.recorder.audit_verified(report)
         return report
 
     # ---- the loop --------------------------------------------------------------------
@@ -369,19 +368,8 @@ class Engine:
         self, entry: QueueEntry, over: EntryOver, graph_calls: Sequence[Timing] = ()
     ) -> None:
         status: Status = "skipped" if over.status is Step.SKIPPED else "failed"
-        self.store.queue.set_status(entry.entry_id, status, over.reason)
-        self.store.event(status, over.reason, entry.entry_id)
+        self.recorder.entry_ended(entry, status, over.reason, graph_calls)
         self._last_ended = entry.entry_id
-        self.audit.append(
-            "enrollment " + status,
-            outcome=status,
-            reason=over.reason,
-            operator=self.operator,
-            upn=entry.upn,
-            user_id=entry.user_id,
-            entry_id=entry.entry_id,
-            graph_calls=graph_calls,
-        )
         self.step(entry, over.status, over.reason)
         self.emit(
             EnrollmentResult(

@@ -5,24 +5,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from fido2.hid.base import HidDescriptor
 
-from kiosk.audit import credential_id_sha256
-from kiosk.audit_chain import AuditFieldError
 from kiosk.enroll import steps
 from kiosk.enroll.control import Command, EntryOver, Stopped
 from kiosk.enroll.events import EnrollmentResult, KeyGone, Prompt, Step
 from kiosk.enroll.ports import ENTRA_ERRORS
+from kiosk.enroll.recorder import Success
 from kiosk.enroll.registration import lookup
 from kiosk.enroll.replace import confirm_replace, delete_methods
 from kiosk.entra.calls import GraphCalls
 from kiosk.entra.errors import GraphNotFoundError
-from kiosk.entra.http import Timing
 from kiosk.entra.models import CreationOptions, Fido2Method
 from kiosk.errors import KioskError
 from kiosk.keys.errors import KeyPulledError
@@ -167,7 +163,7 @@ def attempt(
 ) -> None:
     eng.signals.new_attempt()
     eng.used_paths.add(str(descriptor.path))
-    eid = eng.store.journal.start(entry.entry_id, entry.user_id, entry.upn, eng.operator)
+    eid = eng.recorder.attempt_started(entry)
     att = steps.Attempt(entry, eid, descriptor, holder[0])
     with att.graph:  # the Graph calls made for this attempt, for its audit record
         _attempt(eng, att, holder)
@@ -213,7 +209,7 @@ def _attempt(eng: Engine, att: steps.Attempt, holder: list[CreationOptions | Non
         found = _registered_after_all(eng, att, journal_row.started)
         if found is not None and att.display is not None:  # Graph took it before the failure
             log.warning("attempt %d failed after registering; recorded as done", eid)
-            eng.store.journal.step(eid, Step.REGISTERED, method_id=found.id)
+            eng.recorder.reached(eid, Step.REGISTERED, method_id=found.id)
             finish(eng, att, att.display, "unknown (interrupted)", found.id)
             return
         over = steps.ended_by_operator(eng)
@@ -259,19 +255,11 @@ def _attempt_failed(
     if row is not None and row.credential_id and not row.method_id:
         serial = row.serial or "(no serial)"
         reason = f"Key {serial} holds a credential that was not registered; reset it. {reason}"
-        eng.store.journal.finish(att.enrollment_id, "orphan", reason)
-        eng.audit.append(
-            "orphan credential",
-            outcome="orphan",
-            reason=reason,
-            operator=eng.operator,
-            upn=att.entry.upn,
-            user_id=att.entry.user_id,
-            entry_id=att.entry.entry_id,
+        eng.recorder.orphan(
+            att.entry, att.enrollment_id, reason,
             key={"serial": row.serial, "aaguid": row.aaguid, "model": row.model},
             graph_calls=steps.graph_calls(att),
         )
-        eng.store.event("orphan", reason, att.entry.entry_id)
         return KioskError(
             reason,
             title=f"Key {serial} must be reset",
@@ -286,22 +274,9 @@ def _attempt_failed(
     note = f"Key {serial} keeps the PIN the kiosk set{holds}: reset it before it is used again."
     if pinned:  # like a crash at this step (recovery): the key must be reset before reuse
         reason = f"{reason.rstrip('.')}. {note}"
-    eng.store.journal.finish(att.enrollment_id, "failed", reason)
-    eng.store.event("attempt failed", reason, att.entry.entry_id)
-    try:
-        eng.audit.append(
-            "attempt failed",
-            outcome="failed",
-            reason=reason,
-            operator=eng.operator,
-            upn=att.entry.upn,
-            user_id=att.entry.user_id,
-            entry_id=att.entry.entry_id,
-            key=att.info,
-            graph_calls=steps.graph_calls(att),
-        )
-    except AuditFieldError:  # a reason the audit will not hold: keep the journal's copy
-        log.warning("attempt %d: failure reason not audited", att.enrollment_id)
+    eng.recorder.attempt_failed(
+        att.entry, att.enrollment_id, reason, key=att.info, graph_calls=steps.graph_calls(att)
+    )
     if not pinned:
         return None
     if isinstance(exc, KioskError):
@@ -326,26 +301,6 @@ def _attempt_failed(
     return KioskError(reason, title=f"Key {serial} must be reset", next_step=again)
 
 
-@dataclass(frozen=True)
-class Success:
-    """What the records of one registered key need (from the attempt, or from the journal)."""
-
-    enrollment_id: int
-    serial: str | None
-    aaguid: str
-    model: str
-    firmware: str | None
-    method_id: str
-    credential_id: bytes
-    attestation_format: str
-    display_name: str
-    pin_policy: str
-    recovered: bool = False
-    timings: dict[str, float] | None = None
-    graph_calls: Sequence[Timing] = ()
-    """The Graph calls made for this key: its creation options, register (and retries), lists."""
-
-
 def finish(eng: Engine, att: steps.Attempt, display: str, pin_policy: str, method_id: str) -> None:
     """Registered: record the key, count it and audit it."""
     assert att.info is not None and att.credential is not None  # noqa: S101
@@ -365,51 +320,9 @@ def finish(eng: Engine, att: steps.Attempt, display: str, pin_policy: str, metho
 
 
 def record_success(eng: Engine, entry: QueueEntry, ok: Success) -> None:
-    if ok.serial:
-        eng.store.inventory.record(
-            serial=ok.serial, aaguid=ok.aaguid, model=ok.model, firmware=ok.firmware,
-            user_id=entry.user_id, upn=entry.upn, method_id=ok.method_id,
-        )
-    row = eng.store.journal.get(ok.enrollment_id)
-    if ok.recovered and _audited_before(eng, ok.credential_id):
-        # The kiosk stopped between this record and the journal's "done": not twice.
-        log.info("Enrollment %d was already in the audit trail", ok.enrollment_id)
-    else:
-        _audit_success(eng, entry, ok, row.operator if row is not None else None)
-    eng.store.journal.complete(ok.enrollment_id)
+    eng.recorder.enrolled(entry, ok)
     updated = eng.store.queue.get(entry.entry_id)
     assert updated is not None  # noqa: S101
     n = f"key {updated.keys_done} of {updated.keys_wanted}"
     eng.step(updated, Step.DONE, n if updated.keys_wanted > 1 else "")
     eng.queue_changed()
-
-
-def _audited_before(eng: Engine, credential_id: bytes) -> bool:
-    """An "enrolled" record for this credential is among the trail's last records."""
-    digest = credential_id_sha256(credential_id)
-    return any(
-        r.get("event") == "enrolled"
-        and isinstance(r.get("credential"), dict)
-        and r["credential"].get("credential_id_sha256") == digest
-        for r in eng.audit.recent()
-    )
-
-
-def _audit_success(eng: Engine, entry: QueueEntry, ok: Success, operator: str | None) -> None:
-    eng.audit.append(
-        "enrolled",
-        reason="finished after a restart" if ok.recovered else "",
-        operator=operator or eng.operator,
-        upn=entry.upn,
-        user_id=entry.user_id,
-        entry_id=entry.entry_id,
-        key={"serial": ok.serial, "aaguid": ok.aaguid, "model": ok.model,
-             "firmware": ok.firmware},
-        method_id=ok.method_id,
-        credential_id=ok.credential_id,
-        attestation_format=ok.attestation_format,
-        display_name=ok.display_name,
-        detail=f"PIN policy: {ok.pin_policy}",
-        timings_ms=ok.timings,
-        graph_calls=ok.graph_calls,
-    )

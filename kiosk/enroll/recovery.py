@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiosk.enroll.events import ErrorRaised, Step
-from kiosk.enroll.flow import Success, record_success
+from kiosk.enroll.flow import record_success
 from kiosk.enroll.ports import ENTRA_ERRORS
+from kiosk.enroll.recorder import Success
 from kiosk.enroll.registration import lookup, register_once
 from kiosk.enroll.replace import delete_methods
 from kiosk.entra.calls import GraphCalls, merged
@@ -96,18 +97,10 @@ def _orphan(eng: Engine, enr: Enrollment, why: str, calls: GraphCalls) -> str:
         f"Key {serial} holds a credential for {enr.upn} that is not registered ({why}); "
         "reset the key before using it again."
     )
-    eng.store.journal.finish(enr.id, "orphan", reason)
-    eng.store.event("orphan", reason, enr.entry_id)
-    eng.audit.append(
-        "orphan credential",
-        outcome="orphan",
-        reason=reason,
-        operator=enr.operator,
-        upn=enr.upn,
-        user_id=enr.user_id,
-        entry_id=enr.entry_id,
+    eng.recorder.orphan(
+        enr, enr.id, reason,
         key={"serial": enr.serial, "aaguid": enr.aaguid, "model": enr.model},
-        graph_calls=merged(enr.graph_calls, calls.calls),
+        graph_calls=merged(enr.graph_calls, calls.calls), operator=enr.operator,
     )
     eng.emit(
         ErrorRaised(
@@ -126,7 +119,7 @@ def _done(eng: Engine, enr: Enrollment, method_id: str, calls: GraphCalls) -> st
     cred = enr.credential()
     assert entry is not None and cred is not None  # noqa: S101
     if enr.step is not Step.REGISTERED:
-        eng.store.journal.step(enr.id, Step.REGISTERED, method_id=method_id)
+        eng.recorder.reached(enr.id, Step.REGISTERED, method_id=method_id)
     record_success(
         eng,
         entry,
@@ -148,7 +141,7 @@ def _resume_one(eng: Engine, enr: Enrollment, calls: GraphCalls) -> str:
     if cred is None:
         if enr.step in _AFTER_PIN:
             return _orphan(eng, enr, f"interrupted at step {enr.step.value}", calls)
-        eng.store.journal.finish(enr.id, "failed", f"interrupted at step {enr.step.value}")
+        eng.recorder.interrupted(enr.id, f"interrupted at step {enr.step.value}")
         return ""
     if enr.method_id:
         return _done(eng, enr, enr.method_id, calls)

@@ -61,14 +61,5 @@ def delete_methods(
                     if not interactive:
                         raise
                     steps.graph_trouble(eng, exc)
-        eng.audit.append(
-            "method deleted",
-            reason="replace mode",
-            operator=eng.operator,
-            upn=entry.upn,
-            user_id=entry.user_id,
-            entry_id=entry.entry_id,
-            method_id=method_id,
-            graph_calls=calls.calls,
-        )
+        eng.recorder.method_deleted(entry, method_id, calls.calls)
     eng.store.queue.clear_replace(entry.entry_id)

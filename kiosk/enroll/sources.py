@@ -62,7 +62,6 @@ def add_user(eng: Engine, upn: str, *, keys_per_user: int, replace: bool) -> Imp
     if isinstance(found, str):
         return ImportReport(f"UPN {text}", 0, 0, (ImportProblem(None, text, found),))
     added, already = _queue(eng, [found], keys=keys_per_user, replace=replace, source="upn")
-    eng.store.event("import", f"upn: {added} added, {already} already queued")
     return ImportReport(f"UPN {text}", added, already)
 
 
@@ -83,10 +82,6 @@ def import_csv(eng: Engine, path: Path, *, keys_per_user: int, replace: bool) ->
         added += a
         already += b
     problems.sort(key=lambda p: (p.line or 0, p.value))
-    eng.store.event(
-        "import",
-        f"csv {path.name}: {added} added, {already} already queued, {len(problems)} problems",
-    )
     return ImportReport(f"CSV {path.name}", added, already, tuple(problems))
 
 
@@ -99,8 +94,5 @@ def sync_group(eng: Engine, name_or_id: str, *, keys_per_user: int) -> ImportRep
         return ImportReport(f"group {name_or_id}", 0, 0, (ImportProblem(None, name_or_id, reason),))
     added, already = _queue(
         eng, users, keys=keys_per_user, replace=False, source=f"group:{group.id}"
-    )
-    eng.store.event(
-        "import", f"group {group.display_name}: {added} added, {already} already queued"
     )
     return ImportReport(f"group {group.display_name}", added, already)

@@ -143,7 +143,7 @@ def identify(eng: Engine, att: Attempt) -> KeyInfo:
 
 def check(eng: Engine, att: Attempt, info: KeyInfo) -> key_policy.KeyCheck:
     store = eng.store
-    store.journal.key(att.enrollment_id, info)
+    eng.recorder.key_identified(att.enrollment_id, info)
     owner = store.inventory.get(info.serial) if info.serial else None
     earlier = store.journal.serial_busy(info.serial) if info.serial else None
     if earlier is not None and earlier.id == att.enrollment_id:
@@ -213,7 +213,7 @@ def reset(eng: Engine, att: Attempt) -> KeyInfo:
 
 
 def _after_reset(eng: Engine, att: Attempt) -> KeyInfo:
-    eng.store.journal.step(att.enrollment_id, Step.RESET)
+    eng.recorder.reached(att.enrollment_id, Step.RESET)
     eng.step(att.entry, Step.RESET)
     eng.prompt(Prompt.WORKING)
     return identify(eng, att)
@@ -239,7 +239,7 @@ def set_pin(eng: Engine, att: Attempt, pin: Pin) -> None:
     assert att.session is not None  # noqa: S101
     eng.prompt(Prompt.WORKING)
     att.session.set_pin(pin.reveal())
-    eng.store.journal.step(att.enrollment_id, Step.PIN_SET)
+    eng.recorder.reached(att.enrollment_id, Step.PIN_SET)
     eng.step(att.entry, Step.PIN_SET)
 
 
@@ -279,7 +279,7 @@ def journal_and_escrow(eng: Engine, att: Attempt, pin: Pin, options: CreationOpt
     if eng.settings.escrow.mode in ("sealed", "both"):
         blob = seal(pin, entry.upn, info.serial, eng.recipients, now=eng.clock())
         escrow_file = str(eng.escrow.write(entry.entry_id, info.serial, blob, now=eng.clock()))
-    eng.store.journal.credential(
+    eng.recorder.credential_made(
         att.enrollment_id,
         att.credential,
         challenge_expires=options.challenge_expires_at,
@@ -309,7 +309,7 @@ def apply_pin_policy(eng: Engine, att: Attempt, pin: Pin, apply: bool) -> str:
             except KeyPulledError:
                 _wait_same_key(eng, att)
         text = f"min length {min_length}" + (", PIN change forced" if pol.force_pin_change else "")
-    eng.store.journal.step(att.enrollment_id, Step.PIN_POLICY_APPLIED, pin_policy=text)
+    eng.recorder.reached(att.enrollment_id, Step.PIN_POLICY_APPLIED, pin_policy=text)
     eng.step(att.entry, Step.PIN_POLICY_APPLIED, text)
     return text
 
@@ -361,7 +361,7 @@ def register(eng: Engine, att: Attempt, display: str, sent_at_iso: str) -> Fido2
             eng.prompt(Prompt.WORKING, "Registration failed: retry, or skip this user.")
             wait_command(eng, {"retry"}, key_path=None)
             maybe_sent = True
-    eng.store.journal.step(att.enrollment_id, Step.REGISTERED, method_id=method.id)
+    eng.recorder.reached(att.enrollment_id, Step.REGISTERED, method_id=method.id)
     eng.step(att.entry, Step.REGISTERED)
     att.method = method
     return method

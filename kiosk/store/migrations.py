@@ -88,6 +88,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE enrollments ADD COLUMN graph_calls TEXT;
     """,
+    # 3: the events table goes. Nothing read it: what happened is in the audit trail, written
+    # by kiosk.enroll.recorder (with the journal for attempts and the queue for entries).
+    """
+    DROP INDEX IF EXISTS events_entry;
+    DROP TABLE IF EXISTS events;
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -116,10 +116,21 @@ def test_inventory_records_and_moves_keys(tmp_path: Path) -> None:
     assert s.inventory.get("2") is None
 
 
-def test_events_are_kept(tmp_path: Path) -> None:
+def test_a_version_2_database_loses_its_events_table_and_keeps_its_queue(
+    tmp_path: Path,
+) -> None:
+    raw = sqlite3.connect(tmp_path / "k.db")
+    raw.executescript(MIGRATIONS[0] + ";" + MIGRATIONS[1] + "; PRAGMA user_version = 2;")
+    raw.execute(
+        "INSERT INTO queue (position, upn, user_id, updated) VALUES (1, 'a@x', 'u1', 'now')"
+    )
+    raw.execute("INSERT INTO events (time, kind) VALUES ('now', 'import')")
+    raw.commit()
+    raw.close()
     s = Store(tmp_path / "k.db")
-    s.event("import", "3 added", None)
-    assert s.events() == [("import", "3 added")]
+    tables = {r["name"] for r in s.db.query("SELECT name FROM sqlite_master")}
+    assert "events" not in tables and "events_entry" not in tables
+    assert s.queue.find("a@x") is not None
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
