@@ -15,6 +15,8 @@ from kiosk.audit import AuditTrail
 from kiosk.config import Settings
 from kiosk.enroll.engine import Engine
 from kiosk.enroll.escrow import EscrowStore
+from kiosk.enroll.queue_service import QueueService
+from kiosk.enroll.recorder import Recorder
 from kiosk.entra.auth import TokenProvider
 from kiosk.entra.graph import GraphClient
 from kiosk.entra.http import make_session
@@ -56,15 +58,29 @@ def load_mds(settings: Settings) -> MdsCatalog | None:
         return None
 
 
-def build_kiosk(
+@dataclass
+class Records:
+    """What every front end that changes the kiosk's state needs: Graph, store and trail,
+    and the Recorder over the last two."""
+
+    graph: GraphClient
+    store: Store
+    audit: AuditTrail
+    recorder: Recorder
+
+    def close(self) -> None:
+        self.store.close()
+        self.audit.close()
+
+
+def open_records(
     settings: Settings,
-    backend: HidBackend,
     *,
     operator: str | None = None,
     clock: Callable[[], datetime] = _utc_now,
     env: Mapping[str, str] | None = None,
-) -> Kiosk:
-    """Wire Graph (MSAL + one HTTP session), store, audit trail and escrow into an Engine.
+) -> Records:
+    """Graph (MSAL + one HTTP session), the store and the audit trail.
 
     ``env`` is where systemd credentials are looked up ($CREDENTIALS_DIRECTORY); None means
     the process environment.
@@ -78,9 +94,27 @@ def build_kiosk(
     graph = GraphClient(settings, tokens, session)
     store = Store(settings.store.path, clock=clock)
     audit = AuditTrail(settings.store.audit_path)
+    return Records(graph, store, audit, Recorder(store, audit, operator=operator))
+
+
+def queue_service(records: Records) -> QueueService:
+    """The queue alone (`kiosk import`): no engine, no HID watcher, no escrow certificates."""
+    return QueueService(records.graph, records.store.queue, records.recorder)
+
+
+def build_kiosk(
+    settings: Settings,
+    backend: HidBackend,
+    *,
+    operator: str | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+    env: Mapping[str, str] | None = None,
+) -> Kiosk:
+    """Wire Graph, store, audit trail (:func:`open_records`) and escrow into an Engine."""
+    records = open_records(settings, clock=clock, env=env)
     escrow = EscrowStore(settings.escrow.directory)
     engine = Engine(
-        settings, store, graph, backend, audit, escrow, clock,
+        settings, records.store, records.graph, backend, records.audit, escrow, clock,
         operator=operator, mds=load_mds(settings),
     )
-    return Kiosk(settings, engine, store, audit, graph)
+    return Kiosk(settings, engine, records.store, records.audit, records.graph)

@@ -41,8 +41,7 @@ def register(subparsers: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     from kiosk.config import load
     from kiosk.errors import ConfigError
-    from kiosk.keys.hid import RealHidBackend
-    from kiosk.wiring import build_kiosk
+    from kiosk.wiring import open_records, queue_service
 
     settings = load(args.config)
     keys = args.keys if args.keys is not None else settings.policy.keys_per_user
@@ -58,19 +57,19 @@ def handle(args: argparse.Namespace) -> int:
             title="CSV not found",
             next_step="Check the path of the CSV and run the command again.",
         )
-    kiosk = build_kiosk(settings, RealHidBackend())
+    records = open_records(settings)
     try:
-        engine = kiosk.engine
+        service = queue_service(records)
         if args.csv is not None:
-            report = engine.import_csv(args.csv, keys_per_user=keys, replace=args.replace)
+            report = service.import_csv(args.csv, keys_per_user=keys, replace=args.replace)
         elif args.group is not None:
             if args.replace:
                 print("note: --replace applies to CSV and single users only", file=sys.stderr)
-            report = engine.sync_group(args.group, keys_per_user=keys)
+            report = service.sync_group(args.group, keys_per_user=keys)
         else:
-            report = engine.add_user(args.upn, keys_per_user=keys, replace=args.replace)
+            report = service.add_user(args.upn, keys_per_user=keys, replace=args.replace)
     finally:
-        kiosk.close()
+        records.close()
     print(
         f"{report.source}: {report.added} queued, {report.already_queued} already queued, "
         f"{len(report.problems)} not queued"

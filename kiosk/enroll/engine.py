@@ -44,6 +44,7 @@ from kiosk.enroll.events import (
 from kiosk.enroll.manifest import ManifestRow, write_manifest
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.prefetch import Prefetcher
+from kiosk.enroll.queue_service import QueueService
 from kiosk.enroll.recorder import Recorder
 from kiosk.entra.http import Timing
 from kiosk.errors import KioskError
@@ -94,6 +95,7 @@ class Engine:
         self.clock = clock
         self.mds = mds
         self.recorder = Recorder(store, audit, operator=operator)
+        self.queue = QueueService(graph, store.queue, self.recorder, on_change=self.queue_changed)
         if recipients is None and settings.escrow.mode in ("sealed", "both"):
             recipients = load_recipients(settings.escrow.recipients)
         self.recipients = recipients or []
@@ -193,36 +195,13 @@ class Engine:
     def import_csv(
         self, path: Path, *, keys_per_user: int = 1, replace: bool = False
     ) -> ImportReport:
-        from kiosk.enroll.sources import import_csv
-
-        source = f"csv:{path.name}"
-        try:
-            report = import_csv(self, path, keys_per_user=keys_per_user, replace=replace)
-        except KioskError as exc:
-            self.recorder.queue_import_failed(exc, source=source)
-            raise
-        return self._imported(report, source, keys_per_user, replace)
+        return self.queue.import_csv(path, keys_per_user=keys_per_user, replace=replace)
 
     def add_user(self, upn: str, *, keys_per_user: int = 1, replace: bool = False) -> ImportReport:
-        from kiosk.enroll.sources import add_user
-
-        report = add_user(self, upn, keys_per_user=keys_per_user, replace=replace)
-        return self._imported(report, "upn", keys_per_user, replace)
+        return self.queue.add_user(upn, keys_per_user=keys_per_user, replace=replace)
 
     def sync_group(self, name_or_id: str, *, keys_per_user: int = 1) -> ImportReport:
-        from kiosk.enroll.sources import sync_group
-
-        report = sync_group(self, name_or_id, keys_per_user=keys_per_user)
-        return self._imported(report, f"group:{name_or_id.strip()}", keys_per_user, False)
-
-    def _imported(
-        self, report: ImportReport, source: str, keys_per_user: int, replace: bool
-    ) -> ImportReport:
-        self.queue_changed()
-        self.recorder.queue_imported(
-            report, source=source, keys_per_user=keys_per_user, replace=replace
-        )
-        return report
+        return self.queue.sync_group(name_or_id, keys_per_user=keys_per_user)
 
     def queue_page(
         self,
@@ -233,13 +212,13 @@ class Engine:
         status: Status | None = None,
         sort: SortKey = "position",
     ) -> list[QueueRow]:
-        return self.store.queue.page(offset, limit, search=search, status=status, sort=sort)
+        return self.queue.page(offset, limit, search=search, status=status, sort=sort)
 
     def queue_size(self, *, search: str = "", status: Status | None = None) -> int:
-        return self.store.queue.size(search=search, status=status)
+        return self.queue.size(search=search, status=status)
 
     def counts(self) -> dict[str, int]:
-        return self.store.queue.counts()
+        return self.queue.counts()
 
     def export_manifest(self, directory: Path) -> list[Path]:
         rows = [

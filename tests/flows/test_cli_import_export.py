@@ -87,6 +87,24 @@ def test_import_one_upn_with_backup_keys(
     assert row.upn == upn and row.keys_wanted == 2
 
 
+def test_import_needs_no_escrow_certificate_and_is_audited(
+    fake_tenant: FakeTenant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Queueing users builds no enrollment engine: a helpdesk certificate that is not there
+    yet (it is needed to seal PINs, not to queue users) does not stop the import."""
+    upn = f"hedy@{fake_tenant.state.domain}"
+    fake_tenant.state.add_user(upn, "Hedy")
+    config = write_config(fake_tenant, tmp_path)
+    text = config.read_text(encoding="utf-8")
+    cert = str(tmp_path / "helpdesk")
+    config.write_text(text.replace(cert, str(tmp_path / "not-yet")), encoding="utf-8")
+    assert main(["import", "--config", str(config), "--upn", upn]) == 0
+    assert "1 queued" in capsys.readouterr().out
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    (imported,) = [r for r in records if r["event"] == "queue imported"]
+    assert imported["counts"]["added"] == 1 and imported["source"] == "upn"
+
+
 def test_import_refuses_a_missing_csv_with_a_next_step(
     fake_tenant: FakeTenant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
