@@ -4,8 +4,10 @@ them into registered, PIN-protected, recorded credentials.
 It implements :class:`kiosk.enroll.api.EngineControl`. ``run`` drives one loop on the caller's
 thread (a Textual worker, or the headless runner's main thread); operator commands from other
 threads are queued to it (:mod:`kiosk.enroll.control`); events go to the subscribed listeners.
-The per-key steps are in :mod:`kiosk.enroll.steps`; crash recovery in
-:mod:`kiosk.enroll.recovery`; queue sources in :mod:`kiosk.enroll.sources`.
+The engine holds the roles the enrollment works with (:mod:`kiosk.enroll.station`: dialog,
+key I/O, Graph port, Recorder) and hands them to the per-entry flow (:mod:`kiosk.enroll.flow`,
+steps in :mod:`kiosk.enroll.steps`) and the crash recovery (:mod:`kiosk.enroll.recovery`);
+the queue is a service of its own (:mod:`kiosk.enroll.queue_service`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -30,34 +31,26 @@ from kiosk.enroll.api import (
     Status,
 )
 from kiosk.enroll.control import Command, EntryOver, Signals, Stopped
+from kiosk.enroll.dialog import Dialog, Listener
 from kiosk.enroll.escrow import EscrowStore, load_recipients
-from kiosk.enroll.events import (
-    EnrollmentResult,
-    ErrorRaised,
-    Event,
-    Prompt,
-    PromptChanged,
-    QueueChanged,
-    Step,
-    StepChanged,
-)
+from kiosk.enroll.events import Prompt
+from kiosk.enroll.flow import work_entry
+from kiosk.enroll.keyio import KeyIO
 from kiosk.enroll.manifest import ManifestRow, write_manifest
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.prefetch import Prefetcher
 from kiosk.enroll.queue_service import QueueService
 from kiosk.enroll.recorder import Recorder
-from kiosk.entra.http import Timing
+from kiosk.enroll.recovery import pending, resume
+from kiosk.enroll.station import Escrow, Station
 from kiosk.errors import KioskError
 from kiosk.keys.mds import MdsCatalog
 from kiosk.keys.types import HidBackend
 from kiosk.keys.watcher import KeyWatcher
 from kiosk.store import Store
 from kiosk.store.db import Clock, utc_now
-from kiosk.store.queue import QueueEntry
 
 log = logging.getLogger("kiosk.enroll.engine")
-
-Listener = Callable[[Event], None]
 
 RECOVERY_RETRY_SECONDS = 5.0
 """How often attempts left open by a restart are tried again while Graph is unreachable."""
@@ -89,19 +82,18 @@ class Engine:
         self.settings = settings
         self.store = store
         self.graph = graph
-        self.backend = backend
         self.audit = audit
-        self.escrow = escrow
         self.clock = clock
-        self.mds = mds
         self.recorder = Recorder(store, audit, operator=operator)
-        self.queue = QueueService(graph, store.queue, self.recorder, on_change=self.queue_changed)
         if recipients is None and settings.escrow.mode in ("sealed", "both"):
             recipients = load_recipients(settings.escrow.recipients)
-        self.recipients = recipients or []
-        poll = settings.kiosk.poll_interval_ms / 1000.0
-        self.watcher = KeyWatcher(backend, poll_interval=poll)
-        self.signals = Signals(self.watcher, poll)
+        self.keys = KeyIO(
+            backend,
+            poll_interval=settings.kiosk.poll_interval_ms / 1000.0,
+            reset_window_seconds=settings.policy.reset_window_seconds,
+            mds=mds,
+        )
+        self.dialog = Dialog(self.keys.signals, self.handle_global)
         self.prefetch = Prefetcher(
             graph.creation_options,
             self._upcoming,
@@ -109,10 +101,11 @@ class Engine:
             depth=settings.graph.prefetch,
             refresh_margin=min(120.0, settings.graph.challenge_timeout_minutes * 60 / 5),
         )
-        self._listeners: list[Listener] = []
-        self._last_prompt: PromptChanged | None = None
-        self.used_paths: set[str] = set()
-        """Keys (HID paths) an attempt has used and that have not been seen removed since."""
+        self.station = Station(
+            settings, self.dialog, self.keys, graph, self.prefetch, self.recorder, store,
+            Escrow(escrow, recipients or []), clock,
+        )
+        self.queue = QueueService(graph, store.queue, self.recorder, on_change=self.queue_changed)
         self._selected: int | None = None
         self._last_ended: int | None = None
         self._running = threading.Lock()
@@ -120,35 +113,23 @@ class Engine:
         self.recovery_report: list[str] = []
         """One line per crash-recovery finding (orphans with their key serial)."""
 
-    # ---- events ----------------------------------------------------------------------
+    @property
+    def signals(self) -> Signals:
+        return self.keys.signals
+
+    @property
+    def watcher(self) -> KeyWatcher:
+        return self.keys.watcher
+
+    @property
+    def backend(self) -> HidBackend:
+        return self.keys.backend
 
     def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    def emit(self, event: Event) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                log.exception("an engine listener failed on %s", type(event).__name__)
-
-    def prompt(self, prompt: Prompt, detail: str = "") -> None:
-        """Change the big prompt (an idle prompt repeated while idle is said once)."""
-        event = PromptChanged(prompt, detail)
-        if prompt is Prompt.IDLE and event == self._last_prompt:
-            return
-        self._last_prompt = event
-        self.emit(event)
-
-    def step(self, entry: QueueEntry, step: Step, detail: str = "") -> None:
-        self.emit(StepChanged(entry.entry_id, entry.upn, step, detail))
-
-    def error(self, exc: KioskError, *, retryable: bool = True) -> None:
-        self.emit(ErrorRaised(exc.title, exc.detail, exc.next_step, retryable))
+        self.dialog.subscribe(listener)
 
     def queue_changed(self) -> None:
-        self.emit(QueueChanged(self.store.queue.counts()))
-        self.prefetch.wake()
+        self.station.queue_changed()
 
     # ---- operator commands (any thread) ----------------------------------------------
 
@@ -179,7 +160,7 @@ class Engine:
             self.recorder.operator_changed(name)
         except KioskError as exc:
             log.error("operator change not audited: %s", exc.detail)
-            self.error(exc, retryable=False)
+            self.dialog.error(exc, retryable=False)
         self.signals.put(Command("wake"))
 
     def select(self, entry_id: int) -> None:
@@ -249,8 +230,6 @@ class Engine:
         return [(e.entry_id, e.user_id) for e in self.store.queue.upcoming(n, first=self._selected)]
 
     def run(self, stop: threading.Event) -> None:
-        from kiosk.enroll.recovery import resume
-
         if not self._running.acquire(blocking=False):
             raise RuntimeError("Engine.run is already running")
         self.signals.stop = stop
@@ -264,7 +243,7 @@ class Engine:
 
         threading.Thread(target=stop_key_calls, name="kiosk-engine-stop", daemon=True).start()
         try:
-            self.recovery_report = resume(self)
+            self.recovery_report = resume(self.station)
             self._schedule_recovery()
             self.queue_changed()
             self.prefetch.start(stop)
@@ -278,32 +257,27 @@ class Engine:
         finally:
             finished.set()
             self.prefetch.join()
-            self.prompt(Prompt.IDLE)
+            self.dialog.prompt(Prompt.IDLE)
             self._running.release()
 
     def _schedule_recovery(self) -> None:
-        from kiosk.enroll.recovery import pending
-
         again = time.monotonic() + RECOVERY_RETRY_SECONDS
-        self._recovery_retry_at = again if pending(self) else None
+        self._recovery_retry_at = again if pending(self.station) else None
 
     def _loop_once(self) -> None:
-        from kiosk.enroll.flow import work_entry
-        from kiosk.enroll.recovery import resume
-
         self._handle_idle_commands()
         if self._recovery_retry_at is not None and time.monotonic() >= self._recovery_retry_at:
-            self.recovery_report.extend(resume(self))
+            self.recovery_report.extend(resume(self.station))
             self._schedule_recovery()
             self.queue_changed()
         if self.operator is None:
-            self.prompt(Prompt.IDLE, "Sign in to start enrolling.")
+            self.dialog.prompt(Prompt.IDLE, "Sign in to start enrolling.")
             self.idle_wait()
             return
         entries = self.store.queue.upcoming(1, first=self._selected)
         if not entries:
             waiting = self._recovery_retry_at is not None
-            self.prompt(
+            self.dialog.prompt(
                 Prompt.IDLE,
                 "Finishing an interrupted enrollment: waiting for Microsoft Graph."
                 if waiting
@@ -314,7 +288,9 @@ class Engine:
         entry = entries[0]
         if self._selected == entry.entry_id:
             self._selected = None
-        work_entry(self, entry)
+        ended = work_entry(self.station, entry)
+        if ended is not None:
+            self._last_ended = ended
 
     def idle_wait(self) -> None:
         """Wait while there is nothing to do, handling the commands that make sense now."""
@@ -342,20 +318,6 @@ class Engine:
     @property
     def selected(self) -> int | None:
         return self._selected
-
-    def entry_ended(
-        self, entry: QueueEntry, over: EntryOver, graph_calls: Sequence[Timing] = ()
-    ) -> None:
-        status: Status = "skipped" if over.status is Step.SKIPPED else "failed"
-        self.recorder.entry_ended(entry, status, over.reason, graph_calls)
-        self._last_ended = entry.entry_id
-        self.step(entry, over.status, over.reason)
-        self.emit(
-            EnrollmentResult(
-                entry.entry_id, entry.upn, over.status, over.reason, over.next_step
-            )
-        )
-        self.queue_changed()
 
 
 def _conforms(engine: Engine) -> EngineControl:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from kiosk.enroll.events import ErrorRaised, Step
 from kiosk.enroll.flow import record_success
@@ -27,11 +26,9 @@ from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.enroll.recorder import Success
 from kiosk.enroll.registration import lookup, register_once
 from kiosk.enroll.replace import delete_methods
+from kiosk.enroll.station import Station
 from kiosk.entra.calls import GraphCalls, merged
 from kiosk.store.journal import Enrollment
-
-if TYPE_CHECKING:
-    from kiosk.enroll.engine import Engine
 
 CHALLENGE_MARGIN_SECONDS = 15.0
 WAITING = "an interrupted enrollment is being finished (waiting for Microsoft Graph)"
@@ -44,46 +41,46 @@ class _StillOpen(Exception):
     """The attempt stays open: Graph could not be asked now."""
 
 
-def pending(eng: Engine) -> bool:
+def pending(st: Station) -> bool:
     """Are there attempts left open (Graph was unreachable when they were resumed)?"""
-    return bool(eng.store.journal.open_attempts())
+    return bool(st.store.journal.open_attempts())
 
 
-def _requeue_if_waiting(eng: Engine, entry_id: int) -> None:
-    entry = eng.store.queue.get(entry_id)
+def _requeue_if_waiting(st: Station, entry_id: int) -> None:
+    entry = st.store.queue.get(entry_id)
     if entry is not None and entry.status == "failed" and entry.reason == WAITING:
-        eng.store.queue.set_status(entry_id, "pending")
+        st.store.queue.set_status(entry_id, "pending")
 
 
-def resume(eng: Engine) -> list[str]:
+def resume(st: Station) -> list[str]:
     """Finish what a crash interrupted; return one line per finding (orphans name the serial).
 
     Call it again later while :func:`pending` says so (the engine does, between users)."""
     report: list[str] = []
-    for enr in eng.store.journal.open_attempts():
+    for enr in st.store.journal.open_attempts():
         try:
             with GraphCalls() as calls:  # for the attempt's audit record
-                line = _resume_one(eng, enr, calls)
+                line = _resume_one(st, enr, calls)
         except _StillOpen as still:
             report.append(str(still))
             continue
         if line:
             report.append(line)
-        _requeue_if_waiting(eng, enr.entry_id)
-    eng.store.queue.release_active()
-    report.extend(_finish_replacements(eng))
+        _requeue_if_waiting(st, enr.entry_id)
+    st.store.queue.release_active()
+    report.extend(_finish_replacements(st))
     return report
 
 
-def _finish_replacements(eng: Engine) -> list[str]:
+def _finish_replacements(st: Station) -> list[str]:
     """Replace mode was confirmed and the new key registered, then the kiosk stopped before
     the old methods were all deleted: delete the rest now (every method not enrolled here)."""
     lines = []
-    for entry in eng.store.queue.unfinished_replacements():
-        ours = {e.method_id for e in eng.store.journal.for_entry(entry.entry_id) if e.method_id}
+    for entry in st.store.queue.unfinished_replacements():
+        ours = {e.method_id for e in st.store.journal.for_entry(entry.entry_id) if e.method_id}
         try:
-            old = [m.id for m in eng.graph.list_fido2_methods(entry.user_id) if m.id not in ours]
-            delete_methods(eng, entry, old, interactive=False)
+            old = [m.id for m in st.graph.list_fido2_methods(entry.user_id) if m.id not in ours]
+            delete_methods(None, st.graph, st.recorder, st.store.queue, entry, method_ids=old)
         except ENTRA_ERRORS as exc:
             lines.append(f"{entry.upn}: old security keys not deleted yet ({exc.title}).")
             continue
@@ -91,18 +88,18 @@ def _finish_replacements(eng: Engine) -> list[str]:
     return lines
 
 
-def _orphan(eng: Engine, enr: Enrollment, why: str, calls: GraphCalls) -> str:
+def _orphan(st: Station, enr: Enrollment, why: str, calls: GraphCalls) -> str:
     serial = enr.serial or "(no serial)"
     reason = (
         f"Key {serial} holds a credential for {enr.upn} that is not registered ({why}); "
         "reset the key before using it again."
     )
-    eng.recorder.orphan(
+    st.recorder.orphan(
         enr, enr.id, reason,
         key={"serial": enr.serial, "aaguid": enr.aaguid, "model": enr.model},
         graph_calls=merged(enr.graph_calls, calls.calls), operator=enr.operator,
     )
-    eng.emit(
+    st.dialog.emit(
         ErrorRaised(
             f"Key {serial} must be reset",
             reason,
@@ -114,14 +111,14 @@ def _orphan(eng: Engine, enr: Enrollment, why: str, calls: GraphCalls) -> str:
     return reason
 
 
-def _done(eng: Engine, enr: Enrollment, method_id: str, calls: GraphCalls) -> str:
-    entry = eng.store.queue.get(enr.entry_id)
+def _done(st: Station, enr: Enrollment, method_id: str, calls: GraphCalls) -> str:
+    entry = st.store.queue.get(enr.entry_id)
     cred = enr.credential()
     assert entry is not None and cred is not None  # noqa: S101
     if enr.step is not Step.REGISTERED:
-        eng.recorder.reached(enr.id, Step.REGISTERED, method_id=method_id)
+        st.recorder.reached(enr.id, Step.REGISTERED, method_id=method_id)
     record_success(
-        eng,
+        st,
         entry,
         Success(
             enr.id, enr.serial, enr.aaguid or cred.aaguid, enr.model or "", enr.firmware,
@@ -136,37 +133,37 @@ def _done(eng: Engine, enr: Enrollment, method_id: str, calls: GraphCalls) -> st
     return f"Finished the enrollment of {enr.upn} on key {enr.serial or '(no serial)'}.{note}"
 
 
-def _resume_one(eng: Engine, enr: Enrollment, calls: GraphCalls) -> str:
+def _resume_one(st: Station, enr: Enrollment, calls: GraphCalls) -> str:
     cred = enr.credential()
     if cred is None:
         if enr.step in _AFTER_PIN:
-            return _orphan(eng, enr, f"interrupted at step {enr.step.value}", calls)
-        eng.recorder.interrupted(enr.id, f"interrupted at step {enr.step.value}")
+            return _orphan(st, enr, f"interrupted at step {enr.step.value}", calls)
+        st.recorder.interrupted(enr.id, f"interrupted at step {enr.step.value}")
         return ""
     if enr.method_id:
-        return _done(eng, enr, enr.method_id, calls)
+        return _done(st, enr, enr.method_id, calls)
     display = enr.display_name or ""
     sent_at = _started(enr)
     try:
-        found = lookup(eng.graph, enr.user_id, display, cred, sent_at)
+        found = lookup(st.graph, enr.user_id, display, cred, sent_at)
         if found is not None:
-            return _done(eng, enr, found.id, calls)
-        sealed = eng.settings.escrow.mode in ("sealed", "both")
+            return _done(st, enr, found.id, calls)
+        sealed = st.settings.escrow.mode in ("sealed", "both")
         if sealed and not (enr.escrow_file and Path(enr.escrow_file).is_file()):
-            return _orphan(eng, enr, "its PIN was not escrowed", calls)
+            return _orphan(st, enr, "its PIN was not escrowed", calls)
         if not sealed:
-            return _orphan(eng, enr, "its PIN was only to be shown on screen", calls)
+            return _orphan(st, enr, "its PIN was only to be shown on screen", calls)
         expires = enr.challenge_expires
-        if expires is None or expires.timestamp() - eng.clock().timestamp() < (
+        if expires is None or expires.timestamp() - st.clock().timestamp() < (
             CHALLENGE_MARGIN_SECONDS
         ):
-            return _orphan(eng, enr, "its challenge expired", calls)
+            return _orphan(st, enr, "its challenge expired", calls)
         method = register_once(
-            eng.graph, enr.user_id, display, cred, sent_at=sent_at, maybe_sent=False
+            st.graph, enr.user_id, display, cred, sent_at=sent_at, maybe_sent=False
         )
     except ENTRA_ERRORS as exc:
-        eng.store.queue.set_status(enr.entry_id, "failed", WAITING)
-        eng.emit(
+        st.store.queue.set_status(enr.entry_id, "failed", WAITING)
+        st.dialog.emit(
             ErrorRaised(
                 exc.title,
                 f"{enr.upn}: the enrollment interrupted by a restart cannot be finished yet "
@@ -175,7 +172,7 @@ def _resume_one(eng: Engine, enr: Enrollment, calls: GraphCalls) -> str:
             )
         )
         raise _StillOpen(f"{enr.upn}: {WAITING} ({exc.title}).") from None
-    return _done(eng, enr, method.id, calls)
+    return _done(st, enr, method.id, calls)
 
 
 def _started(enr: Enrollment) -> datetime:
