@@ -23,7 +23,7 @@ FIELDS: frozenset[str] = frozenset(
         "seq", "time", "prev", "event", "operator", "upn", "user_id", "entry_id", "key",
         "credential", "outcome", "reason", "next_step", "graph_request_ids", "timings_ms",
         "display_name", "step", "source", "count", "counts", "detail", "pin_policy", "escrow",
-        "torn", "kiosk_version", "host", "graph_calls",
+        "torn", "kiosk_version", "host", "graph_calls", "print",
     }
 )
 """Top-level field names a record may carry."""
@@ -34,6 +34,7 @@ NESTED: Mapping[str, frozenset[str]] = {
     "pin_policy": frozenset({"min_pin_length", "force_pin_change", "applied", "supported"}),
     "escrow": frozenset({"mode", "file", "recipients_sha256"}),
     "torn": frozenset({"bytes", "sha256", "kept_in"}),
+    "print": frozenset({"kind", "queue", "job_id", "job_name", "state", "reference", "sent"}),
 }
 """Nested objects and the names allowed inside them."""
 

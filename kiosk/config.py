@@ -13,32 +13,21 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from kiosk.config_fields import Check, setting
+from kiosk.config_fields import between as _between
+from kiosk.config_paper import PaperSettings
 from kiosk.errors import ConfigError
 
-Check = Callable[[Any], str | None]
-"""Returns an error text (what is allowed) or None when the value is fine."""
-
-
-def setting(default: Any, doc: str, check: Check | None = None, *, secret: bool = False) -> Any:
-    """Declare one setting: its default, a one-line description, an optional extra check.
-
-    A ``secret`` setting is left out of its section's ``repr`` (so of tracebacks and logs).
-    """
-    meta = {"doc": doc, "check": check}
-    if isinstance(default, list | dict):
-        factory = lambda d=default: type(d)(d)  # noqa: E731
-        return field(default_factory=factory, metadata=meta, repr=not secret)
-    return field(default=default, metadata=meta, repr=not secret)
-
-
-def _between(lo: int, hi: int) -> Check:
-    return lambda v: None if lo <= v <= hi else f"a whole number from {lo} to {hi}"
-
+__all__ = [
+    "SECTIONS", "Check", "EscrowSettings", "GraphSettings", "KioskSettings", "OperatorSettings",
+    "PaperSettings", "PolicySettings", "Settings", "StoreSettings", "TenantSettings",
+    "hidden_setting", "load", "parse", "render_example", "setting",
+]
 
 def _https(v: str) -> str | None:
     return None if v.startswith("https://") else "an https:// URL"
@@ -222,6 +211,7 @@ class Settings:
     escrow: EscrowSettings = field(default_factory=EscrowSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     kiosk: KioskSettings = field(default_factory=KioskSettings)
+    paper: PaperSettings = field(default_factory=PaperSettings)
     source: str = "<defaults>"
 
 

@@ -23,6 +23,8 @@ from kiosk.entra.http import make_session
 from kiosk.entra.secrets import load_credential
 from kiosk.keys.mds import MdsCatalog, MdsError
 from kiosk.keys.types import HidBackend
+from kiosk.paper.cups import Cups
+from kiosk.paper.desk import PrintDesk, Printer
 from kiosk.store import Store
 
 log = logging.getLogger("kiosk.wiring")
@@ -41,8 +43,12 @@ class Kiosk:
     store: Store
     audit: AuditTrail
     graph: GraphClient
+    paper: PrintDesk | None = None
+    """Labels and PIN mailers, when [paper] names a queue."""
 
     def close(self) -> None:
+        if self.paper is not None:
+            self.paper.close()
         self.store.close()
         self.audit.close()
 
@@ -117,4 +123,24 @@ def build_kiosk(
         settings, records.store, records.graph, backend, records.audit, escrow, clock,
         operator=operator, mds=load_mds(settings),
     )
-    return Kiosk(settings, engine, records.store, records.audit, records.graph)
+    return Kiosk(
+        settings, engine, records.store, records.audit, records.graph,
+        build_paper(engine, clock),
+    )
+
+
+def build_paper(
+    engine: Engine, clock: Callable[[], datetime], printer: Printer | None = None
+) -> PrintDesk | None:
+    """The print desk listening to ``engine``, when [paper] names a label or mailer queue;
+    ``printer`` defaults to CUPS at paper.cups_server."""
+    paper = engine.settings.paper
+    if not (paper.label_queue or paper.mailer_queue):
+        return None
+    desk = PrintDesk(
+        engine.settings, engine.store, engine.recorder,
+        printer or Cups(paper.cups_server, timeout=paper.job_timeout_seconds),
+        engine.dialog.emit, clock,
+    )
+    engine.subscribe(desk.on_event)
+    return desk

@@ -4,7 +4,8 @@
 # then a virtualenv in .venv with the kiosk and its development tools. With --test it also
 # installs what the test suite drives: openssl (opens sealed PINs as the helpdesk would), tmux
 # (system tests read a real terminal), systemd-analyze (checks the service hardening) and
-# strace (checks every system call of an enrollment against the service's filter).
+# strace (checks every system call of an enrollment against the service's filter), and for the
+# print tests CUPS with a CUPS-PDF queue, poppler-utils (pdftotext, pdftoppm) and zbar-tools.
 # Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,11 @@ if [ "${1:-}" = "--test" ]; then
     command -v tmux >/dev/null 2>&1 || need+=(tmux)
     command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
     command -v strace >/dev/null 2>&1 || need+=(strace)
+    # The print tests start a real CUPS server with a CUPS-PDF queue and read the PDFs back.
+    [ -x /usr/sbin/cupsd ] || need+=(cups)
+    [ -e /usr/lib/cups/backend/cups-pdf ] || need+=(printer-driver-cups-pdf)
+    command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+    command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
     sudo_cmd=()

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.tenant",
     "tests.fixtures.engine",
     "tests.fixtures.tui",
+    "tests.fixtures.cups",
 ]

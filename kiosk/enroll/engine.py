@@ -36,13 +36,14 @@ from kiosk.enroll.escrow import EscrowStore, load_recipients
 from kiosk.enroll.events import Prompt
 from kiosk.enroll.flow import work_entry
 from kiosk.enroll.keyio import KeyIO
-from kiosk.enroll.manifest import ManifestRow, write_manifest
+from kiosk.enroll.manifest import ManifestRow, label_reference, write_manifest
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.prefetch import Prefetcher
 from kiosk.enroll.queue_service import QueueService
 from kiosk.enroll.recorder import Recorder
 from kiosk.enroll.recovery import pending, resume
 from kiosk.enroll.station import Escrow, Station
+from kiosk.entra.models import b64_lenient
 from kiosk.errors import KioskError
 from kiosk.keys.mds import MdsCatalog
 from kiosk.keys.types import HidBackend
@@ -211,6 +212,7 @@ class Engine:
                 model=e.model or "",
                 time=e.updated,
                 status="enrolled",
+                reference=label_reference(e.id, b64_lenient(e.credential_id or "")),
             )
             for e in self.store.journal.with_state("done")
         ]

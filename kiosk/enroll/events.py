@@ -112,6 +112,38 @@ class ErrorRaised:
 
 
 @dataclass(frozen=True)
+class KeyEnrolled:
+    """One key is registered and recorded: what its shipping label needs (never a PIN).
+    Published after the journal says done, for a key finished after a restart too."""
+
+    enrollment_id: int
+    entry_id: int
+    upn: str
+    user_id: str
+    name: str
+    serial: str | None
+    model: str
+    reference: str
+    """As on the label's QR code and in the manifest."""
+    pin_policy: str
+    recovered: bool = False
+
+
+@dataclass(frozen=True)
+class PaperNotice:
+    """Printing news for the operator: a label or mailer printed, or a printer fault."""
+
+    ok: bool
+    text: str
+    next_step: str = ""
+    waiting: int = 0
+    """Labels in the reprint list."""
+    entry_id: int | None = None
+    kind: str = "label"
+    """label or mailer."""
+
+
+@dataclass(frozen=True)
 class QueueChanged:
     """Counts per status changed (import, sync, a result)."""
 
@@ -128,4 +160,6 @@ Event = (
     | EnrollmentResult
     | ErrorRaised
     | QueueChanged
+    | KeyEnrolled
+    | PaperNotice
 )

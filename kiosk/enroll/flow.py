@@ -15,8 +15,9 @@ from kiosk.enroll import steps
 from kiosk.enroll.api import Status
 from kiosk.enroll.control import Command, EntryOver, Stopped
 from kiosk.enroll.dialog import Dialog
-from kiosk.enroll.events import EnrollmentResult, KeyGone, Prompt, Step
+from kiosk.enroll.events import EnrollmentResult, KeyEnrolled, KeyGone, Prompt, Step
 from kiosk.enroll.keyio import KeyIO
+from kiosk.enroll.manifest import label_reference
 from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.enroll.recorder import Success
 from kiosk.enroll.registration import lookup
@@ -346,6 +347,11 @@ def finish(st: Station, att: steps.Attempt, display: str, pin_policy: str, metho
 def record_success(st: Station, entry: QueueEntry, ok: Success) -> None:
     """Record a registered key (:meth:`Recorder.enrolled`) and say so."""
     st.recorder.enrolled(entry, ok)
+    st.dialog.emit(KeyEnrolled(
+        ok.enrollment_id, entry.entry_id, entry.upn, entry.user_id, entry.display_name,
+        ok.serial, ok.model, label_reference(ok.enrollment_id, ok.credential_id),
+        ok.pin_policy, ok.recovered,
+    ))
     updated = st.store.queue.get(entry.entry_id)
     assert updated is not None  # noqa: S101
     n = f"key {updated.keys_done} of {updated.keys_wanted}"

@@ -1,6 +1,7 @@
 """The shipping manifest: which key went to whom, as CSV (for a spreadsheet) and JSON.
 
-Columns: serial, upn, display_name, aaguid, model, time, status. Never a PIN: only these
+Columns: serial, upn, display_name, aaguid, model, time, status, reference (the one
+printed as a QR code on the key's shipping label). Never a PIN: only these
 columns are written, whatever else a row carries. The CSV is safe to open in a spreadsheet: a
 cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (after any leading
 spaces, full-width forms included) gets a leading ``'`` so it is shown as text, never run as a
@@ -10,6 +11,7 @@ formula (OWASP "CSV injection"). Both files are written atomically with mode 064
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -22,7 +24,9 @@ from typing import Any
 from kiosk.durable import atomic_write
 from kiosk.errors import KioskError
 
-COLUMNS = ("serial", "upn", "display_name", "aaguid", "model", "time", "status")
+COLUMNS = (
+    "serial", "upn", "display_name", "aaguid", "model", "time", "status", "reference",
+)
 
 _FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 _STAMP = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -38,6 +42,16 @@ class ManifestRow:
     time: str
     """ISO 8601, UTC."""
     status: str
+    reference: str = ""
+    """The label's reference (:func:`label_reference`)."""
+
+
+def label_reference(enrollment_id: int, credential_id: bytes) -> str:
+    """The reference of one enrolled key, on its label (QR code) and in the manifest: the
+    enrollment number and the start of the credential id's SHA-256 (as the audit trail keeps
+    it), so a scanned label leads to the journal and the audit record."""
+    digest = hashlib.sha256(credential_id).hexdigest()[:8].upper()
+    return f"K{enrollment_id:06d}-{digest}"
 
 
 class ManifestError(KioskError):

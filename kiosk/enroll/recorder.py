@@ -160,6 +160,19 @@ class Recorder:
             counts={"problems": len(report.problems)},
         )
 
+    # ---- paper: labels and PIN mailers -------------------------------------------------
+
+    def print_job(
+        self, event: str, *, upn: str, entry_id: int, serial: str | None,
+        job: Mapping[str, object], outcome: str = "ok", reason: str = "",
+    ) -> None:
+        """A label or PIN mailer printed, not printed, or a reprint asked: named by queue,
+        job id and job name (:mod:`kiosk.paper.desk`); a mailer's text never comes here."""
+        self.audit.append(
+            event, outcome=outcome, reason=reason, operator=self.operator, upn=upn,
+            entry_id=entry_id, key={"serial": serial}, print=dict(job),
+        )
+
     # ---- one attempt, as it goes (the journal) -----------------------------------------
 
     def attempt_started(self, entry: QueueEntry) -> int:

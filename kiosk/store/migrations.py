@@ -94,6 +94,31 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX IF EXISTS events_entry;
     DROP TABLE IF EXISTS events;
     """,
+    # 4: paper: each user's postal details and the batch's address choice, and the shipping
+    # label of each enrolled key until it has printed (the reprint list). Never a PIN.
+    """
+    CREATE TABLE addresses (
+        user_id  TEXT PRIMARY KEY,
+        mode     TEXT NOT NULL,
+        fields   TEXT NOT NULL DEFAULT '{}',
+        source   TEXT NOT NULL DEFAULT '',
+        updated  TEXT NOT NULL
+    );
+    CREATE TABLE labels (
+        id            INTEGER PRIMARY KEY,
+        enrollment_id INTEGER NOT NULL UNIQUE,
+        entry_id      INTEGER NOT NULL,
+        upn           TEXT NOT NULL,
+        serial        TEXT,
+        reference     TEXT NOT NULL,
+        content       TEXT NOT NULL,
+        state         TEXT NOT NULL DEFAULT 'waiting',
+        sent          INTEGER NOT NULL DEFAULT 0,
+        reason        TEXT NOT NULL DEFAULT '',
+        updated       TEXT NOT NULL
+    );
+    CREATE INDEX labels_state ON labels (state);
+    """,
 )
 
 LATEST = len(MIGRATIONS)
