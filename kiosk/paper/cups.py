@@ -140,11 +140,20 @@ class Cups:
     def _follow(self, queue: str, job_id: int, job_name: str) -> PrintedJob:
         deadline = time.monotonic() + self.timeout
         while True:
-            resp = self._call(GET_JOB_ATTRIBUTES, queue, [
-                (INTEGER, "job-id", job_id),
-                (KEYWORD, "requested-attributes", "job-state"),
-                (KEYWORD, "", "job-state-reasons"),
-            ])
+            try:
+                resp = self._call(GET_JOB_ATTRIBUTES, queue, [
+                    (INTEGER, "job-id", job_id),
+                    (KEYWORD, "requested-attributes", "job-state"),
+                    (KEYWORD, "", "job-state-reasons"),
+                ])
+            except PrintFault as gone:
+                gone.job_id = job_id
+                gone.detail = (
+                    f"CUPS stopped while job {job_id} was printing on {queue!r}: it may still "
+                    "come out when CUPS starts again; look before reprinting."
+                )
+                gone.args = (gone.detail,)
+                raise
             if resp.status == STATUS_NOT_FOUND:
                 return PrintedJob(queue, job_id, job_name, "finished")
             state = resp.first("job-state")
@@ -157,10 +166,10 @@ class Cups:
                     f"Job {job_id} on {queue!r} was {how} ({reasons or 'no reason given'}).",
                     kind="failed", job_id=job_id,
                 )
-            fault = self._stuck(queue, job_id, state, deadline)
-            if fault is not None:
+            stuck = self._stuck(queue, job_id, state, deadline)
+            if stuck is not None:
                 self.cancel(queue, job_id)
-                raise fault
+                raise stuck
             self._sleep(self.poll)
 
     def _stuck(self, queue: str, job_id: int, state: object, deadline: float) -> PrintFault | None:
