@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from kiosk.entra.errors import GraphResponseError
-from kiosk.entra.models import Fido2Method, Group, User, b64_lenient
+from kiosk.entra.models import Fido2Method, Group, User, id_matches
 from kiosk.keys.types import CreatedCredential
 
 RECONCILE_CLOCK_SKEW = timedelta(minutes=5)
@@ -100,15 +100,13 @@ def method_matches(
 ) -> bool:
     """Is ``method`` the registration of ``credential`` we sent at ``sent_at``?
 
-    Graph's method id is an encoding of the credential id (flavours vary): decoded leniently,
-    equal bytes are a certain match. Otherwise the same display name (which holds the serial),
+    Graph's method id is an encoding of the credential id in one of Graph's spellings: when
+    any reading of it (:func:`~kiosk.entra.models.credential_id_readings`) is the credential
+    id, that is a certain match. Otherwise the same display name (which holds the serial),
     the same AAGUID and a creation time no earlier than our send (less clock skew) count.
     """
-    try:
-        if b64_lenient(method.id) == credential.credential_id:
-            return True
-    except ValueError:
-        pass
+    if id_matches(method.id, credential.credential_id):
+        return True
     if method.display_name != display_name:
         return False
     if (method.aaguid or "").lower() != credential.aaguid.lower():
@@ -121,11 +119,8 @@ def find_registered(
 ) -> Fido2Method | None:
     """The method among ``methods`` that is our credential, if any (exact id match first)."""
     for m in methods:
-        try:
-            if b64_lenient(m.id) == credential.credential_id:
-                return m
-        except ValueError:
-            continue
+        if id_matches(m.id, credential.credential_id):
+            return m
     candidates = [m for m in methods if method_matches(m, credential, display_name, sent_at)]
     if not candidates:
         return None

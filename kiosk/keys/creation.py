@@ -1,9 +1,11 @@
 """Graph's creation options (the ``publicKey`` object, as Graph returns it) -> python-fido2's.
 
-Graph is not strict about base64: the challenge, the user id and the ids in
-``excludeCredentials`` come as base64url or standard base64, padded or not. Everything is
-decoded leniently (:func:`kiosk.entra.models.b64_lenient`); an exclude id that is not base64 at
-all is skipped (it cannot match any credential on the key anyway), never a crash. A field the
+Graph is not strict about base64: the challenge and the user id come as base64url or standard
+base64, padded or not (decoded by :func:`kiosk.entra.models.b64_lenient`). The ids in
+``excludeCredentials`` come in Graph's three id spellings, one of them with a padding-count
+digit; every reading of each goes into the exclude list
+(:func:`kiosk.entra.models.credential_id_readings`). An exclude id that reads as nothing is
+skipped (it cannot match any credential on the key anyway), never a crash. A field the
 request cannot do without (challenge, user id, an algorithm) raises :class:`OptionsError`.
 
 ``timeout`` is dropped on purpose: Fido2Client would set the caller's cancel event when it
@@ -31,7 +33,7 @@ from fido2.webauthn import (
     UserVerificationRequirement,
 )
 
-from kiosk.entra.models import b64_lenient
+from kiosk.entra.models import b64_lenient, credential_id_readings
 from kiosk.keys.errors import OptionsError
 
 logger = logging.getLogger(__name__)
@@ -102,8 +104,9 @@ def key_params(public_key: Mapping[str, Any]) -> list[PublicKeyCredentialParamet
 
 
 def exclude_list(public_key: Mapping[str, Any]) -> list[PublicKeyCredentialDescriptor]:
-    """Every exclude id that decodes; ids that are not base64 at all are skipped."""
-    out = []
+    """Every reading of every exclude id (:func:`credential_id_readings`); ids that read as
+    nothing in any of Graph's spellings are skipped."""
+    out: list[PublicKeyCredentialDescriptor] = []
     for given in _sequence(public_key.get("excludeCredentials")):
         item = _mapping(given)
         if item.get("type", PUBLIC_KEY) != PUBLIC_KEY:
@@ -111,12 +114,9 @@ def exclude_list(public_key: Mapping[str, Any]) -> list[PublicKeyCredentialDescr
         raw = item.get("id")
         if not isinstance(raw, str | bytes):
             continue
-        try:
-            cred_id = raw if isinstance(raw, bytes) else b64_lenient(raw)
-        except ValueError:
+        readings = (raw,) if isinstance(raw, bytes) else credential_id_readings(raw)
+        if not readings:
             logger.warning("Skipping an excluded credential id that is not base64")
-            continue
-        if not cred_id:
             continue
         transports = [
             t
@@ -125,12 +125,14 @@ def exclude_list(public_key: Mapping[str, Any]) -> list[PublicKeyCredentialDescr
             )
             if t is not None
         ]
-        out.append(
+        out.extend(
             PublicKeyCredentialDescriptor(
                 type=PublicKeyCredentialType.PUBLIC_KEY,
                 id=cred_id,
                 transports=transports or None,
             )
+            for cred_id in readings
+            if cred_id
         )
     return out
 

@@ -2,8 +2,8 @@
 
 The challenge is a long opaque base64url string (Graph's is a signed blob); the user handle is
 opaque bytes derived from the object id; ``excludeCredentials`` lists the user's existing
-methods in the mixed id encodings Graph is known to use (base64url with and without padding,
-standard base64 with padding), so a client must decode leniently.
+methods in the tenant's (or the user's) id spelling (:data:`ID_SPELLINGS`, or "mixed": each id
+in one of them), so a client must read every spelling Graph uses.
 """
 
 from __future__ import annotations
@@ -36,18 +36,43 @@ def b64url(data: bytes, *, pad: bool = False) -> str:
     return text if pad else text.rstrip("=")
 
 
-def graph_id_encoding(credential_id: bytes) -> str:
-    """How Graph happens to spell a credential id: one of three flavours, stable per id.
+ID_SPELLINGS = ("base64url", "padcount", "base64")
+"""The spellings Graph writes credential ids in: base64url without padding; base64url without
+padding plus one digit counting the ``=`` removed (.NET UrlTokenEncode, as in the beta
+creationOptions documentation and the method list example); standard base64 with padding."""
 
-    Chosen from a hash of the id so the same credential is always spelled the same way, and a
-    tenant with several methods shows every flavour.
-    """
-    flavour = hashlib.sha256(credential_id).digest()[0] % 3
-    if flavour == 0:
-        return b64url(credential_id)
-    if flavour == 1:
+
+def spell_id(credential_id: bytes, spelling: str) -> str:
+    """``credential_id`` in one of :data:`ID_SPELLINGS`."""
+    if spelling == "base64":
         return base64.b64encode(credential_id).decode("ascii")
-    return b64url(credential_id, pad=True)
+    text = b64url(credential_id)
+    if spelling == "padcount":
+        return text + str(-len(text) % 4)
+    if spelling == "base64url":
+        return text
+    raise ValueError(f"unknown id spelling {spelling!r}")
+
+
+def graph_id_encoding(credential_id: bytes) -> str:
+    """A "mixed" tenant's spelling of an id: one of the three, stable per id (from a hash), so
+    a tenant with several methods shows every spelling."""
+    return spell_id(credential_id, ID_SPELLINGS[hashlib.sha256(credential_id).digest()[0] % 3])
+
+
+def method_id(credential_id: bytes, spelling: str) -> str:
+    """A method id as Graph shows it: always URL-safe (a standard-base64 tenant's method ids
+    carry the padding-count digit, like the documentation's list example)."""
+    if spelling == "mixed":
+        spelling = ID_SPELLINGS[hashlib.sha256(credential_id).digest()[0] % 2]
+    return spell_id(credential_id, "padcount" if spelling == "base64" else spelling)
+
+
+def exclude_id(credential_id: bytes, spelling: str) -> str:
+    """An ``excludeCredentials`` id as Graph writes it for a tenant (or user) ``spelling``."""
+    if spelling == "mixed":
+        return graph_id_encoding(credential_id)
+    return spell_id(credential_id, spelling)
 
 
 @dataclass(frozen=True)
@@ -105,7 +130,7 @@ class OptionsFactory:
                 "excludeCredentials": [
                     {
                         "type": "public-key",
-                        "id": graph_id_encoding(m.credential_id),
+                        "id": exclude_id(m.credential_id, self.state.spelling_for(user.id)),
                         "transports": [],
                     }
                     for m in existing

@@ -109,6 +109,7 @@ class FakeTenant:
         trust_virtual_keys: bool = True,
         app_key: rsa.RSAPrivateKey | None = None,
         gzip_level: int = 0,
+        id_spelling: str = "mixed",
     ) -> None:
         self._own_dir = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="fake-tenant-")) if state_dir is None else (
@@ -124,6 +125,7 @@ class FakeTenant:
         self.client_secret_file = self.state_dir / "client-secret"
         write_private(self.client_secret_file, self.client_secret.encode())
         self.state = TenantState(self.tenant_id, domain)
+        self.state.id_spelling = id_spelling
         self.state.add_app(
             AppRegistration(
                 client_id=self.client_id,

@@ -148,6 +148,11 @@ class TenantState:
         self.methods: dict[str, list[MethodRecord]] = {}
         self.challenges: dict[bytes, Challenge] = {}
         self.apps: dict[str, AppRegistration] = {}
+        self.id_spelling = "mixed"
+        """How Graph spells credential and method ids here: one of
+        :data:`~kiosk.entra.fake.options.ID_SPELLINGS`, or "mixed" (each id one of them)."""
+        self.user_spellings: dict[str, str] = {}
+        """Per-user exceptions to :attr:`id_spelling` (tests mix spellings in one tenant)."""
         self._version = 0
         self._flat_cache: dict[str, tuple[int, list[str]]] = {}
 
@@ -289,6 +294,11 @@ class TenantState:
             return self.users.get(oid) or self.groups.get(oid) or self.objects[oid]
 
     # ---- methods and challenges ---------------------------------------------------------
+    def spelling_for(self, user_id: str) -> str:
+        """The id spelling used for this user's credential and method ids."""
+        with self.lock:
+            return self.user_spellings.get(user_id, self.id_spelling)
+
     def methods_of(self, user: str | DirectoryUser) -> list[MethodRecord]:
         """The FIDO2 methods registered for a user (by id, UPN or object)."""
         uid = user.id if isinstance(user, DirectoryUser) else user

@@ -34,7 +34,7 @@ from fido2.attestation.packed import PackedAttestation
 from fido2.cose import CoseKey
 from fido2.webauthn import AttestationObject, CollectedClientData
 
-from kiosk.entra.fake.options import ALLOWED_ALGS, ORIGIN, RP_ID, graph_id_encoding
+from kiosk.entra.fake.options import ALLOWED_ALGS, ORIGIN, RP_ID, method_id
 from kiosk.entra.fake.state import DirectoryUser, MethodRecord, TenantState
 from kiosk.entra.fake.wire import GraphError, utcnow
 from kiosk.entra.models import b64_lenient
@@ -161,7 +161,7 @@ class RegistrationVerifier:
         self._check_aaguid(aaguid)
 
         record = MethodRecord(
-            id=graph_id_encoding(cred_id),
+            id=method_id(cred_id, self.state.spelling_for(user.id)),
             user_id=user.id,
             credential_id=cred_id,
             display_name=display_name,
