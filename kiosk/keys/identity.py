@@ -167,8 +167,12 @@ def _hid_version(device: CtapHidDevice) -> str | None:
 
 
 def pin_retries(ctap2: Ctap2) -> int | None:
-    """The key's PIN retry counter; None when it has no clientPIN or will not say."""
-    if "clientPin" not in ctap2.info.options or not ctap2.info.pin_uv_protocols:
+    """The key's PIN retry counter; None when it has no PIN, no clientPIN, or will not say.
+
+    Only a key that came in with a PIN is asked: getInfo's ``clientPin`` option is false while
+    no PIN is set (CTAP 2.1 section 6.4), and such a key has no counter worth a transaction.
+    """
+    if ctap2.info.options.get("clientPin") is not True or not ctap2.info.pin_uv_protocols:
         return None
     try:
         return ClientPin(ctap2).get_pin_retries()[0]
@@ -178,17 +182,24 @@ def pin_retries(ctap2: Ctap2) -> int | None:
         return None
 
 
+def open_ctap2(device: CtapHidDevice) -> Ctap2:
+    """python-fido2's Ctap2 on ``device``: one getInfo, read once per insertion."""
+    if not device.capabilities & CAPABILITY.CBOR:
+        raise NotSupportedError("FIDO2 (CTAP 2): it is a U2F-only key")
+    with translated(Op.IDENTIFY, path=str(device.descriptor.path)):
+        return Ctap2(device)
+
+
 def identify(
     device: CtapHidDevice, *, mds: MdsCatalog | None = None, ctap2: Ctap2 | None = None
 ) -> KeyInfo:
-    """Read everything the kiosk shows and decides on about one key."""
+    """Read everything the kiosk shows and decides on about one key: getInfo (``ctap2``'s,
+    when given), the PIN retries of a key that has a PIN, and a YubiKey's serial."""
     descriptor = device.descriptor
     path = str(descriptor.path)
-    if not device.capabilities & CAPABILITY.CBOR:
-        raise NotSupportedError("FIDO2 (CTAP 2): it is a U2F-only key")
+    if ctap2 is None:
+        ctap2 = open_ctap2(device)
     with translated(Op.IDENTIFY, path=path):
-        if ctap2 is None:
-            ctap2 = Ctap2(device)
         info = ctap2.info
         retries = pin_retries(ctap2)
     serial: str | None = None

@@ -1,10 +1,19 @@
-"""One inserted key, and everything the kiosk does to it.
+"""One inserted key, and everything the kiosk does to it, in the fewest CTAP transactions.
 
 A :class:`KeySession` wraps an open ``CtapHidDevice`` and drives it with python-fido2's own
-Ctap2, ClientPin, Config and Fido2Client. Every failure leaves as an operator-facing
-:class:`~kiosk.errors.KioskError` (:mod:`kiosk.keys.errors`). Blocking calls take ``on_touch``
-(called when the key starts blinking for a touch) and ``event`` (set it to cancel; pass a
-Textual worker's cancellation event, or set it when the key is pulled).
+Ctap2, PIN protocols and Config. It sends nothing the enrollment does not need (issue 14;
+``tests/flows/test_key_transactions.py`` counts them): getInfo once per insertion (one Ctap2
+for the session) and again only after a reset or a config change; getPINRetries only for a key
+that came in with a PIN, or after a wrong PIN; one key agreement per insertion
+(:class:`~kiosk.keys.pin_channel.PinChannel` reuses the shared secret for setPIN and every
+token); one token with exactly ``mc`` for the rp id before makeCredential, one with ``acfg``
+before authenticatorConfig. What the kiosk just did to the key (a PIN set, a credential
+made) updates :attr:`KeySession.info` without asking the key again.
+
+Every failure leaves as an operator-facing :class:`~kiosk.errors.KioskError`
+(:mod:`kiosk.keys.errors`). Blocking calls take ``on_touch`` (called when the key starts
+blinking for a touch) and ``event`` (set it to cancel; pass a Textual worker's cancellation
+event, or set it when the key is pulled).
 
 Order matters (ARCHITECTURE.md, "CTAP facts that bite"): reset (within seconds of insertion)
 -> set PIN -> make credential -> self-test (optional) -> apply PIN policy. Once force-PIN-change
@@ -18,7 +27,6 @@ import dataclasses
 import logging
 import os
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,9 +35,7 @@ from fido2.ctap import STATUS, CtapError
 from fido2.ctap2.base import Ctap2
 from fido2.ctap2.config import Config
 from fido2.ctap2.extensions import (
-    CredPropsExtension,
     CredProtectExtension,
-    HmacSecretExtension,
 )
 from fido2.ctap2.pin import ClientPin
 from fido2.hid import CtapHidDevice
@@ -43,6 +49,8 @@ from fido2.webauthn import (
 
 from kiosk.errors import KioskError
 from kiosk.keys.creation import creation_options
+from kiosk.keys.credential import make_credential as new_credential
+from kiosk.keys.credential import wants_resident_key
 from kiosk.keys.errors import (
     KeyProblem,
     NotSupportedError,
@@ -52,9 +60,10 @@ from kiosk.keys.errors import (
     PinPolicyError,
     key_error,
 )
-from kiosk.keys.identity import describe, identify, pin_retries
+from kiosk.keys.identity import describe, identify, open_ctap2
 from kiosk.keys.mds import MdsCatalog
-from kiosk.keys.types import CreatedCredential, KeyInfo, b64url
+from kiosk.keys.pin_channel import PinChannel
+from kiosk.keys.types import CreatedCredential, KeyInfo
 
 logger = logging.getLogger(__name__)
 
@@ -98,17 +107,6 @@ def _ctap_code(exc: BaseException) -> int | None:
     return None
 
 
-def _plain(value: object) -> object:
-    """Client extension results as JSON values (bytes as base64url) for Graph's body."""
-    if isinstance(value, bytes):
-        return b64url(value)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 class KeySession:
     """One key, from insertion to removal. Not thread-safe: one call at a time."""
 
@@ -124,6 +122,8 @@ class KeySession:
         self._info = info
         self._mds = mds
         self.reset_window_seconds = reset_window_seconds
+        self._ctap: Ctap2 | None = None
+        self._channel: PinChannel | None = None
 
     @property
     def path(self) -> str:
@@ -139,7 +139,8 @@ class KeySession:
     # -- plumbing ----------------------------------------------------------------------------
 
     def _fail(self, exc: BaseException, op: Op) -> KioskError:
-        """Map a failure; a wrong PIN is completed with the attempts left."""
+        """Map a failure; a wrong PIN is completed with the attempts left (the one place a
+        retry counter is worth a transaction)."""
         attempts = None
         if _ctap_code(exc) == CtapError.ERR.PIN_INVALID:
             attempts = self._pin_retries_quietly()
@@ -153,18 +154,34 @@ class KeySession:
 
     def _pin_retries_quietly(self) -> int | None:
         try:
-            return ClientPin(Ctap2(self.device)).get_pin_retries()[0]
+            return ClientPin(self._ctap2(Op.IDENTIFY)).get_pin_retries()[0]
         except Exception:  # the key may be gone or confused; the count is a nicety
             return None
 
     def _ctap2(self, op: Op) -> Ctap2:
-        try:
-            return Ctap2(self.device)
-        except Exception as exc:
-            raise self._fail(exc, op) from exc
+        """The session's one Ctap2 (its getInfo is the insertion's)."""
+        if self._ctap is None:
+            try:
+                self._ctap = open_ctap2(self.device)
+            except KioskError:
+                raise
+            except Exception as exc:
+                raise self._fail(exc, op) from exc
+        return self._ctap
 
-    def _refresh(self, ctap2: Ctap2) -> KeyInfo:
-        """Re-read getInfo after a change; serial, model and firmware stay as identified."""
+    def _pin(self, op: Op) -> PinChannel:
+        """The session's PIN/UV channel: one key agreement per insertion."""
+        if self._channel is None:
+            ctap2 = self._ctap2(op)
+            try:
+                self._channel = PinChannel(ctap2)
+            except ValueError as exc:  # no PIN/UV protocol in common
+                raise NotSupportedError("a PIN protocol the kiosk speaks") from exc
+        return self._channel
+
+    def _refresh(self, ctap2: Ctap2, **known: Any) -> KeyInfo:
+        """Re-read getInfo after a reset or a config change; serial, model and firmware stay
+        as identified. ``known`` sets what the kiosk knows without asking (retries)."""
         old = self.info
         fresh = describe(
             ctap2.get_info(),
@@ -174,7 +191,7 @@ class KeySession:
             firmware=old.firmware,
             serial=old.serial,
         )
-        self._info = dataclasses.replace(fresh, model=old.model, pin_retries=pin_retries(ctap2))
+        self._info = dataclasses.replace(fresh, model=old.model, **known)
         return self._info
 
     @staticmethod
@@ -188,7 +205,10 @@ class KeySession:
     # -- operations --------------------------------------------------------------------------
 
     def identify(self) -> KeyInfo:
-        self._info = identify(self.device, mds=self._mds)
+        """Who the key is: read once per session (insertion); later calls return what is known,
+        kept current by the session's own operations."""
+        if self._info is None or self._ctap is None:
+            self._info = identify(self.device, mds=self._mds, ctap2=self._ctap2(Op.IDENTIFY))
         return self._info
 
     def reset(self, on_touch: OnTouch | None = None, event: threading.Event | None = None) -> None:
@@ -197,7 +217,10 @@ class KeySession:
         ctap2 = self._ctap2(Op.RESET)
         try:
             ctap2.reset(event=event, on_keepalive=self._keepalive(on_touch))
-            self._refresh(ctap2)
+            # A reset makes a new key-agreement key (CTAP 2.1 section 6.6): agree again.
+            if self._channel is not None:
+                self._channel.forget()
+            self._refresh(ctap2, pin_retries=None, has_credentials=False)
         except KioskError:
             raise
         except Exception as exc:
@@ -205,7 +228,8 @@ class KeySession:
         logger.info("Key %s reset", self.path)
 
     def set_pin(self, pin: str) -> None:
-        """Set the first PIN of a key that has none."""
+        """Set the first PIN of a key that has none. The PIN state is then known: no getInfo,
+        no retry counter."""
         info = self.info
         if info.pin_set:
             raise PinAlreadySetError()
@@ -213,20 +237,21 @@ class KeySession:
             raise PinPolicyError(
                 f"The key needs a PIN of at least {info.min_pin_length} characters."
             )
-        ctap2 = self._ctap2(Op.SET_PIN)
+        channel = self._pin(Op.SET_PIN)
         try:
-            ClientPin(ctap2).set_pin(pin)
-            self._refresh(ctap2)
+            channel.set_pin(pin)
         except KioskError:
             raise
         except Exception as exc:
             raise self._fail(exc, Op.SET_PIN) from exc
+        options = {**info.options, "clientPin": True}
+        self._info = dataclasses.replace(info, options=options, pin_set=True, pin_retries=None)
 
     def change_pin(self, old: str, new: str) -> None:
-        ctap2 = self._ctap2(Op.CHANGE_PIN)
+        channel = self._pin(Op.CHANGE_PIN)
         try:
-            ClientPin(ctap2).change_pin(old, new)
-            self._refresh(ctap2)
+            channel.change_pin(old, new)
+            self._refresh(channel.ctap2, pin_retries=None)
         except KioskError:
             raise
         except Exception as exc:
@@ -239,55 +264,42 @@ class KeySession:
         on_touch: OnTouch | None = None,
         event: threading.Event | None = None,
     ) -> CreatedCredential:
-        """Create the user's credential from Graph's ``publicKey`` options; the key blinks."""
+        """Create the user's credential from Graph's ``publicKey`` options; the key blinks.
+
+        Two transactions: a token with exactly ``mc`` bound to the rp id, then makeCredential.
+        """
         options = creation_options(public_key)
         info = self.info
         if not info.pin_set:
             raise PinNotSetError()
+        ctap2 = self._ctap2(Op.MAKE_CREDENTIAL)
         ext = options.extensions or {}
         policy = ext.get("credentialProtectionPolicy")
         if (
             ext.get("enforceCredentialProtectionPolicy")
             and policy not in (None, CredProtectExtension.POLICY.OPTIONAL.value)
-            and not self._supports_extension("credProtect")
+            and "credProtect" not in ctap2.info.extensions
         ):
             raise NotSupportedError("credential protection (credProtect), which Entra enforces")
         rp_id = str(options.rp.id)
+        channel = self._pin(Op.MAKE_CREDENTIAL)
         try:
-            client = Fido2Client(
-                self.device,
-                DefaultClientDataCollector("https://" + rp_id),
-                user_interaction=_Interaction(pin, on_touch),
-                extensions=[
-                    HmacSecretExtension(allow_hmac_secret=True),  # type: ignore[no-untyped-call]
-                    CredProtectExtension(),
-                    CredPropsExtension(),
-                ],
+            token = channel.token(pin, ClientPin.PERMISSION.MAKE_CREDENTIAL, rp_id)
+            created = new_credential(
+                ctap2,
+                options,
+                channel.protocol,
+                token,
+                on_keepalive=self._keepalive(on_touch),
+                event=event,
             )
-            result = client.make_credential(options, event=event)
         except Exception as exc:
             raise self._fail(exc, Op.MAKE_CREDENTIAL) from exc
-        attestation = result.response.attestation_object
-        data = attestation.auth_data.credential_data
-        if data is None:
-            raise KeyProblem("The key's answer holds no credential.")
-        try:  # remaining slots changed; a failure here must not lose the new credential
-            self._refresh(Ctap2(self.device))
-        except Exception as exc:
-            logger.debug("Could not re-read the key after makeCredential: %r", exc)
-        return CreatedCredential(
-            credential_id=bytes(result.raw_id),
-            client_data_json=bytes(result.response.client_data),
-            attestation_object=bytes(attestation),
-            aaguid=str(uuid.UUID(bytes=bytes(data.aaguid))),
-            attestation_format=str(attestation.fmt),
-            client_extension_results={
-                str(k): _plain(v) for k, v in result.client_extension_results.items()
-            },
-        )
-
-    def _supports_extension(self, name: str) -> bool:
-        return name in self._ctap2(Op.MAKE_CREDENTIAL).info.extensions
+        left = info.remaining_credentials
+        if left is not None and wants_resident_key(options, ctap2.info):
+            left = max(0, left - 1)  # a same-user credential replaced would leave it as it was
+        self._info = dataclasses.replace(info, remaining_credentials=left, has_credentials=True)
+        return created
 
     def self_test(
         self,
@@ -346,14 +358,13 @@ class KeySession:
                 "PIN change the policy did not ask for."
             )
         new_min = min_length if min_length > info.min_pin_length else None
-        ctap2 = self._ctap2(Op.PIN_POLICY)
+        channel = self._pin(Op.PIN_POLICY)
         try:
-            client_pin = ClientPin(ctap2)
-            token = client_pin.get_pin_token(pin, ClientPin.PERMISSION.AUTHENTICATOR_CFG)
-            Config(ctap2, client_pin.protocol, token).set_min_pin_length(
+            token = channel.token(pin, ClientPin.PERMISSION.AUTHENTICATOR_CFG)
+            Config(channel.ctap2, channel.protocol, token).set_min_pin_length(
                 min_pin_length=new_min, force_change_pin=force_change
             )
-            after = self._refresh(ctap2)
+            after = self._refresh(channel.ctap2, pin_retries=None)  # a config change: re-read
         except KioskError:
             raise
         except ValueError as exc:  # Config: command not offered by this key

@@ -100,7 +100,9 @@ class Authenticator:
     # -- the transport's side -------------------------------------------------------------
 
     def power_on(self) -> None:
-        """The key was plugged in: new reset window, new key-agreement key, no tokens."""
+        """The key was plugged in: new reset window, new key-agreement key, no tokens (CTAP 2.1
+        section 6.5.4: every PIN/UV protocol is ``initialize()``d at power-up, which
+        regenerates its key-agreement key and resets the pinUvAuthToken)."""
         state = self._ctx.state
         state.powered_on_at = self._clock()
         state.consecutive_failures = 0
@@ -203,6 +205,7 @@ class Authenticator:
             min_pin_length=self.profile.min_pin_length, master_key=self._entropy.bytes(32)
         )
         fresh.powered_on_at = ctx.state.powered_on_at
+        # Section 6.6: a reset re-initializes the PIN/UV protocols (new key agreement, no token).
         fresh.key_agreement = self._entropy.ec_key()
         ctx.state = fresh
         return {}

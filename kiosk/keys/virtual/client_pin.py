@@ -2,9 +2,11 @@
 
 PIN rules as on a real key: 8 retries in all, PIN_BLOCKED at zero (only a reset helps); three
 wrong in a row and the key answers PIN_AUTH_BLOCKED until it is unplugged (power_on); a wrong
-PIN also replaces the key-agreement key. A new PIN must have at least minPINLength code points
-and at most 63 bytes, else PIN_POLICY_VIOLATION. While forcePINChange is set, no token is
-handed out (PIN_POLICY_VIOLATION) until changePIN.
+PIN also replaces the key-agreement key (``regenerate()``, section 6.5.5.7.2). The key-agreement
+key is otherwise kept for the whole power cycle (made at power-up and at reset, section 6.5.4
+``initialize()``), so a platform may reuse one shared secret for every subcommand. A new PIN
+must have at least minPINLength code points and at most 63 bytes, else PIN_POLICY_VIOLATION.
+While forcePINChange is set, no token is handed out (PIN_POLICY_VIOLATION) until changePIN.
 """
 
 from __future__ import annotations
@@ -223,6 +225,7 @@ def _get_token(
     shared = _shared_secret(ctx, protocol, params)
     _check_pin(ctx, protocol, shared, pin_hash_enc)
     if ctx.state.force_pin_change:
+        # Section 6.5.5.7.1/6.5.5.7.2: while forcePINChange is set, no token: changePIN first.
         raise CommandError(ERR.PIN_POLICY_VIOLATION, "the PIN must be changed first")
     token = ctx.entropy.bytes(32)
     ctx.state.token = PinToken(
@@ -249,8 +252,11 @@ def check_pin_uv_auth(
 
     Returns False when the command carries no pinUvAuthParam (the caller decides whether it
     needs one), True when it verified; raises PIN_AUTH_INVALID when it does not, or when the
-    token lacks the permission or is bound to another RP. A token without an RP id is bound
-    to the first one it is used with.
+    token lacks the permission or is bound to another RP (CTAP 2.1 section 6.1.2 step 11 for
+    makeCredential, 6.2.2 step 6 for getAssertion, 6.11.1 for authenticatorConfig). A token
+    without an RP id is bound to the first one it is used with (6.1.2 step 11.3). A token past
+    its usage period (``pinUvAuthTokenUsageTimerObserver()``, section 6.5.2.1: 30 s to its
+    first use over USB, at most 10 minutes in all) is stopped and refused.
     """
     param = optional(params, param_key, bytes, "pinUvAuthParam")
     if param is None:
@@ -279,7 +285,9 @@ def check_pin_uv_auth(
 
 
 def clear_token_permissions(ctx: KeyContext) -> None:
-    """After a touch consumed by makeCredential/getAssertion, the token keeps only lbw."""
+    """``clearPinUvAuthTokenPermissionsExceptLbw()`` (CTAP 2.1 section 6.5.2.1, called by
+    makeCredential step 14 and getAssertion step 9 once user presence was collected): the
+    token in use keeps only lbw, so it can serve no further mc, ga, cm or acfg request."""
     if ctx.state.token is not None:
         ctx.state.token.permissions &= PERM_LBW
 

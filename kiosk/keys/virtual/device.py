@@ -13,6 +13,7 @@ PROCESSING keepalives, and is cut short when the key is pulled.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ from .ctaphid import CtapHidFraming, FramingConfig, HidError, Request
 from .faults import MALFORMED_CBOR, Fault, FaultKind, FaultPlan
 from .presence import UserPresence
 from .profiles import KeyProfile
+from .transactions import TransactionLog, name_request
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,8 @@ class VirtualKey:
         self._pull_hook: Callable[[VirtualKey], None] | None = None
         self.internal_errors = 0
         """Exceptions the authenticator raised (answered as CTAP1_ERR_OTHER); 0 in a good key."""
+        self.transactions = TransactionLog()
+        """Every request this key answered (CBOR and vendor commands), named, in order."""
 
     def __repr__(self) -> str:
         state = "plugged" if self.plugged else "unplugged"
@@ -129,6 +133,18 @@ class VirtualKey:
     # -- the request handler (worker thread) ------------------------------------------------
 
     def _handle(self, request: Request, keepalive: Keepalive, cancelled: threading.Event) -> Reply:
+        started = time.perf_counter()
+        reply = self._answer(request, keepalive, cancelled)
+        seconds = time.perf_counter() - started
+        if reply.error is not None:
+            status = -reply.error
+        else:
+            status = reply.payload[0] if request.command == CTAPHID.CBOR and reply.payload else 0
+        named = name_request(request.command, request.payload)
+        self.transactions.add(dataclasses.replace(named, status=status, seconds=seconds))
+        return reply
+
+    def _answer(self, request: Request, keepalive: Keepalive, cancelled: threading.Event) -> Reply:
         faults = {f.kind: f for f in self.faults.take(request.command, request.payload)}
         pull = faults.get(FaultKind.PULL)
         if pull is not None:

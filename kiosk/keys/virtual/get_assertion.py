@@ -87,8 +87,8 @@ def handle(ctx: KeyContext, params: Mapping[Any, Any], io: RequestIO) -> dict[in
 
     if up:
         ctx.wait_for_touch(io)
-        if uv:
-            clear_token_permissions(ctx)
+        # CTAP 2.1 section 6.2.2 step 9: user presence clears the token's permissions but lbw.
+        clear_token_permissions(ctx)
     flags = (FLAG_UP if up else 0) | (FLAG_UV if uv else 0)
     first = credentials[0]
     ext_out = _hmac_secret(ctx, extensions.get("hmac-secret"), first, uv) if up else None

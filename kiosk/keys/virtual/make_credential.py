@@ -188,8 +188,9 @@ def handle(ctx: KeyContext, params: Mapping[Any, Any], io: RequestIO) -> dict[in
 
     cred_protect, hmac_secret, ext_out = _extensions(ctx, params, rp_id)
     ctx.wait_for_touch(io)
-    if uv:
-        clear_token_permissions(ctx)
+    # CTAP 2.1 section 6.1.2 step 14: with user presence collected, the token in use loses every
+    # permission but lbw, whether this request used it or not.
+    clear_token_permissions(ctx)
     io.keepalive(KEEPALIVE_PROCESSING)
 
     state = ctx.state

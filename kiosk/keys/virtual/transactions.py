@@ -1,0 +1,134 @@
+"""Every request a virtual key answers, named: the transaction log.
+
+A transaction is one CTAPHID message the key itself processes (a CBOR command or a vendor
+command), from its last packet in to its answer out; CTAPHID INIT, PING and WINK are the
+framing's and are not counted. Each one is logged by name (``getInfo``,
+``clientPIN.getKeyAgreement``, ``config.setMinPINLength``, ``vendor.readConfig``...), with the
+permissions and rp id a token request asked for and the status the key answered. Tests and
+``bench/enroll.py`` read the log to check that an enrollment sends no redundant transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fido2 import cbor
+from fido2.hid import CTAPHID
+
+_CBOR_COMMANDS = {
+    0x01: "makeCredential",
+    0x02: "getAssertion",
+    0x04: "getInfo",
+    0x06: "clientPIN",
+    0x07: "reset",
+    0x08: "getNextAssertion",
+    0x0A: "credentialManagement",
+    0x0B: "selection",
+    0x0D: "config",
+}
+_CLIENT_PIN = {
+    0x01: "getPINRetries",
+    0x02: "getKeyAgreement",
+    0x03: "setPIN",
+    0x04: "changePIN",
+    0x05: "getPinToken",
+    0x06: "getPinUvAuthTokenUsingUvWithPermissions",
+    0x07: "getUVRetries",
+    0x09: "getPinUvAuthTokenUsingPinWithPermissions",
+}
+_CONFIG = {0x01: "enableEnterpriseAttestation", 0x02: "toggleAlwaysUv", 0x03: "setMinPINLength"}
+_VENDOR = {0x42: "readConfig"}
+
+PERMISSION_NAMES = {0x01: "mc", 0x02: "ga", 0x04: "cm", 0x08: "be", 0x10: "lbw", 0x20: "acfg"}
+
+
+@dataclass(frozen=True)
+class Transaction:
+    name: str
+    """``command`` or ``command.subCommand``, e.g. ``clientPIN.setPIN``."""
+    permissions: int | None = None
+    """The permissions a token request asked for (CTAP 2.1 section 6.5.5.7)."""
+    rp_id: str | None = None
+    """The rp id a token request bound its permissions to."""
+    status: int = 0
+    """The CTAP status byte of the answer (0: success); CTAPHID errors are negative."""
+    seconds: float = 0.0
+    """The key's own time on it: request in to answer out (the profile's latency included)."""
+
+    @property
+    def permission_names(self) -> tuple[str, ...]:
+        perms = self.permissions or 0
+        return tuple(name for bit, name in PERMISSION_NAMES.items() if perms & bit)
+
+    def __str__(self) -> str:
+        text = self.name
+        if self.permissions is not None:
+            bound = f"@{self.rp_id}" if self.rp_id else ""
+            text += "(" + "+".join(self.permission_names) + bound + ")"
+        return text if self.status == 0 else f"{text}!{self.status:#x}"
+
+
+def _params(payload: bytes) -> Mapping[Any, Any]:
+    try:
+        decoded = cbor.decode(payload) if payload else {}
+    except Exception:  # a malformed request is still a transaction; it just has no details
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def name_request(command: int, payload: bytes) -> Transaction:
+    """Name one request (CTAPHID command + payload) without judging it."""
+    if command != CTAPHID.CBOR:
+        return Transaction("vendor." + _VENDOR.get(command, f"{command:#04x}"))
+    if not payload:
+        return Transaction("empty")
+    name = _CBOR_COMMANDS.get(payload[0], f"{payload[0]:#04x}")
+    if payload[0] not in (0x06, 0x0D):
+        return Transaction(name)
+    params = _params(payload[1:])
+    sub = params.get(0x02 if payload[0] == 0x06 else 0x01)
+    table = _CLIENT_PIN if payload[0] == 0x06 else _CONFIG
+    name += "." + (table.get(sub, str(sub)) if isinstance(sub, int) else "?")
+    perms = params.get(0x09)
+    rp_id = params.get(0x0A)
+    return Transaction(
+        name,
+        permissions=perms if isinstance(perms, int) and payload[0] == 0x06 else None,
+        rp_id=rp_id if isinstance(rp_id, str) and payload[0] == 0x06 else None,
+    )
+
+
+class TransactionLog:
+    """The transactions one key answered, in order. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[Transaction] = []
+
+    def add(self, transaction: Transaction) -> None:
+        with self._lock:
+            self._entries.append(transaction)
+
+    @property
+    def entries(self) -> list[Transaction]:
+        with self._lock:
+            return list(self._entries)
+
+    def names(self) -> list[str]:
+        return [str(t) for t in self.entries]
+
+    def counts(self) -> Counter[str]:
+        """How many transactions of each command (``command.subCommand``) were answered."""
+        return Counter(t.name for t in self.entries)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
