@@ -5,7 +5,9 @@ command), from its last packet in to its answer out; CTAPHID INIT, PING and WINK
 framing's and are not counted. Each one is logged by name (``getInfo``,
 ``clientPIN.getKeyAgreement``, ``config.setMinPINLength``, ``vendor.readConfig``...), with the
 permissions and rp id a token request asked for and the status the key answered. Tests and
-``bench/enroll.py`` read the log to check that an enrollment sends no redundant transaction.
+``bench/enroll.py`` read the log to check that an enrollment sends no redundant transaction:
+:data:`MINIMAL_PATHS` lists the fewest each enrollment path can take, and :func:`price_ms`
+prices one at a profile's latencies.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 from fido2 import cbor
 from fido2.hid import CTAPHID
+
+from .profiles import Latency
 
 _CBOR_COMMANDS = {
     0x01: "makeCredential",
@@ -102,6 +106,62 @@ def name_request(command: int, payload: bytes) -> Transaction:
     )
 
 
+RP_ID = "login.microsoft.com"
+_INSERTION = ("getInfo", "vendor.readConfig")
+_WITH_A_PIN = ("getInfo", "clientPIN.getPINRetries", "vendor.readConfig")
+_NEW_PIN_AND_CREDENTIAL = (
+    "clientPIN.getKeyAgreement",
+    "clientPIN.setPIN",
+    f"clientPIN.getPinUvAuthTokenUsingPinWithPermissions(mc@{RP_ID})",
+    "makeCredential",
+)
+_PIN_POLICY = (
+    "clientPIN.getPinUvAuthTokenUsingPinWithPermissions(acfg)",
+    "config.setMinPINLength",
+    "getInfo",
+)
+MINIMAL_PATHS: dict[str, tuple[str, ...]] = {
+    "new_key": _INSERTION + _NEW_PIN_AND_CREDENTIAL + _PIN_POLICY,
+    "operator_pin": _INSERTION + _NEW_PIN_AND_CREDENTIAL + _PIN_POLICY,
+    "reset_in_window": (*_WITH_A_PIN, "reset", "getInfo", *_NEW_PIN_AND_CREDENTIAL, *_PIN_POLICY),
+    "reset_path": (
+        *_WITH_A_PIN,
+        "reset!0x30",  # NOT_ALLOWED: the first insertion's reset window has passed
+        *_WITH_A_PIN,  # the re-inserted key: the same serial? still a PIN?
+        "reset",
+        "getInfo",
+        *_NEW_PIN_AND_CREDENTIAL,
+        *_PIN_POLICY,
+    ),
+    "ctap20_key": (
+        "getInfo",
+        "clientPIN.getKeyAgreement",
+        "clientPIN.setPIN",
+        "clientPIN.getPinToken",
+        "makeCredential",
+    ),
+}
+"""The fewest transactions each enrollment path can take on the virtual profiles (issue 14):
+getInfo once per insertion and after a reset or a config change; the serial (YubiKey
+management read) once per insertion; PIN retries only for a key that came in with a PIN; one
+key agreement per insertion; setPIN; a token with exactly mc for the rp id; makeCredential;
+a token with exactly acfg (the touch cleared the first one's permissions); authenticatorConfig.
+A CTAP 2.0 key has no serial to read, no permissions and no authenticatorConfig."""
+
+
+def price_ms(name: str, latency: Latency) -> float:
+    """What a transaction costs on a profile: the profile's latency for its command."""
+    command = name.split("!", maxsplit=1)[0].split("(", maxsplit=1)[0].split(".", maxsplit=1)[0]
+    return {
+        "getInfo": latency.get_info_ms,
+        "clientPIN": latency.pin_ms,
+        "makeCredential": latency.make_credential_ms,
+        "getAssertion": latency.get_assertion_ms,
+        "reset": latency.reset_ms,
+        "config": latency.config_ms,
+    }.get(command, 0.0)
+
+
 class TransactionLog:
     """The transactions one key answered, in order. Thread-safe."""
 
@@ -120,6 +180,10 @@ class TransactionLog:
 
     def names(self) -> list[str]:
         return [str(t) for t in self.entries]
+
+    def seconds(self) -> float:
+        """The key's own time on every transaction so far."""
+        return sum(t.seconds for t in self.entries)
 
     def counts(self) -> Counter[str]:
         """How many transactions of each command (``command.subCommand``) were answered."""
