@@ -34,10 +34,11 @@ from pathlib import Path
 
 from kiosk.config import PolicySettings
 from kiosk.demo.environment import DemoEnvironment
-from kiosk.enroll.events import EnrollmentResult, Event, Prompt, PromptChanged, Step
+from kiosk.enroll.events import EnrollmentResult, Event, Prompt, PromptChanged
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.profiles import HARDWARE_LATENCY
 from kiosk.keys.virtual.transactions import MINIMAL_PATHS, price_ms
+from kiosk.model.steps import Step
 from kiosk.store import Store
 from kiosk.store.queue import NewUser
 from kiosk.wiring import build_kiosk

@@ -127,8 +127,9 @@ def measure(info: dict[str, Any], rtt_ms: float) -> dict[str, Any]:
     from kiosk.config import GraphSettings, Settings, TenantSettings
     from kiosk.entra.auth import TokenProvider
     from kiosk.entra.graph import GraphClient
-    from kiosk.entra.http import Timing, make_session
+    from kiosk.entra.http import make_session
     from kiosk.entra.secrets import load_credential
+    from kiosk.model.timing import Timing
 
     tenant = TenantSettings(
         tenant_id=info["tenant_id"],

@@ -38,7 +38,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kiosk.audit_chain import (
     GENESIS,
@@ -52,12 +52,10 @@ from kiosk.audit_chain import (
     verify_lines,
 )
 from kiosk.durable import fsync_dir
-from kiosk.enroll.api import AuditReport
 from kiosk.entra.calls import call_name
-from kiosk.keys.types import KeyInfo
-
-if TYPE_CHECKING:
-    from kiosk.entra.http import Timing
+from kiosk.model.audit import AuditReport
+from kiosk.model.keys import KeyInfo
+from kiosk.model.timing import Timing
 
 log = logging.getLogger("kiosk.audit")
 

@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kiosk.enroll.api import AuditReport
 from kiosk.errors import KioskError
+from kiosk.model.audit import AuditReport
 
 GENESIS = "0" * 64
 """The ``prev`` of the first record."""

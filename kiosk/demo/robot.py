@@ -26,12 +26,12 @@ from kiosk.enroll.events import (
     Event,
     Prompt,
     PromptChanged,
-    Step,
     TouchNeeded,
 )
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.port import VirtualPort
 from kiosk.keys.virtual.profiles import PROFILES, KeyProfile
+from kiosk.model.steps import Step
 
 logger = logging.getLogger(__name__)
 

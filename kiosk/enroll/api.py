@@ -10,51 +10,13 @@ main thread of the headless runner). Events flow back through the listeners give
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 from kiosk.enroll.events import Event
-
-Status = Literal["pending", "active", "done", "failed", "skipped"]
-SortKey = Literal["position", "upn", "status", "updated"]
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    entry_id: int
-    upn: str
-    display_name: str
-    status: Status
-    keys_wanted: int
-    keys_done: int
-    reason: str = ""
-    updated: str = ""
-    """ISO 8601 time of the last change."""
-
-
-@dataclass(frozen=True)
-class ImportProblem:
-    line: int | None
-    value: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    source: str
-    added: int
-    already_queued: int
-    problems: Sequence[ImportProblem] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True)
-class AuditReport:
-    ok: bool
-    records: int
-    problems: Sequence[str] = field(default_factory=tuple)
-    """One line per problem, naming the record (line number) and what is wrong."""
+from kiosk.model.audit import AuditReport
+from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
 
 
 class EngineControl(Protocol):

@@ -13,8 +13,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from kiosk.enroll.events import Step
 from kiosk.keys.watcher import KeyWatcher, WatchEvent
+from kiosk.model.steps import Step
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@
   for the user (1 to 10); empty means the default.
 - UTF-8 with or without a BOM; ``;``, ``,`` or tab as delimiter (sniffed from the header line);
   quotes; blank lines skipped.
-- Every other bad row is reported as an :class:`~kiosk.enroll.api.ImportProblem` with its line
+- Every other bad row is reported as an :class:`~kiosk.model.queue.ImportProblem` with its line
   number and the reason (invalid UPN, duplicate, bad key count): none is silently dropped.
 """
 
@@ -20,8 +20,8 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from kiosk.enroll.api import ImportProblem
 from kiosk.errors import KioskError
+from kiosk.model.queue import ImportProblem
 
 MAX_UPN = 113
 MAX_LOCAL = 64

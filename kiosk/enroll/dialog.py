@@ -18,7 +18,6 @@ from kiosk.enroll.events import (
     KeyGone,
     Prompt,
     PromptChanged,
-    Step,
     StepChanged,
     TouchNeeded,
 )
@@ -26,6 +25,7 @@ from kiosk.enroll.ports import EntraError
 from kiosk.errors import KioskError
 from kiosk.keys.errors import KeyPulledError
 from kiosk.keys.watcher import KeyRemoved
+from kiosk.model.steps import Step
 from kiosk.store.queue import QueueEntry
 
 log = logging.getLogger("kiosk.enroll.dialog")

@@ -22,14 +22,7 @@ from cryptography import x509
 from kiosk.audit import AuditTrail
 from kiosk.audit import verify as verify_trail
 from kiosk.config import Settings
-from kiosk.enroll.api import (
-    AuditReport,
-    EngineControl,
-    ImportReport,
-    QueueRow,
-    SortKey,
-    Status,
-)
+from kiosk.enroll.api import EngineControl
 from kiosk.enroll.control import Command, EntryOver, Signals, Stopped
 from kiosk.enroll.dialog import Dialog, Listener
 from kiosk.enroll.escrow import EscrowStore, load_recipients
@@ -43,11 +36,13 @@ from kiosk.enroll.queue_service import QueueService
 from kiosk.enroll.recorder import Recorder
 from kiosk.enroll.recovery import pending, resume
 from kiosk.enroll.station import Escrow, Station
-from kiosk.entra.models import b64_lenient
 from kiosk.errors import KioskError
 from kiosk.keys.mds import MdsCatalog
 from kiosk.keys.types import HidBackend
 from kiosk.keys.watcher import KeyWatcher
+from kiosk.model.audit import AuditReport
+from kiosk.model.codec import b64_lenient
+from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
 from kiosk.store import Store
 from kiosk.store.db import Clock, utc_now
 

@@ -12,10 +12,9 @@ from typing import Literal
 from fido2.hid.base import HidDescriptor
 
 from kiosk.enroll import steps
-from kiosk.enroll.api import Status
 from kiosk.enroll.control import Command, EntryOver, Stopped
 from kiosk.enroll.dialog import Dialog
-from kiosk.enroll.events import EnrollmentResult, KeyEnrolled, KeyGone, Prompt, Step
+from kiosk.enroll.events import EnrollmentResult, KeyEnrolled, KeyGone, Prompt
 from kiosk.enroll.keyio import KeyIO
 from kiosk.enroll.manifest import label_reference
 from kiosk.enroll.ports import ENTRA_ERRORS
@@ -25,11 +24,13 @@ from kiosk.enroll.replace import confirm_replace, delete_methods
 from kiosk.enroll.station import Station
 from kiosk.entra.calls import GraphCalls
 from kiosk.entra.errors import GraphNotFoundError
-from kiosk.entra.http import Timing
 from kiosk.entra.models import CreationOptions, Fido2Method
 from kiosk.errors import KioskError
 from kiosk.keys.errors import KeyPulledError
 from kiosk.keys.watcher import KeyInserted, KeyRemoved, MultipleKeys
+from kiosk.model.queue import Status
+from kiosk.model.steps import Step
+from kiosk.model.timing import Timing
 from kiosk.store.queue import QueueEntry
 
 log = logging.getLogger("kiosk.enroll.flow")

@@ -13,7 +13,7 @@ from typing import Literal
 
 from kiosk.config import PolicySettings
 from kiosk.errors import KioskError
-from kiosk.keys.types import KeyInfo
+from kiosk.model.keys import KeyInfo
 from kiosk.store.inventory import InventoryEntry
 from kiosk.store.journal import Enrollment
 

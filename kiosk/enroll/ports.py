@@ -12,7 +12,7 @@ from typing import Protocol
 from kiosk.entra.errors import AuthError, GraphError
 from kiosk.entra.models import CreationOptions, Fido2Method, Group, User
 from kiosk.errors import KioskError
-from kiosk.keys.types import CreatedCredential
+from kiosk.model.keys import CreatedCredential
 
 
 class Graph(Protocol):

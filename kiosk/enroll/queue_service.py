@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.enroll import sources
-from kiosk.enroll.api import ImportReport, QueueRow, SortKey, Status
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.recorder import Recorder
 from kiosk.errors import KioskError
+from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
 from kiosk.store.queue import Queue
 
 

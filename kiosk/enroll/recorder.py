@@ -22,11 +22,12 @@ from typing import Protocol
 
 from kiosk.audit import AuditTrail, credential_id_sha256
 from kiosk.audit_chain import AuditFieldError
-from kiosk.enroll.api import AuditReport, ImportReport, Status
-from kiosk.enroll.events import Step
-from kiosk.entra.http import Timing
 from kiosk.errors import KioskError
-from kiosk.keys.types import CreatedCredential, KeyInfo
+from kiosk.model.audit import AuditReport
+from kiosk.model.keys import CreatedCredential, KeyInfo
+from kiosk.model.queue import ImportReport, Status
+from kiosk.model.steps import Step
+from kiosk.model.timing import Timing
 from kiosk.store import Store
 from kiosk.store.queue import QueueEntry
 

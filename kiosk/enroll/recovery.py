@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from kiosk.enroll.events import ErrorRaised, Step
+from kiosk.enroll.events import ErrorRaised
 from kiosk.enroll.flow import record_success
 from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.enroll.recorder import Success
@@ -28,6 +28,7 @@ from kiosk.enroll.registration import lookup, register_once
 from kiosk.enroll.replace import delete_methods
 from kiosk.enroll.station import Station
 from kiosk.entra.calls import GraphCalls, merged
+from kiosk.model.steps import Step
 from kiosk.store.journal import Enrollment
 
 CHALLENGE_MARGIN_SECONDS = 15.0

@@ -17,7 +17,7 @@ from kiosk.enroll.ports import Graph
 from kiosk.entra.errors import GraphError, GraphThrottledError, NetworkError
 from kiosk.entra.graph import find_registered
 from kiosk.entra.models import Fido2Method
-from kiosk.keys.types import CreatedCredential
+from kiosk.model.keys import CreatedCredential
 
 log = logging.getLogger("kiosk.enroll.registration")
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from kiosk.enroll.control import EntryOver
 from kiosk.enroll.dialog import Dialog
-from kiosk.enroll.events import Prompt, Step
+from kiosk.enroll.events import Prompt
 from kiosk.enroll.ports import ENTRA_ERRORS, Graph
 from kiosk.enroll.recorder import Recorder
 from kiosk.entra.calls import GraphCalls
 from kiosk.entra.errors import GraphNotFoundError
+from kiosk.model.steps import Step
 from kiosk.store.queue import Queue, QueueEntry
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from kiosk.enroll.api import ImportProblem, ImportReport
 from kiosk.enroll.csv_source import parse_upn_csv
 from kiosk.enroll.ports import ENTRA_ERRORS, Graph
 from kiosk.entra.errors import GraphNotFoundError
 from kiosk.entra.models import User
 from kiosk.errors import KioskError
+from kiosk.model.queue import ImportProblem, ImportReport
 from kiosk.store.queue import NewUser, Queue
 
 

@@ -1,6 +1,6 @@
 """One attempt to enroll one key for one queue entry, one function per step.
 
-Order (see :class:`kiosk.enroll.events.Step`): key inserted -> identified and checked ->
+Order (see :class:`kiosk.model.steps.Step`): key inserted -> identified and checked ->
 (reset) -> PIN set -> credential created -> attestation journaled and PIN sealed (fsync) ->
 PIN policy applied -> registered -> recorded. Every transition is journaled in the store before
 its side effect is treated as done, so a crash anywhere is finished by
@@ -22,7 +22,7 @@ from kiosk.enroll import policy as key_policy
 from kiosk.enroll.control import Command, EntryOver, Signals
 from kiosk.enroll.dialog import Dialog
 from kiosk.enroll.escrow import seal
-from kiosk.enroll.events import KeyGone, KeyIdentified, PinHandover, Prompt, Step
+from kiosk.enroll.events import KeyGone, KeyIdentified, PinHandover, Prompt
 from kiosk.enroll.keyio import KeyIO
 from kiosk.enroll.pins import Pin, PinPolicyError, generate_pin, validate_operator_pin
 from kiosk.enroll.ports import ENTRA_ERRORS, Graph
@@ -32,13 +32,14 @@ from kiosk.enroll.station import Station
 from kiosk.entra.calls import GraphCalls, merged
 from kiosk.entra.display_name import make_display_name
 from kiosk.entra.errors import GraphNotFoundError, GraphPermissionError, GraphRequestError
-from kiosk.entra.http import Timing
 from kiosk.entra.models import CreationOptions, Fido2Method
 from kiosk.errors import KioskError
 from kiosk.keys.errors import KeyPulledError, ResetRefusedError
 from kiosk.keys.session import KeySession
-from kiosk.keys.types import CreatedCredential, KeyInfo
 from kiosk.keys.watcher import KeyInserted, KeyRemoved
+from kiosk.model.keys import CreatedCredential, KeyInfo
+from kiosk.model.steps import Step
+from kiosk.model.timing import Timing
 from kiosk.store.queue import QueueEntry
 
 OPTIONS_USE_MARGIN = 20.0

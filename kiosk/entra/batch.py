@@ -45,8 +45,9 @@ from kiosk.entra.errors import (
     graph_error_from_response,
 )
 from kiosk.entra.graph_data import parse_user
-from kiosk.entra.http import RETRY_STATUSES, GraphHttp, Timing
+from kiosk.entra.http import RETRY_STATUSES, GraphHttp
 from kiosk.entra.models import User
+from kiosk.model.timing import Timing
 
 BATCH_MAX = 20
 """Graph takes at most 20 requests in one batch."""

@@ -1,7 +1,7 @@
 """Which Graph calls were made for what: collectors scoped around a piece of work.
 
 :class:`~kiosk.entra.http.GraphHttp` reports every HTTP attempt (a
-:class:`~kiosk.entra.http.Timing`: request id, client request id, status, milliseconds) to
+:class:`~kiosk.model.timing.Timing`: request id, client request id, status, milliseconds) to
 every :class:`GraphCalls` collector active in the calling thread's context. The engine opens
 one around an enrollment attempt, so the attempt's audit record carries exactly the calls made
 for it (register, its retries, a reconciliation list, deletes), whatever else other threads
@@ -15,10 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextvars import ContextVar, Token
 from types import TracebackType
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from kiosk.entra.http import Timing
+from kiosk.model.timing import Timing
 
 _active: ContextVar[tuple[GraphCalls, ...]] = ContextVar("kiosk_graph_calls", default=())
 

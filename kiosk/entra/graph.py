@@ -43,11 +43,12 @@ from kiosk.entra.graph_data import (
     query_string,
     user_path,
 )
-from kiosk.entra.http import GraphHttp, RetryPolicy, Timing, TokenSource, make_session
+from kiosk.entra.http import GraphHttp, RetryPolicy, TokenSource, make_session
 from kiosk.entra.models import CreationOptions, Fido2Method, Group, User
 from kiosk.entra.paging import RawPage, read_ahead
 from kiosk.errors import KioskError
-from kiosk.keys.types import CreatedCredential
+from kiosk.model.keys import CreatedCredential
+from kiosk.model.timing import Timing
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,9 @@ from typing import Any
 from urllib.parse import quote
 
 from kiosk.entra.errors import GraphResponseError
-from kiosk.entra.models import Fido2Method, Group, User, id_matches
-from kiosk.keys.types import CreatedCredential
+from kiosk.entra.models import Fido2Method, Group, User
+from kiosk.model.codec import id_matches
+from kiosk.model.keys import CreatedCredential
 
 RECONCILE_CLOCK_SKEW = timedelta(minutes=5)
 """How far Graph's clock may be behind ours when matching a method created after our send."""
@@ -101,7 +102,7 @@ def method_matches(
     """Is ``method`` the registration of ``credential`` we sent at ``sent_at``?
 
     Graph's method id is an encoding of the credential id in one of Graph's spellings: when
-    any reading of it (:func:`~kiosk.entra.models.credential_id_readings`) is the credential
+    any reading of it (:func:`~kiosk.model.codec.credential_id_readings`) is the credential
     id, that is a certain match. Otherwise the same display name (which holds the serial),
     the same AAGUID and a creation time no earlier than our send (less clock skew) count.
     """

@@ -42,6 +42,7 @@ from kiosk.entra.errors import (
     graph_error_from_response,
 )
 from kiosk.entra.on_sent import SignallingAdapter
+from kiosk.model.timing import Timing
 
 log = logging.getLogger(__name__)
 
@@ -155,20 +156,6 @@ class RetryPolicy:
         ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         rng = self.rng or random
         return rng.uniform(0.0, ceiling)  # full jitter
-
-
-@dataclass(frozen=True)
-class Timing:
-    """One HTTP attempt, for the audit trail: no URL query, no header values, no body."""
-
-    method: str
-    path: str
-    status: int
-    """HTTP status; 0 when there was no answer."""
-    request_id: str
-    client_request_id: str
-    milliseconds: float
-    attempt: int
 
 
 class TokenSource(Protocol):

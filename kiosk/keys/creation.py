@@ -1,10 +1,10 @@
 """Graph's creation options (the ``publicKey`` object, as Graph returns it) -> python-fido2's.
 
 Graph is not strict about base64: the challenge and the user id come as base64url or standard
-base64, padded or not (decoded by :func:`kiosk.entra.models.b64_lenient`). The ids in
+base64, padded or not (decoded by :func:`kiosk.model.codec.b64_lenient`). The ids in
 ``excludeCredentials`` come in Graph's three id spellings, one of them with a padding-count
 digit; every reading of each goes into the exclude list
-(:func:`kiosk.entra.models.credential_id_readings`). An exclude id that reads as nothing is
+(:func:`kiosk.model.codec.credential_id_readings`). An exclude id that reads as nothing is
 skipped (it cannot match any credential on the key anyway), never a crash. A field the
 request cannot do without (challenge, user id, an algorithm) raises :class:`OptionsError`.
 
@@ -33,8 +33,8 @@ from fido2.webauthn import (
     UserVerificationRequirement,
 )
 
-from kiosk.entra.models import b64_lenient, credential_id_readings
 from kiosk.keys.errors import OptionsError
+from kiosk.model.codec import b64_lenient, credential_id_readings
 
 logger = logging.getLogger(__name__)
 

@@ -39,7 +39,8 @@ from fido2.webauthn import (
     ResidentKeyRequirement,
 )
 
-from kiosk.keys.types import CreatedCredential, b64url
+from kiosk.model.codec import b64url
+from kiosk.model.keys import CreatedCredential
 
 PUBLIC_KEY = "public-key"
 

@@ -24,7 +24,7 @@ from fido2.hid import CAPABILITY, CtapHidDevice
 
 from kiosk.keys.errors import KeyProblem, NotSupportedError, Op, is_pulled, key_error, translated
 from kiosk.keys.mds import MdsCatalog
-from kiosk.keys.types import KeyInfo
+from kiosk.model.keys import KeyInfo
 
 logger = logging.getLogger(__name__)
 

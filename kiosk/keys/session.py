@@ -63,7 +63,7 @@ from kiosk.keys.errors import (
 from kiosk.keys.identity import describe, identify, open_ctap2
 from kiosk.keys.mds import MdsCatalog
 from kiosk.keys.pin_channel import PinChannel
-from kiosk.keys.types import CreatedCredential, KeyInfo
+from kiosk.model.keys import CreatedCredential, KeyInfo
 
 logger = logging.getLogger(__name__)
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from fido2.hid import CtapHidDevice
@@ -24,70 +21,3 @@ class HidBackend(Protocol):
     def open(self, descriptor: HidDescriptor) -> CtapHidDevice:
         """Open one device; raises ``KeyPulledError`` if it went away."""
         ...
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    """What the kiosk knows about one inserted key, as identified by the session."""
-
-    path: str
-    aaguid: str
-    """Lower-case UUID string; all zeros where the key reports none."""
-    model: str
-    """From the FIDO MDS3 blob, else the built-in table, else ``"Unknown key"``."""
-    firmware: str | None
-    serial: str | None
-    """YubiKey serial via yubikit, else the HID serial number, else None."""
-    versions: tuple[str, ...]
-    options: Mapping[str, bool] = field(default_factory=dict)
-    pin_set: bool = False
-    pin_retries: int | None = None
-    min_pin_length: int = 4
-    force_pin_change: bool = False
-    remaining_credentials: int | None = None
-    has_credentials: bool | None = None
-    """True/False when the key can tell (credMgmt with a PIN), None when unknown."""
-
-    @property
-    def supports_ctap21(self) -> bool:
-        return "FIDO_2_1" in self.versions
-
-    @property
-    def supports_pin_policy(self) -> bool:
-        """authenticatorConfig with setMinPINLength: min PIN length and force-PIN-change."""
-        return bool(self.options.get("authnrCfg")) and bool(self.options.get("setMinPINLength"))
-
-    @property
-    def serial_or_none(self) -> str:
-        return self.serial if self.serial else "none"
-
-
-def b64url(data: bytes) -> str:
-    """base64url without padding, as Graph wants it."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-@dataclass(frozen=True)
-class CreatedCredential:
-    """A credential a key made for one user: everything Graph's register call needs.
-
-    Nothing in here is secret: the private key never leaves the security key.
-    """
-
-    credential_id: bytes
-    client_data_json: bytes
-    attestation_object: bytes
-    aaguid: str
-    attestation_format: str
-    client_extension_results: Mapping[str, object] = field(default_factory=dict)
-
-    def public_key_credential(self) -> dict[str, object]:
-        """The ``publicKeyCredential`` object of Graph's register body."""
-        return {
-            "id": b64url(self.credential_id),
-            "response": {
-                "clientDataJSON": b64url(self.client_data_json),
-                "attestationObject": b64url(self.attestation_object),
-            },
-            "clientExtensionResults": dict(self.client_extension_results),
-        }

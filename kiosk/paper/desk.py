@@ -30,10 +30,10 @@ from kiosk.enroll.events import (
     KeyEnrolled,
     PaperNotice,
     PinHandover,
-    Step,
     StepChanged,
 )
 from kiosk.enroll.recorder import Recorder
+from kiosk.model.steps import Step
 from kiosk.paper.address import Address, AddressMode
 from kiosk.paper.cups import PrintedJob, PrintFault
 from kiosk.paper.label import LabelData, render_label

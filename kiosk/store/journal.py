@@ -12,15 +12,13 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, cast
+from typing import Literal, cast
 
-from kiosk.enroll.events import Step
-from kiosk.entra.models import b64_lenient
-from kiosk.keys.types import CreatedCredential, KeyInfo, b64url
+from kiosk.model.codec import b64_lenient, b64url
+from kiosk.model.keys import CreatedCredential, KeyInfo
+from kiosk.model.steps import Step
+from kiosk.model.timing import Timing
 from kiosk.store.db import Database
-
-if TYPE_CHECKING:
-    from kiosk.entra.http import Timing
 
 State = Literal["open", "done", "failed", "orphan"]
 
@@ -100,8 +98,6 @@ def _timings(text: str | None) -> tuple[Timing, ...]:
     """The journaled calls; a row written before schema 2 has none."""
     if not text:
         return ()
-    from kiosk.entra.http import Timing  # requests comes with it: only when there are calls
-
     return tuple(
         Timing(str(m), str(p), int(st), str(rid), str(crid), float(ms), int(att))
         for m, p, st, rid, crid, ms, att in json.loads(text)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from kiosk.enroll.api import QueueRow, SortKey, Status
+from kiosk.model.queue import QueueRow, SortKey, Status
 from kiosk.store.db import Database
 
 STATUSES: tuple[Status, ...] = ("pending", "active", "done", "failed", "skipped")

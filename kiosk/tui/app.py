@@ -30,11 +30,11 @@ from kiosk.enroll.events import (
     PinHandover,
     Prompt,
     PromptChanged,
-    Step,
     StepChanged,
     TouchNeeded,
 )
 from kiosk.errors import KioskError
+from kiosk.model.steps import Step
 from kiosk.tui.auth import IdleLock, PinThrottle
 from kiosk.tui.glyphs import CONSOLE_SAFE, ConsoleScrollBarRender, Glyphs, choose
 from kiosk.tui.messages import EngineEvent, TaskDone

@@ -21,11 +21,11 @@ from kiosk.enroll.events import (
     Prompt,
     PromptChanged,
     QueueChanged,
-    Step,
     StepChanged,
     TouchNeeded,
 )
-from kiosk.keys.types import KeyInfo
+from kiosk.model.keys import KeyInfo
+from kiosk.model.steps import Step
 
 FINAL = (Step.DONE, Step.FAILED, Step.SKIPPED)
 ORDER: tuple[Step, ...] = tuple(Step)

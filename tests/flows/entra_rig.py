@@ -19,13 +19,14 @@ from kiosk.entra.auth import TokenProvider
 from kiosk.entra.display_name import make_display_name
 from kiosk.entra.fake.server import FakeTenant
 from kiosk.entra.graph import GraphClient
-from kiosk.entra.http import Timing, make_session
+from kiosk.entra.http import make_session
 from kiosk.entra.secrets import load_credential
 from kiosk.keys.session import KeySession
-from kiosk.keys.types import CreatedCredential
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.port import VirtualPort
 from kiosk.keys.virtual.profiles import PROFILES
+from kiosk.model.keys import CreatedCredential
+from kiosk.model.timing import Timing
 
 PIN = "13572468"
 NAME = make_display_name("{model} {serial}", model="YubiKey 5 NFC", serial="31400001")

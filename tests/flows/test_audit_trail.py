@@ -15,9 +15,10 @@ import pytest
 from kiosk.cli import main
 from kiosk.config import GraphSettings
 from kiosk.enroll.csv_source import CsvImportError
-from kiosk.enroll.events import ErrorRaised, Step
+from kiosk.enroll.events import ErrorRaised
 from kiosk.entra.fake.faults import Fault
 from kiosk.entra.fake.server import Issued
+from kiosk.model.steps import Step
 from tests.fixtures.engine import EngineRig
 
 

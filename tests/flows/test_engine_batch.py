@@ -12,16 +12,10 @@ from pathlib import Path
 import pytest
 
 from kiosk.audit import verify
-from kiosk.enroll.events import (
-    PinHandover,
-    Prompt,
-    PromptChanged,
-    Step,
-    StepChanged,
-    TouchNeeded,
-)
+from kiosk.enroll.events import PinHandover, Prompt, PromptChanged, StepChanged, TouchNeeded
 from kiosk.keys.session import KeySession
 from kiosk.keys.virtual.port import VirtualPort
+from kiosk.model.steps import Step
 from tests.fixtures.engine import EngineRig
 
 

@@ -8,15 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.config import GraphSettings
-from kiosk.enroll.events import (
-    ErrorRaised,
-    Event,
-    Prompt,
-    PromptChanged,
-    Step,
-    StepChanged,
-    TouchNeeded,
-)
+from kiosk.enroll.events import ErrorRaised, Event, Prompt, PromptChanged, StepChanged, TouchNeeded
+from kiosk.model.steps import Step
 from tests.fixtures.engine import EngineRig
 
 

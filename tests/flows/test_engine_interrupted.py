@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from kiosk.enroll.events import ErrorRaised, Event, Prompt, PromptChanged, Step, StepChanged
+from kiosk.enroll.events import ErrorRaised, Event, Prompt, PromptChanged, StepChanged
+from kiosk.model.steps import Step
 from tests.fixtures.engine import EngineRig
 
 CTAP_CONFIG = 0x0D

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from kiosk.enroll.events import ErrorRaised, Event, PinHandover, Prompt, PromptChanged, Step
+from kiosk.enroll.events import ErrorRaised, Event, PinHandover, Prompt, PromptChanged
+from kiosk.model.steps import Step
 from tests.fixtures.engine import EngineRig
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.enroll.events import ErrorRaised, Step, StepChanged
+from kiosk.enroll.events import ErrorRaised, StepChanged
 from kiosk.keys.virtual.profiles import CTAP20_AAGUID, YUBIKEY_5_AAGUID
+from kiosk.model.steps import Step
 from tests.fixtures.engine import EngineRig
 
 

@@ -5,15 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiosk.enroll.events import (
-    ErrorRaised,
-    Event,
-    Prompt,
-    PromptChanged,
-    Step,
-    StepChanged,
-    TouchNeeded,
-)
+from kiosk.enroll.events import ErrorRaised, Event, Prompt, PromptChanged, StepChanged, TouchNeeded
+from kiosk.model.steps import Step
 from tests.fixtures.engine import EngineRig
 
 

@@ -16,7 +16,7 @@ from kiosk.entra.errors import GraphRequestError
 from kiosk.entra.fake.server import FakeTenant
 from kiosk.entra.fake.state import DirectoryUser
 from kiosk.keys.session import KeySession
-from kiosk.keys.types import CreatedCredential
+from kiosk.model.keys import CreatedCredential
 from tests.flows.entra_rig import ALICE, NAME, Client, attest, connect, virtual_key_session
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from kiosk.entra.fake.options import ID_SPELLINGS
 from kiosk.entra.fake.server import FakeTenant
-from kiosk.entra.models import id_matches
 from kiosk.keys.errors import CredentialExcludedError
 from kiosk.keys.session import KeySession
+from kiosk.model.codec import id_matches
 from tests.flows.entra_rig import NAME, PIN, attest, connect, virtual_key_session
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from kiosk.enroll.api import ImportProblem, ImportReport
+from kiosk.model.queue import ImportProblem, ImportReport
 from tests.fixtures.engine import EngineRig
 
 GOOD = 30

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kiosk.enroll.events import Event, Prompt, PromptChanged, Step
+from kiosk.enroll.events import Event, Prompt, PromptChanged
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.transactions import MINIMAL_PATHS
+from kiosk.model.steps import Step
 from tests.fixtures.engine import EngineRig
 
 

@@ -9,12 +9,13 @@ from collections.abc import Callable
 
 import pytest
 
-from kiosk.enroll.events import ErrorRaised, Event, Step
+from kiosk.enroll.events import ErrorRaised, Event
 from kiosk.entra.auth import REFUSAL_HOLD_SECONDS, TokenProvider
 from kiosk.entra.errors import ConsentMissingError, InvalidClientError
 from kiosk.entra.fake.server import FakeTenant
 from kiosk.entra.http import make_session
 from kiosk.entra.secrets import load_credential
+from kiosk.model.steps import Step
 from tests.fixtures.engine import EngineRig
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import PaperSettings
-from kiosk.enroll.events import KeyEnrolled, PaperNotice, PinHandover, Step
+from kiosk.enroll.events import KeyEnrolled, PaperNotice, PinHandover
+from kiosk.model.steps import Step
 from kiosk.paper.desk import PrintDesk
 from tests.fixtures.cups import CupsServer, wait_for_pdfs
 from tests.fixtures.engine import EngineRig

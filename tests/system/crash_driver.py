@@ -30,10 +30,11 @@ from typing import Any
 
 from kiosk.config import load
 from kiosk.demo.robot import Robot, keys_from
-from kiosk.enroll.events import EnrollmentResult, Event, Prompt, PromptChanged, Step
+from kiosk.enroll.events import EnrollmentResult, Event, Prompt, PromptChanged
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.port import VirtualPort
 from kiosk.keys.virtual.profiles import PROFILES
+from kiosk.model.steps import Step
 from kiosk.store.journal import Journal
 from kiosk.wiring import build_kiosk
 

@@ -24,7 +24,7 @@ import pytest
 
 from kiosk.audit import verify
 from kiosk.entra.fake.server import FakeTenant
-from kiosk.keys.types import b64url
+from kiosk.model.codec import b64url
 from kiosk.store import Store
 from kiosk.store.queue import NewUser
 from tests.fixtures.engine import EngineRig

@@ -11,8 +11,9 @@ import pytest
 
 from kiosk.audit import verify
 from kiosk.config import GraphSettings
-from kiosk.enroll.events import ErrorRaised, Event, Prompt, PromptChanged, Step
+from kiosk.enroll.events import ErrorRaised, Event, Prompt, PromptChanged
 from kiosk.keys.virtual.device import VirtualKey
+from kiosk.model.steps import Step
 from tests.fixtures.engine import EngineRig
 
 pytestmark = pytest.mark.slow

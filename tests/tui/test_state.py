@@ -13,11 +13,11 @@ from kiosk.enroll.events import (
     Prompt,
     PromptChanged,
     QueueChanged,
-    Step,
     StepChanged,
     TouchNeeded,
 )
-from kiosk.keys.types import KeyInfo
+from kiosk.model.keys import KeyInfo
+from kiosk.model.steps import Step
 from kiosk.tui.screens.admin import effective_config
 from kiosk.tui.state import BatchState, format_duration
 from kiosk.tui.widgets.key_panel import key_table

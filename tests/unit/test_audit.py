@@ -13,7 +13,7 @@ import pytest
 from kiosk.audit import AuditTrail, verify
 from kiosk.audit_chain import GENESIS, AuditFieldError, line_hash
 from kiosk.cli import main
-from kiosk.keys.types import KeyInfo
+from kiosk.model.keys import KeyInfo
 
 KEY = KeyInfo(
     path="virtual:1",

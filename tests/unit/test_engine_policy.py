@@ -8,7 +8,7 @@ import pytest
 
 from kiosk.config import PolicySettings
 from kiosk.enroll.policy import KeyRefused, check_key, parse_version
-from kiosk.keys.types import KeyInfo
+from kiosk.model.keys import KeyInfo
 from kiosk.store.inventory import InventoryEntry
 
 YK = KeyInfo(

@@ -10,7 +10,7 @@ import requests
 
 from kiosk.entra.fake.options import graph_id_encoding
 from kiosk.entra.fake.server import FakeTenant
-from kiosk.entra.models import b64_lenient, credential_id_readings
+from kiosk.model.codec import b64_lenient, credential_id_readings
 from tests.fixtures.tenant import graph_headers, virtual_key_registration
 
 

@@ -12,7 +12,7 @@ import pytest
 from kiosk.audit import AuditTrail, verify
 from kiosk.audit_chain import AuditFieldError, check_record
 from kiosk.entra.calls import GraphCalls, call_name, merged, report
-from kiosk.entra.http import Timing
+from kiosk.model.timing import Timing
 
 USER = "/graph/v1.0/users/3c9edd64-1654-463f-9e31-d228a51d7039/authentication/fido2Methods"
 

@@ -27,7 +27,7 @@ from kiosk.entra.graph import (
 )
 from kiosk.entra.http import KioskSession
 from kiosk.entra.models import Fido2Method
-from kiosk.keys.types import CreatedCredential
+from kiosk.model.keys import CreatedCredential
 from tests.unit.graph_rig import ScriptedAdapter, Tokens
 
 

@@ -33,7 +33,8 @@ from kiosk.entra.errors import (
     parse_graph_error,
     redact,
 )
-from kiosk.entra.http import GraphHttp, KioskSession, RetryPolicy, Timing, parse_retry_after
+from kiosk.entra.http import GraphHttp, KioskSession, RetryPolicy, parse_retry_after
+from kiosk.model.timing import Timing
 from tests.unit.graph_rig import TOKEN, ScriptedAdapter, Step, Tokens, graph_body
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)

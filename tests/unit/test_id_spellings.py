@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.entra.graph_data import find_registered
-from kiosk.entra.models import Fido2Method, credential_id_readings, id_matches
+from kiosk.entra.models import Fido2Method
 from kiosk.keys.creation import exclude_list
-from kiosk.keys.types import CreatedCredential
+from kiosk.model.codec import credential_id_readings, id_matches
+from kiosk.model.keys import CreatedCredential
 
 SENT = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 AAGUID = "ee882879-721c-4913-9775-3dfcce97072a"

@@ -21,8 +21,8 @@ from kiosk.keys.identity import (
     model_name,
 )
 from kiosk.keys.mds import MdsCatalog
-from kiosk.keys.types import KeyInfo
 from kiosk.keys.virtual.profiles import PROFILES
+from kiosk.model.keys import KeyInfo
 from tests.unit.key_rig import PIN, Rig, profile, rig
 from tests.unit.mds_blob import MdsSigner, entry, payload
 

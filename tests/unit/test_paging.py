@@ -17,9 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.entra.fake.pki import create_pki
-from kiosk.entra.http import GraphHttp, KioskSession, RetryPolicy, Timing
+from kiosk.entra.http import GraphHttp, KioskSession, RetryPolicy
 from kiosk.entra.on_sent import on_sent
 from kiosk.entra.paging import HEAD_BYTES, RawPage, link_before_value, read_ahead
+from kiosk.model.timing import Timing
 
 LINK = "https://graph.microsoft.com/v1.0/groups/g/transitiveMembers?$top=999&$skiptoken=RFNw"
 

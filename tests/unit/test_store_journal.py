@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.enroll.events import Step
-from kiosk.entra.http import Timing
 from kiosk.errors import KioskError
-from kiosk.keys.types import CreatedCredential, KeyInfo
+from kiosk.model.keys import CreatedCredential, KeyInfo
+from kiosk.model.steps import Step
+from kiosk.model.timing import Timing
 from kiosk.store import Store
 from kiosk.store.migrations import LATEST, MIGRATIONS
 from kiosk.store.queue import NewUser

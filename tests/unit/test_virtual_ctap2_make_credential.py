@@ -17,9 +17,9 @@ from fido2.utils import sha256
 from fido2.webauthn import AttestationObject, AuthenticatorData
 from webauthn.helpers.structs import AttestationFormat
 
-from kiosk.keys.types import b64url
 from kiosk.keys.virtual.attestation import attestation_root_pem
 from kiosk.keys.virtual.profiles import CTAP20_KEY, FULL_KEY, YUBIKEY_5
+from kiosk.model.codec import b64url
 
 from .virtual_ctap2_helpers import (
     CHALLENGE,

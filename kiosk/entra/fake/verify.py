@@ -37,7 +37,7 @@ from fido2.webauthn import AttestationObject, CollectedClientData
 from kiosk.entra.fake.options import ALLOWED_ALGS, ORIGIN, RP_ID, method_id
 from kiosk.entra.fake.state import DirectoryUser, MethodRecord, TenantState
 from kiosk.entra.fake.wire import GraphError, utcnow
-from kiosk.entra.models import b64_lenient
+from kiosk.model.codec import b64_lenient
 
 MAX_DISPLAY_NAME = 30
 

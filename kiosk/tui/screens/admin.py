@@ -15,8 +15,9 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Log, Static
 
 from kiosk.config import SECTIONS, Settings
-from kiosk.enroll.api import EngineControl, ImportReport
+from kiosk.enroll.api import EngineControl
 from kiosk.errors import KioskError
+from kiosk.model.queue import ImportReport
 from kiosk.tui.auth import PinThrottle, verify_pin
 from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs

@@ -9,7 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from kiosk.enroll.events import Prompt, Step
+from kiosk.enroll.events import Prompt
+from kiosk.model.steps import Step
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 from kiosk.tui.state import FINAL, BatchState
 from kiosk.tui.widgets.counts import CountsBar

@@ -9,7 +9,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from kiosk.enroll.api import EngineControl, SortKey, Status
+from kiosk.enroll.api import EngineControl
+from kiosk.model.queue import SortKey, Status
 from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
 from kiosk.tui.widgets.counts import CountsBar

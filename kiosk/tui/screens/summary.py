@@ -14,7 +14,7 @@ from textual.widgets import Footer, Static
 
 from kiosk.config import Settings
 from kiosk.enroll.api import EngineControl
-from kiosk.enroll.events import Step
+from kiosk.model.steps import Step
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 from kiosk.tui.messages import TaskDone
 from kiosk.tui.state import BatchState, format_duration

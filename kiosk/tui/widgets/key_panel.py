@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from textual.widgets import Static
 
-from kiosk.keys.types import KeyInfo
+from kiosk.model.keys import KeyInfo
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 
 

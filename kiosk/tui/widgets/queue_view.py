@@ -12,7 +12,8 @@ from textual.events import Resize
 from textual.message import Message
 from textual.widget import Widget
 
-from kiosk.enroll.api import EngineControl, QueueRow, SortKey, Status
+from kiosk.enroll.api import EngineControl
+from kiosk.model.queue import QueueRow, SortKey, Status
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 from kiosk.tui.widgets.counts import status_symbol
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from kiosk.enroll.events import Step
+from kiosk.model.steps import Step
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 
 SHOWN: tuple[Step, ...] = (

@@ -1,0 +1,38 @@
+"""Queue vocabulary: an entry's status, how a page is sorted, one row, an import's report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Status = Literal["pending", "active", "done", "failed", "skipped"]
+SortKey = Literal["position", "upn", "status", "updated"]
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    entry_id: int
+    upn: str
+    display_name: str
+    status: Status
+    keys_wanted: int
+    keys_done: int
+    reason: str = ""
+    updated: str = ""
+    """ISO 8601 time of the last change."""
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    line: int | None
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    source: str
+    added: int
+    already_queued: int
+    problems: Sequence[ImportProblem] = field(default_factory=tuple)
