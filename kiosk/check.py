@@ -22,53 +22,16 @@ from __future__ import annotations
 import os
 import pwd
 import stat
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
 
-from kiosk.config import Settings
+from kiosk.check_context import CheckContext, CheckResult, fail
+from kiosk.check_tenant import check_clock, check_graph, check_token
 from kiosk.errors import KioskError
 
-if TYPE_CHECKING:
-    from kiosk.entra.secrets import Credential
-
-Status = Literal["ok", "warn", "fail", "skip"]
 FIDO_USAGE_PAGE = b"\x06\xd0\xf1"
 """HID report descriptor item: Usage Page (2 bytes) 0xF1D0, the FIDO Alliance page."""
 EXPIRY_WARNING_DAYS = 30
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    status: Status
-    detail: str
-    fix: str = ""
-
-
-@dataclass
-class CheckContext:
-    """What the checks look at. Tests point the paths and the clock elsewhere."""
-
-    config_path: Path
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    hidraw_class: Path = Path("/sys/class/hidraw")
-    dev: Path = Path("/dev")
-    mds_root: bytes | None = None
-    """Trust root (PEM or DER) for the MDS blob; None: FIDO's own."""
-    kiosk_user: str = "fido-kiosk"
-    """Whose access to the keys is checked when kiosk check runs as root."""
-    identity: tuple[str, int, frozenset[int]] | None = None
-    """(name, uid, groups) to check key access for, instead of the kiosk user or the caller."""
-    settings: Settings | None = None
-    credential: Credential | None = None
-
-
-def fail(name: str, exc: KioskError) -> CheckResult:
-    return CheckResult(name, "fail", exc.detail, exc.next_step)
 
 
 def check_configuration(ctx: CheckContext) -> CheckResult:
@@ -355,7 +318,6 @@ def check_audit(ctx: CheckContext) -> CheckResult:
 
 def run_checks(ctx: CheckContext) -> list[CheckResult]:
     """Every check, in order; later checks are skipped when what they need failed."""
-    from kiosk.check_tenant import check_clock, check_graph, check_token
 
     results = [check_configuration(ctx)]
     if results[0].status == "fail":

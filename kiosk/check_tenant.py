@@ -11,7 +11,7 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
-from kiosk.check import CheckContext, CheckResult, fail
+from kiosk.check_context import CheckContext, CheckResult, fail
 from kiosk.entra.auth import TokenProvider, authority_url
 from kiosk.entra.errors import GraphNotFoundError, GraphPermissionError
 from kiosk.entra.http import RetryPolicy, make_session, network_error

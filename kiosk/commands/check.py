@@ -49,7 +49,8 @@ def render(results: list[Any], config: Path) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from kiosk.check import CheckContext, run_checks
+    from kiosk.check import run_checks
+    from kiosk.check_context import CheckContext
 
     config = Path(config_or_default(args.config))
     results = run_checks(CheckContext(config_path=config))

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.audit import AuditTrail
-from kiosk.check import CheckContext, CheckResult, run_checks
+from kiosk.check import run_checks
+from kiosk.check_context import CheckContext, CheckResult
 from kiosk.cli import main
 from kiosk.entra.fake.server import FakeTenant
 from kiosk.tui.auth import hash_pin

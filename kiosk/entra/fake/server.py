@@ -308,27 +308,37 @@ class FakeTenant:
         arrived = req.arrived or time.monotonic()
         rid = new_request_id()
         crid = req.header("client-request-id").replace("\r", "").replace("\n", "")[:100]
-        route = "unknown"
-        outcome: Outcome
-        try:
-            route, handler, needs_token = self._route(req)
-        except GraphError as err:
-            outcome = Outcome(graph_error_response(err, rid, crid))
-        else:
-            outcome = self._run(route, handler, needs_token, req, (rid, crid))
+        route, outcome = self.answer(req, (rid, crid))
         if outcome.response is not None:
             outcome.response.headers.setdefault("request-id", rid)
             outcome.response.headers.setdefault("client-request-id", crid or rid)
             outcome.response.headers.setdefault("x-ms-request-id", rid)
             # Compressed here, before the round-trip floor, so its time is inside the RTT.
             gzip_response(outcome.response, req.header("accept-encoding"), self.gzip_level)
-        with self._lock:
-            status = outcome.response.status if outcome.response is not None else 0
-            self.requests.append((req.method, route, status))
-            if outcome.response is not None:
-                self.issued.append(Issued(req.method, route, status, rid, crid, req.raw_path))
+        status = outcome.response.status if outcome.response is not None else 0
+        self.record(req, route, status, (rid, crid), answered=outcome.response is not None)
         _wait_until(arrived + self.faults.rtt_ms / 1000.0 + outcome.delay_s)
         return outcome
+
+    def answer(self, req: Request, ids: tuple[str, str]) -> tuple[str, Outcome]:
+        """(route name, outcome) of one request through the routes and the fault plan; no
+        latency and no record (a batch item is answered this way too)."""
+        rid, crid = ids
+        try:
+            route, handler, needs_token = self._route(req)
+        except GraphError as err:
+            return "unknown", Outcome(graph_error_response(err, rid, crid))
+        return route, self._run(route, handler, needs_token, req, ids)
+
+    def record(
+        self, req: Request, route: str, status: int, ids: tuple[str, str], *, answered: bool = True
+    ) -> None:
+        """Keep one request in ``requests`` and, when it was answered, in ``issued``."""
+        rid, crid = ids
+        with self._lock:
+            self.requests.append((req.method, route, status))
+            if answered:
+                self.issued.append(Issued(req.method, route, status, rid, crid, req.raw_path))
 
     def _run(
         self, route: str, handler: Any, needs_token: bool, req: Request, ids: tuple[str, str]
