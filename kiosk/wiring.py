@@ -23,6 +23,8 @@ from kiosk.entra.http import make_session
 from kiosk.entra.secrets import load_credential
 from kiosk.keys.mds import MdsCatalog, MdsError
 from kiosk.keys.types import HidBackend
+from kiosk.paper.address import AddressMode
+from kiosk.paper.book import AddressBook
 from kiosk.paper.cups import Cups
 from kiosk.paper.desk import PrintDesk, Printer
 from kiosk.store import Store
@@ -103,9 +105,25 @@ def open_records(
     return Records(graph, store, audit, Recorder(store, audit, operator=operator))
 
 
-def queue_service(records: Records) -> QueueService:
-    """The queue alone (`kiosk import`): no engine, no HID watcher, no escrow certificates."""
-    return QueueService(records.graph, records.store.queue, records.recorder)
+def queue_service(
+    records: Records, settings: Settings, address: AddressMode | None = None
+) -> QueueService:
+    """The queue alone (`kiosk import`): no engine, no HID watcher, no escrow certificates.
+    ``address`` is the batch's choice for its labels (default: paper.address)."""
+    service = QueueService(records.graph, records.store.queue, records.recorder)
+    service.postal = address_book(settings, records.store, address)
+    return service
+
+
+def address_book(
+    settings: Settings, store: Store, address: AddressMode | None = None
+) -> AddressBook:
+    """Imports keep addresses; they name users without one when labels or mailers print."""
+    paper = settings.paper
+    return AddressBook(
+        store.addresses, address or paper.address,
+        check=bool(paper.label_queue or paper.mailer_queue),
+    )
 
 
 def build_kiosk(
@@ -115,17 +133,20 @@ def build_kiosk(
     operator: str | None = None,
     clock: Callable[[], datetime] = _utc_now,
     env: Mapping[str, str] | None = None,
+    printer: Printer | None = None,
 ) -> Kiosk:
-    """Wire Graph, store, audit trail (:func:`open_records`) and escrow into an Engine."""
+    """Wire Graph, store, audit trail (:func:`open_records`) and escrow into an Engine;
+    with [paper] queues, the print desk too (``printer``: CUPS unless given)."""
     records = open_records(settings, clock=clock, env=env)
     escrow = EscrowStore(settings.escrow.directory)
     engine = Engine(
         settings, records.store, records.graph, backend, records.audit, escrow, clock,
         operator=operator, mds=load_mds(settings),
     )
+    engine.queue.postal = address_book(settings, records.store)
     return Kiosk(
         settings, engine, records.store, records.audit, records.graph,
-        build_paper(engine, clock),
+        build_paper(engine, clock, printer),
     )
 
 
@@ -143,4 +164,5 @@ def build_paper(
         engine.dialog.emit, clock,
     )
     engine.subscribe(desk.on_event)
+    engine.paper = desk
     return desk

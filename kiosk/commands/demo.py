@@ -41,6 +41,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="Seed for demo names and faults.")
     parser.add_argument(
+        "--print", dest="paper", action="store_true",
+        help="Headless: print each key's label and PIN mailer (to a CUPS-PDF queue where "
+        "CUPS has one, else PDF files in the state directory). The interactive demo always "
+        "prints.",
+    )
+    parser.add_argument(
         "--glyphs",
         choices=("auto", "unicode", "console"),
         default="auto",
@@ -62,6 +68,7 @@ def handle(args: argparse.Namespace) -> int:
             rtt_ms=args.rtt_ms,
             state_dir=args.state_dir,
             seed=args.seed,
+            paper=args.paper,
         )
         print(result.to_json(), flush=True)
         return 0 if result.ok else 1
@@ -78,6 +85,7 @@ def handle(args: argparse.Namespace) -> int:
             rtt_ms=args.rtt_ms,
             state_dir=args.state_dir,
             seed=args.seed,
+            paper=True,
         )
         try:
             env.start()

@@ -34,6 +34,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="Replace the users' existing FIDO2 methods (asked again at the kiosk per user).",
     )
+    parser.add_argument(
+        "--address", choices=("home", "office", "none"), default=None,
+        help="What this batch's shipping labels are addressed to: home (street address), "
+        "office (internal mail by office location) or none (default: paper.address).",
+    )
     add_config_option(parser)
     parser.set_defaults(func=handle)
 
@@ -59,7 +64,7 @@ def handle(args: argparse.Namespace) -> int:
         )
     records = open_records(settings)
     try:
-        service = queue_service(records)
+        service = queue_service(records, settings, args.address)
         if args.csv is not None:
             report = service.import_csv(args.csv, keys_per_user=keys, replace=args.replace)
         elif args.group is not None:
@@ -77,4 +82,9 @@ def handle(args: argparse.Namespace) -> int:
     for problem in report.problems:
         where = f"line {problem.line}: " if problem.line else ""
         print(f"  {where}{problem.value!r}: {problem.reason}")
+    if report.warnings:
+        print(f"{len(report.warnings)} queued without an address the labels can use:")
+    for warning in report.warnings:
+        where = f"line {warning.line}: " if warning.line else ""
+        print(f"  {where}{warning.value!r}: {warning.reason}")
     return 1 if report.problems else 0

@@ -21,6 +21,7 @@ from kiosk.config import (
     EscrowSettings,
     GraphSettings,
     KioskSettings,
+    PaperSettings,
     PolicySettings,
     Settings,
     StoreSettings,
@@ -31,6 +32,9 @@ from kiosk.entra.fake.state import make_demo_tenant
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.port import VirtualPort
 from kiosk.keys.virtual.profiles import HARDWARE_LATENCY, NO_LATENCY, PROFILES, KeyProfile
+from kiosk.paper.cups import Cups
+from kiosk.paper.desk import Printer
+from kiosk.paper.folder import FolderPrinter
 from kiosk.wiring import Kiosk, build_kiosk
 from kiosk.x509util import certificate, key_usage, name, rsa_key, write_pair
 
@@ -77,6 +81,8 @@ class DemoEnvironment:
         seed: int = 0,
         operator: str | None = None,
         sync_group: bool = True,
+        paper: bool = False,
+        cups_server: str = "/run/cups/cups.sock",
     ) -> None:
         self._own_dir = state_dir is None
         self.state_dir = (
@@ -91,6 +97,12 @@ class DemoEnvironment:
         self.seed = seed
         self.operator = operator
         self.sync_group = sync_group
+        self.paper = paper
+        """Print a label and a PIN mailer per key: to a CUPS-PDF queue of ``cups_server``
+        where there is one, else as PDF files under ``state_dir/printed``."""
+        self.cups_server = cups_server
+        self.printed_to = ""
+        """Where the demo prints: a CUPS queue's name, or the folder of PDF files."""
         self.tenant = FakeTenant(
             self.state_dir / "tenant", page_size=page_size, rtt_ms=rtt_ms, seed=seed
         )
@@ -119,7 +131,21 @@ class DemoEnvironment:
         make_demo_tenant(self.tenant.state, self.users, seed=self.seed, group_name=DEMO_GROUP)
         self.helpdesk_cert, self.helpdesk_key = write_helpdesk(self.state_dir / "helpdesk")
         self.settings = self.make_settings()
-        self.kiosk = build_kiosk(self.settings, self.port, operator=self.operator, env={})
+        printer: Printer | None = None
+        if self.paper:
+            queue = Cups(self.cups_server, timeout=10).pdf_queue()
+            if queue is None:
+                folder = self.state_dir / "printed"
+                printer, queue, self.printed_to = FolderPrinter(folder), "demo", str(folder)
+            else:
+                self.printed_to = f"CUPS queue {queue}"
+            self.settings = dataclasses.replace(self.settings, paper=PaperSettings(
+                cups_server=self.cups_server, label_queue=queue, mailer_queue=queue,
+                helpdesk="Demo helpdesk: +1 555 0100, helpdesk@contoso.example",
+            ))
+        self.kiosk = build_kiosk(
+            self.settings, self.port, operator=self.operator, env={}, printer=printer
+        )
         if self.sync_group:
             self.engine.sync_group(DEMO_GROUP)
 

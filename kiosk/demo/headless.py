@@ -26,13 +26,20 @@ class HeadlessResult:
     verified_by_tenant: int
     audit_ok: bool
     seconds: float
+    labels_printed: int | None = None
+    """With --print: labels the printer finished (CUPS-PDF queue, or PDF files)."""
+    mailers_printed: int | None = None
+
+    def fields(self) -> dict[str, object]:
+        """The JSON line's fields (the print counts only when printing was asked)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     @property
     def ok(self) -> bool:
         return self.enrolled == self.users and self.audit_ok
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=False)
+        return json.dumps(self.fields(), sort_keys=False)
 
 
 def verified_by_tenant(env: DemoEnvironment) -> int:
@@ -75,16 +82,21 @@ def run_headless(
     timeout: float = 600.0,
     state_dir: Path | None = None,
     seed: int = 0,
+    paper: bool = False,
+    cups_server: str = "/run/cups/cups.sock",
 ) -> HeadlessResult:
-    """Enroll ``users`` demo users, one fresh virtual key each; wait until the queue is done."""
+    """Enroll ``users`` demo users, one fresh virtual key each; wait until the queue is done.
+    With ``paper``, each key's label and PIN mailer print too (escrow shows the PIN then)."""
     with DemoEnvironment(
         users=users,
         latency=latency,
         rtt_ms=rtt_ms,
-        escrow_mode="sealed",
+        escrow_mode="both" if paper else "sealed",
         state_dir=state_dir,
         seed=seed,
         operator="headless demo",
+        paper=paper,
+        cups_server=cups_server,
     ) as env:
         engine = env.engine
         started = time.monotonic()
@@ -96,6 +108,9 @@ def run_headless(
                     break
                 time.sleep(0.02)
             seconds = time.monotonic() - started
+        desk = env.kiosk.paper if env.kiosk is not None else None
+        if desk is not None:
+            desk.drain(max(10.0, deadline - time.monotonic()))
         counts = engine.counts()
         report = verify_audit(env.settings.store.audit_path)
         queued = sum(counts.values())
@@ -106,4 +121,6 @@ def run_headless(
             verified_by_tenant=verified_by_tenant(env),
             audit_ok=report.ok,
             seconds=round(seconds, 3),
+            labels_printed=desk.printed["label"] if desk is not None else None,
+            mailers_printed=desk.printed["mailer"] if desk is not None else None,
         )

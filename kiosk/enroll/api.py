@@ -11,12 +11,35 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from kiosk.enroll.events import Event
 from kiosk.model.audit import AuditReport
 from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
+
+
+@dataclass(frozen=True)
+class LabelWaiting:
+    """A shipping label in the reprint list (:mod:`kiosk.paper.desk`)."""
+
+    label_id: int
+    entry_id: int
+    upn: str
+    serial: str | None
+    state: str
+    """waiting (not sent yet, or the kiosk stopped while it printed) or failed."""
+    reason: str
+    sent: int
+
+
+class LabelDesk(Protocol):
+    """What the engine asks of the print desk for the operator (the reprint list)."""
+
+    def waiting(self) -> list[LabelWaiting]: ...
+    def reprint(self, label_id: int) -> bool: ...
+    def labels_of(self, entry_id: int) -> list[int]: ...
 
 
 class EngineControl(Protocol):
@@ -65,3 +88,10 @@ class EngineControl(Protocol):
     def counts(self) -> dict[str, int]: ...
     def export_manifest(self, directory: Path) -> list[Path]: ...
     def verify_audit(self) -> AuditReport: ...
+    def labels_to_print(self) -> list[LabelWaiting]:
+        """The reprint list: shipping labels not known to have printed (none without paper)."""
+        ...
+    def reprint_labels(self, entry_id: int | None = None, label_id: int | None = None) -> int:
+        """Print labels again, audited: one label, every label of a queue entry, or (neither
+        given) the whole reprint list. Returns how many were sent to the printer."""
+        ...

@@ -6,6 +6,9 @@
   as UPNs, first line included.
 - An optional ``keys`` column (``keys``, ``key count``, ``keys per user``) asks for that many keys
   for the user (1 to 10); empty means the default.
+- Optional address columns for shipping labels (``street``/``streetAddress``, ``city``,
+  ``state``, ``postal code``/``zip``, ``country``, ``office``/``officeLocation``, ``company``,
+  ``department``): where given, they win over what Entra holds for the user.
 - UTF-8 with or without a BOM; ``;``, ``,`` or tab as delimiter (sniffed from the header line);
   quotes; blank lines skipped.
 - Every other bad row is reported as an :class:`~kiosk.model.queue.ImportProblem` with its line
@@ -30,6 +33,15 @@ MAX_KEYS = 10
 
 UPN_HEADERS = ("upn", "userprincipalname", "email", "emailaddress", "mail", "username")
 KEYS_HEADERS = ("keys", "keycount", "keysperuser", "numberofkeys")
+POSTAL_HEADERS = {
+    "street": "street", "streetaddress": "street", "address": "street", "city": "city",
+    "state": "state", "postalcode": "postal_code", "zip": "postal_code",
+    "zipcode": "postal_code", "postcode": "postal_code", "country": "country",
+    "office": "office", "officelocation": "office", "company": "company",
+    "companyname": "company", "department": "department",
+}
+"""Header (normalised) -> the address field it fills (:class:`kiosk.paper.address.Address`)."""
+MAX_POSTAL_CELL = 256
 
 _LOCAL_OK = re.compile(r"^[A-Za-z0-9'._!#^~-]+$")
 _LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
@@ -41,6 +53,8 @@ class CsvRow(NamedTuple):
     upn: str
     keys: int | None = None
     """Keys wanted for this user, when the file says; None means the default."""
+    postal: tuple[tuple[str, str], ...] = ()
+    """(address field, value) from the file's address columns, non-empty cells only."""
 
 
 class CsvImportError(KioskError):
@@ -124,6 +138,23 @@ def _keys_value(cell: str) -> tuple[int | None, str | None]:
     return int(text), None
 
 
+def _columns(cells: list[str], line: int) -> tuple[int, int | None, dict[str, int], bool]:
+    """From the first row: the UPN, keys and address columns, and whether it is a header."""
+    names = [_norm_header(c) for c in cells]
+    keys_col = next((names.index(k) for k in KEYS_HEADERS if k in names), None)
+    postal_cols = {POSTAL_HEADERS[n]: i for i, n in enumerate(names) if n in POSTAL_HEADERS}
+    for wanted in UPN_HEADERS:
+        if wanted in names:
+            return names.index(wanted), keys_col, postal_cols, True
+    if len(cells) == 1 and "@" in cells[0]:
+        return 0, None, {}, False  # a single column of UPNs without a header: data
+    found = ", ".join(repr(c.strip()) for c in cells[:5])
+    raise CsvImportError(
+        f"line {line}: no UPN column; the first row is {found}. Expected a header "
+        "named upn, userPrincipalName, email or username, or a single column of UPNs."
+    )
+
+
 def parse_upn_csv(source: str | Path) -> tuple[list[CsvRow], list[ImportProblem]]:
     """Rows to queue, and every problem found, each with its line number.
 
@@ -141,6 +172,7 @@ def parse_upn_csv(source: str | Path) -> tuple[list[CsvRow], list[ImportProblem]
     seen: dict[str, int] = {}
     upn_col: int | None = None
     keys_col: int | None = None
+    postal_cols: dict[str, int] = {}
     header_done = False
     while True:
         start = reader.line_num + 1
@@ -154,22 +186,9 @@ def parse_upn_csv(source: str | Path) -> tuple[list[CsvRow], list[ImportProblem]
             continue
         if not header_done:
             header_done = True
-            names = [_norm_header(c) for c in cells]
-            for wanted in UPN_HEADERS:
-                if wanted in names:
-                    upn_col = names.index(wanted)
-                    break
-            keys_col = next((names.index(k) for k in KEYS_HEADERS if k in names), None)
-            if upn_col is not None:
+            upn_col, keys_col, postal_cols, is_header = _columns(cells, start)
+            if is_header:
                 continue
-            if len(cells) == 1 and "@" in cells[0]:
-                upn_col = 0  # a single column of UPNs without a header: this row is data
-            else:
-                found = ", ".join(repr(c.strip()) for c in cells[:5])
-                raise CsvImportError(
-                    f"line {start}: no UPN column; the first row is {found}. Expected a header "
-                    "named upn, userPrincipalName, email or username, or a single column of UPNs."
-                )
         assert upn_col is not None  # noqa: S101 - set with the header
         if upn_col >= len(cells):
             problems.append(ImportProblem(start, ",".join(cells), "the row has no UPN column"))
@@ -185,5 +204,9 @@ def parse_upn_csv(source: str | Path) -> tuple[list[CsvRow], list[ImportProblem]
             problems.append(ImportProblem(start, upn or ",".join(cells), problem))
             continue
         seen[upn.casefold()] = start
-        rows.append(CsvRow(start, upn, keys))
+        postal = tuple(
+            (name, cells[i].strip()[:MAX_POSTAL_CELL]) for name, i in postal_cols.items()
+            if i < len(cells) and cells[i].strip()
+        )
+        rows.append(CsvRow(start, upn, keys, postal))
     return rows, problems

@@ -22,7 +22,7 @@ from cryptography import x509
 from kiosk.audit import AuditTrail
 from kiosk.audit import verify as verify_trail
 from kiosk.config import Settings
-from kiosk.enroll.api import EngineControl
+from kiosk.enroll.api import EngineControl, LabelDesk, LabelWaiting
 from kiosk.enroll.control import Command, EntryOver, Signals, Stopped
 from kiosk.enroll.dialog import Dialog, Listener
 from kiosk.enroll.escrow import EscrowStore, load_recipients
@@ -107,6 +107,8 @@ class Engine:
         self._running = threading.Lock()
         self._recovery_retry_at: float | None = None
         self.recovery_report: list[str] = []
+        self.paper: LabelDesk | None = None
+        """The print desk (labels, PIN mailers), when [paper] names a queue (wiring)."""
         """One line per crash-recovery finding (orphans with their key serial)."""
 
     @property
@@ -220,6 +222,20 @@ class Engine:
         report = verify_trail(self.audit.path)
         self.recorder.audit_verified(report)
         return report
+
+    def labels_to_print(self) -> list[LabelWaiting]:
+        return self.paper.waiting() if self.paper is not None else []
+
+    def reprint_labels(self, entry_id: int | None = None, label_id: int | None = None) -> int:
+        if self.paper is None:
+            return 0
+        if label_id is not None:
+            ids = [label_id]
+        elif entry_id is not None:
+            ids = self.paper.labels_of(entry_id)
+        else:
+            ids = [w.label_id for w in self.paper.waiting()]
+        return sum(self.paper.reprint(i) for i in ids)
 
     # ---- the loop --------------------------------------------------------------------
 

@@ -32,6 +32,8 @@ class QueueService:
         self.queue = queue
         self.recorder = recorder
         self.on_change = on_change
+        self.postal: sources.PostalBook | None = None
+        """Where imports keep the users' addresses for the labels (set by the wiring)."""
 
     # ---- users in (each import is audited) ---------------------------------------------
 
@@ -41,7 +43,8 @@ class QueueService:
         source = f"csv:{path.name}"
         try:
             report = sources.import_csv(
-                self.graph, self.queue, path, keys_per_user=keys_per_user, replace=replace
+                self.graph, self.queue, path, keys_per_user=keys_per_user, replace=replace,
+                postal=self.postal,
             )
         except KioskError as exc:
             self.recorder.queue_import_failed(exc, source=source)
@@ -50,12 +53,15 @@ class QueueService:
 
     def add_user(self, upn: str, *, keys_per_user: int = 1, replace: bool = False) -> ImportReport:
         report = sources.add_user(
-            self.graph, self.queue, upn, keys_per_user=keys_per_user, replace=replace
+            self.graph, self.queue, upn, keys_per_user=keys_per_user, replace=replace,
+            postal=self.postal,
         )
         return self._imported(report, "upn", keys_per_user, replace)
 
     def sync_group(self, name_or_id: str, *, keys_per_user: int = 1) -> ImportReport:
-        report = sources.sync_group(self.graph, self.queue, name_or_id, keys_per_user=keys_per_user)
+        report = sources.sync_group(
+            self.graph, self.queue, name_or_id, keys_per_user=keys_per_user, postal=self.postal
+        )
         return self._imported(report, f"group:{name_or_id.strip()}", keys_per_user, False)
 
     def _imported(

@@ -8,8 +8,9 @@ per Graph ``$batch`` round trip); each problem still names its line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from kiosk.enroll.csv_source import parse_upn_csv
 from kiosk.enroll.ports import ENTRA_ERRORS, Graph
@@ -18,6 +19,29 @@ from kiosk.entra.models import User
 from kiosk.errors import KioskError
 from kiosk.model.queue import ImportProblem, ImportReport
 from kiosk.store.queue import NewUser, Queue
+
+
+class PostalBook(Protocol):
+    """Keeps queued users' addresses for the shipping labels (:mod:`kiosk.paper.book`)."""
+
+    def keep(
+        self, users: Sequence[User], source: str, given: Mapping[str, Mapping[str, str]]
+    ) -> list[tuple[User, str]]:
+        """Store each user's address (``given``: a CSV's values by user id, over Graph's);
+        return the users whose address the batch's labels cannot use, and why."""
+        ...
+
+
+def _warnings(
+    postal: PostalBook | None, users: Sequence[User], source: str,
+    given: Mapping[str, Mapping[str, str]] | None = None, lines: Mapping[str, int] | None = None,
+) -> tuple[ImportProblem, ...]:
+    if postal is None:
+        return ()
+    found = postal.keep(users, source, given or {})
+    return tuple(
+        ImportProblem((lines or {}).get(u.id), u.user_principal_name, why) for u, why in found
+    )
 
 
 def _problem(found: KioskError) -> str:
@@ -52,39 +76,52 @@ def _queue(
 
 
 def add_user(
-    graph: Graph, queue: Queue, upn: str, *, keys_per_user: int, replace: bool
+    graph: Graph, queue: Queue, upn: str, *, keys_per_user: int, replace: bool,
+    postal: PostalBook | None = None,
 ) -> ImportReport:
     text = upn.strip()
     found = _resolve(graph, text) if text else "empty user name"
     if isinstance(found, str):
         return ImportReport(f"UPN {text}", 0, 0, (ImportProblem(None, text, found),))
     added, already = _queue(queue, [found], keys=keys_per_user, replace=replace, source="upn")
-    return ImportReport(f"UPN {text}", added, already)
+    return ImportReport(f"UPN {text}", added, already, (), _warnings(postal, [found], "upn"))
 
 
 def import_csv(
-    graph: Graph, queue: Queue, path: Path, *, keys_per_user: int, replace: bool
+    graph: Graph, queue: Queue, path: Path, *, keys_per_user: int, replace: bool,
+    postal: PostalBook | None = None,
 ) -> ImportReport:
     rows, parse_problems = parse_upn_csv(path)
     problems: list[ImportProblem] = list(parse_problems)
     resolved = graph.get_users([r.upn for r in rows]) if rows else {}
     by_keys: dict[int, list[User]] = {}
+    given: dict[str, dict[str, str]] = {}
+    lines: dict[str, int] = {}
     for row in rows:
         found = resolved[row.upn]
         if not isinstance(found, User):
             problems.append(ImportProblem(row.line, row.upn, _problem(found)))
             continue
         by_keys.setdefault(row.keys or keys_per_user, []).append(found)
+        given[found.id], lines[found.id] = dict(row.postal), row.line
     added = already = 0
     for keys, users in by_keys.items():
         a, b = _queue(queue, users, keys=keys, replace=replace, source=f"csv:{path.name}")
         added += a
         already += b
     problems.sort(key=lambda p: (p.line or 0, p.value))
-    return ImportReport(f"CSV {path.name}", added, already, tuple(problems))
+    queued = [u for users in by_keys.values() for u in users]
+    warned = _warnings(postal, queued, f"csv:{path.name}", given, lines)
+    return ImportReport(
+        f"CSV {path.name}", added, already, tuple(problems),
+        tuple(sorted(warned, key=lambda p: p.line or 0)),
+    )
 
 
-def sync_group(graph: Graph, queue: Queue, name_or_id: str, *, keys_per_user: int) -> ImportReport:
+def sync_group(
+    graph: Graph, queue: Queue, name_or_id: str, *, keys_per_user: int,
+    postal: PostalBook | None = None,
+) -> ImportReport:
     try:
         group = graph.find_group(name_or_id)
         users = list(graph.iter_group_users(group.id))
@@ -94,4 +131,5 @@ def sync_group(graph: Graph, queue: Queue, name_or_id: str, *, keys_per_user: in
     added, already = _queue(
         queue, users, keys=keys_per_user, replace=False, source=f"group:{group.id}"
     )
-    return ImportReport(f"group {group.display_name}", added, already)
+    warned = _warnings(postal, users, f"group:{group.id}")
+    return ImportReport(f"group {group.display_name}", added, already, (), warned)

@@ -44,7 +44,7 @@ from kiosk.entra.graph_data import (
     user_path,
 )
 from kiosk.entra.http import GraphHttp, RetryPolicy, TokenSource, make_session
-from kiosk.entra.models import CreationOptions, Fido2Method, Group, User
+from kiosk.entra.models import POSTAL_FIELDS, CreationOptions, Fido2Method, Group, User
 from kiosk.entra.paging import RawPage, read_ahead
 from kiosk.errors import KioskError
 from kiosk.model.keys import CreatedCredential
@@ -52,7 +52,10 @@ from kiosk.model.timing import Timing
 
 log = logging.getLogger(__name__)
 
-USER_SELECT = "id,userPrincipalName,displayName,mail"
+USER_SELECT = (
+    "id,userPrincipalName,displayName,mail,"
+    + ",".join(POSTAL_FIELDS)  # addresses for shipping labels (kiosk.paper)
+)
 PAGE_SIZE = 999
 DISPLAY_NAME_MAX = 30
 V1_CHALLENGE_MINUTES = 5

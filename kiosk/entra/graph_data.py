@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from kiosk.entra.errors import GraphResponseError
-from kiosk.entra.models import Fido2Method, Group, User
+from kiosk.entra.models import MAX_POSTAL, POSTAL_FIELDS, Fido2Method, Group, User
 from kiosk.model.codec import id_matches
 from kiosk.model.keys import CreatedCredential
 
@@ -93,6 +93,10 @@ def parse_user(data: Mapping[str, Any], what: str) -> User:
         user_principal_name=upn,
         display_name=str(data.get("displayName") or ""),
         mail=mail if isinstance(mail, str) else None,
+        postal={
+            k: v[:MAX_POSTAL] for k in POSTAL_FIELDS
+            if isinstance(v := data.get(k), str) and v.strip()
+        },
     )
 
 

@@ -16,6 +16,16 @@ class User:
     user_principal_name: str
     display_name: str = ""
     mail: str | None = None
+    postal: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """Graph's address and office properties (:data:`POSTAL_FIELDS`) that are set, as
+    received (bounded, not yet cleaned: :mod:`kiosk.paper.address` does that)."""
+
+
+POSTAL_FIELDS = (
+    "streetAddress", "city", "state", "postalCode", "country", "officeLocation", "companyName",
+    "department",
+)
+MAX_POSTAL = 256
 
 
 @dataclass(frozen=True)

@@ -36,3 +36,6 @@ class ImportReport:
     added: int
     already_queued: int
     problems: Sequence[ImportProblem] = field(default_factory=tuple)
+    warnings: Sequence[ImportProblem] = field(default_factory=tuple)
+    """Queued, but with something to fix before the batch starts (an address the shipping
+    labels cannot use)."""

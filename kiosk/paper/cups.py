@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from kiosk.errors import KioskError
 from kiosk.paper.ipp import (
     CANCEL_JOB,
+    CUPS_GET_PRINTERS,
     GET_JOB_ATTRIBUTES,
     GET_PRINTER_ATTRIBUTES,
     INTEGER,
@@ -24,6 +25,7 @@ from kiosk.paper.ipp import (
     MIME,
     NAME,
     PRINT_JOB,
+    PRINTER,
     STATUS_NOT_ACCEPTING,
     STATUS_NOT_FOUND,
     URI,
@@ -187,6 +189,23 @@ class Cups:
                 f"Job {job_id} on {queue!r} did not finish within {self.timeout:g} s.",
                 kind="timeout", job_id=job_id, title="Printer too slow",
             )
+        return None
+
+    def pdf_queue(self) -> str | None:
+        """The name of a CUPS-PDF queue on this server (the demo prints there), or None."""
+        try:
+            resp = self.ipp.call(CUPS_GET_PRINTERS, "/", [
+                (NAME, "requesting-user-name", self.user),
+                (KEYWORD, "requested-attributes", "printer-name"),
+                (KEYWORD, "", "device-uri"),
+            ])
+        except IppError:
+            return None
+        for tag, attrs in resp.groups:
+            uri = str((attrs.get("device-uri") or [""])[0])
+            name = (attrs.get("printer-name") or [None])[0]
+            if tag == PRINTER and uri.startswith("cups-pdf:") and isinstance(name, str):
+                return name
         return None
 
     def cancel(self, queue: str, job_id: int) -> None:

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Protocol
 
 from kiosk.config import Settings
+from kiosk.enroll.api import LabelWaiting
 from kiosk.enroll.events import (
     EnrollmentResult,
     Event,
@@ -40,7 +41,6 @@ from kiosk.paper.label import LabelData, render_label
 from kiosk.paper.mailer import MailerData, render_mailer
 from kiosk.paper.stocks import STOCKS
 from kiosk.store import Store
-from kiosk.store.paper import LabelRow
 
 log = logging.getLogger("kiosk.paper.desk")
 
@@ -103,6 +103,9 @@ class PrintDesk:
 
     def _enrolled(self, event: KeyEnrolled) -> None:
         pin = self._pins.pop(event.entry_id, None)
+        if pin is not None and not event.recovered:
+            self._put(_Mailer(event, pin))  # first: the PIN leaves memory soonest
+        del pin
         if self.paper.label_queue:
             row = self.store.labels.add(
                 enrollment_id=event.enrollment_id, entry_id=event.entry_id, upn=event.upn,
@@ -111,9 +114,6 @@ class PrintDesk:
             )
             if row.sent == 0 and row.state != "printed":
                 self._put(row.label_id)
-        if pin is not None and not event.recovered:
-            self._put(_Mailer(event, pin))
-        del pin
 
     def _address(self, user_id: str) -> tuple[AddressMode, Address]:
         found = self.store.addresses.get(user_id)
@@ -134,9 +134,16 @@ class PrintDesk:
 
     # ---- the operator's requests (any thread) -------------------------------------------
 
-    def waiting(self) -> list[LabelRow]:
+    def waiting(self) -> list[LabelWaiting]:
         """The reprint list: labels not known to have printed."""
-        return self.store.labels.to_print()
+        return [
+            LabelWaiting(r.label_id, r.entry_id, r.upn, r.serial, r.state, r.reason, r.sent)
+            for r in self.store.labels.to_print()
+        ]
+
+    def labels_of(self, entry_id: int) -> list[int]:
+        """Every label of a queue entry (printed or not)."""
+        return [r.label_id for r in self.store.labels.for_entry(entry_id)]
 
     def reprint(self, label_id: int) -> bool:
         """Send a label again (the operator asked); False if there is no such label."""

@@ -27,6 +27,7 @@ from kiosk.enroll.api import EngineControl
 from kiosk.enroll.events import (
     ErrorRaised,
     KeyGone,
+    PaperNotice,
     PinHandover,
     Prompt,
     PromptChanged,
@@ -216,6 +217,10 @@ class KioskApp(App[int]):
             self._show_held_pins()
         elif isinstance(event, ErrorRaised):
             self.show_error(event.title, event.detail, event.next_step, event.retryable)
+        elif isinstance(event, PaperNotice) and event.kind == "mailer":
+            for screen in self.screen_stack:
+                if isinstance(screen, HandoverScreen) and screen.entry_id == event.entry_id:
+                    screen.mailer_news(event.ok, event.text)
         elif isinstance(event, PromptChanged):
             self._ask(event)
         self.redraw()
@@ -279,7 +284,11 @@ class KioskApp(App[int]):
             return  # never show a PIN on a locked kiosk; it waits for the sign-in
         while self._held_pins:
             event = self._held_pins.pop(0)
-            self.push_screen(HandoverScreen(event.upn, event.pin))
+            paper = self.settings.paper
+            mailer = paper.mailer_queue if self.settings.escrow.mode != "sealed" else ""
+            self.push_screen(
+                HandoverScreen(event.upn, event.pin, entry_id=event.entry_id, mailer_queue=mailer)
+            )
 
     def redraw(self) -> None:
         self.enroll_screen.show_state(self.state, self.operator)
@@ -390,7 +399,7 @@ class KioskApp(App[int]):
             return
         from kiosk.tui.screens.queue import QueueScreen
 
-        self.push_screen(QueueScreen(self.engine))
+        self.push_screen(QueueScreen(self.engine, labels=bool(self.settings.paper.label_queue)))
 
     def action_show_summary(self) -> None:
         if self.starting():

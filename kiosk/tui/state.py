@@ -17,6 +17,7 @@ from kiosk.enroll.events import (
     Event,
     KeyGone,
     KeyIdentified,
+    PaperNotice,
     PinHandover,
     Prompt,
     PromptChanged,
@@ -65,6 +66,8 @@ class BatchState:
     """What the engine applied to the key in the port ("min length 6, PIN change forced")."""
     reinsert_serial: str = ""
     """The key asked back ("pull it and insert it again") is out: its serial, until it is in."""
+    paper: PaperNotice | None = None
+    """The printer's last news (a label or mailer printed, or a fault)."""
 
     def apply(self, event: Event) -> None:
         """Fold one event in. PinHandover and ErrorRaised are shown by screens, not kept."""
@@ -118,6 +121,8 @@ class BatchState:
             self.counts = dict(event.counts)
         elif isinstance(event, ErrorRaised):
             self.halted = event.title
+        elif isinstance(event, PaperNotice):
+            self.paper = event
         elif isinstance(event, PinHandover):
             pass
 

@@ -35,10 +35,10 @@ def test_every_bad_row_is_reported_with_its_line(tmp_path: Path) -> None:
     path.write_bytes(BAD_FILE.encode("utf-8"))
     rows, problems = parse_upn_csv(path)
     assert rows == [
-        CsvRow(2, "alice@contoso.com", None),
-        CsvRow(6, "dan@contoso.com", 2),
-        CsvRow(14, "mallory@contoso.com", None),
-        CsvRow(19, "mia@contoso.com", 1),
+        CsvRow(2, "alice@contoso.com", None, (("department", "Sales"),)),
+        CsvRow(6, "dan@contoso.com", 2, (("department", "IT; Ops"),)),
+        CsvRow(14, "mallory@contoso.com", None, (("department", "IT"),)),
+        CsvRow(19, "mia@contoso.com", 1, (("department", "IT"),)),
     ]
     by_line = {p.line: p.reason for p in problems}
     assert sorted(by_line) == [4, 5, 7, 8, 9, 10, 11, 12, 13, 16, 18]
@@ -96,3 +96,18 @@ def test_an_empty_file_and_a_non_utf8_file_are_refused(tmp_path: Path) -> None:
         parse_upn_csv(path)
     with pytest.raises(CsvImportError, match="no such file"):
         parse_upn_csv(tmp_path / "missing.csv")
+
+
+def test_address_columns_are_read_for_the_labels() -> None:
+    rows, problems = parse_upn_csv(
+        "upn,Street Address,ZIP,City,Country,Office\r\n"
+        "ann@contoso.com,1 Main Street,12345,Springfield,US,\r\n"
+        "bo@contoso.com,,,,,Building 2\r\n"
+        "cy@contoso.com,\"" + "x" * 400 + "\",,,,\r\n"
+    )
+    assert problems == []
+    assert dict(rows[0].postal) == {
+        "street": "1 Main Street", "postal_code": "12345", "city": "Springfield", "country": "US"
+    }
+    assert dict(rows[1].postal) == {"office": "Building 2"}  # empty cells are not values
+    assert len(dict(rows[2].postal)["street"]) == 256  # bounded where it enters

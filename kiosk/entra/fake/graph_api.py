@@ -18,6 +18,7 @@ from typing import Any
 from kiosk.entra.fake.options import MAX_TIMEOUT_MINUTES, MIN_TIMEOUT_MINUTES, OptionsFactory
 from kiosk.entra.fake.state import (
     DEFAULT_USER_PROPERTIES,
+    POSTAL_PROPERTIES,
     DirectoryGroup,
     DirectoryUser,
     TenantState,
@@ -63,6 +64,10 @@ def _select(obj: dict[str, Any], select: Sequence[str] | None, keep_type: bool) 
     return out
 
 
+def _postal(name: str) -> Callable[[DirectoryUser], Any]:
+    return lambda u: u.postal.get(name)
+
+
 _USER_GETTERS: dict[str, Callable[[DirectoryUser], Any]] = {
     "id": lambda u: u.id,
     "userPrincipalName": lambda u: u.user_principal_name,
@@ -75,8 +80,8 @@ _USER_GETTERS: dict[str, Callable[[DirectoryUser], Any]] = {
     "accountEnabled": lambda u: u.account_enabled,
     "businessPhones": lambda u: [],
     "mobilePhone": lambda u: None,
-    "officeLocation": lambda u: None,
     "preferredLanguage": lambda u: None,
+    **{name: _postal(name) for name in POSTAL_PROPERTIES},
 }
 USER_PROPERTIES = frozenset(_USER_GETTERS)
 

@@ -27,6 +27,9 @@ class DirectoryUser:
     job_title: str | None = None
     user_type: str = "Member"
     account_enabled: bool = True
+    postal: dict[str, str | None] = field(default_factory=dict)
+    """Graph's address and office properties (streetAddress, city, state, postalCode,
+    country, officeLocation, companyName, department); absent ones read as null."""
 
     def to_graph(self) -> dict[str, object]:
         return {
@@ -38,13 +41,33 @@ class DirectoryUser:
             "jobTitle": self.job_title,
             "mail": self.mail,
             "mobilePhone": None,
-            "officeLocation": None,
+            "officeLocation": self.postal.get("officeLocation"),
             "preferredLanguage": None,
             "surname": self.surname,
             "userPrincipalName": self.user_principal_name,
             "userType": self.user_type,
             "accountEnabled": self.account_enabled,
         }
+
+
+POSTAL_PROPERTIES = (
+    "streetAddress", "city", "state", "postalCode", "country", "officeLocation", "companyName",
+    "department",
+)
+_CITIES = (("Sydney", "NSW", "2000", "Australia"), ("Toronto", "ON", "M5H 2N2", "Canada"),
+           ("Leeds", None, "LS1 4AP", "United Kingdom"), ("Lyon", None, "69002", "France"))
+
+
+def made_up_address(upn: str) -> dict[str, str | None]:
+    """A plausible address and office for a fake user, the same for the same UPN."""
+    n = sum(upn.encode()) % 97
+    city, state, postcode, country = _CITIES[n % len(_CITIES)]
+    return {
+        "streetAddress": f"{n + 1} Harbour Road", "city": city, "state": state,
+        "postalCode": postcode, "country": country,
+        "officeLocation": f"Building {n % 5 + 1}, floor {n % 3 + 1}",
+        "companyName": "Contoso", "department": ("Finance", "Sales", "IT")[n % 3],
+    }
 
 
 DEFAULT_USER_PROPERTIES = (
@@ -165,7 +188,10 @@ class TenantState:
         user_id: str | None = None,
         mail: str | None = None,
         user_type: str = "Member",
+        postal: dict[str, str | None] | None = None,
     ) -> DirectoryUser:
+        """A user; ``postal`` gives Graph's address properties (default: a made-up address
+        and office derived from the UPN; ``{}`` for none)."""
         local = upn.split("@", 1)[0]
         given, _, surname = (display_name or local).partition(" ")
         user = DirectoryUser(
@@ -176,6 +202,7 @@ class TenantState:
             given_name=given or None,
             surname=surname or None,
             user_type=user_type,
+            postal=made_up_address(upn) if postal is None else dict(postal),
         )
         with self.lock:
             if upn.lower() in self._by_upn:

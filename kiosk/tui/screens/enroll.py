@@ -72,6 +72,23 @@ def render_result(state: BatchState, glyphs: Glyphs = UNICODE) -> Text:
     return text
 
 
+def render_paper(state: BatchState, glyphs: Glyphs = UNICODE) -> Text | None:
+    """The printer's last news, one line: a fault in red with what to do, and the labels
+    still waiting for a reprint."""
+    note = state.paper
+    if note is None:
+        return None
+    symbol = glyphs.done if note.ok else glyphs.failed
+    text = Text(f"Printer: {symbol} ", style="" if note.ok else "bold red")
+    if note.waiting:  # first: a long fault text is cut at the end of the line
+        many = "s" if note.waiting > 1 else ""
+        text.append(f"{note.waiting} label{many} to reprint (S). ", style="bold")
+    text.append(glyphs.text(note.text))
+    if not note.ok and note.next_step:
+        text.append(f" {glyphs.text(note.next_step)}", style="italic")
+    return text
+
+
 class EnrollScreen(Screen[None]):
     CSS_PATH = "enroll.tcss"
     BINDINGS = [
@@ -137,6 +154,10 @@ class EnrollScreen(Screen[None]):
             detail = f"{detail} {NOTHING_LEFT}".strip()
         self.query_one(BigPrompt).show(state.prompt, glyphs.text(detail))
         self.query_one(KeyPanel).show(state.key, state.pin_policy)
-        self.query_one("#result", Static).update(render_result(state, glyphs))
+        result = render_result(state, glyphs)
+        paper = render_paper(state, glyphs)
+        if paper is not None:
+            result = Text("\n").join([result, paper])
+        self.query_one("#result", Static).update(result)
         self.set_class(state.step is Step.FAILED, "-failed")
         self.query_one(CountsBar).show(state.counts)

@@ -27,16 +27,26 @@ class HandoverScreen(ModalScreen[None]):
     HandoverScreen #pin-text { text-style: bold; padding: 1 2; }
     """
 
-    def __init__(self, upn: str, pin: str) -> None:
+    def __init__(self, upn: str, pin: str, *, entry_id: int | None = None,
+                 mailer_queue: str = "") -> None:
         super().__init__(classes="-confirm")
         self._upn = upn
         self._pin: str | None = pin
+        self.entry_id = entry_id
+        self._mailer = mailer_queue
+        """The PIN mailer prints on this queue: the screen says how that went."""
 
     def compose(self) -> ComposeResult:
         pin = self._pin or ""
         with Vertical(id="dialog"):
             yield Static(f"PIN for {self._upn}", id="title", markup=False)
-            yield Static("Write it on the PIN mailer now. It is shown only this once.", id="detail")
+            yield Static(
+                f"The PIN mailer is printing on {self._mailer}. If it does not print, write "
+                "the PIN on a mailer by hand. It is shown only this once."
+                if self._mailer
+                else "Write it on the PIN mailer now. It is shown only this once.",
+                id="detail", markup=False,
+            )
             if pin and set(pin.upper()) <= DIGITS_OK:
                 if glyphs_of(self).mode == "console":
                     # Digits draws with heavy box lines the console font lacks: full blocks.
@@ -47,6 +57,17 @@ class HandoverScreen(ModalScreen[None]):
             yield Static(
                 "Press any key when it is written down: the PIN is then cleared.", id="next"
             )
+
+    def mailer_news(self, printed: bool, text: str) -> None:
+        """The print desk's word on this PIN's mailer."""
+        if self._pin is None:
+            return
+        detail = self.query_one("#detail", Static)
+        if printed:
+            detail.update(f"{text} Put it in its own envelope, apart from the key.")
+        else:
+            detail.update(f"{text} Write the PIN on a PIN mailer by hand now.")
+            self.add_class("-error")
 
     def on_key(self, event: events.Key) -> None:
         event.stop()

@@ -29,11 +29,14 @@ class QueueScreen(Screen[None]):
         Binding("f", "filter", "Filter"),
         Binding("o", "sort", "Sort"),
         Binding("n", "next_pending", "Next"),
+        Binding("p", "reprint", "Reprint label"),
     ]
 
-    def __init__(self, engine: EngineControl) -> None:
+    def __init__(self, engine: EngineControl, *, labels: bool = False) -> None:
         super().__init__()
         self.engine = engine
+        self.labels = labels
+        """Shipping labels are printed: P reprints the chosen user's."""
 
     def compose(self) -> ComposeResult:
         yield Static(" QUEUE", id="banner")
@@ -95,6 +98,19 @@ class QueueScreen(Screen[None]):
     def action_next_pending(self) -> None:
         if not self.view.jump_to_next_pending():
             self.notify("No pending users here.")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "reprint":
+            return self.labels
+        return True
+
+    def action_reprint(self) -> None:
+        row = self.view.current
+        sent = self.engine.reprint_labels(entry_id=row.entry_id) if row is not None else 0
+        if row is None or not sent:
+            self.notify("No label for this user yet: a label prints once a key is enrolled.")
+            return
+        self.notify(f"{plural(sent, 'label')} for {row.upn} sent to the label printer again.")
 
     def on_queue_view_chosen(self, event: QueueView.Chosen) -> None:
         if event.row.status != "pending":

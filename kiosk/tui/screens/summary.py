@@ -17,6 +17,7 @@ from kiosk.enroll.api import EngineControl
 from kiosk.model.steps import Step
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 from kiosk.tui.messages import TaskDone
+from kiosk.tui.screens.reprint import ReprintScreen
 from kiosk.tui.state import BatchState, format_duration
 from kiosk.tui.widgets.counts import STATUSES, status_symbol
 
@@ -52,6 +53,7 @@ class SummaryScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("e", "export", "Export manifest"),
+        Binding("r", "reprint", "Reprint labels"),
     ]
 
     def __init__(self, engine: EngineControl, state: BatchState, settings: Settings) -> None:
@@ -72,7 +74,19 @@ class SummaryScreen(Screen[None]):
     def show_state(self, *_: Any) -> None:
         counts = self.engine.counts()
         self.state.counts = dict(counts)
-        self.query_one("#table", Static).update(summary_table(self.state, counts, glyphs_of(self)))
+        table = summary_table(self.state, counts, glyphs_of(self))
+        waiting = len(self.engine.labels_to_print()) if self.settings.paper.label_queue else 0
+        if waiting:
+            table.add_row("Labels to reprint", "", f"{waiting} (R)", style="bold red")
+        self.query_one("#table", Static).update(table)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "reprint":
+            return bool(self.settings.paper.label_queue)  # no labels: no key for them
+        return True
+
+    def action_reprint(self) -> None:
+        self.app.push_screen(ReprintScreen(self.engine), lambda _: self.show_state())
 
     def action_back(self) -> None:
         self.dismiss(None)
