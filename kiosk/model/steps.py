@@ -23,3 +23,9 @@ class Step(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"
+
+
+ENDINGS: tuple[Step, ...] = (Step.FAILED, Step.SKIPPED)
+"""The steps that end an enrollment early."""
+PATH: tuple[Step, ...] = tuple(s for s in Step if s not in ENDINGS)
+"""The steps of an enrollment that goes all the way, in order (QUEUED ... DONE)."""

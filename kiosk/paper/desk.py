@@ -34,7 +34,7 @@ from kiosk.enroll.events import (
     StepChanged,
 )
 from kiosk.enroll.recorder import Recorder
-from kiosk.model.steps import Step
+from kiosk.model.steps import ENDINGS
 from kiosk.paper.address import Address, AddressMode
 from kiosk.paper.cups import PrintedJob, PrintFault
 from kiosk.paper.label import LabelData, render_label
@@ -97,7 +97,7 @@ class PrintDesk:
         elif isinstance(event, KeyEnrolled):
             self._enrolled(event)
         elif isinstance(event, EnrollmentResult) or (
-            isinstance(event, StepChanged) and event.step in (Step.FAILED, Step.SKIPPED)
+            isinstance(event, StepChanged) and event.step in ENDINGS
         ):
             self._pins.pop(event.entry_id, None)  # the attempt is over: forget its PIN
 

@@ -5,20 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from kiosk.model.steps import Step
+from kiosk.model.steps import ENDINGS, PATH, Step
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 
-SHOWN: tuple[Step, ...] = (
-    Step.OPTIONS_READY,
-    Step.KEY_INSERTED,
-    Step.KEY_CHECKED,
-    Step.RESET,
-    Step.PIN_SET,
-    Step.CREDENTIAL_CREATED,
-    Step.PIN_POLICY_APPLIED,
-    Step.REGISTERED,
-    Step.DONE,
-)
+SHOWN: tuple[Step, ...] = PATH[1:]
+"""Every step but QUEUED: the screen shows a user once they are being enrolled."""
 
 LABELS: dict[Step, str] = {
     Step.OPTIONS_READY: "Options from Entra",
@@ -46,7 +37,7 @@ def render_steps(
     unless ``halted`` names the error that stopped it there (then it is marked ✘).
     """
     reached = set(passed)
-    ended = current in (Step.FAILED, Step.SKIPPED)
+    ended = current in ENDINGS
     if current is not None and not ended:
         reached.add(current)
     last = max((SHOWN.index(s) for s in reached if s in SHOWN), default=-1)
