@@ -13,6 +13,8 @@ Checks, in order (a check that depends on an earlier failed one is skipped, and 
 8. HID devices: FIDO hidraw devices can be opened read-write by this user.
 9. MDS blob: present, signed and not out of date.
 10. audit trail: the hash chain verifies.
+11. printing: the label and mailer queues are ready and CUPS keeps no PIN
+    (:mod:`kiosk.check_paper`).
 
 Network checks live in :mod:`kiosk.check_tenant`.
 """
@@ -26,6 +28,7 @@ from datetime import date
 from pathlib import Path
 
 from kiosk.check_context import CheckContext, CheckResult, fail
+from kiosk.check_paper import check_printing
 from kiosk.check_tenant import check_clock, check_graph, check_token
 from kiosk.errors import KioskError
 
@@ -322,7 +325,7 @@ def run_checks(ctx: CheckContext) -> list[CheckResult]:
     results = [check_configuration(ctx)]
     if results[0].status == "fail":
         names = ("secret files", "helpdesk certificates", "state directories", "clock", "token",
-                 "Graph permissions", "HID devices", "MDS blob", "audit trail")
+                 "Graph permissions", "HID devices", "MDS blob", "audit trail", "printing")
         return results + [
             CheckResult(n, "skip", "not checked: the configuration is not valid.") for n in names
         ]
@@ -342,5 +345,5 @@ def run_checks(ctx: CheckContext) -> list[CheckResult]:
             )
         else:
             results.append(check_graph(ctx, tokens))
-    results += [check_hid(ctx), check_mds(ctx), check_audit(ctx)]
+    results += [check_hid(ctx), check_mds(ctx), check_audit(ctx), check_printing(ctx)]
     return results

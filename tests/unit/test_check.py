@@ -127,8 +127,9 @@ def test_a_ready_kiosk_passes_every_check(box: Box) -> None:
     results = box.results()
     assert set(results) == {
         "configuration", "secret files", "helpdesk certificates", "state directories", "clock",
-        "token", "Graph permissions", "HID devices", "MDS blob", "audit trail",
+        "token", "Graph permissions", "HID devices", "MDS blob", "audit trail", "printing",
     }
+    assert results["printing"].detail == "no label or mailer queue is configured."
     bad = {n: r for n, r in results.items() if r.status not in ("ok",)}
     assert bad == {}, bad
     assert "Mailroom batch 7" in results["Graph permissions"].detail
