@@ -330,6 +330,13 @@ def _cross_checks(s: Settings, text: str, where: str) -> None:
             f"{at}: policy.pin_length ({s.policy.pin_length}) is below policy.min_pin_length "
             f"({s.policy.min_pin_length}); expected at least {s.policy.min_pin_length}."
         )
+    if s.paper.mailer_queue and s.paper.mailer_queue == s.paper.label_queue:
+        line = _line_of(text, "paper", "mailer_queue")
+        at = f"{where}:{line}" if line else where
+        raise ConfigError(
+            f"{at}: paper.mailer_queue is the label queue ({s.paper.label_queue!r}); a key and "
+            "its PIN must never share a printer. Name another queue for the PIN mailers."
+        )
     if s.tenant.client_secret and not s.tenant.allow_inline_secret:
         line = _line_of(text, "tenant", "client_secret")
         at = f"{where}:{line}" if line else where

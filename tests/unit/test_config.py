@@ -89,3 +89,17 @@ def test_invalid_toml_and_a_missing_file_say_what_to_do(tmp_path: Path) -> None:
 def test_check_settings_exist_for_kiosk_check() -> None:
     s = parse('[graph]\ngroup = "Mailroom batch 7"\ncanary_upn = "canary@contoso.com"\n')
     assert s.graph.group == "Mailroom batch 7" and s.graph.canary_upn == "canary@contoso.com"
+
+
+def test_pin_mailers_never_share_the_label_queue() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse('[paper]\nlabel_queue = "labels"\nmailer_queue = "labels"\n')
+    assert "kiosk.toml:3" in err.value.detail and "never share a printer" in err.value.detail
+    settings = parse('[paper]\nlabel_queue = "labels"\nmailer_queue = "mailers"\n')
+    assert settings.paper.mailer_queue == "mailers"
+
+
+def test_the_cups_server_must_be_local() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse('[paper]\ncups_server = "printserver.contoso.com:631"\n')
+    assert "local socket path" in err.value.detail
