@@ -125,7 +125,7 @@ def test_no_token_during_force_pin_change_until_the_pin_is_changed() -> None:
 
 
 def test_token_expires_after_the_max_usage_period_even_in_use() -> None:
-    """Section 6.5.2.1: a token in use stops at the max usage time period (10 minutes)."""
+    """Section 6.5.3.2: a token in use stops at the max usage time period (10 minutes)."""
     clock = FakeClock()
     with plugged(YUBIKEY_5, clock=clock) as rig:
         channel = PinChannel(rig.ctap)

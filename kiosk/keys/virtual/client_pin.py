@@ -253,9 +253,9 @@ def check_pin_uv_auth(
     Returns False when the command carries no pinUvAuthParam (the caller decides whether it
     needs one), True when it verified; raises PIN_AUTH_INVALID when it does not, or when the
     token lacks the permission or is bound to another RP (CTAP 2.1 section 6.1.2 step 11 for
-    makeCredential, 6.2.2 step 6 for getAssertion, 6.11.1 for authenticatorConfig). A token
+    makeCredential, 6.2.2 step 6 for getAssertion, 6.11 for authenticatorConfig). A token
     without an RP id is bound to the first one it is used with (6.1.2 step 11.3). A token past
-    its usage period (``pinUvAuthTokenUsageTimerObserver()``, section 6.5.2.1: 30 s to its
+    its usage period (``pinUvAuthTokenUsageTimerObserver()``, section 6.5.3.2: 30 s to its
     first use over USB, at most 10 minutes in all) is stopped and refused.
     """
     param = optional(params, param_key, bytes, "pinUvAuthParam")
@@ -285,7 +285,7 @@ def check_pin_uv_auth(
 
 
 def clear_token_permissions(ctx: KeyContext) -> None:
-    """``clearPinUvAuthTokenPermissionsExceptLbw()`` (CTAP 2.1 section 6.5.2.1, called by
+    """``clearPinUvAuthTokenPermissionsExceptLbw()`` (CTAP 2.1 section 6.5.3.2, called by
     makeCredential step 14 and getAssertion step 9 once user presence was collected): the
     token in use keeps only lbw, so it can serve no further mc, ga, cm or acfg request."""
     if ctx.state.token is not None:

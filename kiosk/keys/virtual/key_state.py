@@ -35,9 +35,9 @@ PIN_CONSECUTIVE_MAX = 3
 """Wrong PINs in a row before the key wants a power cycle (PIN_AUTH_BLOCKED)."""
 TOKEN_INITIAL_USAGE_S = 30.0
 """A pinUvAuthToken not used within this long after it was issued expires (CTAP 2.1 section
-6.5.2.1, the initial usage time limit: 30 s for USB)."""
+6.5.3.2, the initial usage time limit: 30 s for USB)."""
 TOKEN_MAX_USAGE_S = 600.0
-"""A pinUvAuthToken expires this long after it was issued, used or not (section 6.5.2.1, the
+"""A pinUvAuthToken expires this long after it was issued, used or not (section 6.5.3.2, the
 max usage time period; 10 minutes)."""
 MAX_CREDENTIAL_ID_LENGTH = 128
 MAX_CREDS_IN_LIST = 8
