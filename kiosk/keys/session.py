@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fido2.client import ClientError, DefaultClientDataCollector, Fido2Client, UserInteraction
+from fido2.client import ClientError, DefaultClientDataCollector
 from fido2.ctap import STATUS, CtapError
 from fido2.ctap2.base import Ctap2
 from fido2.ctap2.config import Config
@@ -41,10 +41,7 @@ from fido2.ctap2.pin import ClientPin
 from fido2.hid import CtapHidDevice
 from fido2.webauthn import (
     AttestationObject,
-    PublicKeyCredentialDescriptor,
     PublicKeyCredentialRequestOptions,
-    PublicKeyCredentialType,
-    UserVerificationRequirement,
 )
 
 from kiosk.errors import KioskError
@@ -79,24 +76,6 @@ class SelfTestError(KeyProblem):
         super().__init__(
             detail, next_step="Set this key aside and enroll the user with another key."
         )
-
-
-class _Interaction(UserInteraction):
-    """Supplies the PIN Fido2Client asks for, and reports the blink."""
-
-    def __init__(self, pin: str, on_touch: OnTouch | None) -> None:
-        self._pin = pin
-        self._on_touch = on_touch
-
-    def prompt_up(self) -> None:
-        if self._on_touch is not None:
-            self._on_touch()
-
-    def request_pin(self, permissions: ClientPin.PERMISSION, rp_id: str | None) -> str | None:
-        return self._pin
-
-    def request_uv(self, permissions: ClientPin.PERMISSION, rp_id: str | None) -> bool:
-        return True
 
 
 def _ctap_code(exc: BaseException) -> int | None:
@@ -297,7 +276,7 @@ class KeySession:
             raise self._fail(exc, Op.MAKE_CREDENTIAL) from exc
         left = info.remaining_credentials
         if left is not None and wants_resident_key(options, ctap2.info):
-            left = max(0, left - 1)  # a same-user credential replaced would leave it as it was
+            left = max(0, left - 1)  # the next insertion's getInfo has the exact count
         self._info = dataclasses.replace(info, remaining_credentials=left, has_credentials=True)
         return created
 
@@ -311,34 +290,33 @@ class KeySession:
     ) -> None:
         """Sign a fresh challenge with the new credential and check the signature against the
         public key in its attestation. Run it before :meth:`apply_pin_policy`."""
-        options = PublicKeyCredentialRequestOptions(
-            challenge=os.urandom(32),
-            rp_id=rp_id,
-            allow_credentials=[
-                PublicKeyCredentialDescriptor(
-                    type=PublicKeyCredentialType.PUBLIC_KEY, id=credential.credential_id
-                )
-            ],
-            user_verification=UserVerificationRequirement.REQUIRED,
-        )
-        try:
-            client = Fido2Client(
-                self.device,
-                DefaultClientDataCollector("https://" + rp_id),
-                user_interaction=_Interaction(pin, on_touch),
-                extensions=[],
+        options = PublicKeyCredentialRequestOptions(challenge=os.urandom(32), rp_id=rp_id)
+        allow: list[Mapping[str, Any]] = [{"type": "public-key", "id": credential.credential_id}]
+        channel = self._pin(Op.SELF_TEST)
+        try:  # two transactions: a token with exactly ga for the rp id, getAssertion
+            token = channel.token(pin, ClientPin.PERMISSION.GET_ASSERTION, rp_id)
+            collector = DefaultClientDataCollector("https://" + rp_id)
+            client_data, _ = collector.collect_client_data(options)  # type: ignore[no-untyped-call]
+            assertion = channel.ctap2.get_assertion(
+                rp_id,
+                client_data.hash,
+                allow,
+                pin_uv_param=channel.protocol.authenticate(token, client_data.hash),
+                pin_uv_protocol=channel.protocol.VERSION,
+                event=event,
+                on_keepalive=self._keepalive(on_touch),
             )
-            response = client.get_assertion(options, event=event).get_response(0)
         except Exception as exc:
             raise self._fail(exc, Op.SELF_TEST) from exc
         data = AttestationObject(credential.attestation_object).auth_data.credential_data
         if data is None:
             raise SelfTestError("The credential's attestation holds no public key.")
-        if bytes(response.raw_id) != credential.credential_id:
+        answered = assertion.credential.get("id", credential.credential_id)  # may be left out
+        if bytes(answered) != credential.credential_id:
             raise SelfTestError("The key answered with a different credential.")
-        signed = bytes(response.response.authenticator_data) + response.response.client_data.hash
+        signed = bytes(assertion.auth_data) + client_data.hash
         try:
-            data.public_key.verify(signed, response.response.signature)
+            data.public_key.verify(signed, assertion.signature)
         except Exception as exc:
             raise SelfTestError("The key's signature does not match the new credential.") from exc
 

@@ -398,3 +398,18 @@ def test_key_pulled_during_reset(r: Rig) -> None:
     key.faults.pull(command=0x07, delay=0.1)
     with pytest.raises(KeyPulledError):
         session.reset()
+
+
+def test_self_test_takes_a_ga_token_and_one_assertion(r: Rig) -> None:
+    key = r.key()
+    session = r.session(key)
+    session.set_pin(PIN)
+    cred = session.make_credential(graph_options(), PIN)
+    key.transactions.clear()
+    session.self_test(cred, RP_ID, PIN)
+    # The insertion's key agreement serves this token too; the key blinked once.
+    assert key.transactions.names() == [
+        f"clientPIN.getPinUvAuthTokenUsingPinWithPermissions(ga@{RP_ID})",
+        "getAssertion",
+    ]
+    assert key.authenticator.sign_count == 1
