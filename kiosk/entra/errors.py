@@ -96,8 +96,9 @@ class GraphPermissionError(GraphError):
     title = "The kiosk app is not allowed to do this"
     next_step = (
         "Ask an Entra ID admin to grant the kiosk app the Graph application permissions "
-        "UserAuthenticationMethod.ReadWrite.All, User.Read.All and GroupMember.Read.All, "
-        "with admin consent."
+        "UserAuthMethod-Passkey.ReadWrite.All (the narrower one; "
+        "UserAuthenticationMethod.ReadWrite.All also works), User.Read.All and "
+        "GroupMember.Read.All, with admin consent."
     )
 
 
@@ -148,10 +149,21 @@ class LostResponseError(NetworkError):
     title = "The answer from Microsoft Graph was lost"
 
 
+class GraphSelfServiceError(GraphError):
+    """405 on a user's FIDO2 methods: Graph's answer when the caller acts on itself."""
+
+    title = "Graph will not do this for this account"
+    next_step = (
+        "Graph does not let an identity register passkeys for itself through this API "
+        "(self-service): enroll this user from another account, or skip the user."
+    )
+
+
 _STATUS_CLASSES: Mapping[int, type[GraphError]] = {
     401: GraphUnauthorizedError,
     403: GraphPermissionError,
     404: GraphNotFoundError,
+    405: GraphSelfServiceError,
     429: GraphThrottledError,
     503: GraphThrottledError,
     504: GraphThrottledError,
@@ -205,6 +217,9 @@ def graph_error_from_response(
     if message:
         detail += f" ({message})"
     detail += "."
+    scope = headers.get("x-ms-throttle-scope", "").split("/")[0][:60]
+    if status == 429 and scope.replace("_", "").isalnum():
+        detail += f" Graph throttles this per {scope.replace('_', ' and ').lower()}."
     return cls(
         detail, status=status, code=code, message=message, request_id=rid, client_request_id=crid
     )

@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -34,6 +34,7 @@ from kiosk.entra.errors import (
     LostResponseError,
 )
 from kiosk.entra.graph_data import (
+    challenge_expiry,
     find_registered,
     looks_like_guid,
     odata_string,
@@ -315,7 +316,7 @@ class GraphClient:
         return CreationOptions(
             user_id=user_id,
             public_key=public_key,
-            challenge_expires_at=sent_at + timedelta(minutes=minutes),
+            challenge_expires_at=challenge_expiry(body, sent_at, minutes, what),
             graph_calls=tuple(fetch.calls),
         )
 

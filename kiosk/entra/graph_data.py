@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,8 @@ from kiosk.entra.errors import GraphResponseError
 from kiosk.entra.models import MAX_POSTAL, POSTAL_FIELDS, Fido2Method, Group, User
 from kiosk.model.codec import id_matches
 from kiosk.model.keys import CreatedCredential
+
+log = logging.getLogger(__name__)
 
 RECONCILE_CLOCK_SKEW = timedelta(minutes=5)
 """How far Graph's clock may be behind ours when matching a method created after our send."""
@@ -72,7 +75,8 @@ def parse_method(data: Mapping[str, Any], what: str) -> Fido2Method:
     return Fido2Method(
         id=mid,
         display_name=str(data.get("displayName") or ""),
-        created=parse_datetime(data.get("createdDateTime")),
+        # Graph's examples spell it both ways (the v1.0 create answer: creationDateTime).
+        created=parse_datetime(data.get("createdDateTime") or data.get("creationDateTime")),
         aaguid=str(aaguid).lower() if isinstance(aaguid, str) and aaguid else None,
         model=data.get("model") if isinstance(data.get("model"), str) else None,
         attestation_level=(
@@ -137,3 +141,22 @@ def parse_group(data: Mapping[str, Any], what: str) -> Group:
     if not isinstance(gid, str) or not gid:
         raise GraphResponseError(f"{what}: Graph returned a group without an id.")
     return Group(id=gid, display_name=str(data.get("displayName") or ""))
+
+
+def challenge_expiry(
+    body: Mapping[str, Any], sent_at: datetime, minutes: int, what: str
+) -> datetime:
+    """When the challenge dies: the earlier of Graph's ``challengeTimeoutDateTime`` and our
+    own estimate (send time + the lifetime asked for). A Graph time before we even asked is
+    a clock out of step (``kiosk check`` reports the skew): our estimate is used then."""
+    local = sent_at + timedelta(minutes=minutes)
+    given = parse_datetime(body.get("challengeTimeoutDateTime"))
+    if given is None:
+        return local
+    if given <= sent_at:
+        log.warning(
+            "%s: Graph says the challenge expires at %s, before it was asked for; is this "
+            "clock out of step? Using %d minutes from now.", what, given.isoformat(), minutes
+        )
+        return local
+    return min(given, local)

@@ -41,7 +41,10 @@ def test_creation_options_with_and_without_value(
     assert options.origin == "https://login.microsoft.com"
     assert options.public_key["challenge"]
     minutes = c.settings.graph.challenge_timeout_minutes
-    assert before + timedelta(minutes=minutes) <= options.challenge_expires_at
+    # never later than Graph's challengeTimeoutDateTime (whole seconds) nor our estimate
+    (issued,) = t.state.challenges_of(user.id)
+    assert options.challenge_expires_at <= issued.expires_at.replace(microsecond=0)
+    assert before + timedelta(minutes=minutes, seconds=-1) <= options.challenge_expires_at
     assert options.challenge_expires_at <= datetime.now(UTC) + timedelta(minutes=minutes)
 
 

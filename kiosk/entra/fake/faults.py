@@ -55,6 +55,7 @@ ROUTES = (
     "get_method",
     "delete_method",
     "batch",
+    "fido2_policy",
 )
 """Route names faults can target (``"*"``: any route)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import re
 import struct
 from collections.abc import Callable, Iterable, Sequence
@@ -27,11 +28,19 @@ from kiosk.entra.fake.verify import RegistrationVerifier, method_to_graph
 from kiosk.entra.fake.wire import GRAPH_JSON, GraphError, Request, Response
 
 VERSIONS = ("v1.0", "beta")
+POLICY_PATH = ("policies", "authenticationMethodsPolicy", "authenticationMethodConfigurations")
 MAX_TOP = 999
 _FILTER = re.compile(r"^\s*displayName\s+eq\s+'((?:[^']|'')*)'\s*$")
 _OPTIONS = re.compile(r"^creationOptions(?:\(challengeTimeoutInMinutes=([^)]*)\))?$")
 
 Handler = Callable[[], Response]
+log = logging.getLogger(__name__)
+
+SYSTEM_OPTIONS = frozenset(
+    {"$select", "$filter", "$top", "$skiptoken", "$count", "$orderby", "$expand", "$search",
+     "$skip", "$format"}
+)
+"""OData system query options Graph knows; another ``$`` option is refused with a 400."""
 
 
 def _not_found(what: str) -> GraphError:
@@ -110,6 +119,8 @@ class GraphApi:
         self.page_size = page_size
         self.options_value_wrapper = options_value_wrapper
         self.base_url = ""
+        self.ignored_options: list[tuple[str, str]] = []
+        """(path, option) of every query option this fake ignored (not one of Graph's)."""
 
     # ---- routing ----------------------------------------------------------------------------
     def route(self, req: Request, segments: list[str]) -> tuple[str, Handler]:
@@ -120,6 +131,7 @@ class GraphApi:
                 400, "BadRequest", f"Invalid version: {seg or '(none)'}. Use v1.0 or beta."
             )
         version, rest = segments[0], segments[1:]
+        self._check_query(req)
         m = req.method
         n = len(rest)
         if n >= 2 and rest[0] == "users":
@@ -137,12 +149,16 @@ class GraphApi:
                     return "get_method", lambda: self._get_method(uid, rest[4])
                 if n == 5 and m == "DELETE":
                     return "delete_method", lambda: self._delete_method(uid, rest[4])
+        if n == 4 and rest[:3] == list(POLICY_PATH) and rest[3].lower() == "fido2" and m == "GET":
+            return "fido2_policy", lambda: self._fido2_policy(version)
         if n == 1 and rest[0] == "groups" and m == "GET":
             return "groups", lambda: self._groups(version, req)
         if n >= 2 and rest[0] == "groups" and m == "GET":
             gid = rest[1]
             if n == 2:
                 return "group", lambda: self._group(gid, req)
+            if rest[2] == "members" and n == 3:
+                return "members", lambda: self._members(version, gid, req, False, direct=True)
             if rest[2] == "transitiveMembers" and n in (3, 4):
                 users_only = n == 4
                 if users_only and rest[3] != "microsoft.graph.user":
@@ -164,6 +180,19 @@ class GraphApi:
         raise GraphError(405, "Request_BadRequest", f"The method {m} is not allowed here.")
 
     # ---- helpers ----------------------------------------------------------------------------
+    def _check_query(self, req: Request) -> None:
+        """Graph refuses an OData system option it does not know and ignores other query
+        parameters; the fake does the same and logs what it ignored (a client relying on an
+        ignored option, like ``creationOptions?challengeTimeoutInMinutes=60``, shows here)."""
+        for name in req.query:
+            if name.startswith("$") and name.lower() not in SYSTEM_OPTIONS:
+                raise GraphError(
+                    400, "BadRequest", f"Query option '{name}' is not allowed."
+                )
+            if not name.startswith("$"):
+                log.info("fake tenant: ignoring query option %r on %s", name, req.raw_path)
+                self.ignored_options.append((req.raw_path, name))
+
     def _user_or_404(self, uid: str) -> DirectoryUser:
         user = self.state.find_user(uid)
         if user is None:
@@ -258,10 +287,25 @@ class GraphApi:
             raise GraphError(400, "Request_BadRequest", "The skip token is not valid.")
         return int(struct.unpack(">I", raw[7:11])[0])
 
-    def _members(self, version: str, gid: str, req: Request, users_only: bool) -> Response:
+    def _fido2_policy(self, version: str) -> Response:
+        body = {
+            "@odata.context": f"{self.base_url}/{version}/$metadata#policies/"
+            "authenticationMethodsPolicy/authenticationMethodConfigurations/$entity",
+            **self.verifier.policy.effective().to_graph(),
+        }
+        return self._ok(200, body)
+
+    def _members(
+        self, version: str, gid: str, req: Request, users_only: bool, *, direct: bool = False
+    ) -> Response:
+        """``transitiveMembers`` (optionally cast to users), or the direct ``members``."""
         if gid not in self.state.groups:
             raise _not_found(gid)
-        ids = self.state.transitive_member_ids(gid, users_only=users_only)
+        if direct:
+            with self.state.lock:
+                ids = list(self.state.groups[gid].members)
+        else:
+            ids = self.state.transitive_member_ids(gid, users_only=users_only)
         top = self._top(req)
         select = self._select_param(
             req, USER_PROPERTIES if users_only else None
@@ -281,10 +325,8 @@ class GraphApi:
             if select is not None:
                 params.append("$select=" + ",".join(select))
             params.append("$skiptoken=" + self._skiptoken(gid, offset + top))
-            link = (
-                f"{self.base_url}/{version}/groups/{gid}/transitiveMembers{cast}?"
-                + "&".join(params)
-            )
+            segment = "members" if direct else "transitiveMembers"
+            link = f"{self.base_url}/{version}/groups/{gid}/{segment}{cast}?" + "&".join(params)
             link_member = ',"@odata.nextLink":' + json.dumps(link)
         # Graph's order: context, then the next link, then the page's values.
         count = f',"@odata.count":{len(ids)}' if users_only else ""  # asked with $count=true
@@ -310,6 +352,7 @@ class GraphApi:
             raise _bad_segment(segment)
         user = self._user_or_404(uid)
         self.verifier.check_user_allowed(user)
+        self.verifier.check_self_service()
         minutes = 5
         if m.group(1) is not None:
             if version == "v1.0":
@@ -333,6 +376,7 @@ class GraphApi:
         context = (
             f"{self.base_url}/{version}/$metadata#microsoft.graph.webauthnCredentialCreationOptions"
         )
+        opts = {"@odata.type": "#microsoft.graph.webauthnCredentialCreationOptions", **opts}
         if self.options_value_wrapper:
             return self._ok(200, {"@odata.context": context, "value": opts})
         return self._ok(200, {"@odata.context": context, **opts})
@@ -343,11 +387,11 @@ class GraphApi:
             body = json.loads(req.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise GraphError(400, "BadRequest", "Unable to read JSON request payload.") from None
-        record = self.verifier.register(user, body)
+        record = self.verifier.register(user, body, version)
         payload = {
             "@odata.context": f"{self.base_url}/{version}/$metadata#users('{user.id}')/"
             "authentication/fido2Methods/$entity",
-            **method_to_graph(record),
+            **method_to_graph(record, created_answer=version == "v1.0"),
         }
         resp = self._ok(201, payload)
         resp.headers["Location"] = (

@@ -42,6 +42,8 @@ class Dispatcher(Protocol):
 
     def track(self, conn: ssl.SSLSocket, add: bool) -> None: ...
 
+    def connection_setup_s(self) -> float: ...
+
 
 class TenantHttpServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -59,6 +61,12 @@ class TenantHttpServer(ThreadingHTTPServer):
         # The TLS handshake runs here, on the connection's own thread, so one slow client
         # never holds up accept().
         request.settimeout(10.0)
+        # A new connection costs its TCP and TLS handshakes in round trips before the first
+        # request can go: charged here, before the ServerHello, so a client that opens a
+        # connection per call pays what it would pay over a real network.
+        setup = self.tenant.connection_setup_s()
+        if setup > 0:
+            time.sleep(setup)
         try:
             conn = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as exc:

@@ -12,10 +12,11 @@ handshakes on the connection's own thread, so one ``requests.Session`` pays conn
 once and each call costs about one round trip.
 
 Latency: ``rtt_ms`` is a floor on every answer: it leaves the server no sooner than ``rtt_ms``
-after the request arrived. The fake's own work happens inside that time (a 999-user page takes
-a few milliseconds), because the fake's CPU time is an artefact of the test rig, not something
-the client under test should be charged for; the real service's processing time is unknown and
-folded into whatever RTT a test chooses. ``slow`` faults come on top of the floor.
+after the request arrived; a new connection first pays two more (TCP and TLS handshakes).
+The fake's own work happens inside that time (a 999-user page takes a few milliseconds),
+because the fake's CPU time is an artefact of the test rig, not something the client under
+test should be charged for; the real service's processing time is unknown and folded into
+whatever RTT a test chooses. ``slow`` faults come on top of the floor.
 
 ``gzip_level`` 1..9 makes the fake gzip answers over 1 KB as Graph does (``Content-Encoding:
 gzip``) when the request's ``Accept-Encoding`` allows it (requests sends ``gzip, deflate``);
@@ -72,6 +73,8 @@ from kiosk.entra.fake.wire import (
 log = logging.getLogger(__name__)
 
 GRAPH_PREFIX = "graph"
+SETUP_ROUND_TRIPS = 2
+"""Round trips a new connection costs before its first request: TCP, then TLS 1.3."""
 KNOWN_MODELS = {"ee882879-721c-4913-9775-3dfcce97072a": "YubiKey 5 Series with NFC"}
 """AAGUID -> model name, as Graph reports it from FIDO metadata (others: no model)."""
 
@@ -371,6 +374,11 @@ class FakeTenant:
                 headers["Retry-After"] = str(int(fault.retry_after)) if float(
                     fault.retry_after
                 ).is_integer() else str(fault.retry_after)
+            if kind == "429":  # Graph's throttling headers (docs: "Throttling limits")
+                headers["x-ms-throttle-scope"] = (
+                    f"Tenant_Application/ReadWrite/{self.tenant_id}/{self.client_id}"
+                )
+                headers["x-ms-throttle-information"] = "ResourceUnitLimitExceeded"
             err = GraphError(int(kind), codes[kind], messages[kind], headers)
             return Outcome(graph_error_response(err, rid, crid))
         if kind == "expire_token":
@@ -407,6 +415,10 @@ class FakeTenant:
         elif kind == "truncated":
             return Outcome(resp, truncate=True)
         return Outcome(resp, delay_s=delay)
+
+    def connection_setup_s(self) -> float:
+        """Set-up time of a new connection: one round trip for TCP, one for TLS 1.3."""
+        return SETUP_ROUND_TRIPS * self.faults.rtt_ms / 1000.0
 
     def track(self, conn: ssl.SSLSocket, add: bool) -> None:
         with self._lock:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from hashlib import sha256
 from typing import Any
 
@@ -34,6 +34,7 @@ from fido2.attestation.packed import PackedAttestation
 from fido2.cose import CoseKey
 from fido2.webauthn import AttestationObject, CollectedClientData
 
+from kiosk.entra.fake.fido2_policy import Fido2MethodPolicy, KeyRestrictions
 from kiosk.entra.fake.options import ALLOWED_ALGS, ORIGIN, RP_ID, method_id
 from kiosk.entra.fake.state import DirectoryUser, MethodRecord, TenantState
 from kiosk.entra.fake.wire import GraphError, utcnow
@@ -55,6 +56,29 @@ class RegistrationPolicy:
     trust_roots: list[bytes] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)
     """AAGUID -> model name, as Graph reports it from the FIDO metadata."""
+    fido2: Fido2MethodPolicy = field(default_factory=Fido2MethodPolicy)
+    """The passkey (FIDO2) method policy; ``enforce_attestation`` and the AAGUID sets above
+    are shorthands for its older global settings (see :meth:`effective`)."""
+
+    def effective(self) -> Fido2MethodPolicy:
+        """:attr:`fido2` with the shorthands folded into its older global settings."""
+        base = self.fido2
+        if base.profiles is not None or not (
+            self.enforce_attestation or self.allowed_aaguids or self.blocked_aaguids
+        ):
+            return base
+        restrictions = base.restrictions
+        if self.allowed_aaguids:
+            restrictions = KeyRestrictions(
+                True, "allow", sorted(self.allowed_aaguids - self.blocked_aaguids)
+            )
+        elif self.blocked_aaguids:
+            restrictions = KeyRestrictions(True, "block", sorted(self.blocked_aaguids))
+        return replace(
+            base,
+            attestation_enforced=base.attestation_enforced or self.enforce_attestation,
+            restrictions=restrictions,
+        )
 
 
 def _bad(message: str, code: str = "invalidRequest") -> GraphError:
@@ -95,20 +119,36 @@ class RegistrationVerifier:
     def check_user_allowed(self, user: DirectoryUser) -> None:
         if user.id in self.policy.refused_user_ids:
             raise GraphError(
-                403,
-                "accessDenied",
+                405,
+                "methodNotAllowed",
                 "Self-service operations aren't supported: the calling identity cannot manage "
                 "its own FIDO2 methods through this API.",
             )
 
-    def register(self, user: DirectoryUser, body: Any) -> MethodRecord:
+    def check_self_service(self) -> None:
+        """The provisioning API needs "Allow self-service set up" on (a documented known issue)."""
+        if not self.policy.effective().self_service:
+            raise GraphError(
+                400,
+                "badRequest",
+                "The passkey registration is not allowed: self-service setup "
+                "(isSelfServiceRegistrationAllowed) is off in the passkey (FIDO2) policy.",
+            )
+
+    def register(self, user: DirectoryUser, body: Any, version: str = "beta") -> MethodRecord:
+        """Verify and record a registration; ``displayName`` is optional on v1.0 (Graph then
+        names the method after the authenticator's model)."""
         self.check_user_allowed(user)
+        self.check_self_service()
         if not isinstance(body, Mapping):
             raise _bad("The request body must be a JSON object.", "BadRequest")
-        display_name = _field(body, "displayName")
-        if not isinstance(display_name, str) or not display_name.strip():
-            raise _bad("'displayName' must be a non-empty string.")
-        if len(display_name) > MAX_DISPLAY_NAME:
+        if version == "v1.0" and body.get("displayName") is None:
+            display_name: Any = None
+        else:
+            display_name = _field(body, "displayName")
+            if not isinstance(display_name, str) or not display_name.strip():
+                raise _bad("'displayName' must be a non-empty string.")
+        if display_name is not None and len(display_name) > MAX_DISPLAY_NAME:
             raise _bad(f"'displayName' must be {MAX_DISPLAY_NAME} characters or fewer.")
         cred_id = _decode(_field(body, "publicKeyCredential", "id"), "publicKeyCredential.id")
         cdj = _decode(
@@ -158,7 +198,16 @@ class RegistrationVerifier:
 
         level, certs = self._verify_attestation(att, client_data.hash)
         aaguid = str(cred.aaguid)
-        self._check_aaguid(aaguid)
+        refusal = self.policy.effective().refusal(
+            lambda gid: user.id in self.state.transitive_member_ids(gid)
+            if gid in self.state.groups else False,
+            aaguid,
+            level == "attested",
+        )
+        if refusal is not None:
+            raise refusal
+        if display_name is None:
+            display_name = self.policy.models.get(aaguid, "Passkey")[:MAX_DISPLAY_NAME]
 
         record = MethodRecord(
             id=method_id(cred_id, self.state.spelling_for(user.id)),
@@ -199,8 +248,6 @@ class RegistrationVerifier:
         self, att: AttestationObject, client_data_hash: bytes
     ) -> tuple[str, tuple[str, ...]]:
         if att.fmt == "none":
-            if self.policy.enforce_attestation:
-                raise _bad("Attestation is enforced and the key sent none.", "attestationRequired")
             try:
                 NoneAttestation().verify(  # type: ignore[no-untyped-call]
                     att.att_stmt, att.auth_data, client_data_hash
@@ -229,12 +276,6 @@ class RegistrationVerifier:
         attested = result.attestation_type == AttestationType.BASIC and self._chain_trusted(
             result.trust_path
         )
-        if not attested and self.policy.enforce_attestation:
-            raise _bad(
-                "Attestation is enforced and the key's attestation could not be verified "
-                "against a trusted root.",
-                "attestationRequired",
-            )
         return ("attested" if attested else "notAttested"), thumbprints
 
     def _chain_trusted(self, chain: list[bytes]) -> bool:
@@ -245,28 +286,25 @@ class RegistrationVerifier:
                 return True
         return False
 
-    def _check_aaguid(self, aaguid: str) -> None:
-        if aaguid in self.policy.blocked_aaguids:
-            raise GraphError(
-                403, "accessDenied", f"Authenticators with AAGUID {aaguid} are blocked by policy."
-            )
-        if self.policy.allowed_aaguids and aaguid not in self.policy.allowed_aaguids:
-            raise GraphError(
-                403,
-                "accessDenied",
-                f"Authenticators with AAGUID {aaguid} are not allowed by policy.",
-            )
 
+def method_to_graph(m: MethodRecord, *, created_answer: bool = False) -> dict[str, Any]:
+    """A ``fido2AuthenticationMethod`` as Graph returns it.
 
-def method_to_graph(m: MethodRecord) -> dict[str, Any]:
-    """A ``fido2AuthenticationMethod`` as Graph returns it."""
-    return {
+    The documentation's examples spell the date both ways: lists and gets ``createdDateTime``,
+    the v1.0 create answer ``creationDateTime`` (with ``passkeyType``); ``created_answer``
+    picks the latter.
+    """
+    stamp = m.created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    body: dict[str, Any] = {
         "@odata.type": "#microsoft.graph.fido2AuthenticationMethod",
         "id": m.id,
         "displayName": m.display_name,
-        "createdDateTime": m.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ("creationDateTime" if created_answer else "createdDateTime"): stamp,
         "aaGuid": m.aaguid,
         "model": m.model,
         "attestationCertificates": list(m.attestation_certificates),
         "attestationLevel": m.attestation_level,
     }
+    if created_answer:
+        body["passkeyType"] = "deviceBound"
+    return body

@@ -135,9 +135,14 @@ def new_request_id() -> str:
 
 def graph_error_response(err: GraphError, request_id: str, client_request_id: str) -> Response:
     """``{"error": {"code", "message", "innerError": {...}}}`` exactly as Graph shapes it."""
-    inner = {"date": iso(utcnow()), "request-id": request_id}
-    if client_request_id:
-        inner["client-request-id"] = client_request_id
+    # As real answers show it: the message again, and a client request id even when the
+    # client sent none (then the request id).
+    inner = {
+        "message": err.message,
+        "date": iso(utcnow()).rstrip("Z"),
+        "request-id": request_id,
+        "client-request-id": client_request_id or request_id,
+    }
     resp = Response.json(
         err.status, {"error": {"code": err.code, "message": err.message, "innerError": inner}}
     )
