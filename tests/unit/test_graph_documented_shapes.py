@@ -16,9 +16,9 @@ from kiosk.config import GraphSettings, Settings, TenantSettings
 from kiosk.entra.errors import GraphSelfServiceError, GraphThrottledError
 from kiosk.entra.graph import GraphClient
 from kiosk.entra.http import KioskSession
-from kiosk.entra.models import id_matches
 from kiosk.keys.creation import exclude_list
-from kiosk.keys.types import CreatedCredential
+from kiosk.model.codec import id_matches
+from kiosk.model.keys import CreatedCredential
 from tests.fixtures import graph_docs as docs
 from tests.unit.graph_rig import Tokens
 
