@@ -9,11 +9,13 @@ Checks, in order (a check that depends on an earlier failed one is skipped, and 
 4. state directories: the database, audit, escrow and manifest directories are writable.
 5. clock: the local clock agrees with the ``Date`` of the login (token) endpoint.
 6. token: the app signs in and gets a Graph token.
-7. Graph permissions: the group is readable; creation options come for the canary user.
-8. HID devices: FIDO hidraw devices can be opened read-write by this user.
-9. MDS blob: present, signed and not out of date.
-10. audit trail: the hash chain verifies.
-11. printing: the label and mailer queues are ready and CUPS keeps no PIN
+7. Graph permissions: the group is readable; creation options come for the canary user; which
+   passkey permission the app uses (and whether a narrower one would do).
+8. passkey policy: the tenant's FIDO2 policy lets the group enroll the kiosk's key models.
+9. HID devices: FIDO hidraw devices can be opened read-write by this user.
+10. MDS blob: present, signed and not out of date.
+11. audit trail: the hash chain verifies.
+12. printing: the label and mailer queues are ready and CUPS keeps no PIN
     (:mod:`kiosk.check_paper`).
 
 Network checks live in :mod:`kiosk.check_tenant`.
@@ -29,7 +31,7 @@ from pathlib import Path
 
 from kiosk.check_context import CheckContext, CheckResult, fail
 from kiosk.check_paper import check_printing
-from kiosk.check_tenant import check_clock, check_graph, check_token
+from kiosk.check_tenant import check_clock, check_graph, check_passkey_policy, check_token
 from kiosk.errors import KioskError
 
 FIDO_USAGE_PAGE = b"\x06\xd0\xf1"
@@ -325,7 +327,8 @@ def run_checks(ctx: CheckContext) -> list[CheckResult]:
     results = [check_configuration(ctx)]
     if results[0].status == "fail":
         names = ("secret files", "helpdesk certificates", "state directories", "clock", "token",
-                 "Graph permissions", "HID devices", "MDS blob", "audit trail", "printing")
+                 "Graph permissions", "passkey policy", "HID devices", "MDS blob", "audit trail",
+                 "printing")
         return results + [
             CheckResult(n, "skip", "not checked: the configuration is not valid.") for n in names
         ]
@@ -335,15 +338,17 @@ def run_checks(ctx: CheckContext) -> list[CheckResult]:
         results += [
             CheckResult("token", "skip", "not checked: no usable app credential."),
             CheckResult("Graph permissions", "skip", "not checked: no usable app credential."),
+            CheckResult("passkey policy", "skip", "not checked: no usable app credential."),
         ]
     else:
         token_result, tokens = check_token(ctx)
         results.append(token_result)
         if tokens is None:
-            results.append(
-                CheckResult("Graph permissions", "skip", "not checked: no token for Graph.")
-            )
+            results += [
+                CheckResult(n, "skip", "not checked: no token for Graph.")
+                for n in ("Graph permissions", "passkey policy")
+            ]
         else:
-            results.append(check_graph(ctx, tokens))
+            results += [check_graph(ctx, tokens), check_passkey_policy(ctx, tokens)]
     results += [check_hid(ctx), check_mds(ctx), check_audit(ctx), check_printing(ctx)]
     return results

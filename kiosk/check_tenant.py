@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import requests
 
 from kiosk.check_context import CheckContext, CheckResult, fail
+from kiosk.entra import permissions
 from kiosk.entra.auth import TokenProvider, authority_url
 from kiosk.entra.errors import GraphNotFoundError, GraphPermissionError
 from kiosk.entra.http import RetryPolicy, make_session, network_error
+from kiosk.entra.passkey_policy import judge
 from kiosk.errors import KioskError
 
 DISCOVERY = "/v2.0/.well-known/openid-configuration"
@@ -26,8 +29,8 @@ CLOCK_FIX = (
     "check `timedatectl status` shows 'System clock synchronized: yes', then run kiosk check again."
 )
 PERMISSIONS = (
-    "UserAuthenticationMethod.ReadWrite.All (or UserAuthMethod-Passkey.ReadWrite.All), "
-    "User.Read.All and GroupMember.Read.All"
+    "UserAuthMethod-Passkey.ReadWrite.All (or the broader "
+    "UserAuthenticationMethod.ReadWrite.All), User.Read.All and GroupMember.Read.All"
 )
 
 NEEDED = {
@@ -179,4 +182,93 @@ def check_graph(ctx: CheckContext, tokens: TokenProvider) -> CheckResult:
             " ".join(d for d, _ in failed) + (f" (Fine: {'; '.join(done)}.)" if done else ""),
             " ".join(f for _, f in failed),
         )
-    return CheckResult("Graph permissions", "ok", "; ".join(done) + ".")
+    # Either passkey permission is accepted; the detail names the narrower one.
+    note = permissions.methods_note(_roles(tokens)) if graph.canary_upn else ""
+    parts = [*done, note] if note else done
+    return CheckResult("Graph permissions", "ok", "; ".join(parts) + ".")
+
+
+def _roles(tokens: TokenProvider) -> frozenset[str] | None:
+    try:
+        return permissions.token_roles(tokens.token())
+    except KioskError:
+        return None
+
+
+def _stock_aaguids(ctx: CheckContext) -> tuple[list[str], str]:
+    """The AAGUIDs the kiosk would enroll, and where they come from."""
+    assert ctx.settings is not None  # noqa: S101 - checked by the caller
+    allowed = list(ctx.settings.policy.allowed_aaguids)
+    if allowed:
+        return allowed, "policy.allowed_aaguids"
+    db = Path(ctx.settings.store.path)
+    if not db.exists():
+        return [], ""
+    from kiosk.store import Store
+
+    try:
+        store = Store(db)
+    except KioskError:
+        return [], ""
+    try:
+        return sorted({e.aaguid for e in store.inventory.all()}), "the key inventory"
+    finally:
+        store.close()
+
+
+def _in_metadata(ctx: CheckContext, aaguids: list[str]) -> list[str]:
+    from kiosk.keys.mds import MdsCatalog
+
+    assert ctx.settings is not None  # noqa: S101 - checked by the caller
+    try:
+        catalog = MdsCatalog.load(ctx.settings.store.mds_blob, ctx.mds_root)
+    except KioskError:
+        return []
+    return [a for a in aaguids if catalog.entry(a) is not None]
+
+
+def check_passkey_policy(ctx: CheckContext, tokens: TokenProvider) -> CheckResult:
+    """The tenant's passkey (FIDO2) policy against the group and the kiosk's key models."""
+    from kiosk.entra.graph import GraphClient
+
+    assert ctx.settings is not None  # noqa: S101 - checked by the caller
+    name = "passkey policy"
+    client = GraphClient(
+        ctx.settings, tokens, tokens.session,
+        policy=RetryPolicy(max_retries=1, base_delay=0.5, retry_after_cap=5.0),
+    )
+    try:
+        policy = client.fido2_policy()
+    except GraphPermissionError:
+        return CheckResult(
+            name, "warn",
+            f"not read: the app lacks {permissions.POLICY_READ} (or {permissions.POLICY_READ_ALL}"
+            "), so kiosk check cannot tell whether the tenant's passkey policy lets these keys "
+            "register. Enrollment works without it.",
+            f"To have it checked: add the application permission {permissions.POLICY_READ} "
+            "to the kiosk app and grant admin consent.",
+        )
+    except KioskError as exc:
+        return CheckResult(name, "warn", f"not read: {exc.detail}", exc.next_step)
+    group = None
+    if ctx.settings.graph.group:
+        try:
+            found = client.find_group(ctx.settings.graph.group)
+            group = (found.id, found.display_name)
+        except KioskError:
+            pass  # the Graph permissions check names it
+    aaguids, source = _stock_aaguids(ctx)
+    verdict = judge(policy, group, aaguids, _in_metadata(ctx, aaguids))
+    fix = (
+        "In the Entra admin center: Protection > Authentication methods > Passkey (FIDO2): "
+        "enable it for the group, allow self-service set up, and allow the kiosk's key models "
+        "(AAGUIDs) in the key restrictions of the passkey profile the group uses."
+    )
+    if verdict.problems:
+        return CheckResult(name, "fail", " ".join(verdict.problems), fix)
+    fine = "; ".join(verdict.fine) or "nothing in it blocks enrollment"
+    if source:
+        fine += f" (key models from {source})"
+    if verdict.warnings:
+        return CheckResult(name, "warn", " ".join(verdict.warnings) + f" ({fine}.)", fix)
+    return CheckResult(name, "ok", fine + ".")

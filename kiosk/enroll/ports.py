@@ -11,6 +11,7 @@ from typing import Protocol
 
 from kiosk.entra.errors import AuthError, GraphError
 from kiosk.entra.models import CreationOptions, Fido2Method, Group, User
+from kiosk.entra.passkey_policy import PasskeyPolicy
 from kiosk.errors import KioskError
 from kiosk.model.keys import CreatedCredential
 
@@ -26,6 +27,7 @@ class Graph(Protocol):
     ) -> Fido2Method: ...
     def list_fido2_methods(self, user_id: str) -> Sequence[Fido2Method]: ...
     def delete_fido2_method(self, user_id: str, method_id: str) -> None: ...
+    def fido2_policy(self) -> PasskeyPolicy: ...
 
 
 ENTRA_ERRORS = (GraphError, AuthError)

@@ -14,9 +14,16 @@ import time
 from datetime import datetime
 
 from kiosk.enroll.ports import Graph
-from kiosk.entra.errors import GraphError, GraphThrottledError, NetworkError
+from kiosk.entra.errors import (
+    GraphError,
+    GraphThrottledError,
+    NetworkError,
+    PasskeyPolicyRefusedError,
+)
 from kiosk.entra.graph import find_registered
 from kiosk.entra.models import Fido2Method
+from kiosk.entra.passkey_policy import explain_refusal
+from kiosk.errors import KioskError
 from kiosk.model.keys import CreatedCredential
 
 log = logging.getLogger("kiosk.enroll.registration")
@@ -26,6 +33,32 @@ ROUNDS = 3
 
 def _worth_another_round(exc: GraphError) -> bool:
     return isinstance(exc, NetworkError | GraphThrottledError) or exc.status >= 500
+
+
+def policy_refusal(
+    graph: Graph, cred: CreatedCredential, exc: GraphError
+) -> PasskeyPolicyRefusedError | None:
+    """The tenant's passkey policy as the reason Graph refused ``cred``, when it explains it.
+
+    Microsoft does not document the error text of a policy refusal, so the policy itself is
+    read (best effort: it needs Policy.Read.AuthenticationMethod) and judged for this key.
+    """
+    if exc.status not in (400, 403) or "challenge" in f"{exc.code} {exc.message}".lower():
+        return None
+    try:
+        policy = graph.fido2_policy()
+    except KioskError as unreadable:
+        log.info("the passkey policy could not be read to explain a refusal: %s", unreadable)
+        return None
+    why = explain_refusal(policy, cred.aaguid, in_metadata=True)
+    if why is None and policy.attestation_anywhere:
+        why = (
+            "The tenant's passkey (FIDO2) policy enforces attestation; Entra may not have "
+            "verified this key's attestation against the FIDO metadata."
+        )
+    if why is None:
+        return None
+    return exc.retyped(PasskeyPolicyRefusedError, f"{why} (Graph: HTTP {exc.status} {exc.code}.)")
 
 
 def lookup(
@@ -61,6 +94,9 @@ def register_once(
             return graph.register_fido2_method(user_id, display_name, cred)
         except GraphError as exc:
             if n == rounds - 1 or not _worth_another_round(exc):
+                refused = policy_refusal(graph, cred, exc)
+                if refused is not None:
+                    raise refused from exc
                 raise
             log.warning("registration round %d failed (%s); trying again", n + 1, exc.title)
             look_first = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from kiosk.errors import KioskError
 
@@ -35,6 +35,9 @@ def redact(text: str, *secrets: str) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Graph
+
+
+_G = TypeVar("_G", bound="GraphError")
 
 
 class GraphError(KioskError):
@@ -68,6 +71,17 @@ class GraphError(KioskError):
         if request_id and request_id not in detail:
             detail = f"{detail} (request id {request_id})"
         super().__init__(detail, title=title, next_step=next_step)
+
+    def retyped(self, kind: type[_G], detail: str) -> _G:
+        """The same Graph answer (status, code, ids) as another kind of error."""
+        return kind(
+            detail,
+            status=self.status,
+            code=self.code,
+            message=self.message,
+            request_id=self.request_id,
+            client_request_id=self.client_request_id,
+        )
 
 
 class GraphThrottledError(GraphError):
@@ -104,6 +118,16 @@ class GraphPermissionError(GraphError):
 
 class GraphRequestError(GraphError):
     """400, 409 and other 4xx: Graph understood the request and refused it."""
+
+
+class PasskeyPolicyRefusedError(GraphRequestError):
+    """Graph refused a registration, and the tenant's passkey (FIDO2) policy explains why."""
+
+    title = "Entra's passkey policy refused this key"
+    next_step = (
+        "Use a key model the tenant's passkey (FIDO2) policy allows, or ask an Entra admin to "
+        "change the policy; `kiosk check` lists what the policy blocks."
+    )
 
 
 class GraphUnauthorizedError(GraphError):

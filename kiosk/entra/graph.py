@@ -12,7 +12,6 @@ first (see :func:`find_registered`), so a credential is never registered twice.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -35,6 +34,7 @@ from kiosk.entra.errors import (
 )
 from kiosk.entra.graph_data import (
     challenge_expiry,
+    decode_json,
     find_registered,
     looks_like_guid,
     odata_string,
@@ -47,6 +47,7 @@ from kiosk.entra.graph_data import (
 from kiosk.entra.http import GraphHttp, RetryPolicy, TokenSource, make_session
 from kiosk.entra.models import POSTAL_FIELDS, CreationOptions, Fido2Method, Group, User
 from kiosk.entra.paging import RawPage, read_ahead
+from kiosk.entra.passkey_policy import POLICY_PATH, PasskeyPolicy, parse_policy
 from kiosk.errors import KioskError
 from kiosk.model.keys import CreatedCredential
 from kiosk.model.timing import Timing
@@ -122,7 +123,7 @@ class GraphClient:
     @staticmethod
     def _json(resp: requests.Response, what: str) -> dict[str, Any]:
         _check_json_type(resp, what)
-        return _decode_json(
+        return decode_json(
             resp.content, resp.status_code, resp.headers.get("request-id", ""), what
         )
 
@@ -149,7 +150,7 @@ class GraphClient:
     ) -> tuple[list[Any], str | None]:
         """A page's ``value`` list and its checked next link (None on the last page)."""
         where = f"{what} (page {raw.number})"
-        data = _decode_json(raw.body, raw.status, raw.request_id, where)
+        data = decode_json(raw.body, raw.status, raw.request_id, where)
         value = data.get("value")
         if not isinstance(value, list):
             raise GraphResponseError(f"{where}: Graph's answer has no value list.")
@@ -320,6 +321,11 @@ class GraphClient:
             graph_calls=tuple(fetch.calls),
         )
 
+    def fido2_policy(self) -> PasskeyPolicy:
+        """The tenant's passkey (FIDO2) policy (needs Policy.Read.AuthenticationMethod)."""
+        what = "Reading the tenant's passkey (FIDO2) policy"
+        return parse_policy(self._get_json(self._url(POLICY_PATH), what))
+
     def list_fido2_methods(self, user_id: str) -> list[Fido2Method]:
         what = f"Listing FIDO2 methods of {user_id}"
         url = self._url(self._methods_path(user_id), self.api)
@@ -405,20 +411,3 @@ def _check_json_type(resp: requests.Response, what: str) -> None:
             status=resp.status_code,
             request_id=resp.headers.get("request-id", ""),
         )
-
-
-def _decode_json(content: bytes, status: int, request_id: str, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        raise GraphResponseError(
-            f"{what}: Graph's answer is not valid JSON ({len(content)} bytes; it may "
-            "have been cut short).",
-            status=status,
-            request_id=request_id,
-        ) from None
-    if not isinstance(data, dict):
-        raise GraphResponseError(
-            f"{what}: Graph's answer is not a JSON object.", status=status, request_id=request_id
-        )
-    return data

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -160,3 +161,20 @@ def challenge_expiry(
         )
         return local
     return min(given, local)
+
+
+def decode_json(content: bytes, status: int, request_id: str, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        raise GraphResponseError(
+            f"{what}: Graph's answer is not valid JSON ({len(content)} bytes; it may "
+            "have been cut short).",
+            status=status,
+            request_id=request_id,
+        ) from None
+    if not isinstance(data, dict):
+        raise GraphResponseError(
+            f"{what}: Graph's answer is not a JSON object.", status=status, request_id=request_id
+        )
+    return data

@@ -87,9 +87,12 @@ def _hidraw(root: Path, name: str, descriptor: bytes, mode: int) -> Path:
 
 
 @pytest.fixture
-def box(
-    fake_tenant: FakeTenant, helpdesk: tuple[Path, Path], tmp_path: Path
-) -> Box:
+def box(fake_tenant: FakeTenant, helpdesk: tuple[Path, Path], tmp_path: Path) -> Box:
+    return make_box(fake_tenant, helpdesk, tmp_path)
+
+
+def make_box(fake_tenant: FakeTenant, helpdesk: tuple[Path, Path], tmp_path: Path) -> Box:
+    """A ready kiosk machine in ``tmp_path`` against ``fake_tenant``."""
     state = fake_tenant.state
     users = [state.add_user(f"user{i}@contoso.onmicrosoft.com", f"User {i}") for i in range(3)]
     state.add_group("Mailroom batch 7", users)
@@ -127,7 +130,8 @@ def test_a_ready_kiosk_passes_every_check(box: Box) -> None:
     results = box.results()
     assert set(results) == {
         "configuration", "secret files", "helpdesk certificates", "state directories", "clock",
-        "token", "Graph permissions", "HID devices", "MDS blob", "audit trail", "printing",
+        "token", "Graph permissions", "passkey policy", "HID devices", "MDS blob", "audit trail",
+        "printing",
     }
     assert results["printing"].detail == "no label or mailer queue is configured."
     bad = {n: r for n, r in results.items() if r.status not in ("ok",)}

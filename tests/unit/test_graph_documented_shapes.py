@@ -100,3 +100,20 @@ def test_throttling_names_graphs_scope_and_405_names_self_service() -> None:
     with pytest.raises(GraphSelfServiceError) as self_service:
         refused.creation_options("u1")
     assert "self-service" in self_service.value.next_step
+
+
+def test_the_documented_policy_shapes_are_read_and_pass_as_given() -> None:
+    from kiosk.entra.passkey_policy import judge
+
+    for shape, profiles in ((docs.FIDO2_POLICY_LEGACY, False), (docs.FIDO2_POLICY_PROFILES, True)):
+        policy = _client([(200, shape, {})]).fido2_policy()
+        assert policy.uses_profiles is profiles and policy.enabled and policy.self_service
+        verdict = judge(policy, ("g1", "Rollout"), [docs.CREATED_METHOD_V1["aaGuid"]])
+        assert verdict.problems == () and verdict.warnings == ()
+    blocked = {**docs.FIDO2_POLICY_PROFILES, "passkeyProfiles": [{
+        **docs.FIDO2_POLICY_PROFILES["passkeyProfiles"][0],
+        "keyRestrictions": {"isEnforced": True, "enforcementType": "allow", "aaGuids": []},
+    }]}
+    policy = _client([(200, blocked, {})]).fido2_policy()
+    (problem,) = judge(policy, None, [docs.CREATED_METHOD_V1["aaGuid"]]).problems
+    assert "'Default passkey profile' allows only listed AAGUIDs" in problem

@@ -56,7 +56,7 @@ from kiosk.entra.fake.http_server import Outcome, TenantHttpServer
 from kiosk.entra.fake.options import OptionsFactory
 from kiosk.entra.fake.pki import TenantPki, create_pki, write_private
 from kiosk.entra.fake.state import AppRegistration, TenantState
-from kiosk.entra.fake.tokens import TokenService
+from kiosk.entra.fake.tokens import IssuedToken, TokenService
 from kiosk.entra.fake.verify import RegistrationPolicy, RegistrationVerifier
 from kiosk.entra.fake.wire import (
     GraphError,
@@ -385,7 +385,7 @@ class FakeTenant:
             self.tokens.expire_all()
         try:
             if needs_token:
-                self.tokens.check_bearer(req.header("authorization"))
+                _check_roles(route, self.tokens.check_bearer(req.header("authorization")))
             resp: Response = handler()
         except GraphError as err:
             resp = graph_error_response(err, rid, crid)
@@ -427,6 +427,31 @@ class FakeTenant:
                 self.connections_accepted += 1
             else:
                 self._conns.discard(conn)
+
+
+ROUTE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "user": ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All"),
+    "groups": ("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"),
+    "group": ("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"),
+    "members": ("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"),
+    **dict.fromkeys(
+        ("creation_options", "register", "list_methods", "get_method", "delete_method"),
+        ("UserAuthMethod-Passkey.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All"),
+    ),
+    "fido2_policy": (
+        "Policy.Read.AuthenticationMethod", "Policy.Read.All",
+        "Policy.ReadWrite.AuthenticationMethod",
+    ),
+}
+"""The application permissions (any one) each route needs, as Graph's permission tables say."""
+
+
+def _check_roles(route: str, token: IssuedToken) -> None:
+    needed = ROUTE_PERMISSIONS.get(route, ())
+    if needed and not token.roles.intersection(needed):
+        raise GraphError(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        )
 
 
 def _wait_until(deadline: float) -> None:

@@ -155,6 +155,13 @@ class AppRegistration:
     certificates: tuple[bytes, ...] = ()
     """DER of every registered certificate credential."""
     admin_consent: bool = True
+    roles: tuple[str, ...] = (
+        "UserAuthMethod-Passkey.ReadWrite.All",
+        "User.Read.All",
+        "GroupMember.Read.All",
+        "Policy.Read.AuthenticationMethod",
+    )
+    """Application permissions granted (with consent): the ``roles`` of its tokens."""
 
 
 class TenantState:

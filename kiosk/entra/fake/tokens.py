@@ -57,6 +57,7 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 class IssuedToken:
     client_id: str
     expires_at: datetime
+    roles: frozenset[str] = frozenset()
 
 
 def _b64url_decode(text: str) -> bytes:
@@ -179,14 +180,14 @@ class TokenService:
                 "The user or administrator has not consented to use the application with ID "
                 f"'{app.client_id}' named '{app.display_name}'.",
             )
-        token = secrets.token_urlsafe(48)
         expires_at = utcnow() + timedelta(seconds=self.lifetime_s)
+        token = self._jwt_shaped(app.client_id, app.roles, expires_at)
         with self._lock:
             if len(self._tokens) >= 10_000:
                 stale = utcnow() - timedelta(hours=1)
                 for key in [k for k, t in self._tokens.items() if t.expires_at < stale]:
                     del self._tokens[key]
-            self._tokens[token] = IssuedToken(app.client_id, expires_at)
+            self._tokens[token] = IssuedToken(app.client_id, expires_at, frozenset(app.roles))
             self.issued_count += 1
         lifetime = int(self.lifetime_s)
         return {
@@ -195,6 +196,21 @@ class TokenService:
             "ext_expires_in": lifetime,
             "access_token": token,
         }
+
+    def _jwt_shaped(self, client_id: str, roles: tuple[str, ...], expires: datetime) -> str:
+        """A token shaped like Entra's (a JWT whose ``roles`` name the app's permissions); its
+        signature is random: this fake knows its tokens by value, not by signature."""
+        head = {"typ": "JWT", "alg": "RS256"}
+        claims = {
+            "aud": GRAPH_RESOURCE, "iss": f"{self.login_url}/{self.state.tenant_id}/v2.0",
+            "tid": self.state.tenant_id, "appid": client_id, "roles": list(roles),
+            "exp": int(expires.timestamp()), "uti": secrets.token_urlsafe(16),
+        }
+        return ".".join([
+            _thumb(json.dumps(head).encode()),
+            _thumb(json.dumps(claims).encode()),
+            secrets.token_urlsafe(48),
+        ])
 
     def _check_scope(self, scope: str) -> None:
         wanted = [s for s in scope.split() if s.endswith("/.default")]
@@ -366,4 +382,4 @@ class TokenService:
         past = utcnow() - timedelta(seconds=1)
         with self._lock:
             for token, issued in self._tokens.items():
-                self._tokens[token] = IssuedToken(issued.client_id, past)
+                self._tokens[token] = IssuedToken(issued.client_id, past, issued.roles)
