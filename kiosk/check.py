@@ -40,8 +40,8 @@ EXPIRY_WARNING_DAYS = 30
 
 
 def check_configuration(ctx: CheckContext) -> CheckResult:
-    from kiosk.commands.run import check_sign_in
     from kiosk.config import load
+    from kiosk.operators.sign_in import check_sign_in
 
     try:
         ctx.settings = load(ctx.config_path)

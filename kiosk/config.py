@@ -9,18 +9,26 @@ Every setting is declared once, with its default and a one-line description, via
 from __future__ import annotations
 
 import dataclasses
-import re
 import tomllib
-import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
 
 from kiosk.config_fields import Check, setting
 from kiosk.config_fields import between as _between
 from kiosk.config_paper import PaperSettings
+from kiosk.config_toml import (
+    aaguids,
+    https,
+    line_of,
+    nth_table_line,
+    person_name,
+    required,
+    table_list,
+    type_ok,
+)
 from kiosk.errors import ConfigError
 
 __all__ = [
@@ -28,17 +36,6 @@ __all__ = [
     "PaperSettings", "PolicySettings", "Settings", "StoreSettings", "TenantSettings",
     "hidden_setting", "load", "parse", "render_example", "setting",
 ]
-
-def _https(v: str) -> str | None:
-    return None if v.startswith("https://") else "an https:// URL"
-
-
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
-def _aaguids(v: list[str]) -> str | None:
-    bad = [x for x in v if not _UUID.match(x)]
-    return f"AAGUIDs written as UUIDs (not {bad[0]!r})" if bad else None
 
 
 @dataclass(frozen=True)
@@ -50,10 +47,10 @@ class TenantSettings:
     login_url: str = setting(
         "https://login.microsoftonline.com",
         "Entra ID login endpoint (national clouds differ).",
-        _https,
+        https,
     )
     graph_url: str = setting(
-        "https://graph.microsoft.com", "Microsoft Graph endpoint (national clouds differ).", _https
+        "https://graph.microsoft.com", "Microsoft Graph endpoint (national clouds differ).", https
     )
     certificate_file: str = setting(
         "", "PEM certificate of the app's certificate credential (preferred over a secret)."
@@ -111,9 +108,9 @@ class PolicySettings:
     """Which keys are accepted and how they are set up."""
 
     allowed_aaguids: list[str] = setting(
-        [], "Only these AAGUIDs are enrolled (empty: any).", _aaguids
+        [], "Only these AAGUIDs are enrolled (empty: any).", aaguids
     )
-    blocked_aaguids: list[str] = setting([], "These AAGUIDs are always refused.", _aaguids)
+    blocked_aaguids: list[str] = setting([], "These AAGUIDs are always refused.", aaguids)
     min_firmware: str = setting("", 'Refuse keys with older firmware, e.g. "5.4.3" (empty: any).')
     pin_policy: Literal["required", "optional"] = setting(
         "required",
@@ -178,9 +175,17 @@ class StoreSettings:
 
 @dataclass(frozen=True)
 class OperatorSettings:
-    name: str = setting("", "Operator's name as shown at sign-in.")
+    """One person who may sign in: a [[kiosk.operators]] table."""
+
+    name: str = setting("", "Name shown at sign-in and in the audit trail.", person_name)
+    role: Literal["operator", "admin"] = setting(
+        "operator", "operator: enrolls keys; admin: may also open the admin screen and exit."
+    )
     pin_hash: str = setting(
-        "", "scrypt hash of the operator PIN (from `kiosk operator add`).", secret=True
+        "", "scrypt hash of the PIN (from `kiosk operator add`).", required, secret=True
+    )
+    key_credential: str = setting(
+        "", "The person's own FIDO2 key for sign-in (from `kiosk operator add --key`)."
     )
 
 
@@ -189,17 +194,20 @@ class KioskSettings:
     """The kiosk itself."""
 
     idle_lock_minutes: float = setting(5.0, "Lock the kiosk after this long without a key press.")
-    admin_pin_hash: str = setting(
-        "", "scrypt hash of the admin PIN (from `kiosk operator add`).", secret=True
-    )
     theme: Literal["default", "high-contrast"] = setting("default", "Colour theme.")
     glyphs: Literal["auto", "unicode", "console"] = setting(
         "auto",
         "Symbols: console = ASCII for the Linux text console; auto = console on TERM=linux.",
     )
     poll_interval_ms: int = setting(50, "How often the kiosk looks for keys.", _between(10, 2000))
-    operators: list[dict[str, str]] = setting(
-        [], "Operators: [[kiosk.operators]] tables with name and pin_hash.", secret=True
+    operators: list[OperatorSettings] = setting(
+        [],
+        "Who may sign in: [[kiosk.operators]] tables (name, role, pin_hash, key_credential).",
+        secret=True,
+    )
+    operator_key_verification: bool = setting(
+        True,
+        "Sign-in with an operator's own key also needs that key's PIN; false: a touch suffices.",
     )
 
 
@@ -222,52 +230,6 @@ SECTIONS: Mapping[str, type[Any]] = {
 }
 
 
-def _line_of(text: str, section: str, key: str | None) -> int | None:
-    """Best-effort line number of ``key`` in ``[section]`` (tomllib gives none)."""
-    current = ""
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        m = re.match(r"^\[+\s*([A-Za-z0-9_.\-]+)\s*\]+", line)
-        if m:
-            current = m.group(1)
-            if key is None and current == section:
-                return n
-            continue
-        if key is not None and current == section and re.match(rf"^{re.escape(key)}\s*=", line):
-            return n
-    return None
-
-
-def _type_ok(value: Any, hint: Any) -> str | None:
-    origin = get_origin(hint)
-    if origin is Literal:
-        allowed = get_args(hint)
-        return None if value in allowed else "one of " + ", ".join(repr(a) for a in allowed)
-    if hint is bool:
-        return None if isinstance(value, bool) else "true or false"
-    if hint is int:
-        return None if isinstance(value, int) and not isinstance(value, bool) else "a whole number"
-    if hint is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return None if ok else "a number"
-    if hint is str:
-        return None if isinstance(value, str) else "a quoted string"
-    if origin is list:
-        if not isinstance(value, list):
-            return 'a list, e.g. ["a", "b"]'
-        (item,) = get_args(hint)
-        for v in value:
-            err = _type_ok(v, item)
-            if err:
-                return f"a list of {err}s"
-        return None
-    if origin is dict:
-        return None if isinstance(value, dict) else "a table"
-    if origin in (typing.Union, types.UnionType):
-        return None
-    return None
-
-
 SECRET_WORDS = ("secret", "hash", "passphrase", "password", "token", "operators")
 
 
@@ -276,7 +238,46 @@ def hidden_setting(key: str) -> bool:
     return any(word in key for word in SECRET_WORDS)
 
 
-def _build_section(name: str, cls: type[Any], data: Any, text: str, where: str) -> Any:
+MIGRATED = {
+    ("kiosk", "admin_pin_hash"): (
+        "kiosk.admin_pin_hash (one shared admin PIN) is no longer read: admins are named "
+        "operators now. Run `kiosk operator add NAME --admin` for each admin, paste its "
+        '[[kiosk.operators]] table (role = "admin") and delete the admin_pin_hash line.'
+    ),
+}  # settings that were removed, with what to do instead (docs/admin-guide.md, upgrading)
+
+
+def _build_tables(
+    name: str, cls: type[Any], data: Any, text: str, *, where: str, at: str
+) -> list[Any]:
+    """``[[name]]`` tables (or an inline list of tables), each checked like a section."""
+    if not isinstance(data, list):
+        raise ConfigError(f"{at}: {name} = (value hidden) must be written as [[{name}]] tables.")
+    out = []
+    for index, item in enumerate(data):
+        label = f"{name}[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{at}: {label} = (value hidden) must be a table ([[{name}]]).")
+        line = nth_table_line(text, name, index, None)
+        at = f"{where}:{line}" if line else where
+        locate = lambda key, i=index: nth_table_line(text, name, i, key)  # noqa: E731
+        out.append(_build_section(label, cls, item, text, where, locate=locate, hidden=True))
+        needed = [f.name for f in dataclasses.fields(cls) if f.metadata["check"]]
+        if missing := [key for key in needed if key not in item]:
+            raise ConfigError(f"{at}: {label} has no {missing[0]}; every [[{name}]] needs one.")
+    return out
+
+
+def _build_section(
+    name: str,
+    cls: type[Any],
+    data: Any,
+    text: str,
+    where: str,
+    *,
+    locate: Callable[[str], int | None] | None = None,
+    hidden: bool = False,
+) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: [{name}] must be a table.")
     hints = typing.get_type_hints(cls)
@@ -284,17 +285,25 @@ def _build_section(name: str, cls: type[Any], data: Any, text: str, where: str) 
     values: dict[str, Any] = {}
     for key, raw_value in data.items():
         value = raw_value
-        line = _line_of(text, name, key)
+        line = locate(key) if locate is not None else line_of(text, name, key)
         at = f"{where}:{line}" if line else where
+        if (name, key) in MIGRATED:
+            raise ConfigError(f"{at}: {MIGRATED[name, key]}")
         if key not in known:
             close = ", ".join(sorted(known))
             raise ConfigError(f"{at}: unknown setting {name}.{key}. Known settings: {close}.")
-        err = _type_ok(value, hints[key])
+        tables = table_list(hints[key])
+        if tables is not None:
+            values[key] = _build_tables(
+                f"{name}.{key}", tables, value, text, where=where, at=at
+            )
+            continue
+        err = type_ok(value, hints[key])
         check = known[key].metadata.get("check")
         if err is None and check is not None:
             err = check(value)
         if err is not None:
-            shown = "(value hidden)" if hidden_setting(key) else repr(value)
+            shown = "(value hidden)" if hidden or hidden_setting(key) else repr(value)
             raise ConfigError(f"{at}: {name}.{key} = {shown} is not allowed; expected {err}.")
         if hints[key] is float and isinstance(value, int):
             value = float(value)
@@ -311,7 +320,7 @@ def parse(text: str, where: str = "kiosk.toml") -> Settings:
     sections: dict[str, Any] = {}
     for name, value in data.items():
         if name not in SECTIONS:
-            line = _line_of(text, name, None)
+            line = line_of(text, name, None)
             at = f"{where}:{line}" if line else where
             raise ConfigError(
                 f"{at}: unknown section [{name}]. Known sections: {', '.join(SECTIONS)}."
@@ -324,7 +333,7 @@ def parse(text: str, where: str = "kiosk.toml") -> Settings:
 
 def _cross_checks(s: Settings, text: str, where: str) -> None:
     if s.policy.pin_length < s.policy.min_pin_length:
-        line = _line_of(text, "policy", "pin_length")
+        line = line_of(text, "policy", "pin_length")
         at = f"{where}:{line}" if line else where
         raise ConfigError(
             f"{at}: policy.pin_length ({s.policy.pin_length}) is below policy.min_pin_length "
@@ -338,7 +347,7 @@ def _cross_checks(s: Settings, text: str, where: str) -> None:
             "its PIN must never share a printer. Name another queue for the PIN mailers."
         )
     if s.tenant.client_secret and not s.tenant.allow_inline_secret:
-        line = _line_of(text, "tenant", "client_secret")
+        line = line_of(text, "tenant", "client_secret")
         at = f"{where}:{line}" if line else where
         raise ConfigError(
             f"{at}: tenant.client_secret is written inline. Put the secret in a file named by "

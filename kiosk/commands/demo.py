@@ -100,7 +100,11 @@ def handle(args: argparse.Namespace) -> int:
     # temporary state (sealed demo PINs, the demo helpdesk key) is removed, not left behind.
     for signum in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(signum, _end_demo)
-    return run_demo_lazily(make_env, glyphs=choose(args.glyphs))
+    from kiosk.config import Settings
+    from kiosk.demo.operators import DEMO_BANNER, demo_settings
+
+    start = demo_settings(Settings(source="kiosk demo"))
+    return run_demo_lazily(make_env, start, banner=DEMO_BANNER, glyphs=choose(args.glyphs))
 
 
 def _end_demo(signum: int, _frame: object) -> None:

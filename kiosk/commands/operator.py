@@ -1,4 +1,9 @@
-"""`kiosk operator add NAME [--admin]`: ask for a PIN twice and print the TOML to paste."""
+"""`kiosk operator add NAME [--admin] [--key]`: ask for a PIN twice and print the TOML to paste.
+
+The PIN must follow the rules of generated key PINs (no runs like 111 or 123, not a common
+PIN or a year) and have at least 6 characters: a hash cannot be checked later, so this is
+where a weak PIN is refused.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import getpass
 import sys
 import time
+import unicodedata
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +43,7 @@ def register(subparsers: Any) -> None:
     add.add_argument(
         "--admin",
         action="store_true",
-        help="Make the admin PIN instead (prints kiosk.admin_pin_hash).",
+        help='Make this person an admin (role = "admin": admin screen and exit).',
     )
     add.set_defaults(func=handle_add)
 
@@ -48,16 +54,11 @@ def _toml_string(value: str) -> str:
 
 
 def snippet(name: str, pin_hash: str, *, admin: bool, key_credential: str = "") -> str:
-    """The TOML text to paste into kiosk.toml."""
+    """The [[kiosk.operators]] table to paste into kiosk.toml."""
+    text = f"[[kiosk.operators]]\nname = {_toml_string(name)}\n"
     if admin:
-        return (
-            f"# Admin PIN, made by {name}: put this line in the [kiosk] section.\n"
-            f"admin_pin_hash = {_toml_string(pin_hash)}\n"
-        )
-    text = (
-        f"[[kiosk.operators]]\nname = {_toml_string(name)}\n"
-        f"pin_hash = {_toml_string(pin_hash)}\n"
-    )
+        text += 'role = "admin"\n'
+    text += f"pin_hash = {_toml_string(pin_hash)}\n"
     if key_credential:
         text += f"key_credential = {_toml_string(key_credential)}\n"
     return text
@@ -69,9 +70,12 @@ def register_key(
     *,
     timeout: float = 60.0,
     say: Callable[[str], None] = print,
+    key_pin: Callable[[], str] | None = None,
 ) -> str:
-    """Wait for one key in ``backend``, make the operator credential on it (a touch)."""
-    from kiosk.tui.operator_key import enroll
+    """Wait for one key in ``backend``, make the operator credential on it (a touch; with
+    the key's own PIN, asked through ``key_pin``, when the key has one)."""
+    from kiosk.keys.assertion import has_pin
+    from kiosk.operators.key_sign_in import enroll
 
     say("Insert the operator's key (only that one)...")
     deadline = time.monotonic() + timeout
@@ -88,16 +92,47 @@ def register_key(
         time.sleep(0.2)
     device = backend.open(found[0])
     try:
-        return enroll(device, name, lambda: say("Touch the key now (it blinks)."))
+        pin = None
+        if has_pin(device):
+            pin = (key_pin or (lambda: _ask("The key's own PIN: ")))()
+        else:
+            say(
+                "This key has no PIN. Sign-in with it asks for the key's PIN unless the admin "
+                "sets kiosk.operator_key_verification = false: set a PIN on the key first."
+            )
+        return enroll(device, name, pin=pin, on_touch=lambda: say("Touch the key now (it blinks)."))
     finally:
         device.close()
 
 
+def _ask(prompt: str, ask: Callable[[str], str] | None = None) -> str:
+    """One hidden answer; the end of input is a clear error, not a traceback."""
+    try:
+        return (ask or getpass.getpass)(prompt)
+    except (EOFError, KeyboardInterrupt):
+        raise KioskError(
+            "The input ended before the PIN was typed.",
+            title="No PIN typed",
+            next_step="Run the command again in a terminal and type the PIN twice.",
+        ) from None
+
+
 def read_new_pin(prompt: Callable[[str], str] | None = None) -> str:
-    """Ask for a PIN twice without echo; raise a KioskError when they differ."""
-    prompt = prompt or getpass.getpass
-    first = prompt("New PIN: ")
-    second = prompt("Same PIN again: ")
+    """Ask for a PIN twice without echo; raise a KioskError when they differ or the PIN is
+    weak (the detail says which rule, never the PIN)."""
+    from kiosk.enroll.pins import pin_problem
+    from kiosk.operators.pin_hash import MIN_PIN_LENGTH
+
+    first = _ask("New PIN: ", prompt)
+    problem = pin_problem(unicodedata.normalize("NFC", first), MIN_PIN_LENGTH)
+    if problem is not None:
+        raise KioskError(
+            f"The PIN was not accepted: {problem}.",
+            title="PIN too weak",
+            next_step=f"Run the command again with a PIN of at least {MIN_PIN_LENGTH} "
+            "characters, without runs (111, 123), not a common PIN or a year.",
+        )
+    second = _ask("Same PIN again: ", prompt)
     if not secrets_equal(first, second):
         raise KioskError(
             "The two PINs you typed are not the same.",
@@ -114,7 +149,7 @@ def secrets_equal(a: str, b: str) -> bool:
 
 
 def handle_add(args: argparse.Namespace) -> int:
-    from kiosk.tui.auth import hash_pin
+    from kiosk.operators.pin_hash import hash_pin
 
     name = str(args.name).strip()
     if not name:
@@ -124,9 +159,9 @@ def handle_add(args: argparse.Namespace) -> int:
             next_step="Give the operator's name, e.g. `kiosk operator add 'Ana Silva'`.",
         )
     pin = read_new_pin()
-    pin_hash = hash_pin(pin)
+    pin_hash = hash_pin(unicodedata.normalize("NFC", pin))
     key_credential = ""
-    if getattr(args, "key", False) and not args.admin:
+    if getattr(args, "key", False):
         from kiosk.keys.hid import RealHidBackend
 
         key_credential = register_key(name, RealHidBackend(args.hidraw), say=_stderr)

@@ -6,7 +6,6 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from kiosk.commands import add_config_option
-from kiosk.errors import ConfigError
 
 if TYPE_CHECKING:
     from kiosk.config import Settings
@@ -26,26 +25,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=handle)
 
 
-def check_sign_in(settings: Settings) -> None:
-    """Refuse to start a kiosk nobody can sign in to, or nobody can stop."""
-    from kiosk.tui.auth import check_hash
-
-    operators = [o for o in settings.kiosk.operators if o.get("name") and o.get("pin_hash")]
-    if not operators:
-        raise ConfigError(
-            f"{settings.source}: no [[kiosk.operators]] with a name and a pin_hash.",
-            next_step="Run `kiosk operator add NAME` and paste its output into kiosk.toml.",
-        )
-    for operator in operators:
-        check_hash(operator["pin_hash"])
-    if not settings.kiosk.admin_pin_hash:
-        raise ConfigError(
-            f"{settings.source}: kiosk.admin_pin_hash is not set, so nobody could exit the kiosk.",
-            next_step="Run `kiosk operator add NAME --admin` and paste its output into [kiosk].",
-        )
-    check_hash(settings.kiosk.admin_pin_hash)
-
-
 def build_engine(settings: Settings, hidraw: str) -> Engine:
     """The engine over real hidraw devices and the tenant's Graph."""
     from kiosk.keys.hid import RealHidBackend
@@ -59,10 +38,12 @@ def handle(args: argparse.Namespace) -> int:
     from kiosk.logsetup import configure_logging
 
     configure_logging()  # the journal under systemd (audit records included), never the TUI
+    from kiosk.operators.sign_in import check_sign_in
+
     settings = load(args.config)
     check_sign_in(settings)
     engine = build_engine(settings, args.hidraw)
     from kiosk.tui.app import KioskApp
 
-    result = KioskApp(engine, settings).run()
+    result = KioskApp(engine, settings, hid=engine.backend).run()
     return result or 0

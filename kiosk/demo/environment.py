@@ -26,6 +26,7 @@ from kiosk.config import (
     Settings,
     StoreSettings,
 )
+from kiosk.demo.operators import DEMO_BANNER, demo_people, make_operator_key
 from kiosk.enroll.engine import Engine
 from kiosk.entra.fake.server import FakeTenant
 from kiosk.entra.fake.state import make_demo_tenant
@@ -111,6 +112,10 @@ class DemoEnvironment:
         self._keys: list[VirtualKey] = []
         self._lock = threading.Lock()
         self.kiosk: Kiosk | None = None
+        self.banner = DEMO_BANNER
+        self.operator_key: VirtualKey | None = None
+        """The demo operator's own sign-in key (plugged with ``port.plug``)."""
+        self._operator_credential = ""
         self.helpdesk_cert, self.helpdesk_key = self.state_dir / "helpdesk.pem", Path()
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -130,6 +135,7 @@ class DemoEnvironment:
         self.tenant.start()
         make_demo_tenant(self.tenant.state, self.users, seed=self.seed, group_name=DEMO_GROUP)
         self.helpdesk_cert, self.helpdesk_key = write_helpdesk(self.state_dir / "helpdesk")
+        self.operator_key, self._operator_credential = make_operator_key(self.port)
         self.settings = self.make_settings()
         printer: Printer | None = None
         if self.paper:
@@ -173,7 +179,7 @@ class DemoEnvironment:
                 manifest_directory=str(state / "manifests"),
                 mds_blob=str(state / "mds3.jwt"),
             ),
-            kiosk=KioskSettings(),
+            kiosk=KioskSettings(operators=demo_people(self._operator_credential)),
             source="kiosk demo",
         )
         return self.tenant.settings("certificate", base)

@@ -18,6 +18,7 @@ from typing import Protocol
 from kiosk.enroll.events import Event
 from kiosk.model.audit import AuditReport
 from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
+from kiosk.operators.sign_in import SignInRecord
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class EngineControl(Protocol):
 
     def set_operator(self, name: str | None) -> None:
         """Who is signed in (None while locked); recorded with every enrollment."""
+        ...
+
+    def record_sign_in(self, record: SignInRecord) -> None:
+        """Audit a failed sign-in, a pause, an admin unlock or the admin's exit."""
         ...
 
     def select(self, entry_id: int) -> None:

@@ -43,6 +43,7 @@ from kiosk.keys.watcher import KeyWatcher
 from kiosk.model.audit import AuditReport
 from kiosk.model.codec import b64_lenient
 from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
+from kiosk.operators.sign_in import SignInRecord
 from kiosk.store import Store
 from kiosk.store.db import Clock, utc_now
 
@@ -160,6 +161,9 @@ class Engine:
             log.error("operator change not audited: %s", exc.detail)
             self.dialog.error(exc, retryable=False)
         self.signals.put(Command("wake"))
+
+    def record_sign_in(self, record: SignInRecord) -> None:
+        self.recorder.sign_in(record)
 
     def select(self, entry_id: int) -> None:
         self.signals.put(Command("select", entry_id))

@@ -3,9 +3,10 @@ inventory, the queue's outcome of an entry and the hash-chained audit trail.
 
 Every record has a method here, named for what happened (a key enrolled, an attempt failed,
 an orphan credential, an entry ended, a method deleted in replace mode, an operator signed
-in, a queue imported, ...). The step code, recovery, the queue service and the front ends
-call these; none of them writes the journal or the audit trail itself. A record never holds a
-PIN, a secret or a token: only what is listed in :mod:`kiosk.audit`.
+in, a failed sign-in or pause, an admin unlock or exit, a queue imported, ...). The step
+code, recovery, the queue service and the front ends call these; none of them writes the
+journal or the audit trail itself. A record never holds a PIN, a secret or a token: only
+what is listed in :mod:`kiosk.audit`.
 
 ``operator`` is who is signed in now (None while the kiosk is locked); it is written with
 every record that does not name its own operator.
@@ -28,6 +29,7 @@ from kiosk.model.keys import CreatedCredential, KeyInfo
 from kiosk.model.queue import ImportReport, Status
 from kiosk.model.steps import Step
 from kiosk.model.timing import Timing
+from kiosk.operators.sign_in import SignInRecord
 from kiosk.store import Store
 from kiosk.store.queue import QueueEntry
 
@@ -107,6 +109,18 @@ class Recorder:
                 else "",
             )
             self.operator = name
+
+    def sign_in(self, record: SignInRecord) -> None:
+        """A failed sign-in, a pause, an admin unlock or the admin's exit. Never the PIN; a
+        record the trail refuses is logged, never raised into the sign-in screen."""
+        counts = {"failures": record.failures, "pause_seconds": record.pause_seconds}
+        try:
+            self.audit.append(
+                record.event, outcome=record.outcome, operator=record.name,
+                reason=record.reason, counts=counts if record.failures else None,
+            )
+        except KioskError as exc:
+            log.error("sign-in event not audited: %s", exc.detail)
 
     def queue_imported(
         self, report: ImportReport, *, source: str, keys_per_user: int, replace: bool = False

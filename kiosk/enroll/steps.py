@@ -40,6 +40,7 @@ from kiosk.keys.watcher import KeyInserted, KeyRemoved
 from kiosk.model.keys import CreatedCredential, KeyInfo
 from kiosk.model.steps import Step
 from kiosk.model.timing import Timing
+from kiosk.operators.key_sign_in import refuse_operator_key
 from kiosk.store.queue import QueueEntry
 
 OPTIONS_USE_MARGIN = 20.0
@@ -100,6 +101,9 @@ def identify(dialog: Dialog, att: Attempt) -> KeyInfo:
 
 
 def check(st: Station, att: Attempt, info: KeyInfo) -> key_policy.KeyCheck:
+    assert att.session is not None  # noqa: S101
+    # An operator's own sign-in key is never enrolled: asked without a touch, refused by name.
+    refuse_operator_key(att.session.device, st.settings.kiosk.operators)
     store = st.store
     st.recorder.key_identified(att.enrollment_id, info)
     owner = store.inventory.get(info.serial) if info.serial else None

@@ -36,6 +36,7 @@ class Op(enum.StrEnum):
     MAKE_CREDENTIAL = "creating the credential"
     PIN_POLICY = "applying the PIN policy"
     SELF_TEST = "testing the new credential"
+    SIGN_IN = "signing in with the key"
 
 
 class KeyProblem(KioskError):

@@ -35,8 +35,11 @@ from kiosk.enroll.events import (
     TouchNeeded,
 )
 from kiosk.errors import KioskError
+from kiosk.keys.types import HidBackend
 from kiosk.model.steps import Step
-from kiosk.tui.auth import IdleLock, PinThrottle
+from kiosk.operators.idle import IdleLock
+from kiosk.operators.sign_in import SignInGate, SignInRecord
+from kiosk.operators.throttle import PinThrottle, state_path
 from kiosk.tui.glyphs import CONSOLE_SAFE, ConsoleScrollBarRender, Glyphs, choose
 from kiosk.tui.messages import EngineEvent, TaskDone
 from kiosk.tui.screens.enroll import EnrollScreen
@@ -72,6 +75,7 @@ class KioskApp(App[int]):
         banner: str = "",
         start_engine: bool = True,
         glyphs: Glyphs | None = None,
+        hid: HidBackend | None = None,
     ) -> None:
         # Chosen before the stylesheet is read: its border kinds come from the set.
         self.glyphs = glyphs if glyphs is not None else choose(settings.kiosk.glyphs)
@@ -87,7 +91,11 @@ class KioskApp(App[int]):
         self.state = BatchState(clock=clock)
         self.operator: str | None = None
         self.idle = IdleLock(settings.kiosk.idle_lock_minutes, clock)
-        self.admin_throttle = PinThrottle(clock)
+        self.hid = hid
+        """Where operator keys are read at sign-in (the engine's own HID backend)."""
+        self.throttle = PinThrottle(clock, path=state_path(settings.store.path))
+        self.gate = SignInGate(lambda: self.settings, self.throttle, self._record_sign_in)
+        self._sign_in_records: list[SignInRecord] = []
         self._stop = threading.Event()
         self._held_pins: list[PinHandover] = []
         self.enroll_screen = EnrollScreen(motion=motion, banner=banner)
@@ -113,7 +121,7 @@ class KioskApp(App[int]):
             self._scrollbar_renderer = ScrollBar.renderer
             ScrollBar.renderer = ConsoleScrollBarRender
         # The enrollment screen is composed after the sign-in, so the first frame comes fast.
-        self.push_screen(SignInScreen(self.settings, locked=False), self._signed_in)
+        self.push_screen(self._sign_in_screen(locked=False), self._signed_in)
         self.set_interval(1.0, self.check_idle_lock)
         if self._engine is not None:
             self._engine_ready(self._engine)
@@ -146,6 +154,9 @@ class KioskApp(App[int]):
         self._engine = engine
         engine.subscribe(self._from_engine)
         engine.set_operator(self.operator)
+        for record in self._sign_in_records:
+            engine.record_sign_in(record)
+        self._sign_in_records.clear()
         if self.start_engine:
             self.run_engine()
         self.redraw()
@@ -370,6 +381,16 @@ class KioskApp(App[int]):
         self.redraw()
         self._show_held_pins()
 
+    def _sign_in_screen(self, *, locked: bool) -> SignInScreen:
+        return SignInScreen(self.gate, locked=locked, hid=lambda: self.hid)
+
+    def _record_sign_in(self, record: SignInRecord) -> None:
+        """Audit it through the engine; kept until the engine is built (first sign-in)."""
+        if self._engine is not None:
+            self._engine.record_sign_in(record)
+        else:
+            self._sign_in_records.append(record)
+
     def check_idle_lock(self) -> None:
         if self.operator is not None and self.idle.due():
             self.action_lock()
@@ -386,7 +407,7 @@ class KioskApp(App[int]):
         if self._engine is not None:
             self._engine.set_operator(None)
         # The enrollment screen is composed after the sign-in, so the first frame comes fast.
-        self.push_screen(SignInScreen(self.settings, locked=True), self._signed_in)
+        self.push_screen(self._sign_in_screen(locked=True), self._signed_in)
 
     def action_locked_down(self) -> None:
         self.bell()
@@ -413,11 +434,11 @@ class KioskApp(App[int]):
             return
         from kiosk.tui.screens.admin import AdminPinScreen, AdminScreen
 
-        def unlocked(ok: bool | None) -> None:
-            if ok:
-                self.push_screen(AdminScreen(self.engine, self.settings))
+        def unlocked(admin: str | None) -> None:
+            if admin:
+                self.push_screen(AdminScreen(self.engine, self.settings, admin, self.exit_kiosk))
 
-        self.push_screen(AdminPinScreen(self.settings, self.admin_throttle), unlocked)
+        self.push_screen(AdminPinScreen(self.gate, self.operator), unlocked)
 
     def action_engine_cancel(self) -> None:
         if self.starting():
@@ -437,7 +458,8 @@ class KioskApp(App[int]):
             return
         self.engine.skip()
 
-    def exit_kiosk(self) -> None:
-        """Only the admin screen calls this."""
+    def exit_kiosk(self, admin: str | None = None) -> None:
+        """Only the admin screen calls this, once the admin confirmed; audited."""
+        self.gate.exited(admin)
         self.stop_engine()
         self.exit(0)

@@ -3,7 +3,6 @@ profile), touch it and pull it. Nothing here is reachable from `kiosk run`."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,22 +25,8 @@ if TYPE_CHECKING:
     from kiosk.keys.virtual.device import VirtualKey
     from kiosk.keys.virtual.port import VirtualPort
 
-DEMO_OPERATOR = "Demo operator"
-DEMO_OPERATOR_PIN = "1234"
-DEMO_ADMIN_PIN = "0000"
-# scrypt hashes of the two demo PINs above (public on purpose: this is the demo).
-_DEMO_OPERATOR_HASH = (
-    "scrypt$n=16384,r=8,p=1$Zmlkby1raW9zay1kZW1vLW9wZXJhdG9y$"
-    "LEs-HMVXh7-7DsnCRtWjJaHAT9uYXa9iOjxSSYRYhbY"
-)
-_DEMO_ADMIN_HASH = (
-    "scrypt$n=16384,r=8,p=1$Zmlkby1raW9zay1kZW1vLWFkbWlu$"
-    "QZ2RvaZQlcno0stB6LkWPf_IFM6tKL-7kTqdTBWGkQs"
-)
 AGAIN = "again"
 OPERATOR = "operator"
-OPERATOR_KEY_SERIAL = 49_999_999
-BANNER = f"DEMO: PIN {DEMO_OPERATOR_PIN}, admin PIN {DEMO_ADMIN_PIN}"
 
 
 class DemoKeys(Protocol):
@@ -53,24 +38,14 @@ class DemoKeys(Protocol):
     def settings(self) -> Settings: ...
     @property
     def port(self) -> VirtualPort: ...
+    @property
+    def operator_key(self) -> VirtualKey | None: ...
+    @property
+    def banner(self) -> str: ...
     def plug(self, profile: str) -> Any: ...
     def touch(self) -> Any: ...
     def pull(self) -> Any: ...
     def close(self) -> None: ...
-
-
-def demo_settings(settings: Settings, key_credential: str = "") -> Settings:
-    """The demo's settings: its own operator (PIN, and a key when given) and admin PIN unless
-    some are configured."""
-    kiosk = settings.kiosk
-    if not kiosk.operators:
-        operator = {"name": DEMO_OPERATOR, "pin_hash": _DEMO_OPERATOR_HASH}
-        if key_credential:
-            operator["key_credential"] = key_credential
-        kiosk = dataclasses.replace(kiosk, operators=[operator])
-    if not kiosk.admin_pin_hash:
-        kiosk = dataclasses.replace(kiosk, admin_pin_hash=_DEMO_ADMIN_HASH)
-    return dataclasses.replace(settings, kiosk=kiosk)
 
 
 class ProfileScreen(ModalScreen[str]):
@@ -146,41 +121,21 @@ class DemoKioskApp(KioskApp):
         make_env: Callable[[], DemoKeys] | None = None,
         **kw: Any,
     ) -> None:
-        kw.setdefault("banner", BANNER)
+        kw.setdefault("banner", env.banner if env is not None else "")
         engine = env.engine if env is not None else None
-        super().__init__(engine, demo_settings(settings), boot=self._start_env, **kw)
+        super().__init__(engine, settings, boot=self._start_env, **kw)
         self.env = env
         self._make_env = make_env
         self._pulled: VirtualKey | None = None
-        self.operator_key: VirtualKey | None = None
         if env is not None:
-            self.settings = demo_settings(env.settings, self._make_operator_key(env))
-
-    def _make_operator_key(self, env: DemoKeys) -> str:
-        """DEMO: the demo operator's own key, with its credential for the kiosk's rp id."""
-        from kiosk.keys.virtual.device import VirtualKey
-        from kiosk.keys.virtual.profiles import PROFILES
-        from kiosk.tui.operator_key import enroll
-
-        key = VirtualKey(PROFILES["yubikey5"].with_serial(OPERATOR_KEY_SERIAL), auto_touch=0.0)
-        descriptor = env.port.plug(key)
-        try:
-            device = env.port.open(descriptor)
-            try:
-                credential = enroll(device, DEMO_OPERATOR)
-            finally:
-                device.close()
-        finally:
-            env.port.unplug(key)
-        key.presence.auto_touch = None  # at sign-in the operator touches it (F3)
-        self.operator_key = key
-        return credential
+            self.hid = env.port
 
     def _start_env(self) -> EngineControl:
         if self._make_env is None:
             raise RuntimeError("DemoKioskApp needs env or make_env")
         env = self._make_env()
-        self.settings = demo_settings(env.settings, self._make_operator_key(env))
+        self.settings = env.settings
+        self.hid = env.port
         self.env = env
         return env.engine
 
@@ -217,8 +172,8 @@ class DemoKioskApp(KioskApp):
         env = self.env
         if env is None:
             return
-        if what == "plug" and profile == OPERATOR and self.operator_key is not None:
-            env.port.plug(self.operator_key)
+        if what == "plug" and profile == OPERATOR and env.operator_key is not None:
+            env.port.plug(env.operator_key)
         elif what == "plug" and profile == AGAIN and self._pulled is not None:
             key, self._pulled = self._pulled, None
             env.port.plug(key)
@@ -242,10 +197,11 @@ def run_demo(env: DemoKeys, **kw: Any) -> int:
     return DemoKioskApp(env.settings, env=env, **kw).run() or 0
 
 
-def run_demo_lazily(make_env: Callable[[], DemoKeys], **kw: Any) -> int:
+def run_demo_lazily(make_env: Callable[[], DemoKeys], settings: Settings, **kw: Any) -> int:
     """Show the kiosk at once and build the demo environment behind it (``make_env`` starts
-    it); close the environment when the kiosk exits."""
-    app = DemoKioskApp(Settings(source="kiosk demo"), make_env=make_env, **kw)
+    it); close the environment when the kiosk exits. ``settings`` serve until then (the
+    demo's people, so the sign-in screen is ready at once)."""
+    app = DemoKioskApp(settings, make_env=make_env, **kw)
     try:
         return app.run() or 0
     finally:

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from kiosk.demo.operators import DEMO_ADMIN_PIN, DEMO_OPERATOR_PIN
+
 pytestmark = [
     pytest.mark.system,
     pytest.mark.slow,
@@ -83,7 +85,7 @@ def tmux() -> Iterator[Tmux]:
 def test_batch_of_three_in_a_real_terminal(tmux: Tmux) -> None:
     tmux.start(f"{sys.executable} -m kiosk demo --users 3 --latency none")
     tmux.wait("Choose your name")
-    tmux.keys("Enter", "1", "2", "3", "4", "Enter")
+    tmux.keys("Enter", *DEMO_OPERATOR_PIN, "Enter")
     pins: list[str] = []
     for n in range(1, 4):
         tmux.wait("INSERT A KEY")
@@ -104,9 +106,11 @@ def test_batch_of_three_in_a_real_terminal(tmux: Tmux) -> None:
     assert len(set(pins)) == 3
     tmux.keys("a")
     tmux.wait("Admin PIN")
-    tmux.keys("0", "0", "0", "0", "Enter")
+    tmux.keys(*DEMO_ADMIN_PIN, "Enter")
     tmux.wait("Admin mode")
     tmux.keys("x")
+    tmux.wait("Exit the kiosk?")
+    tmux.keys("y")
     deadline = time.monotonic() + 30
     while not tmux.dead():
         assert time.monotonic() < deadline, tmux.screen()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from kiosk.demo.operators import DEMO_ADMIN_PIN, DEMO_OPERATOR_PIN
 from kiosk.enroll.events import Prompt
 from kiosk.tui.demo import DemoKioskApp
 from kiosk.tui.glyphs import CONSOLE, CONSOLE_SAFE, UNICODE, big_text, choose, detect
@@ -121,10 +122,10 @@ async def test_term_linux_draws_every_screen_of_an_enrollment_in_console_charact
         await wait_for_text(pilot, "Choose your name")
         text = await check(pilot, "sign-in")
         shows(text, "(Up Down Enter)")
-        await pilot.press("enter", *"12")
+        await pilot.press("enter", *DEMO_OPERATOR_PIN[:2])
         await pilot.pause()
         assert "**" in await check(pilot, "sign-in, PIN typed")  # masked, not "••"
-        await pilot.press(*"34", "enter")
+        await pilot.press(*DEMO_OPERATOR_PIN[2:], "enter")
         await wait_prompt(pilot, Prompt.INSERT_KEY)
         text = await check(pilot, "insert a key")
         shows(text, "->  INSERT A KEY", "No key in the port.")
@@ -215,11 +216,11 @@ async def test_console_questions_pin_entry_errors_lock_and_admin_use_console_cha
         await sign_in(pilot)
         await pilot.press("a")
         await wait_for_text(pilot, "Admin PIN")
-        await pilot.press(*"0000", "enter")
+        await pilot.press(*DEMO_ADMIN_PIN, "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen), "admin")
         await pilot.press("c")
         await wait_for_text(pilot, "kiosk.glyphs")
-        shows(await check(pilot, "admin config"), "kiosk.admin_pin_hash = ****** (set)")
+        shows(await check(pilot, "admin config"), "role = 'admin', pin_hash = ******")
         await pilot.press("v")
         await wait_for_text(pilot, "audit trail intact")
         shows(await check(pilot, "audit verified"), "OK audit trail intact")

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import GraphSettings
+from kiosk.demo.operators import DEMO_ADMIN_PIN, DEMO_KEY_PIN, DEMO_OPERATOR, DEMO_OPERATOR_PIN
 from kiosk.enroll.events import Prompt
 from kiosk.keys.virtual.profiles import YUBIKEY_5_AAGUID
-from kiosk.tui.demo import DEMO_OPERATOR
 from kiosk.tui.screens.admin import AdminScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
 from kiosk.tui.screens.signin import SignInScreen
@@ -184,7 +184,7 @@ async def test_lock_and_unlock_by_key_and_by_idle_timeout(demo_env: Any) -> None
         await pilot.press("enter", *"9999", "enter")
         await wait_for_text(pilot, "Wrong PIN")
         assert isinstance(app.screen, SignInScreen)
-        await pilot.press(*"1234", "enter")
+        await pilot.press(*DEMO_OPERATOR_PIN, "enter")
         await wait_until(pilot, lambda: not isinstance(app.screen, SignInScreen), "unlocked")
         assert env.engine.operator == DEMO_OPERATOR
         # Idle for longer than kiosk.idle_lock_minutes: the kiosk locks itself.
@@ -213,15 +213,23 @@ async def test_operator_signs_in_with_their_own_key(demo_env: Any) -> None:
         assert app.operator is None and isinstance(app.screen, SignInScreen)
         await pilot.press("f4")
         await pilot.pause(0.2)
-        # The demo operator's own key: an assertion for the kiosk's rp id, checked.
+        # The demo operator's own key: it needs the key's own PIN (user verification).
         await plug(pilot, "operator")
         await pilot.press("f5")
+        await wait_for_text(pilot, "needs the key's own PIN")
+        assert app.operator is None
+        await pilot.press("enter", *DEMO_KEY_PIN, "f5")  # the key's PIN in the PIN box
         await wait_for_text(pilot, "Touch your key now")
         await pilot.press("f3")
         await wait_until(pilot, lambda: not isinstance(app.screen, SignInScreen), "signed in")
         assert app.operator == DEMO_OPERATOR
         await wait_until(pilot, lambda: env.engine.operator == DEMO_OPERATOR, "engine told")
-        # Pull the operator key; the next key inserted is the user's.
+        # The operator key is still in: the kiosk names it and waits for it to go, and it
+        # never gets a PIN or a credential for the user.
+        await wait_for_text(pilot, "This is Demo operator's operator key. Remove it.")
+        assert env.engine.counts()["done"] == 0
+        assert not env.tenant.state.methods_of(env.engine.queue_page(0, 1)[0].upn)
+        await pilot.press("escape")
         await pilot.press("f4")
         await enroll_one(pilot)
         await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
@@ -240,25 +248,37 @@ async def test_only_the_admin_screen_exits(demo_env: Any) -> None:
             assert app.is_running and app.return_code is None, key
         await pilot.press("a")
         await wait_for_text(pilot, "Admin PIN")
-        await pilot.press(*"1234", "enter")  # the operator PIN is not the admin PIN
+        await pilot.press(*DEMO_OPERATOR_PIN, "enter")  # the operator PIN is not the admin PIN
         await wait_for_text(pilot, "Wrong admin PIN")
-        await pilot.press(*"0000", "enter")
+        await pilot.press(*DEMO_ADMIN_PIN, "enter")
         await wait_for_text(pilot, "Admin mode")
         await pilot.press("v")
         await wait_for_text(pilot, "audit trail intact")
         # Idle on the admin screen: the lock ends admin rights.
         app.clock.advance(env.settings.kiosk.idle_lock_minutes * 60 + 1)
         await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen), "idle lock")
-        await pilot.press("enter", *"1234", "enter")
+        await pilot.press("enter", *DEMO_OPERATOR_PIN, "enter")
         await wait_until(pilot, lambda: not isinstance(app.screen, SignInScreen), "unlocked")
         assert not any(isinstance(s, AdminScreen) for s in app.screen_stack)
         await pilot.press("a")
         await wait_for_text(pilot, "Admin PIN")
-        await pilot.press(*"0000", "enter")
+        await pilot.press(*DEMO_ADMIN_PIN, "enter")
         await wait_for_text(pilot, "Admin mode")
         await pilot.press("c")
-        await wait_for_text(pilot, "kiosk.admin_pin_hash = •••••• (set)")
+        await wait_for_text(pilot, "{name = 'Demo admin', role = 'admin', pin_hash = •••••• (set)")
         assert "scrypt$" not in screen_text(app)
+        # X asks first: N (or Esc) goes back to the admin screen, Y exits.
         await pilot.press("x")
+        await wait_for_text(pilot, "Exit the kiosk?")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen), "back to admin")
+        assert app.is_running and app.return_code is None
+        await pilot.press("x")
+        await wait_for_text(pilot, "Exit the kiosk?")
+        await pilot.press("y")
         await pilot.pause()
     assert app.return_code == 0
+    events = [(r["event"], r.get("operator")) for r in env.engine.audit.recent()]
+    assert ("sign-in failed", "Demo admin") in events  # the operator's PIN, typed as admin's
+    assert events.count(("admin screen opened", "Demo admin")) == 2
+    assert events[-1] == ("kiosk exited by admin", "Demo admin")

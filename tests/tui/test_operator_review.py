@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kiosk.demo.operators import DEMO_ADMIN_PIN
 from kiosk.enroll.events import Prompt
 from kiosk.tui.screens.admin import AdminPinScreen, AdminScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
@@ -218,18 +219,18 @@ async def test_wrong_admin_pins_pause_the_admin_sign_in(demo_env: Any) -> None:
         for _ in range(5):
             await pilot.press(*"9999", "enter")
         await wait_for_text(pilot, "refused for 30 s")
-        await pilot.press(*"0000", "enter")  # the right PIN, but not now
-        await wait_for_text(pilot, "Too many wrong admin PINs")
+        await pilot.press(*DEMO_ADMIN_PIN, "enter")  # the right PIN, but not now
+        await wait_for_text(pilot, "Too many wrong PINs")
         # Closing and opening the PIN box does not start the count again.
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, AdminPinScreen), "closed")
         await pilot.press("a")
         await wait_for_text(pilot, "Admin PIN")
-        await pilot.press(*"0000", "enter")
-        await wait_for_text(pilot, "Too many wrong admin PINs")
+        await pilot.press(*DEMO_ADMIN_PIN, "enter")
+        await wait_for_text(pilot, "Too many wrong PINs")
         assert not any(isinstance(s, AdminScreen) for s in app.screen_stack)
         app.clock.advance(31)
-        await pilot.press(*"0000", "enter")
+        await pilot.press(*DEMO_ADMIN_PIN, "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen), "admin")
 
 

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from kiosk.demo.operators import DEMO_ADMIN_PIN
 from kiosk.enroll.events import Prompt
 from kiosk.tui.screens.admin import AdminScreen
 from kiosk.tui.screens.handover import HandoverScreen
@@ -141,7 +142,7 @@ async def test_admin_imports_a_csv_and_syncs_the_group(demo_env: Any, tmp_path: 
         await wait_prompt(pilot, Prompt.INSERT_KEY)
         await pilot.press("a")
         await wait_for_text(pilot, "Admin PIN")
-        await pilot.press(*"0000", "enter")
+        await pilot.press(*DEMO_ADMIN_PIN, "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen), "admin")
         await pilot.press("i")
         await pilot.press(*str(path), "enter")

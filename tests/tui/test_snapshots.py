@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from kiosk.demo.operators import DEMO_ADMIN_PIN
 from kiosk.enroll.events import Prompt
 from kiosk.tui.screens.admin import AdminScreen
 from kiosk.tui.screens.error import ErrorScreen
@@ -70,7 +71,7 @@ async def at_admin(pilot: Pilot[Any]) -> None:
     await wait_prompt(pilot, Prompt.INSERT_KEY)
     await pilot.press("a")
     await wait_for_text(pilot, "Admin PIN")
-    await pilot.press(*"0000", "enter")
+    await pilot.press(*DEMO_ADMIN_PIN, "enter")
     app: Any = pilot.app
     await wait_until(pilot, lambda: isinstance(app.screen, AdminScreen), "admin")
     await wait_for_text(pilot, "Admin mode")

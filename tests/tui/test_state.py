@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from kiosk.config import Settings, TenantSettings
+from kiosk.config import OperatorSettings, Settings, TenantSettings
 from kiosk.enroll.events import (
     EnrollmentResult,
     ErrorRaised,
@@ -141,16 +141,18 @@ def test_effective_config_masks_secrets_and_hashes() -> None:
         settings,
         kiosk=replace(
             settings.kiosk,
-            admin_pin_hash="scrypt$n=2$AAAA$BBBB",
-            operators=[{"name": "Ana", "pin_hash": "scrypt$n=2$CCCC$DDDD"}],
+            operators=[OperatorSettings("Ana", pin_hash="scrypt$n=2$CCCC$DDDD")],
         ),
     )
     text = "\n".join(effective_config(settings))
     assert "s3cr3t-value" not in text
-    assert "AAAA" not in text and "CCCC" not in text
+    assert "CCCC" not in text
     assert "tenant.client_id = 'abc'" in text
     assert "tenant.client_secret = •••••• (set)" in text
-    assert "kiosk.operators[0] = {name = 'Ana', pin_hash = •••••• (set)}" in text
+    assert (
+        "kiosk.operators[0] = {name = 'Ana', role = 'operator', pin_hash = •••••• (set), "
+        "key_credential = \"\" (not set)}"
+    ) in text
 
 
 def test_a_failed_attempt_marks_its_step_and_a_new_key_starts_the_list_again() -> None:

@@ -18,7 +18,7 @@ from kiosk.check import run_checks
 from kiosk.check_context import CheckContext, CheckResult
 from kiosk.cli import main
 from kiosk.entra.fake.server import FakeTenant
-from kiosk.tui.auth import hash_pin
+from kiosk.operators.pin_hash import hash_pin
 from tests.unit.mds_blob import MdsSigner, entry, payload
 
 FIDO_DESCRIPTOR = bytes.fromhex(
@@ -113,7 +113,7 @@ def make_box(fake_tenant: FakeTenant, helpdesk: tuple[Path, Path], tmp_path: Pat
     _hidraw(tmp_path, "hidraw1", KEYBOARD_DESCRIPTOR, 0o600)  # a keyboard: none of our business
     b = Box(tmp_path, fake_tenant, tmp_path / "kiosk.toml", signer.root_der, {})
     b.write(
-        kiosk={"admin_pin_hash": PIN_HASH, "operators": [{"name": "Olga", "pin_hash": PIN_HASH}]},
+        kiosk={"operators": [{"name": "Olga", "role": "admin", "pin_hash": PIN_HASH}]},
         graph={"group": "Mailroom batch 7", "canary_upn": "canary@contoso.onmicrosoft.com"},
         escrow={"recipients": [str(helpdesk[0])], "directory": str(var / "escrow")},
         store={

@@ -16,6 +16,7 @@ CORE = [
     "kiosk.enroll",
     "kiosk.store",
     "kiosk.audit",
+    "kiosk.operators",
     "kiosk.config",
     "kiosk.wiring",
     "kiosk.check",

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from kiosk.cli import main
-from kiosk.config import KioskSettings, Settings, TenantSettings, parse
+from kiosk.config import KioskSettings, OperatorSettings, Settings, TenantSettings, parse
 from kiosk.entra.fake.server import FakeTenant
 from kiosk.errors import ConfigError
-from kiosk.tui.auth import hash_pin
+from kiosk.operators.pin_hash import hash_pin
 from kiosk.tui.screens.admin import effective_config
 
 SECRET = "inline~Secret~7Qz_51c0d3"
@@ -22,7 +22,7 @@ HASH = hash_pin("582947")
     ("section", "line"),
     [
         ("tenant", f"client_secret = [\"{SECRET}\"]"),
-        ("kiosk", f"admin_pin_hash = [\"{HASH}\"]"),
+        ("kiosk.operators", f"pin_hash = [\"{HASH}\"]"),
         ("kiosk", f"operators = \"{HASH}\""),
         ("kiosk", f"operators = [\"{HASH}\"]"),
     ],
@@ -31,9 +31,11 @@ def test_a_refused_secret_setting_is_named_but_its_value_is_not_shown(
     section: str, line: str
 ) -> None:
     with pytest.raises(ConfigError) as info:
-        parse(f"[{section}]\n{line}\n", "kiosk.toml")
+        head = f"[[{section}]]\nname = \"Ada\"" if "." in section else f"[{section}]"
+        parse(f"{head}\n{line}\n", "kiosk.toml")
     text = f"{info.value} {info.value!r}"
-    assert line.split(" =", maxsplit=1)[0] in text and "kiosk.toml:2" in text
+    where = "kiosk.toml:3" if "." in section else "kiosk.toml:2"
+    assert line.split(" =", maxsplit=1)[0] in text and where in text
     assert SECRET not in text and HASH not in text and "hidden" in text
 
 
@@ -57,9 +59,8 @@ def test_the_admin_config_screen_masks_every_secret() -> None:
             pfx_passphrase_file="/run/p",
         ),
         kiosk=KioskSettings(
-            admin_pin_hash=HASH,
-            operators=[{"name": "Ada", "pin_hash": HASH + "ada"},
-                       {"name": "Bob", "key_credential": "", "pin_hash": HASH + "bob"}],
+            operators=[OperatorSettings("Ada", "admin", HASH + "ada"),
+                       OperatorSettings("Bob", pin_hash=HASH + "bob")],
         ),
     )
     lines = effective_config(settings)
@@ -84,8 +85,7 @@ def test_kiosk_check_signs_in_with_an_inline_secret_and_never_prints_it(
         + f'[store]\npath = "{state}/kiosk.db"\naudit_path = "{state}/audit.jsonl"\n'
         + f'manifest_directory = "{state}/manifests"\nmds_blob = "{state}/mds3.jwt"\n'
         + f'[escrow]\nmode = "show"\ndirectory = "{state}/escrow"\n'
-        + f'[kiosk]\nadmin_pin_hash = "{HASH}"\n'
-        + f'operators = [{{name = "Ada", pin_hash = "{HASH}"}}]\n'
+        + f'[kiosk]\noperators = [{{name = "Ada", role = "admin", pin_hash = "{HASH}"}}]\n'
     )
     config.chmod(0o640)
     main(["check", "--config", str(config)])
@@ -101,7 +101,7 @@ def test_settings_repr_leaves_secrets_and_hashes_out() -> None:
     """A traceback or a log line that shows the settings must not show the secret."""
     settings = Settings(
         tenant=TenantSettings(client_secret=SECRET, allow_inline_secret=True, tenant_id="t1"),
-        kiosk=KioskSettings(admin_pin_hash=HASH, operators=[{"name": "Ada", "pin_hash": HASH}]),
+        kiosk=KioskSettings(operators=[OperatorSettings("Ada", "admin", HASH)]),
     )
     text = repr(settings)
     assert SECRET not in text and HASH not in text

@@ -4,28 +4,28 @@ audit trail, show the effective configuration (secrets masked), exit the kiosk."
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Log, Static
+from textual.widgets import Footer, Input, Log, OptionList, Static
+from textual.widgets.option_list import Option
 
 from kiosk.config import SECTIONS, Settings
 from kiosk.enroll.api import EngineControl
-from kiosk.errors import KioskError
 from kiosk.model.queue import ImportReport
-from kiosk.tui.auth import PinThrottle, verify_pin
+from kiosk.operators.sign_in import SignInGate
 from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
+from kiosk.tui.screens.error import ConfirmScreen
 from kiosk.tui.widgets.secret_input import SecretInput
 from kiosk.tui.words import plural
-
-if TYPE_CHECKING:
-    from kiosk.tui.app import KioskApp
 
 SECRET_WORDS = ("secret", "hash", "passphrase", "password", "token")
 MASK = "•••••• (set)"
@@ -46,6 +46,10 @@ def _masked(key: str, value: Any) -> str:
     return repr(value)
 
 
+def _table(item: Any) -> dict[str, Any]:
+    return {f.name: getattr(item, f.name) for f in dataclasses.fields(item)}
+
+
 def effective_config(settings: Settings) -> list[str]:
     """Every setting as ``section.key = value``; secrets and hashes shown only as set or not.
     A list of tables (the operators) gets one line per entry, so each fits on the screen."""
@@ -54,6 +58,8 @@ def effective_config(settings: Settings) -> list[str]:
         section = getattr(settings, name)
         for f in dataclasses.fields(section):
             value = getattr(section, f.name)
+            if isinstance(value, list):  # tables (the operators) as plain key = value maps
+                value = [_table(v) if dataclasses.is_dataclass(v) else v for v in value]
             if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
                 for index, item in enumerate(value):
                     lines.append(f"{name}.{f.name}[{index}] = {_masked(f.name, [item])[1:-1]}")
@@ -73,57 +79,62 @@ def report_lines(report: ImportReport) -> list[str]:
     return lines
 
 
-class AdminPinScreen(ModalScreen[bool]):
+class AdminPinScreen(ModalScreen[str]):
+    """An admin (an operator with role admin) picks their name and types their own PIN;
+    dismissed with the admin's name, or None. Checked through the kiosk's one throttle."""
+
     CSS_PATH = "modal.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, settings: Settings, throttle: PinThrottle | None = None) -> None:
+    def __init__(self, gate: SignInGate, signed_in: str | None = None) -> None:
         super().__init__(classes="-confirm")
-        self._hash = settings.kiosk.admin_pin_hash
-        self._throttle = throttle if throttle is not None else PinThrottle()
+        self._gate = gate
+        self._admins = list(gate.admins)
+        self._signed_in = signed_in
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static("Admin PIN", id="title")
-            yield SecretInput(placeholder="admin PIN, then Enter", password=True, id="pin")
+            yield OptionList(
+                *[Option(Text(a.name), id=str(i)) for i, a in enumerate(self._admins)],
+                id="admins",
+            )
+            yield SecretInput(placeholder="admin's own PIN, then Enter", password=True, id="pin")
             yield Static("", id="next", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
-        if not self._hash:
-            self.query_one("#next", Static).update(
-                "No admin PIN is configured (kiosk.admin_pin_hash). "
-                "Make one with `kiosk operator add NAME --admin`."
-            )
         calm_inputs(self)
-        self.query_one(Input).focus()
+        names = [a.name for a in self._admins]
+        if not names:
+            self.query_one("#next", Static).update(
+                'No admin is configured ([[kiosk.operators]] with role = "admin"). '
+                "Add one with `kiosk operator add NAME --admin`."
+            )
+        admins = self.query_one("#admins", OptionList)
+        admins.highlighted = names.index(self._signed_in) if self._signed_in in names else 0
+        if len(names) > 1:
+            admins.focus()
+        else:
+            self.query_one("#pin", Input).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.query_one("#pin", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         pin, event.input.value = event.value, ""
-        note = self.query_one("#next", Static)
-        wait = self._throttle.wait_seconds()
-        if wait:
-            note.update(f"Too many wrong admin PINs. Wait {wait} seconds.")
+        index = self.query_one("#admins", OptionList).highlighted
+        if index is None or not self._admins:
             return
-        try:
-            ok = bool(self._hash) and verify_pin(pin, self._hash)
-        except KioskError as exc:
-            note.update(f"{exc.title}: {exc.next_step}")
-            return
-        if ok:
-            self._throttle.succeeded()
-            self.dismiss(True)
-        elif self._throttle.failed():
-            pause = int(self._throttle.pause)
-            tries = self._throttle.tries
-            note.update(
-                f"{glyphs_of(self).failed} Wrong admin PIN {tries} times: refused for {pause} s."
-            )
+        admin = self._admins[index]
+        verdict = self._gate.check_pin(admin, pin, "admin")
+        if verdict.ok:
+            self.dismiss(admin.name)
         else:
-            note.update(f"{glyphs_of(self).failed} Wrong admin PIN.")
+            self.query_one("#next", Static).update(f"{glyphs_of(self).failed} {verdict.message}")
 
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        self.dismiss(None)
 
 
 class AdminScreen(Screen[None]):
@@ -138,14 +149,24 @@ class AdminScreen(Screen[None]):
         Binding("x", "exit_kiosk", "Exit kiosk"),
     ]
 
-    def __init__(self, engine: EngineControl, settings: Settings) -> None:
+    def __init__(
+        self,
+        engine: EngineControl,
+        settings: Settings,
+        admin: str = "",
+        exit_kiosk: Callable[[str], None] = lambda _admin: None,
+    ) -> None:
         super().__init__()
         self.engine = engine
         self.settings = settings
+        self.admin = admin
+        """The admin who opened this screen (named in the audit record of an exit)."""
+        self._exit_kiosk = exit_kiosk
         self._asking = ""
 
     def compose(self) -> ComposeResult:
-        yield Static(" ADMIN", id="banner")
+        by = glyphs_of(self).text(" · ") + self.admin if self.admin else ""
+        yield Static(Text(" ADMIN" + by), id="banner")
         hint = glyphs_of(self).text("G: sync a group · I: import a CSV file")
         yield Input(id="arg", disabled=True, placeholder=hint)
         yield Log(id="out", highlight=False)
@@ -220,8 +241,19 @@ class AdminScreen(Screen[None]):
         self.say(*effective_config(self.settings))
 
     def action_exit_kiosk(self) -> None:
-        app: KioskApp = self.app  # type: ignore[assignment]
-        app.exit_kiosk()
+        question = ConfirmScreen(
+            "Exit the kiosk?",
+            "Enrollment stops and the kiosk stays down until someone starts it again "
+            "(the service does not restart it after an admin's exit).",
+            "Y exits the kiosk. N or Esc goes back to the admin screen.",
+        )
+        question.from_engine = False  # an engine event must not close this question
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._exit_kiosk(self.admin)
+
+        self.app.push_screen(question, answered)
 
     def show_state(self, *_: Any) -> None:
         """The admin screen does not follow the batch."""

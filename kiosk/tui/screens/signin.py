@@ -1,14 +1,17 @@
-"""Sign-in and lock: the operator picks their name and types their PIN.
+"""Sign-in and lock: the operator picks their name and types their PIN, or signs in with
+their own FIDO2 key (F5, with the key's PIN typed in the PIN box unless that is turned off).
 
-The same screen locks the kiosk (after the idle timeout or on the Lock key). PINs are checked
-against scrypt hashes from kiosk.toml; after five wrong PINs in a row the screen refuses for
-thirty seconds.
+The same screen locks the kiosk (after the idle timeout or on the Lock key). Every check is
+:mod:`kiosk.operators`' (the kiosk's one throttle, the audit records); this screen only
+shows. The HID backend it reads an operator key from is given to it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,38 +21,13 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from kiosk.config import Settings
 from kiosk.errors import KioskError
 from kiosk.keys.types import HidBackend
-from kiosk.tui.auth import verify_pin
+from kiosk.operators.key_sign_in import OperatorKeyError, identify
+from kiosk.operators.sign_in import SignInGate
 from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
 from kiosk.tui.widgets.secret_input import SecretInput
-
-if TYPE_CHECKING:
-    from kiosk.tui.app import KioskApp
-
-MAX_TRIES = 5
-LOCKOUT_SECONDS = 30.0
-
-
-def operators(settings: Settings) -> list[tuple[str, str]]:
-    """(name, pin_hash) of every configured operator."""
-    out = []
-    for entry in settings.kiosk.operators:
-        name, pin_hash = entry.get("name", ""), entry.get("pin_hash", "")
-        if name and pin_hash:
-            out.append((name, pin_hash))
-    return out
-
-
-def operator_keys(settings: Settings) -> list[tuple[str, str]]:
-    """(name, key_credential) of every operator who signs in with their own FIDO2 key."""
-    return [
-        (entry["name"], entry["key_credential"])
-        for entry in settings.kiosk.operators
-        if entry.get("name") and entry.get("key_credential")
-    ]
 
 
 class SignInScreen(Screen[str]):
@@ -60,12 +38,18 @@ class SignInScreen(Screen[str]):
         Binding("f5", "use_key", "Sign in with my key"),
     ]
 
-    def __init__(self, settings: Settings, *, locked: bool) -> None:
+    def __init__(
+        self,
+        gate: SignInGate,
+        *,
+        locked: bool,
+        hid: Callable[[], HidBackend | None] = lambda: None,
+    ) -> None:
         super().__init__(classes="-locked" if locked else "")
-        self._operators = operators(settings)
+        self._gate = gate
+        self._people = list(gate.people)
         self._locked = locked
-        self._failures = 0
-        self._refuse_until = 0.0
+        self._hid = hid
 
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):
@@ -78,24 +62,24 @@ class SignInScreen(Screen[str]):
                 yield Static("Sign in to go on where the kiosk stopped.", classes="hint")
             yield Static(f"1. Choose your name ({glyphs.up_down} Enter)", classes="hint")
             yield OptionList(
-                *[Option(name, id=str(i)) for i, (name, _h) in enumerate(self._operators)],
+                *[Option(Text(p.name), id=str(i)) for i, p in enumerate(self._people)],
                 id="names",
             )
             yield Static("2. Type your PIN and press Enter", classes="hint")
             yield SecretInput(placeholder="operator PIN", password=True, id="pin", max_length=64)
-            yield Static("Or insert your own FIDO2 key and press F5.", classes="hint")
+            yield Static(self._key_hint(), classes="hint")
             yield Static("", id="message", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         calm_inputs(self)
         names = self.query_one("#names", OptionList)
-        if not self._operators:
+        if not self._people:
             self._say(
                 "No operators are configured. Add one with `kiosk operator add NAME` and "
                 "paste the result into kiosk.toml."
             )
-        names.highlighted = 0 if self._operators else None
+        names.highlighted = 0 if self._people else None
         names.focus()
 
     def _say(self, text: str) -> None:
@@ -108,55 +92,40 @@ class SignInScreen(Screen[str]):
         self.query_one("#pin", Input).value = ""
         self.query_one("#names", OptionList).focus()
 
+    def _key_hint(self) -> str:
+        if self._gate.settings.kiosk.operator_key_verification:
+            return "Or insert your own FIDO2 key, type the key's PIN above and press F5."
+        return "Or insert your own FIDO2 key and press F5."
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         pin = event.value
         event.input.value = ""
-        app: KioskApp = self.app  # type: ignore[assignment]
-        now = app.clock()
-        if now < self._refuse_until:
-            self._say(f"Too many wrong PINs. Wait {int(self._refuse_until - now) + 1} seconds.")
-            return
         index = self.query_one("#names", OptionList).highlighted
-        if index is None or not self._operators:
+        if index is None or not self._people:
             self._say("Choose your name first.")
             return
-        name, pin_hash = self._operators[index]
-        try:
-            ok = verify_pin(pin, pin_hash)
-        except KioskError as exc:
-            self._say(f"{exc.title}: {exc.next_step}")
-            return
-        if ok:
-            self._failures = 0
-            self.dismiss(name)
-            return
-        self._failures += 1
-        if self._failures >= MAX_TRIES:
-            self._failures = 0
-            self._refuse_until = now + LOCKOUT_SECONDS
-            self._say(f"Wrong PIN {MAX_TRIES} times. Sign-in is refused for 30 seconds.")
+        person = self._people[index]
+        verdict = self._gate.check_pin(person, pin, "sign-in")
+        if verdict.ok:
+            self.dismiss(person.name)
         else:
-            left = MAX_TRIES - self._failures
-            cross = glyphs_of(self).failed
-            self._say(f"{cross} Wrong PIN for {name}. {left} tries before a pause.")
+            self._say(f"{glyphs_of(self).failed} {verdict.message}")
 
     def action_use_key(self) -> None:
-        app: KioskApp = self.app  # type: ignore[assignment]
-        keys = operator_keys(app.settings)
-        if not keys:
+        if not any(p.key_credential for p in self._gate.people):
             self._say("No operator has a key set up; sign in with your PIN.")
             return
-        backend = getattr(app._engine, "backend", None)
+        backend = self._hid()
         if backend is None:
             self._say("The kiosk is still starting; try again in a moment.")
             return
+        pin_box = self.query_one("#pin", Input)
+        pin, pin_box.value = pin_box.value, ""
         self._say(glyphs_of(self).text("Reading your key…"))
-        self._key_sign_in(backend, keys)
+        self._key_sign_in(backend, pin)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="operator-key")
-    def _key_sign_in(self, backend: HidBackend, keys: list[tuple[str, str]]) -> str:
-        from kiosk.tui.operator_key import OperatorKeyError, identify
-
+    def _key_sign_in(self, backend: HidBackend, pin: str) -> str:
         found = backend.list_descriptors()
         if len(found) != 1:
             raise OperatorKeyError(
@@ -165,7 +134,13 @@ class SignInScreen(Screen[str]):
         device = backend.open(found[0])
         try:
             touch = "Touch your key now (it blinks)."
-            return identify(device, keys, lambda: self.app.call_from_thread(self._say, touch))
+            return identify(
+                device,
+                self._gate.people,
+                pin=pin or None,
+                verification=self._gate.settings.kiosk.operator_key_verification,
+                on_touch=lambda: self.app.call_from_thread(self._say, touch),
+            )
         finally:
             device.close()
 
@@ -177,9 +152,11 @@ class SignInScreen(Screen[str]):
         elif event.state is WorkerState.ERROR:
             error = event.worker.error
             if isinstance(error, KioskError):
+                self._gate.key_failed(error.title)
                 self._say(f"{glyphs_of(self).failed} {error.detail} {error.next_step}")
             else:
                 kind = type(error).__name__
+                self._gate.key_failed(f"unexpected {kind}")
                 self._say(f"{glyphs_of(self).failed} The key could not be read ({kind}).")
         event.stop()
 
