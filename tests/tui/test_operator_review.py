@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.demo.operators import DEMO_ADMIN_PIN
+from kiosk.demo.operators import DEMO_ADMIN_PIN, DEMO_OPERATOR_PIN
 from kiosk.enroll.events import Prompt
 from kiosk.tui.screens.admin import AdminPinScreen, AdminScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
@@ -293,3 +293,31 @@ async def test_a_key_asked_back_says_it_is_out_once_pulled(demo_env: Any) -> Non
         await pilot.press("0")
         await wait_for_text(pilot, "to confirm the reset")
         assert "is out" not in screen_text(app)
+
+
+@run_async
+async def test_wrong_pins_pause_sign_in_longer_each_time_and_a_restart_keeps_the_pause(
+    demo_env: Any,
+) -> None:
+    env = demo_env(users=1)
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for_text(pilot, "Choose your name")
+        await pilot.press("enter")
+        for _ in range(5):
+            await pilot.press(*"975310", "enter")
+        await wait_for_text(pilot, "Wrong PIN 5 times: refused for 30 s.")
+        app.clock.advance(31)
+        await pilot.press(*"975310", "enter")  # no five new tries after a pause
+        await wait_for_text(pilot, "Wrong PIN 6 times: refused for 60 s.")
+    # The kiosk starts again (same state directory): the pause is still there.
+    again = kiosk_app(env)
+    async with again.run_test(size=SMALL) as pilot:
+        await wait_for_text(pilot, "Choose your name")
+        await pilot.press("enter", *DEMO_OPERATOR_PIN, "enter")
+        await wait_for_text(pilot, "Too many wrong PINs. Wait")
+        assert isinstance(again.screen, SignInScreen) and again.operator is None
+    records = [(r["event"], r.get("outcome")) for r in env.engine.audit.recent()]
+    assert records.count(("sign-in failed", "failed")) == 6
+    assert records.count(("sign-in paused", "paused")) == 2
+    assert "975310" not in env.state_dir.joinpath("audit.jsonl").read_text()
