@@ -23,6 +23,7 @@ from kiosk.config_toml import (
     aaguids,
     https,
     line_of,
+    located,
     nth_table_line,
     person_name,
     required,
@@ -320,8 +321,7 @@ def parse(text: str, where: str = "kiosk.toml") -> Settings:
     sections: dict[str, Any] = {}
     for name, value in data.items():
         if name not in SECTIONS:
-            line = line_of(text, name, None)
-            at = f"{where}:{line}" if line else where
+            at = located(where, line_of(text, name, None))
             raise ConfigError(
                 f"{at}: unknown section [{name}]. Known sections: {', '.join(SECTIONS)}."
             )
@@ -333,22 +333,19 @@ def parse(text: str, where: str = "kiosk.toml") -> Settings:
 
 def _cross_checks(s: Settings, text: str, where: str) -> None:
     if s.policy.pin_length < s.policy.min_pin_length:
-        line = line_of(text, "policy", "pin_length")
-        at = f"{where}:{line}" if line else where
+        at = located(where, line_of(text, "policy", "pin_length"))
         raise ConfigError(
             f"{at}: policy.pin_length ({s.policy.pin_length}) is below policy.min_pin_length "
             f"({s.policy.min_pin_length}); expected at least {s.policy.min_pin_length}."
         )
     if s.paper.mailer_queue and s.paper.mailer_queue == s.paper.label_queue:
-        line = _line_of(text, "paper", "mailer_queue")
-        at = f"{where}:{line}" if line else where
+        at = located(where, line_of(text, "paper", "mailer_queue"))
         raise ConfigError(
             f"{at}: paper.mailer_queue is the label queue ({s.paper.label_queue!r}); a key and "
             "its PIN must never share a printer. Name another queue for the PIN mailers."
         )
     if s.tenant.client_secret and not s.tenant.allow_inline_secret:
-        line = line_of(text, "tenant", "client_secret")
-        at = f"{where}:{line}" if line else where
+        at = located(where, line_of(text, "tenant", "client_secret"))
         raise ConfigError(
             f"{at}: tenant.client_secret is written inline. Put the secret in a file named by "
             "tenant.client_secret_file (mode 0600) or a systemd credential, or set "

@@ -12,6 +12,11 @@ import typing
 from typing import Any, Literal, get_args, get_origin
 
 
+def located(where: str, line: int | None) -> str:
+    """``file:line`` when the line is known, else the file."""
+    return f"{where}:{line}" if line else where
+
+
 def https(v: str) -> str | None:
     return None if v.startswith("https://") else "an https:// URL"
 
