@@ -170,6 +170,7 @@ class KeySession:
             firmware=old.firmware,
             serial=old.serial,
         )
+        known.setdefault("has_credentials", old.has_credentials)  # getInfo cannot tell
         self._info = dataclasses.replace(fresh, model=old.model, **known)
         return self._info
 

@@ -303,6 +303,7 @@ def test_pin_policy_after_the_credential(r: Rig) -> None:
     session.apply_pin_policy(PIN, min_length=8, force_change=True)
     info = session.identify()
     assert info.min_pin_length == 8 and info.force_pin_change
+    assert info.has_credentials  # known from the credential made; getInfo cannot say
     # Now no PIN token is handed out until the user changes the PIN...
     with pytest.raises(PinPolicyError, match="changed"):
         session.self_test(cred, RP_ID, PIN)
