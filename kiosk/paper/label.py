@@ -54,9 +54,11 @@ def render_label(data: LabelData, stock: Stock) -> bytes:
     pen.line(f"Security key: {clean(data.model)}", f.regular, 9 * s)
     serial = clean(data.serial, 40) if data.serial else ""
     pen.line(f"Serial: {serial or 'none reported by the key'}", f.bold, 11 * s)
-    if serial:
+    if serial and serial.isascii():
         pen.skip(2 * s)
         pen.y = barcode(pen, serial, 46 * s, 1.6 * s)
+    elif serial:  # Code128 carries ASCII only: a barcode of part of it would mislead
+        pen.line("(no barcode: the serial is not plain ASCII)", f.regular, 8 * s)
     pen.skip(10 * s)
     size = min(110 * s, pen.y - (y0 + pad))
     qr_code(c, clean(data.reference, 64), pen.x, pen.y - size, size)
