@@ -19,6 +19,7 @@ from typing import Any, Literal
 from kiosk.config_fields import Check, setting
 from kiosk.config_fields import between as _between
 from kiosk.config_paper import PaperSettings
+from kiosk.config_store import StoreSettings
 from kiosk.config_toml import (
     aaguids,
     https,
@@ -163,18 +164,6 @@ class EscrowSettings:
 
 
 @dataclass(frozen=True)
-class StoreSettings:
-    """Where the kiosk keeps its state."""
-
-    path: str = setting("/var/lib/fido-kiosk/kiosk.db", "SQLite database (WAL) of queue and keys.")
-    audit_path: str = setting("/var/lib/fido-kiosk/audit.jsonl", "Hash-chained audit trail.")
-    manifest_directory: str = setting(
-        "/var/lib/fido-kiosk/manifests", "Shipping manifests go here."
-    )
-    mds_blob: str = setting("/var/lib/fido-kiosk/mds3.jwt", "FIDO MDS3 blob placed by the admin.")
-
-
-@dataclass(frozen=True)
 class OperatorSettings:
     """One person who may sign in: a [[kiosk.operators]] table."""
 
@@ -304,7 +293,8 @@ def _build_section(
         if err is None and check is not None:
             err = check(value)
         if err is not None:
-            shown = "(value hidden)" if hidden or hidden_setting(key) else repr(value)
+            hide = hidden or hidden_setting(key) or not known[key].repr
+            shown = "(value hidden)" if hide else repr(value)
             raise ConfigError(f"{at}: {name}.{key} = {shown} is not allowed; expected {err}.")
         if hints[key] is float and isinstance(value, int):
             value = float(value)

@@ -6,6 +6,7 @@ Only the HID backend differs between them: real hidraw devices, or the virtual U
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,6 +67,27 @@ def load_mds(settings: Settings) -> MdsCatalog | None:
         return None
 
 
+def open_store(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = _utc_now,
+    env: Mapping[str, str] | None = None,
+) -> Store:
+    """The kiosk's store: the fleet database when store.url is set, else the SQLite file."""
+    s = settings.store
+    credentials = settings.tenant.credentials_directory or (
+        os.environ if env is None else env
+    ).get("CREDENTIALS_DIRECTORY", "")
+    return Store(
+        s.url or s.path,
+        clock=clock,
+        station=s.station,
+        lease_seconds=s.lease_seconds,
+        password_file=s.password_file,
+        credentials_directory=credentials,
+    )
+
+
 @dataclass
 class Records:
     """What every front end that changes the kiosk's state needs: Graph, store and trail,
@@ -100,7 +122,7 @@ def open_records(
     credential = load_credential(settings.tenant, env=env)
     tokens = TokenProvider(settings, credential, session)
     graph = GraphClient(settings, tokens, session)
-    store = Store(settings.store.path, clock=clock)
+    store = open_store(settings, clock=clock, env=env)
     audit = AuditTrail(settings.store.audit_path)
     return Records(graph, store, audit, Recorder(store, audit, operator=operator))
 

@@ -4,8 +4,10 @@
 # then a virtualenv in .venv with the kiosk and its development tools. With --test it also
 # installs what the test suite drives: openssl (opens sealed PINs as the helpdesk would), tmux
 # (system tests read a real terminal), systemd-analyze (checks the service hardening) and
-# strace (checks every system call of an enrollment against the service's filter), and for the
-# print tests CUPS with a CUPS-PDF queue, poppler-utils (pdftotext, pdftoppm) and zbar-tools.
+# strace (checks every system call of an enrollment against the service's filter), for the
+# print tests CUPS with a CUPS-PDF queue, poppler-utils (pdftotext, pdftoppm) and zbar-tools,
+# and postgresql (the fleet tests start their own server with initdb and pg_ctl as an
+# unprivileged user).
 # Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +33,7 @@ if [ "${1:-}" = "--test" ]; then
     [ -e /usr/lib/cups/backend/cups-pdf ] || need+=(printer-driver-cups-pdf)
     command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
     command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
     sudo_cmd=()

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.engine",
     "tests.fixtures.tui",
     "tests.fixtures.cups",
+    "tests.fixtures.postgres",
 ]

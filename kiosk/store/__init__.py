@@ -1,24 +1,57 @@
-"""Durable state in SQLite (WAL): queue, enrollments (the journal), key inventory."""
+"""Durable state: queue, enrollments (the journal), key inventory; in SQLite (WAL, one
+kiosk) or PostgreSQL (a fleet of stations sharing one queue)."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
-from kiosk.store.db import Clock, Database, StoreError, utc_now
+from kiosk.store.claims import DEFAULT_LEASE_SECONDS, ClaimLost
+from kiosk.store.db import Clock, Database, StoreError, StoreUnavailable, open_database
+from kiosk.store.db import utc_now as utc_now
 from kiosk.store.inventory import Inventory, InventoryEntry
 from kiosk.store.journal import Enrollment, Journal
 from kiosk.store.paper import Addresses, Labels
 from kiosk.store.queue import Queue, QueueEntry
 
 
+def default_station(target: str | Path) -> str:
+    """The station's name when none is set: the host name for a fleet database, ``local`` for
+    the embedded one (it only ever has one station)."""
+    from kiosk.store.db import is_url
+
+    return socket.gethostname()[:64] if is_url(target) else "local"
+
+
 class Store:
     """The kiosk's database: ``queue``, ``journal`` (enrollments), ``inventory`` and paper
-    (``labels``, ``addresses``)."""
+    (``labels``, ``addresses``).
 
-    def __init__(self, path: str | Path, *, clock: Clock = utc_now) -> None:
-        self.db = Database(path, clock=clock)
-        self.queue = Queue(self.db)
-        self.journal = Journal(self.db)
+    ``target``: a SQLite path or a ``postgresql://`` URL. ``station``: this kiosk's name in
+    the fleet."""
+
+    def __init__(
+        self,
+        target: str | Path,
+        *,
+        clock: Clock = utc_now,
+        station: str = "",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        password_file: str = "",
+        credentials_directory: str = "",
+        connect_patience: float = 15.0,
+    ) -> None:
+        self.station = station or default_station(target)
+        self.db: Database = open_database(
+            target,
+            clock=clock,
+            password_file=password_file,
+            credentials_directory=credentials_directory,
+            station=self.station,
+            connect_patience=connect_patience,
+        )
+        self.queue = Queue(self.db, self.station, lease_seconds)
+        self.journal = Journal(self.db, self.queue.claims)
         self.inventory = Inventory(self.db)
         self.labels = Labels(self.db)
         self.addresses = Addresses(self.db)
@@ -28,6 +61,7 @@ class Store:
 
 
 __all__ = [
+    "ClaimLost",
     "Clock",
     "Enrollment",
     "Inventory",
@@ -37,5 +71,6 @@ __all__ = [
     "QueueEntry",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "utc_now",
 ]

@@ -1,103 +1,183 @@
-"""The kiosk database: one SQLite file in WAL mode, shared by the engine and the front end.
+"""The kiosk database, whichever backend holds it: what the queue, journal and inventory see.
 
-One connection guarded by a lock (every method is safe from any thread). Writes run in short
-explicit transactions; ``synchronous=FULL`` makes each commit durable before it returns, which
-the journal relies on ("journaled before its side effect is treated as done").
+Two backends share one schema and one set of SQL statements (``?`` placeholders):
+
+- :class:`kiosk.store.sqlite.SqliteDatabase`, one SQLite file in WAL mode (the embedded default
+  for a single kiosk);
+- :class:`kiosk.store.postgres.PgDatabase`, a PostgreSQL database shared by the stations of a
+  fleet (imported only when a ``postgresql://`` URL is configured).
+
+Where the two dialects differ (case-insensitive text, row locks), the statement asks the
+database for the fragment (:meth:`Database.ci_eq`, :attr:`Database.skip_locked`, ...). Every
+write runs in a short transaction that is durable when :meth:`Database.tx` returns, which the
+journal relies on ("journaled before its side effect is treated as done").
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import stat
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import functools
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from kiosk.errors import KioskError
-from kiosk.store.migrations import migrate
 
 Clock = Callable[[], datetime]
+Params = Sequence[object]
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_private(path: Path) -> None:
-    """Make sure the database file exists and only its owner can read it, whatever the umask.
-
-    SQLite gives the -wal and -shm files the database file's permissions, so they follow. A
-    database the kiosk owns that others could read is made private; a missing directory is
-    made 0700.
-    """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        st = os.fstat(fd)
-        if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.geteuid():
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-
-
 class StoreError(KioskError):
     title = "Kiosk database problem"
-    next_step = "Check the disk and the store.path setting, then start the kiosk again."
+    next_step = (
+        "Check the disk and the store settings (store.path or store.url), then start the "
+        "kiosk again."
+    )
+
+
+class StoreUnavailable(StoreError):
+    """The fleet database cannot be reached (network, server restarting). Nothing was written."""
+
+    title = "Database unreachable"
+    next_step = "The kiosk retries by itself; check the network and the PostgreSQL server."
+
+
+class Row(Protocol):
+    """A result row: by column name or by position."""
+
+    def __getitem__(self, key: int | str) -> Any: ...
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Conn(Protocol):
+    """The connection inside one transaction."""
+
+    def execute(self, sql: str, params: Params = ..., /) -> Cursor: ...
 
 
 class Database:
-    """The connection, its lock and the clock used for timestamps."""
+    """What the queue, journal and inventory need of a backend. Safe from any thread."""
 
-    def __init__(self, path: str | Path, *, clock: Clock = utc_now) -> None:
-        self.path = Path(path)
+    backend: str = ""
+    """``sqlite`` or ``postgresql``."""
+    for_update: str = ""
+    """Appended to a SELECT that is about to update the rows it reads."""
+    skip_locked: str = ""
+    """Appended to a SELECT that claims rows no other station is claiming right now."""
+    schema_found: int = 0
+    """The schema version found when the database was opened (before migrating)."""
+
+    def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.lock = threading.RLock()
-        try:
-            if str(path) != ":memory:":
-                create_private(self.path)
-            self.conn = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=10.0
-            )
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
-            self.schema_found = migrate(self.conn)
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"The database {self.path} cannot be opened ({exc.__class__.__name__}: {exc})."
-            ) from None
-        except OSError as exc:
-            raise StoreError(
-                f"The database {self.path} cannot be created "
-                f"({exc.strerror or type(exc).__name__})."
-            ) from None
 
     def now(self) -> str:
-        return self.clock().astimezone(UTC).isoformat(timespec="milliseconds")
+        return self.now_of(self.clock())
 
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; committed (and synced) when the block ends."""
-        with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+    @staticmethod
+    def now_of(when: datetime) -> str:
+        """A timestamp as stored: UTC, ISO 8601, milliseconds (sorts as text)."""
+        return when.astimezone(UTC).isoformat(timespec="milliseconds")
 
-    def query(self, sql: str, params: tuple[object, ...] | list[object] = ()) -> list[sqlite3.Row]:
-        with self.lock:
-            return list(self.conn.execute(sql, params).fetchall())
+    def tx(self) -> AbstractContextManager[Conn]:
+        """One write transaction; committed (durably) when the block ends."""
+        raise NotImplementedError
 
-    def journal_mode(self) -> str:
-        return str(self.query("PRAGMA journal_mode")[0][0])
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
+        raise NotImplementedError
+
+    def retrying(self, operation: Callable[[], T], *, patience: float | None = None) -> T:
+        """Run ``operation`` (one or more transactions that did not commit if it raised
+        :class:`StoreUnavailable`) until the database answers. SQLite is always there."""
+        return operation()
+
+    def serialize(self, conn: Conn, name: str) -> None:
+        """Inside a transaction: wait until no other transaction holds ``name`` (released at
+        commit). SQLite transactions are serial already."""
+
+    def ci_eq(self, column: str) -> str:
+        """``column`` equals a parameter, ignoring ASCII case."""
+        raise NotImplementedError
+
+    def ci_key(self, column: str) -> str:
+        """``column`` as a value that compares equal to a lower-cased parameter (ASCII)."""
+        raise NotImplementedError
+
+    def ci_like(self, column: str) -> str:
+        """``column`` contains a LIKE pattern (``\\`` escapes), ignoring case."""
+        raise NotImplementedError
+
+    def ci_order(self, column: str) -> str:
+        """``column`` as a sort key that ignores case."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Where the database is, for messages (never a password)."""
+        raise NotImplementedError
 
     def close(self) -> None:
-        with self.lock:
-            self.conn.close()
+        raise NotImplementedError
+
+
+class HasDb(Protocol):
+    @property
+    def db(self) -> Database: ...
+
+
+H = TypeVar("H", bound=HasDb)
+
+
+def retried(method: Callable[Concatenate[H, P], T]) -> Callable[Concatenate[H, P], T]:
+    """A store method that is run again while the database is unreachable (it must not have
+    committed anything when :class:`StoreUnavailable` is raised: one transaction)."""
+
+    @functools.wraps(method)
+    def run(self: H, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self.db.retrying(lambda: method(self, *args, **kwargs))
+
+    return run
+
+
+def is_url(target: str | Path) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def open_database(
+    target: str | Path,
+    *,
+    clock: Clock = utc_now,
+    password_file: str = "",
+    credentials_directory: str = "",
+    station: str = "",
+    connect_patience: float = 15.0,
+) -> Database:
+    """The database at ``target``: a SQLite path, or a ``postgresql://`` URL."""
+    if is_url(target):
+        from kiosk.store.postgres import PgDatabase  # psycopg only for a fleet
+
+        return PgDatabase(
+            str(target),
+            clock=clock,
+            password_file=password_file,
+            credentials_directory=credentials_directory,
+            station=station,
+            connect_patience=connect_patience,
+        )
+    from kiosk.store.sqlite import SqliteDatabase
+
+    return SqliteDatabase(target, clock=clock)
+

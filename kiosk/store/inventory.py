@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
-from kiosk.store.db import Database
+from kiosk.store.db import Database, Row, retried
 
 
 @dataclass(frozen=True)
@@ -20,7 +19,7 @@ class InventoryEntry:
     enrolled: str
 
 
-def _item(r: sqlite3.Row) -> InventoryEntry:
+def _item(r: Row) -> InventoryEntry:
     return InventoryEntry(
         serial=str(r["serial"]),
         aaguid=str(r["aaguid"]),
@@ -37,6 +36,7 @@ class Inventory:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    @retried
     def record(
         self,
         *,

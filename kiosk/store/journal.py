@@ -8,7 +8,6 @@ it secret) so registration can be finished after a crash without the key or the 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,8 @@ from kiosk.model.codec import b64_lenient, b64url
 from kiosk.model.keys import CreatedCredential, KeyInfo
 from kiosk.model.steps import Step
 from kiosk.model.timing import Timing
-from kiosk.store.db import Database
+from kiosk.store.claims import Claims
+from kiosk.store.db import Database, Row, retried
 
 State = Literal["open", "done", "failed", "orphan"]
 
@@ -64,7 +64,7 @@ class Enrollment:
         )
 
 
-def _enrollment(r: sqlite3.Row) -> Enrollment:
+def _enrollment(r: Row) -> Enrollment:
     expires = r["challenge_expires"]
     return Enrollment(
         id=int(r["id"]),
@@ -105,22 +105,27 @@ def _timings(text: str | None) -> tuple[Timing, ...]:
 
 
 class Journal:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, claims: Claims | None = None) -> None:
         self.db = db
+        self.claims = claims or Claims(db, "local", 60.0)
 
+    @retried
     def start(self, entry_id: int, user_id: str, upn: str, operator: str | None) -> int:
-        """A key was inserted for this queue entry: open an attempt."""
+        """A key was inserted for this queue entry: open an attempt, and the entry becomes
+        this station's active entry. :class:`~kiosk.store.claims.ClaimLost` (nothing written)
+        when another station holds the entry or it is no longer waiting."""
         now = self.db.now()
         with self.db.tx() as conn:
-            conn.execute(
-                "UPDATE queue SET status = 'active', updated = ? WHERE id = ?", (now, entry_id)
-            )
+            self.claims.start(conn, entry_id, now)
             cur = conn.execute(
-                "INSERT INTO enrollments (entry_id, user_id, upn, step, operator, started,"
-                " updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (entry_id, user_id, upn, Step.KEY_INSERTED.value, operator, now, now),
+                "INSERT INTO enrollments (entry_id, user_id, upn, step, operator, station,"
+                " started, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    entry_id, user_id, upn, Step.KEY_INSERTED.value, operator,
+                    self.claims.station, now, now,
+                ),
             )
-            return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
     def step(self, enrollment_id: int, step: Step, **fields: str | None) -> None:
         """Journal one transition, with the facts learnt at that step."""
@@ -129,12 +134,17 @@ class Journal:
         if bad:
             raise ValueError(f"not journal fields: {sorted(bad)}")
         sets = "".join(f", {name} = ?" for name in fields)
-        with self.db.tx() as conn:
-            conn.execute(
-                f"UPDATE enrollments SET step = ?, updated = ?{sets} WHERE id = ?",  # noqa: S608
-                (step.value, self.db.now(), *fields.values(), enrollment_id),
-            )
 
+        def write() -> None:
+            with self.db.tx() as conn:
+                conn.execute(
+                    f"UPDATE enrollments SET step = ?, updated = ?{sets} WHERE id = ?",  # noqa: S608
+                    (step.value, self.db.now(), *fields.values(), enrollment_id),
+                )
+
+        self.db.retrying(write)
+
+    @retried
     def key(self, enrollment_id: int, info: KeyInfo) -> None:
         with self.db.tx() as conn:
             conn.execute(
@@ -151,6 +161,7 @@ class Journal:
                 ),
             )
 
+    @retried
     def credential(
         self,
         enrollment_id: int,
@@ -188,6 +199,7 @@ class Journal:
                 ),
             )
 
+    @retried
     def finish(self, enrollment_id: int, state: State, reason: str = "") -> None:
         with self.db.tx() as conn:
             conn.execute(
@@ -195,13 +207,15 @@ class Journal:
                 (state, reason, self.db.now(), enrollment_id),
             )
 
+    @retried
     def complete(self, enrollment_id: int) -> None:
         """The attempt is done and its queue entry counts one more key, in one transaction
         (a crash between the two would otherwise enroll the user again)."""
         now = self.db.now()
         with self.db.tx() as conn:
             row = conn.execute(
-                "SELECT entry_id, state FROM enrollments WHERE id = ?", (enrollment_id,)
+                "SELECT entry_id, state FROM enrollments WHERE id = ?" + self.db.for_update,  # noqa: S608
+                (enrollment_id,),
             ).fetchone()
             if row is None or row["state"] == "done":
                 return

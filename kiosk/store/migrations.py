@@ -1,7 +1,9 @@
 """Schema versions of the kiosk database, applied in order inside one transaction each.
 
-The applied version lives in SQLite's ``user_version``. A migration is never edited once
-shipped: add a new one at the end.
+SQLite's statements are here; PostgreSQL's, the same tables and columns in its dialect, are in
+:mod:`kiosk.store.migrations_pg` (a test compares the two schemas column by column). The applied
+version lives in SQLite's ``user_version``. A migration is never edited once shipped: add a new
+one at the end, to both lists.
 """
 
 from __future__ import annotations
@@ -119,6 +121,47 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX labels_state ON labels (state);
     """,
+    # 5: the fleet. A queue entry is claimed by a station until its lease runs out; an
+    # attempt names its station; stations heartbeat; sealed PINs and audit records are kept
+    # in the database too; a key seen to need a reset is flagged for every station.
+    """
+    ALTER TABLE queue ADD COLUMN station TEXT;
+    ALTER TABLE queue ADD COLUMN lease_until TEXT;
+    CREATE INDEX queue_claim ON queue (status, station, position);
+    ALTER TABLE enrollments ADD COLUMN station TEXT;
+    CREATE TABLE stations (
+        name        TEXT PRIMARY KEY,
+        started     TEXT NOT NULL,
+        seen        TEXT NOT NULL,
+        operator    TEXT,
+        current_upn TEXT,
+        state       TEXT NOT NULL DEFAULT 'online'
+    );
+    CREATE TABLE escrow (
+        id            INTEGER PRIMARY KEY,
+        entry_id      INTEGER,
+        upn           TEXT NOT NULL,
+        serial        TEXT,
+        station       TEXT NOT NULL,
+        sha256        TEXT NOT NULL,
+        envelope      BLOB NOT NULL,
+        sealed        TEXT NOT NULL
+    );
+    CREATE INDEX escrow_upn ON escrow (upn COLLATE NOCASE);
+    CREATE INDEX escrow_serial ON escrow (serial);
+    CREATE TABLE audit_records (
+        station TEXT NOT NULL,
+        seq     INTEGER NOT NULL,
+        line    TEXT NOT NULL,
+        PRIMARY KEY (station, seq)
+    );
+    CREATE TABLE key_flags (
+        serial  TEXT PRIMARY KEY,
+        reason  TEXT NOT NULL,
+        station TEXT NOT NULL,
+        flagged TEXT NOT NULL
+    );
+    """,
 )
 
 LATEST = len(MIGRATIONS)
@@ -129,7 +172,15 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0])
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def too_new(found: int, where: str) -> KioskError:
+    return KioskError(
+        f"The kiosk database has schema version {found}; this kiosk knows up to {LATEST}.",
+        title="Database is newer than the kiosk",
+        next_step=f"Update the kiosk software, or point {where} at another database.",
+    )
+
+
+def migrate_sqlite(conn: sqlite3.Connection) -> int:
     """Bring the schema up to :data:`LATEST`; return the version found before.
 
     Each migration runs in its own transaction together with its ``user_version`` bump, so a
@@ -137,16 +188,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     """
     found = schema_version(conn)
     if found > LATEST:
-        raise KioskError(
-            f"The kiosk database has schema version {found}; this kiosk knows up to {LATEST}.",
-            title="Database is newer than the kiosk",
-            next_step="Update the kiosk software, or point store.path at another database.",
-        )
+        raise too_new(found, "store.path")
     for version in range(found + 1, LATEST + 1):
         script = MIGRATIONS[version - 1]
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(script):
+            for statement in statements(script):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version:d}")
             conn.execute("COMMIT")
@@ -156,5 +203,5 @@ def migrate(conn: sqlite3.Connection) -> int:
     return found
 
 
-def _statements(script: str) -> list[str]:
+def statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]

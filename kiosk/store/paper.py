@@ -9,10 +9,9 @@ States: ``waiting`` (not printed yet, or the kiosk stopped while it printed), ``
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
-from kiosk.store.db import Database
+from kiosk.store.db import Database, Row, retried
 
 LABEL_STATES = ("waiting", "printed", "failed")
 
@@ -33,7 +32,7 @@ class LabelRow:
     updated: str
 
 
-def _label(r: sqlite3.Row) -> LabelRow:
+def _label(r: Row) -> LabelRow:
     return LabelRow(
         int(r["id"]), int(r["enrollment_id"]), int(r["entry_id"]), str(r["upn"]), r["serial"],
         str(r["reference"]), str(r["content"]), str(r["state"]), int(r["sent"]),
@@ -45,6 +44,7 @@ class Labels:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    @retried
     def add(self, *, enrollment_id: int, entry_id: int, upn: str, serial: str | None,
             reference: str, content: str) -> LabelRow:
         """The label of one enrollment (added once; asked again, the existing row)."""
@@ -61,6 +61,7 @@ class Labels:
         rows = self.db.query("SELECT * FROM labels WHERE id = ?", (label_id,))
         return _label(rows[0]) if rows else None
 
+    @retried
     def sending(self, label_id: int) -> None:
         """The label goes to the printer now: counted before, so a crash leaves it waiting."""
         with self.db.tx() as conn:
@@ -69,6 +70,7 @@ class Labels:
                 (self.db.now(), label_id),
             )
 
+    @retried
     def mark(self, label_id: int, state: str, reason: str = "") -> None:
         if state not in LABEL_STATES:
             raise ValueError(f"unknown label state {state!r}")
@@ -97,6 +99,7 @@ class Addresses:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    @retried
     def put(self, user_id: str, mode: str, fields: str, source: str) -> None:
         with self.db.tx() as conn:
             conn.execute(

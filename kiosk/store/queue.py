@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
 from kiosk.model.queue import QueueRow, SortKey, Status
-from kiosk.store.db import Database
+from kiosk.store.claims import DEFAULT_LEASE_SECONDS, MINE, Claims
+from kiosk.store.db import Conn, Database, Row, retried
 
+BATCH = 400
+"""Users checked and inserted per statement when a list is added."""
 STATUSES: tuple[Status, ...] = ("pending", "active", "done", "failed", "skipped")
 _ORDER: dict[str, str] = {
     "position": "position, id",
-    "upn": "upn, id",
+    "upn": "{upn}, id",
     "status": "status, position, id",
     "updated": "updated DESC, id DESC",
 }
@@ -53,7 +55,7 @@ class NewUser:
     display_name: str = ""
 
 
-def _entry(r: sqlite3.Row) -> QueueEntry:
+def _entry(r: Row) -> QueueEntry:
     return QueueEntry(
         entry_id=int(r["id"]),
         position=int(r["position"]),
@@ -75,9 +77,17 @@ def _like(text: str) -> str:
 
 
 class Queue:
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self, db: Database, station: str = "local", lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> None:
         self.db = db
+        self.claims = Claims(db, station, lease_seconds)
 
+    @property
+    def station(self) -> str:
+        return self.claims.station
+
+    @retried
     def add(
         self,
         users: Iterable[NewUser],
@@ -86,67 +96,87 @@ class Queue:
         replace: bool = False,
         source: str = "",
     ) -> tuple[int, int]:
-        """Append users not yet queued; return (added, already queued). One transaction."""
+        """Append users not yet queued; return (added, already queued). One transaction,
+        written in batches of :data:`BATCH` users (a few statements each, on either backend)."""
+        users = list(users)  # run again as a whole if the database was away
         added = already = 0
         now = self.db.now()
         with self.db.tx() as conn:
+            self.db.serialize(conn, "kiosk queue add")
             row = conn.execute("SELECT COALESCE(MAX(position), 0) FROM queue").fetchone()
             position = int(row[0])
-            for user in users:
-                existing = conn.execute(
-                    "SELECT id FROM queue WHERE upn = ? OR user_id = ?", (user.upn, user.user_id)
-                ).fetchone()
-                if existing is not None:
-                    already += 1
+            for first in range(0, len(users), BATCH):
+                batch = users[first : first + BATCH]
+                known = self._known(conn, batch)
+                fresh: list[NewUser] = []
+                for user in batch:
+                    keys = (user.upn.lower(), user.user_id)
+                    if keys[0] in known or keys[1] in known:
+                        already += 1
+                        continue
+                    known.update(keys)
+                    fresh.append(user)
+                if not fresh:
                     continue
-                position += 1
+                values: list[object] = []
+                for user in fresh:
+                    position += 1
+                    values += [position, user.upn, user.user_id, user.display_name,
+                               keys_wanted, int(replace), source, now]
                 conn.execute(
-                    "INSERT INTO queue (position, upn, user_id, display_name, keys_wanted,"
-                    " replace, source, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        position,
-                        user.upn,
-                        user.user_id,
-                        user.display_name,
-                        keys_wanted,
-                        int(replace),
-                        source,
-                        now,
-                    ),
+                    "INSERT INTO queue (position, upn, user_id, display_name, keys_wanted,"  # noqa: S608
+                    " replace, source, updated) VALUES "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(fresh)),
+                    values,
                 )
-                added += 1
+                added += len(fresh)
         return added, already
+
+    def _known(self, conn: Conn, batch: list[NewUser]) -> set[str]:
+        """Lower-cased UPNs and user ids of ``batch`` that are queued already."""
+        marks = ", ".join("?" * len(batch))
+        upn = self.db.ci_key("upn")
+        found = conn.execute(
+            f"SELECT {upn}, user_id FROM queue WHERE {upn} IN ({marks})"  # noqa: S608
+            f" OR user_id IN ({marks})",
+            [*(u.upn.lower() for u in batch), *(u.user_id for u in batch)],
+        ).fetchall()
+        return {str(r[0]).lower() for r in found} | {str(r[1]) for r in found}
 
     def get(self, entry_id: int) -> QueueEntry | None:
         rows = self.db.query("SELECT * FROM queue WHERE id = ?", (entry_id,))
         return _entry(rows[0]) if rows else None
 
     def find(self, upn: str) -> QueueEntry | None:
-        rows = self.db.query("SELECT * FROM queue WHERE upn = ?", (upn,))
+        rows = self.db.query(f"SELECT * FROM queue WHERE {self.db.ci_eq('upn')}", (upn,))  # noqa: S608
         return _entry(rows[0]) if rows else None
 
     def upcoming(self, limit: int, *, first: int | None = None) -> list[QueueEntry]:
-        """The next ``limit`` entries to work on: ``first`` (if still open), then by position."""
-        out: list[QueueEntry] = []
-        if first is not None:
-            chosen = self.get(first)
-            if chosen is not None and chosen.status in ("pending", "active"):
-                out.append(chosen)
-        rows = self.db.query(
-            "SELECT * FROM queue WHERE status IN ('active', 'pending')"
-            " ORDER BY status = 'pending', position LIMIT ?",
-            (limit + 1,),
-        )
-        out.extend(e for e in map(_entry, rows) if e.entry_id != first)
+        """The next ``limit`` entries this station holds: ``first`` (if this station could
+        take it), its started entry, then by position. Claims more when it holds fewer than
+        ``limit`` and renews its lease (a write only when something is to be done)."""
+        rows = self.claims.held()
+        held = [_entry(r) for r in rows]
+        if self.claims.needs_claim(rows, limit, first):
+            missing = first is not None and first not in {e.entry_id for e in held}
+            self.db.retrying(lambda: self.claims.claim(limit, first if missing else None))
+            held = [_entry(r) for r in self.claims.held()]
+        out = [e for e in held if e.entry_id == first]
+        out.extend(e for e in held if e.entry_id != first)
         return out[:limit]
 
-    def set_status(self, entry_id: int, status: Status, reason: str = "") -> None:
+    @retried
+    def set_status(self, entry_id: int, status: Status, reason: str = "") -> bool:
+        """Set an entry's status; never one that another station has started (False then)."""
         with self.db.tx() as conn:
-            conn.execute(
-                "UPDATE queue SET status = ?, reason = ?, updated = ? WHERE id = ?",
-                (status, reason, self.db.now(), entry_id),
+            cur = conn.execute(
+                "UPDATE queue SET status = ?, reason = ?, updated = ? WHERE id = ?"  # noqa: S608
+                f" AND NOT (status = 'active' AND NOT {MINE})",
+                (status, reason, self.db.now(), entry_id, self.station),
             )
+            return cur.rowcount == 1
 
+    @retried
     def key_done(self, entry_id: int) -> QueueEntry:
         """Count one more key enrolled; the entry is done when all wanted keys are."""
         with self.db.tx() as conn:
@@ -160,6 +190,7 @@ class Queue:
         assert entry is not None  # noqa: S101 - the row was just updated
         return entry
 
+    @retried
     def clear_replace(self, entry_id: int) -> None:
         """Replace mode has been carried out (existing methods deleted)."""
         with self.db.tx() as conn:
@@ -170,19 +201,28 @@ class Queue:
         rows = self.db.query("SELECT * FROM queue WHERE status = 'done' AND replace = 1")
         return [_entry(r) for r in rows]
 
+    @retried
     def requeue(self, entry_id: int) -> None:
-        """A failed or skipped entry goes back to pending (operator retry)."""
+        """A failed or skipped entry goes back to pending (operator retry), free for any
+        station."""
         with self.db.tx() as conn:
             conn.execute(
-                "UPDATE queue SET status = 'pending', reason = '', updated = ?"
-                " WHERE id = ? AND status IN ('failed', 'skipped')",
+                "UPDATE queue SET status = 'pending', reason = '', updated = ?, station = NULL,"
+                " lease_until = NULL WHERE id = ? AND status IN ('failed', 'skipped')",
                 (self.db.now(), entry_id),
             )
 
+    @retried
     def release_active(self) -> int:
-        """After a restart nothing is being worked on: active entries become pending."""
+        """After a restart nothing is being worked on here: this station's active entries
+        become pending (and stay this station's until the lease runs out). Other stations'
+        entries are theirs."""
         with self.db.tx() as conn:
-            cur = conn.execute("UPDATE queue SET status = 'pending' WHERE status = 'active'")
+            cur = conn.execute(
+                "UPDATE queue SET status = 'pending', station = ?, lease_until = ?"  # noqa: S608
+                f" WHERE status = 'active' AND {MINE}",
+                (self.station, self.claims.lease_until(), self.station),
+            )
             return cur.rowcount
 
     def _where(self, search: str, status: Status | None) -> tuple[str, list[object]]:
@@ -192,7 +232,8 @@ class Queue:
             clauses.append("status = ?")
             params.append(status)
         if search:
-            clauses.append("(upn LIKE ? ESCAPE '\\' OR display_name LIKE ? ESCAPE '\\')")
+            like = self.db.ci_like
+            clauses.append(f"({like('upn')} OR {like('display_name')})")
             params += [_like(search), _like(search)]
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
@@ -206,7 +247,7 @@ class Queue:
         sort: SortKey = "position",
     ) -> list[QueueRow]:
         where, params = self._where(search, status)
-        order = _ORDER[sort]
+        order = _ORDER[sort].format(upn=self.db.ci_order("upn"))
         rows = self.db.query(
             f"SELECT * FROM queue{where} ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
             [*params, max(0, limit), max(0, offset)],

@@ -32,8 +32,8 @@ from kiosk.enroll.escrow import EscrowStore
 from kiosk.entra.secrets import CREDENTIAL_NAMES, CertificateCredential, load_credential
 from kiosk.errors import SecretFileError
 from kiosk.store import Store
-from kiosk.store.db import Database
 from kiosk.store.queue import NewUser
+from kiosk.store.sqlite import SqliteDatabase as Database
 
 PASSPHRASE = "pfx-passphrase-7f3a9c"
 

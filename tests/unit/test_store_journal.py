@@ -15,6 +15,7 @@ from kiosk.model.timing import Timing
 from kiosk.store import Store
 from kiosk.store.migrations import LATEST, MIGRATIONS
 from kiosk.store.queue import NewUser
+from tests.fixtures.postgres import Backend
 
 INFO = KeyInfo(
     path="virtual:1",
@@ -55,8 +56,8 @@ def test_a_schema_1_journal_is_upgraded_and_keeps_its_open_attempt(tmp_path: Pat
     s.close()
 
 
-def test_attempt_journal_roundtrip_across_reopen(tmp_path: Path) -> None:
-    s = Store(tmp_path / "k.db")
+def test_attempt_journal_roundtrip_across_reopen(backend: Backend) -> None:
+    s = backend.open()
     s.queue.add([NewUser("a@contoso.test", "id-a", "A")])
     (entry,) = s.queue.upcoming(1)
     eid = s.journal.start(entry.entry_id, entry.user_id, entry.upn, "op1")
@@ -70,7 +71,7 @@ def test_attempt_journal_roundtrip_across_reopen(tmp_path: Path) -> None:
     )
     s.close()
 
-    again = Store(tmp_path / "k.db")
+    again = backend.open()
     (open_,) = again.journal.open_attempts()
     assert open_.step is Step.CREDENTIAL_CREATED
     assert (open_.serial, open_.operator, open_.escrow_file) == ("31400001", "op1", "/x/1.cms")
@@ -84,8 +85,8 @@ def test_attempt_journal_roundtrip_across_reopen(tmp_path: Path) -> None:
     assert again.journal.get(open_.id).method_id == "m-1"  # type: ignore[union-attr]
 
 
-def test_complete_counts_the_key_once_in_the_same_transaction(tmp_path: Path) -> None:
-    s = Store(tmp_path / "k.db")
+def test_complete_counts_the_key_once_in_the_same_transaction(backend: Backend) -> None:
+    s = backend.open()
     s.queue.add([NewUser("a@contoso.test", "id-a", "A")], keys_wanted=2)
     (entry,) = s.queue.upcoming(1)
     first = s.journal.start(entry.entry_id, entry.user_id, entry.upn, None)
@@ -99,14 +100,14 @@ def test_complete_counts_the_key_once_in_the_same_transaction(tmp_path: Path) ->
     assert [e.state for e in s.journal.for_entry(entry.entry_id)] == ["done", "done"]
 
 
-def test_step_refuses_unknown_fields(tmp_path: Path) -> None:
-    s = Store(tmp_path / "k.db")
+def test_step_refuses_unknown_fields(backend: Backend) -> None:
+    s = backend.open()
     with pytest.raises(ValueError, match="not journal fields"):
         s.journal.step(1, Step.PIN_SET, pin="123456")
 
 
-def test_inventory_records_and_moves_keys(tmp_path: Path) -> None:
-    s = Store(tmp_path / "k.db")
+def test_inventory_records_and_moves_keys(backend: Backend) -> None:
+    s = backend.open()
     s.inventory.record(serial="1", aaguid="a", model="m", firmware="5.7.1", user_id="u1",
                        upn="a@x", method_id="m1")
     s.inventory.record(serial="1", aaguid="a", model="m", firmware="5.7.1", user_id="u2",

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.store import Store
 from kiosk.store.migrations import LATEST
 from kiosk.store.queue import NewUser
+from tests.fixtures.postgres import Backend
 
 
 def users(n: int, start: int = 0) -> list[NewUser]:
@@ -25,16 +25,18 @@ def users(n: int, start: int = 0) -> list[NewUser]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "kiosk.db")
+def store(backend: Backend) -> Store:
+    return backend.open()
 
 
-def test_new_store_is_wal_at_latest_schema(store: Store, tmp_path: Path) -> None:
-    assert store.db.journal_mode() == "wal"
+def test_new_store_is_wal_at_latest_schema(tmp_path: Path) -> None:
+    store = Store(tmp_path / "kiosk.db")
+    assert store.db.journal_mode() == "wal"  # type: ignore[attr-defined]
     assert store.db.query("PRAGMA synchronous")[0][0] == 2  # FULL: a commit is on disk
     raw = sqlite3.connect(tmp_path / "kiosk.db")
     assert raw.execute("PRAGMA user_version").fetchone()[0] == LATEST
     raw.close()
+    store.close()
 
 
 def test_add_keeps_order_and_reports_duplicates(store: Store) -> None:
@@ -63,10 +65,9 @@ def test_backup_keys_entry_is_done_only_after_all_keys(store: Store) -> None:
     assert (done.status, done.keys_done) == ("done", 2)
 
 
-def test_page_search_status_sort_and_counts(tmp_path: Path) -> None:
+def test_page_search_status_sort_and_counts(backend: Backend) -> None:
     ticks = iter(range(1_000_000))
-    store = Store(
-        tmp_path / "k.db",
+    store = backend.open(
         clock=lambda: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(ticks)),
     )
     store.queue.add(users(30))
@@ -97,21 +98,21 @@ def test_requeue_and_release_active(store: Store) -> None:
     assert store.queue.counts()["pending"] == 2
 
 
-def test_queue_survives_reopen(tmp_path: Path) -> None:
-    s = Store(tmp_path / "k.db")
+def test_queue_survives_reopen(backend: Backend) -> None:
+    s = backend.open()
     s.queue.add(users(5), keys_wanted=2, replace=True)
     s.close()
-    again = Store(tmp_path / "k.db")
+    again = backend.open()
     (entry,) = again.queue.upcoming(1)
     assert (entry.upn, entry.keys_wanted, entry.replace) == ("user00000@contoso.test", 2, True)
 
 
-def test_50000_users_page_and_reopen_fast(tmp_path: Path) -> None:
-    s = Store(tmp_path / "big.db")
+def test_50000_users_page_and_reopen_fast(backend: Backend) -> None:
+    s = backend.open()
     s.queue.add(users(50_000))
     s.close()
     start = time.monotonic()
-    again = Store(tmp_path / "big.db")
+    again = backend.open()
     again.queue.release_active()
     assert again.queue.counts()["pending"] == 50_000
     page = again.queue.page(9_980, 20, search="user4", sort="upn")
@@ -121,7 +122,9 @@ def test_50000_users_page_and_reopen_fast(tmp_path: Path) -> None:
     assert time.monotonic() - start < 5.0
 
 
-@settings(max_examples=40, deadline=None)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     names=st.lists(st.from_regex(r"[a-c]{1,3}", fullmatch=True), min_size=0, max_size=30),
     failed=st.sets(st.integers(0, 29)),
@@ -131,19 +134,19 @@ def test_50000_users_page_and_reopen_fast(tmp_path: Path) -> None:
     sort=st.sampled_from(["position", "upn", "status", "updated"]),
 )
 def test_pages_agree_with_sizes_for_any_queue(
+    backend: Backend,
     names: list[str], failed: set[int], search: str, offset: int, limit: int, sort: str
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "k.db")
-        store.queue.add(NewUser(f"{n}{i}@x.test", f"id{i}", n) for i, n in enumerate(names))
-        rows = store.queue.page(0, 100)
-        for i in failed & set(range(len(rows))):
-            store.queue.set_status(rows[i].entry_id, "failed", "x")
-        for status in (None, "pending", "failed"):
-            size = store.queue.size(search=search, status=status)  # type: ignore[arg-type]
-            every = store.queue.page(0, 1000, search=search, status=status, sort=sort)  # type: ignore[arg-type]
-            assert len(every) == size
-            assert all(search in r.upn or search in r.display_name for r in every)
-            window = store.queue.page(offset, limit, search=search, status=status, sort=sort)  # type: ignore[arg-type]
-            assert window == every[offset : offset + limit]
-        store.close()
+    store = backend.fresh().open()
+    store.queue.add(NewUser(f"{n}{i}@x.test", f"id{i}", n) for i, n in enumerate(names))
+    rows = store.queue.page(0, 100)
+    for i in failed & set(range(len(rows))):
+        store.queue.set_status(rows[i].entry_id, "failed", "x")
+    for status in (None, "pending", "failed"):
+        size = store.queue.size(search=search, status=status)  # type: ignore[arg-type]
+        every = store.queue.page(0, 1000, search=search, status=status, sort=sort)  # type: ignore[arg-type]
+        assert len(every) == size
+        assert all(search in r.upn or search in r.display_name for r in every)
+        window = store.queue.page(offset, limit, search=search, status=status, sort=sort)  # type: ignore[arg-type]
+        assert window == every[offset : offset + limit]
+    store.close()

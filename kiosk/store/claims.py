@@ -1,0 +1,130 @@
+"""Claims: which station holds which queue entries, so no two stations take the same user.
+
+A station claims the next pending entries (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: claims
+never wait for each other) and holds them with a lease it renews while it works (each look at
+the queue renews it once half of it has passed). Creation options are fetched ahead only for
+entries the station holds. An entry whose lease ran out before the station started it is free
+for any station again. Once an attempt starts (the journal's first record) the entry is
+``active`` and stays with its station whatever its lease, because the key is there: only that
+station (resuming after a restart) or an admin naming the key's serial releases it
+(:meth:`kiosk.store.queue.Queue.release`).
+
+SQLite runs the same statements; its transactions are serial, so the row locks are left out.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from kiosk.store.db import Conn, Database, Row, StoreError
+
+DEFAULT_LEASE_SECONDS = 60.0
+HEARTBEAT_SECONDS = 10.0
+MINE = "(station = ? OR station IS NULL)"
+"""An entry this station may take as its own (NULL: claimed before stations had names)."""
+
+
+class ClaimLost(StoreError):
+    """The entry is no longer this station's: another station holds it, or it is finished."""
+
+    title = "Another station has this user"
+    next_step = "Nothing was done to this user here. The kiosk goes on with the next user."
+
+
+class Claims:
+    def __init__(self, db: Database, station: str, lease_seconds: float) -> None:
+        self.db = db
+        self.station = station
+        self.lease_seconds = lease_seconds
+        self._beat_at = -HEARTBEAT_SECONDS
+
+    def lease_until(self, seconds: float | None = None) -> str:
+        span = self.lease_seconds if seconds is None else seconds
+        when = self.db.clock() + timedelta(seconds=span)
+        return self.db.now_of(when)
+
+    def held(self) -> list[Row]:
+        """This station's unfinished entries: started ones first, then by position."""
+        return self.db.query(
+            "SELECT * FROM queue WHERE station = ? AND status IN ('active', 'pending')"
+            " ORDER BY status = 'pending', position, id",
+            (self.station,),
+        )
+
+    def needs_claim(self, rows: list[Row], wanted: int, first: int | None) -> bool:
+        """Is a write due: a lease past half its life, a heartbeat, or an entry to take?"""
+        half = self.lease_until(self.lease_seconds / 2)
+        if any(r["status"] == "pending" and (r["lease_until"] or "") < half for r in rows):
+            return True
+        if time.monotonic() - self._beat_at > HEARTBEAT_SECONDS:
+            return True
+        now = self.db.now()
+        if first is not None and first not in {int(r["id"]) for r in rows}:
+            return bool(self.db.query(
+                "SELECT id FROM queue WHERE id = ? AND status = 'pending' AND"
+                " (station IS NULL OR station = ? OR lease_until < ?)",
+                (first, self.station, now),
+            ))
+        return len(rows) < wanted and bool(self.db.query(
+            "SELECT id FROM queue WHERE status = 'pending' AND (station IS NULL OR lease_until < ?)"
+            " LIMIT 1",
+            (now,),
+        ))
+
+    def claim(self, wanted: int, first: int | None) -> None:
+        """Renew this station's lease, take ``first`` if it is free, and claim pending entries
+        until the station holds ``wanted``. One short transaction."""
+        now, until = self.db.now(), self.lease_until()
+        with self.db.tx() as conn:
+            conn.execute(
+                "UPDATE queue SET lease_until = ? WHERE station = ? AND status = 'pending'",
+                (until, self.station),
+            )
+            self._heartbeat(conn, now)
+            held = int(conn.execute(
+                "SELECT COUNT(*) FROM queue WHERE station = ? AND status IN ('active', 'pending')",
+                (self.station,),
+            ).fetchone()[0])
+            ids: list[int] = []
+            if first is not None:
+                ids += [int(r[0]) for r in conn.execute(
+                    "SELECT id FROM queue WHERE id = ? AND status = 'pending' AND"  # noqa: S608
+                    " (station IS NULL OR station = ? OR lease_until < ?)" + self.db.skip_locked,
+                    (first, self.station, now),
+                ).fetchall()]
+            more = wanted - held - len(ids)
+            if more > 0:
+                ids += [int(r[0]) for r in conn.execute(
+                    "SELECT id FROM queue WHERE status = 'pending' AND"  # noqa: S608
+                    " (station IS NULL OR lease_until < ?) AND id <> ?"
+                    " ORDER BY position, id LIMIT ?" + self.db.skip_locked,
+                    (now, first if first is not None else -1, more),
+                ).fetchall()]
+            for entry_id in ids:
+                conn.execute(
+                    "UPDATE queue SET station = ?, lease_until = ? WHERE id = ?",
+                    (self.station, until, entry_id),
+                )
+        self._beat_at = time.monotonic()
+
+    def _heartbeat(self, conn: Conn, now: str) -> None:
+        conn.execute(
+            "INSERT INTO stations (name, started, seen) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET seen = excluded.seen, state = 'online'",
+            (self.station, now, now),
+        )
+
+    def start(self, conn: Conn, entry_id: int, now: str) -> None:
+        """Inside the journal's first transaction: the entry becomes this station's active
+        entry, or :class:`ClaimLost` is raised and nothing is written."""
+        cur = conn.execute(
+            "UPDATE queue SET status = 'active', station = ?, lease_until = ?, updated = ?"  # noqa: S608
+            " WHERE id = ? AND ((status = 'pending' AND (station IS NULL OR station = ?"
+            " OR lease_until < ?)) OR (status = 'active' AND " + MINE + "))",
+            (self.station, self.lease_until(), now, entry_id, self.station, now, self.station),
+        )
+        if cur.rowcount != 1:
+            raise ClaimLost(
+                f"Queue entry {entry_id} is held by another station or no longer waiting."
+            )
