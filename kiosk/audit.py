@@ -35,7 +35,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -136,6 +136,8 @@ class AuditTrail:
         self._lock = threading.Lock()
         self.repaired: dict[str, Any] | None = None
         """What the torn-tail repair removed when the trail was opened, if anything."""
+        self.mirror: Callable[[list[tuple[int, bytes]]], None] | None = None
+        """Given each (seq, line) written, after it is on disk (the fleet database's copy)."""
         created = not self.path.exists()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -260,6 +262,8 @@ class AuditTrail:
                     next_step="Stop enrolling: check the disk (space, errors) and call the "
                     "kiosk administrator. Nothing is enrolled without its audit record.",
                 ) from None
+        if self.mirror is not None:
+            self.mirror([(int(record["seq"]), line) for record, line, _ in written])
         for record, line, head in written:
             self._log.info(
                 "audit seq=%d event=%s outcome=%s upn=%s hash=%s record=%s",

@@ -21,6 +21,8 @@ COMMANDS: tuple[str, ...] = (
     "audit",
     "check",
     "fake_tenant",
+    "fleet",
+    "escrow",
 )
 
 

@@ -124,6 +124,10 @@ def open_records(
     graph = GraphClient(settings, tokens, session)
     store = open_store(settings, clock=clock, env=env)
     audit = AuditTrail(settings.store.audit_path)
+    if store.fleet:  # every record mirrored in the fleet database, with this station's id
+        if store.trail.last_seq() != audit.seq:
+            store.trail.catch_up(Path(settings.store.audit_path).read_bytes())
+        audit.mirror = store.trail.put
     return Records(graph, store, audit, Recorder(store, audit, operator=operator))
 
 
@@ -160,7 +164,7 @@ def build_kiosk(
     """Wire Graph, store, audit trail (:func:`open_records`) and escrow into an Engine;
     with [paper] queues, the print desk too (``printer``: CUPS unless given)."""
     records = open_records(settings, clock=clock, env=env)
-    escrow = EscrowStore(settings.escrow.directory)
+    escrow = EscrowStore(settings.escrow.directory, central=records.store.sealed.put)
     engine = Engine(
         settings, records.store, records.graph, backend, records.audit, escrow, clock,
         operator=operator, mds=load_mds(settings),

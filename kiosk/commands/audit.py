@@ -33,6 +33,12 @@ def register(subparsers: Any) -> None:
         help="SHA-256 the last record must have (the last 'hash=' of kiosk.audit in the "
         "system log); catches an edited or removed end of the trail.",
     )
+    verify.add_argument(
+        "--fleet",
+        action="store_true",
+        help="Also check every station's chain mirrored in the fleet database (store.url), "
+        "and this station's records there against its own file.",
+    )
     verify.set_defaults(func=_verify)
 
 
@@ -46,6 +52,9 @@ def _verify(args: argparse.Namespace) -> int:
 
         path = config.load(config_or_default(args.config)).store.audit_path
     report = verify(path, expected_head=args.head)
+    fleet_ok = _verify_fleet(args.config, Path(path)) if args.fleet else True
+    if report.ok and not fleet_ok:
+        return 1
     if report.ok:
         lines = Path(path).read_bytes().splitlines()
         head = line_hash(lines[-1]) if lines else GENESIS
@@ -57,3 +66,33 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"  - {problem}")
     print("  next: keep a copy of this file, stop enrolling and call the kiosk administrator.")
     return 1
+
+
+def _verify_fleet(config_path: str | None, local: Path) -> bool:
+    """Each station's mirrored chain against itself; this station's against its file."""
+    from kiosk import config
+    from kiosk.audit_chain import verify_lines
+    from kiosk.wiring import open_store
+
+    store = open_store(config.load(config_or_default(config_path)))
+    ok = True
+    try:
+        for station in store.trail.stations():
+            data = store.trail.lines(station)
+            report = verify_lines(data)
+            problems = list(report.problems)
+            if station == store.station and local.exists():
+                mine = local.read_bytes()
+                if not mine.startswith(data):
+                    problems.append(
+                        "the database's copy differs from this station's file "
+                        f"({local}): a record was changed in one of them"
+                    )
+            state = "OK" if not problems else "FAILED"
+            print(f"fleet station {station}: {state}, {report.records} records")
+            for problem in problems:
+                print(f"  - {problem}")
+            ok = ok and not problems
+    finally:
+        store.close()
+    return ok

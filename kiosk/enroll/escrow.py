@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -156,11 +156,17 @@ def seal(
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
-class EscrowStore:
-    """The directory of sealed PINs. Write-only from the kiosk's point of view."""
+Central = Callable[[int, "str | None", bytes, datetime], None]
+"""(entry id, serial, envelope, when) -> kept in the database too (``Store.sealed.put``)."""
 
-    def __init__(self, directory: str | Path) -> None:
+
+class EscrowStore:
+    """The directory of sealed PINs (and, with ``central``, the database). Write-only from the
+    kiosk's point of view."""
+
+    def __init__(self, directory: str | Path, *, central: Central | None = None) -> None:
         self.directory = Path(directory)
+        self.central = central
 
     def _ensure(self) -> None:
         try:
@@ -180,15 +186,19 @@ class EscrowStore:
     def write(
         self, entry_id: int, serial: str | None, blob: bytes, *, now: datetime | None = None
     ) -> Path:
-        """Store one sealed PIN durably; return its path (name without UPN or PIN)."""
+        """Store one sealed PIN durably (file, then database); return its path (name without
+        UPN or PIN)."""
         self._ensure()
-        path = self.directory / self.name_for(entry_id, serial, now or datetime.now(UTC))
+        when = now or datetime.now(UTC)
+        path = self.directory / self.name_for(entry_id, serial, when)
         try:
             atomic_write(path, blob, 0o600)
         except OSError as exc:
             raise EscrowError(
                 f"{path.name}: the sealed PIN could not be written ({exc.strerror})."
             ) from None
+        if self.central is not None:
+            self.central(entry_id, serial, blob, when)
         return path
 
     def files(self) -> list[Path]:

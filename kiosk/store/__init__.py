@@ -13,6 +13,8 @@ from kiosk.store.inventory import Inventory, InventoryEntry
 from kiosk.store.journal import Enrollment, Journal
 from kiosk.store.paper import Addresses, Labels
 from kiosk.store.queue import Queue, QueueEntry
+from kiosk.store.sealed import SealedPins
+from kiosk.store.trail import AuditMirror
 
 
 def default_station(target: str | Path) -> str:
@@ -55,6 +57,13 @@ class Store:
         self.inventory = Inventory(self.db)
         self.labels = Labels(self.db)
         self.addresses = Addresses(self.db)
+        self.sealed = SealedPins(self.db, self.station)
+        self.trail = AuditMirror(self.db, self.station)
+
+    @property
+    def fleet(self) -> bool:
+        """Shared by stations (PostgreSQL), rather than one kiosk's own file."""
+        return self.db.backend == "postgresql"
 
     def close(self) -> None:
         self.db.close()

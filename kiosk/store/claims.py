@@ -128,3 +128,49 @@ class Claims:
             raise ClaimLost(
                 f"Queue entry {entry_id} is held by another station or no longer waiting."
             )
+
+    def release(self, entry_id: int, serial: str | None) -> str:
+        """Admin: give back a user that a station started and cannot resume (broken, gone).
+
+        Its open attempt is marked ``orphan`` (the credential on that key, if any, is never
+        registered by the kiosk) and the user is pending for any station. When the attempt
+        knows its key, ``serial`` must name it: the admin has the key in hand. An attempt
+        already registered with Graph is refused: its station (or its restart) finishes it.
+        Returns the station that held the user."""
+        with self.db.tx() as conn:
+            entry = conn.execute(
+                "SELECT status, station FROM queue WHERE id = ?" + self.db.for_update,  # noqa: S608
+                (entry_id,),
+            ).fetchone()
+            if entry is None or entry["status"] != "active":
+                raise StoreError("This user is not held by a station (it is not started).")
+            held_by = str(entry["station"] or "")
+            attempts = conn.execute(
+                "SELECT id, serial, step FROM enrollments WHERE entry_id = ? AND state = 'open'",
+                (entry_id,),
+            ).fetchall()
+            for a in attempts:
+                if a["serial"] and a["serial"] != serial:
+                    raise StoreError(
+                        f"Station {held_by} started this user with the key whose serial is "
+                        f"{a['serial']}; name that serial to release it.",
+                        next_step="Take the key from that station and read its serial.",
+                    )
+                if a["step"] in ("registered", "done"):
+                    raise StoreError(
+                        f"This user's key is already registered with Microsoft Graph at "
+                        f"station {held_by}; start that station again to finish it.",
+                        next_step="Start the station; it finishes the enrollment by itself.",
+                    )
+            reason = f"released by an admin from station {held_by}"
+            conn.execute(
+                "UPDATE enrollments SET state = 'orphan', reason = ?, updated = ?"
+                " WHERE entry_id = ? AND state = 'open'",
+                (reason, self.db.now(), entry_id),
+            )
+            conn.execute(
+                "UPDATE queue SET status = 'pending', station = NULL, lease_until = NULL,"
+                " reason = ?, updated = ? WHERE id = ?",
+                (reason, self.db.now(), entry_id),
+            )
+            return held_by

@@ -213,6 +213,11 @@ class Queue:
             )
 
     @retried
+    def release(self, entry_id: int, serial: str | None) -> str:
+        """Admin: a started user back to the queue (see :meth:`Claims.release`)."""
+        return self.claims.release(entry_id, serial)
+
+    @retried
     def release_active(self) -> int:
         """After a restart nothing is being worked on here: this station's active entries
         become pending (and stay this station's until the lease runs out). Other stations'

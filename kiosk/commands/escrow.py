@@ -1,0 +1,67 @@
+"""`kiosk escrow get --upn U | --serial S [--out DIR]`: write a sealed PIN envelope from the
+database for the helpdesk to open with ``openssl cms -decrypt``; every retrieval is audited."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from kiosk.commands import add_config_option
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "escrow", help="Sealed PIN envelopes kept in the database.",
+        description="Sealed PIN envelopes kept in the database.",
+    )
+    sub = parser.add_subparsers(dest="escrow_command", metavar="ACTION")
+    sub.required = True
+    get = sub.add_parser(
+        "get",
+        help="Write the sealed PIN envelopes of a user or a key (audited).",
+        description=(
+            "Write the sealed PIN envelopes (CMS, DER) of a user or of a key to files named "
+            "pin-<serial>-<time>.p7m. Open one with: openssl cms -decrypt -inform DER -in "
+            "FILE -recip helpdesk.pem -inkey helpdesk.key. Each retrieval is an audit record."
+        ),
+    )
+    which = get.add_mutually_exclusive_group(required=True)
+    which.add_argument("--upn", help="The user whose envelopes to write.")
+    which.add_argument("--serial", help="The key whose envelopes to write.")
+    get.add_argument("--out", type=Path, default=Path("."), help="Directory (default: here).")
+    add_config_option(get)
+    get.set_defaults(func=_get)
+
+
+def _get(args: argparse.Namespace) -> int:
+    from kiosk.audit import AuditTrail
+    from kiosk.config import load
+    from kiosk.durable import atomic_write
+    from kiosk.wiring import open_store
+
+    settings = load(args.config)
+    store = open_store(settings)
+    try:
+        found = store.sealed.find(upn=args.upn, serial=args.serial)
+        if not found:
+            print(f"no sealed PIN for {'UPN ' + args.upn if args.upn else 'serial ' + args.serial}")
+            return 1
+        args.out.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with AuditTrail(settings.store.audit_path) as audit:
+            if store.fleet:
+                audit.mirror = store.trail.put
+            for env in found:
+                serial = "".join(c for c in (env.serial or "noserial") if c.isalnum())[:40]
+                stamp = env.sealed.replace(":", "").replace("-", "")[:15]
+                path = args.out / f"pin-{serial or 'noserial'}-{stamp}-{env.id}.p7m"
+                atomic_write(path, env.envelope, 0o600)
+                audit.append(
+                    "escrow retrieved", upn=env.upn, entry_id=env.entry_id,
+                    key={"serial": env.serial}, escrow={"file": path.name},
+                    host=store.station, detail=f"sealed at {env.station} {env.sealed}",
+                )
+                print(path)
+    finally:
+        store.close()
+    return 0

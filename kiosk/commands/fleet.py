@@ -1,0 +1,96 @@
+"""`kiosk fleet status | release`: the stations sharing one queue, and an admin's release of a
+user that a station started and cannot finish."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from kiosk.commands import add_config_option
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "fleet", help="Stations sharing one queue (PostgreSQL).",
+        description="Stations sharing one queue (PostgreSQL).",
+    )
+    sub = parser.add_subparsers(dest="fleet_command", metavar="ACTION")
+    sub.required = True
+    status = sub.add_parser(
+        "status", help="Each station, the queue left, the time to finish.",
+        description="Each station (online, operator, current user, keys in the last hour), "
+        "the users left and the time to finish at the last hour's rate.",
+    )
+    status.add_argument("--json", action="store_true", help="One JSON object.")
+    add_config_option(status)
+    status.set_defaults(func=_status)
+    release = sub.add_parser(
+        "release", help="Give a started user back to the queue (name the key's serial).",
+        description="A user that a station started stays with that station (its key is "
+        "there) until it resumes. When it cannot (broken, gone), an admin with the key in "
+        "hand releases the user, naming the key's serial. Audited.",
+    )
+    release.add_argument("--upn", required=True)
+    release.add_argument("--serial", help="Serial of the key the station was enrolling.")
+    add_config_option(release)
+    release.set_defaults(func=_release)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from kiosk.config import load
+    from kiosk.store.fleet import fleet_status
+    from kiosk.wiring import open_store
+
+    store = open_store(load(args.config))
+    try:
+        st = fleet_status(store.db, datetime.now(UTC))
+    finally:
+        store.close()
+    if args.json:
+        out = {
+            "stations": [s.__dict__ for s in st.stations],
+            "left": st.left,
+            "keys_last_hour": st.keys_last_hour,
+            "finish_in_minutes": None if st.finish_in is None
+            else round(st.finish_in.total_seconds() / 60, 1),
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    for s in st.stations:
+        state = "online " if s.online else "OFFLINE"
+        print(f"{s.name:<20} {state} operator {s.operator or '-':<16} "
+              f"now {s.current_upn or '-':<32} keys/h {s.keys_last_hour}")
+    eta = "unknown (no key in the last hour)" if st.finish_in is None else (
+        f"{st.finish_in.total_seconds() / 3600:.1f} h at {st.keys_last_hour} keys/h"
+    )
+    print(f"users left: {st.left}; time to finish: {eta}")
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from kiosk.audit import AuditTrail
+    from kiosk.config import load
+    from kiosk.errors import KioskError
+    from kiosk.wiring import open_store
+
+    settings = load(args.config)
+    store = open_store(settings)
+    try:
+        entry = store.queue.find(args.upn)
+        if entry is None:
+            raise KioskError(f"{args.upn} is not in the queue.", title="No such user")
+        held_by = store.queue.release(entry.entry_id, args.serial)
+        with AuditTrail(settings.store.audit_path) as audit:
+            if store.fleet:
+                audit.mirror = store.trail.put
+            audit.append(
+                "user released", upn=entry.upn, user_id=entry.user_id, entry_id=entry.entry_id,
+                key={"serial": args.serial} if args.serial else None, host=store.station,
+                reason=f"released by an admin from station {held_by}",
+            )
+    finally:
+        store.close()
+    print(f"{entry.upn} is back in the queue (was held by station {held_by})")
+    return 0

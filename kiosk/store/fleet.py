@@ -1,0 +1,76 @@
+"""The line as a whole: each station (online, operator, current user, keys in the last hour),
+the queue left and the time to finish at the current rate. Read from the shared database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from kiosk.store.claims import HEARTBEAT_SECONDS
+from kiosk.store.db import Database
+
+OFFLINE_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
+
+
+@dataclass(frozen=True)
+class StationStatus:
+    name: str
+    online: bool
+    seen: str
+    operator: str | None
+    current_upn: str | None
+    keys_last_hour: int
+
+
+@dataclass(frozen=True)
+class FleetStatus:
+    stations: tuple[StationStatus, ...]
+    left: int
+    """Users pending or being enrolled."""
+    keys_last_hour: int
+    finish_in: timedelta | None
+    """At the last hour's rate (None: no key in the last hour)."""
+
+
+def fleet_status(db: Database, now: datetime) -> FleetStatus:
+    hour_ago = db.now_of(now - timedelta(hours=1))
+    offline = db.now_of(now - timedelta(seconds=OFFLINE_AFTER_SECONDS))
+    keys = {
+        str(r[0]): int(r[1])
+        for r in db.query(
+            "SELECT station, COUNT(*) FROM enrollments WHERE state = 'done' AND updated >= ?"
+            " AND station IS NOT NULL GROUP BY station",
+            (hour_ago,),
+        )
+    }
+    current = {
+        str(r["station"]): (r["upn"], r["operator"])
+        for r in db.query(
+            "SELECT station, upn, operator FROM enrollments WHERE state = 'open'"
+            " AND station IS NOT NULL ORDER BY id"
+        )
+    }
+    last_operator = {
+        str(r[0]): r[1]
+        for r in db.query(
+            "SELECT station, operator FROM enrollments WHERE station IS NOT NULL ORDER BY id"
+        )
+    }
+    stations = tuple(
+        StationStatus(
+            name=str(r["name"]),
+            online=str(r["seen"]) >= offline,
+            seen=str(r["seen"]),
+            operator=current.get(str(r["name"]), (None, None))[1]
+            or last_operator.get(str(r["name"])),
+            current_upn=current.get(str(r["name"]), (None, None))[0],
+            keys_last_hour=keys.get(str(r["name"]), 0),
+        )
+        for r in db.query("SELECT name, seen FROM stations ORDER BY name")
+    )
+    left = int(db.query(
+        "SELECT COUNT(*) FROM queue WHERE status IN ('pending', 'active')"
+    )[0][0])
+    rate = sum(keys.values())
+    finish = timedelta(hours=left / rate) if rate else None
+    return FleetStatus(stations, left, rate, finish)

@@ -1,0 +1,146 @@
+"""Claims: stations sharing one queue never take the same user (both backends; the race test
+runs many stations at once on PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from kiosk.errors import KioskError
+from kiosk.keys.types import KeyInfo
+from kiosk.store import ClaimLost, Store
+from kiosk.store.queue import NewUser
+from tests.fixtures.postgres import Backend
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def users(n: int) -> list[NewUser]:
+    return [NewUser(f"u{i:03d}@contoso.test", f"id-{i:03d}", f"U {i}") for i in range(n)]
+
+
+def two(backend: Backend, clock: Clock | None = None) -> tuple[Store, Store]:
+    kw = {"clock": clock} if clock else {}
+    a = backend.open(station="A", lease_seconds=60, **kw)
+    b = backend.open(station="B", lease_seconds=60, **kw)
+    return a, b
+
+
+def test_two_stations_hold_different_users_and_cannot_start_each_others(
+    backend: Backend,
+) -> None:
+    a, b = two(backend)
+    a.queue.add(users(10))
+    mine = [e.upn for e in a.queue.upcoming(3)]
+    theirs = [e.upn for e in b.queue.upcoming(3)]
+    assert mine == ["u000@contoso.test", "u001@contoso.test", "u002@contoso.test"]
+    assert theirs == ["u003@contoso.test", "u004@contoso.test", "u005@contoso.test"]
+    entry = a.queue.upcoming(1)[0]
+    with pytest.raises(ClaimLost):
+        b.journal.start(entry.entry_id, entry.user_id, entry.upn, "op-b")
+    assert b.journal.for_entry(entry.entry_id) == []  # nothing written
+    # An operator at B picking A's user does not get it; B keeps its own order.
+    assert [e.upn for e in b.queue.upcoming(1, first=entry.entry_id)] == [theirs[0]]
+    assert a.journal.start(entry.entry_id, entry.user_id, entry.upn, "op-a") > 0
+
+
+def test_an_unstarted_claim_returns_to_the_queue_when_its_lease_runs_out(
+    backend: Backend,
+) -> None:
+    clock = Clock()
+    a, b = two(backend, clock)
+    a.queue.add(users(4))
+    held = a.queue.upcoming(2)
+    started = held[0]
+    a.journal.start(started.entry_id, started.user_id, started.upn, "op-a")
+    clock.now += timedelta(seconds=61)  # A stopped renewing (it crashed, or lost the network)
+    taken = [e.upn for e in b.queue.upcoming(3)]
+    assert held[1].upn in taken  # the unstarted one came back
+    assert started.upn not in taken  # the started one stays with A: its key is there
+    assert b.queue.set_status(started.entry_id, "skipped", "by B") is False
+    assert a.queue.get(started.entry_id).status == "active"  # type: ignore[union-attr]
+    with pytest.raises(ClaimLost):  # A came back late: B has that user now
+        a.journal.start(held[1].entry_id, held[1].user_id, held[1].upn, "op-a")
+    # A restarts: its own started user is its own again, and no one else's.
+    assert a.queue.release_active() == 1
+    assert [e.upn for e in a.queue.upcoming(1)] == [started.upn]
+    assert started.upn not in [e.upn for e in b.queue.upcoming(4)]
+
+
+def test_skip_and_requeue_work_across_stations(backend: Backend) -> None:
+    a, b = two(backend)
+    a.queue.add(users(3))
+    first = a.queue.upcoming(1)[0]
+    assert b.queue.set_status(first.entry_id, "skipped", "no key today") is True
+    assert first.upn not in [e.upn for e in a.queue.upcoming(3)]
+    b.queue.requeue(first.entry_id)  # back to the queue, free for any station
+    assert [e.upn for e in b.queue.upcoming(1, first=first.entry_id)] == [first.upn]
+
+
+def test_an_admin_releases_a_started_user_only_naming_its_key(backend: Backend) -> None:
+    a, b = two(backend)
+    a.queue.add(users(2))
+    entry = a.queue.upcoming(1)[0]
+    attempt = a.journal.start(entry.entry_id, entry.user_id, entry.upn, "op-a")
+    a.journal.key(attempt, KeyInfo(path="v:1", aaguid="a", model="m", firmware="5",
+                                   serial="31400007", versions=("FIDO_2_1",)))
+    with pytest.raises(KioskError, match="31400007"):
+        b.queue.release(entry.entry_id, None)
+    with pytest.raises(KioskError, match="31400007"):
+        b.queue.release(entry.entry_id, "31400008")
+    assert b.queue.release(entry.entry_id, "31400007") == "A"
+    assert a.journal.get(attempt).state == "orphan"  # type: ignore[union-attr]
+    assert entry.upn in [e.upn for e in b.queue.upcoming(2)]
+    with pytest.raises(KioskError, match="not started"):
+        b.queue.release(entry.entry_id, "31400007")
+
+
+@pytest.mark.slow
+@pytest.mark.fleet
+def test_twelve_stations_racing_start_every_user_exactly_once(pg_backend: Backend) -> None:
+    pg_backend.open(station="import").queue.add(users(200))
+    starts: Counter[str] = Counter()
+    lost = 0
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def station(name: str) -> None:
+        nonlocal lost
+        store = pg_backend.open(station=name)
+        try:
+            while True:
+                entries = store.queue.upcoming(2)
+                if not entries:
+                    return
+                entry = entries[0]
+                try:
+                    attempt = store.journal.start(entry.entry_id, entry.user_id, entry.upn, name)
+                except ClaimLost:
+                    with lock:
+                        lost += 1
+                    continue
+                store.journal.complete(attempt)
+                with lock:
+                    starts[entry.upn] += 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=station, args=(f"s{i}",)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert len(starts) == 200 and set(starts.values()) == {1}
+    assert lost == 0  # claims, not races: no station ever tried a user another one held
+    counts = pg_backend.open(station="check").queue.counts()
+    assert counts["done"] == 200
