@@ -16,6 +16,7 @@ from kiosk.audit import AuditTrail
 from kiosk.config import Settings
 from kiosk.enroll.engine import Engine
 from kiosk.enroll.escrow import EscrowStore
+from kiosk.enroll.events import Prompt
 from kiosk.enroll.queue_service import QueueService
 from kiosk.enroll.recorder import Recorder
 from kiosk.entra.auth import TokenProvider
@@ -170,6 +171,8 @@ def build_kiosk(
         operator=operator, mds=load_mds(settings),
     )
     engine.queue.postal = address_book(settings, records.store)
+    if records.store.fleet:  # the operator sees why nothing moves while the database is away
+        records.store.db.on_unavailable = lambda why: engine.dialog.prompt(Prompt.WORKING, why)
     return Kiosk(
         settings, engine, records.store, records.audit, records.graph,
         build_paper(engine, clock, printer),

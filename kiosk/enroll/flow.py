@@ -31,6 +31,7 @@ from kiosk.keys.watcher import KeyInserted, KeyRemoved, MultipleKeys
 from kiosk.model.queue import Status
 from kiosk.model.steps import Step
 from kiosk.model.timing import Timing
+from kiosk.store.claims import ClaimLost
 from kiosk.store.queue import QueueEntry
 
 log = logging.getLogger("kiosk.enroll.flow")
@@ -186,7 +187,11 @@ def attempt(
 ) -> None:
     st.keys.signals.new_attempt()
     st.keys.used(descriptor)
-    eid = st.recorder.attempt_started(entry)
+    try:
+        eid = st.recorder.attempt_started(entry)
+    except ClaimLost as exc:  # another station took this user meanwhile: nothing was done
+        st.dialog.prompt(Prompt.WORKING, f"{exc.title}; this key goes to the next user.")
+        raise Switch from None
     att = steps.Attempt(entry, eid, descriptor, holder[0])
     with att.graph:  # the Graph calls made for this attempt, for its audit record
         _attempt(st, att, holder)

@@ -84,6 +84,8 @@ class Database:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
+        self.on_unavailable: Callable[[str], None] | None = None
+        """Told "Database unreachable, retrying (why)" each time a retry waits (fleet)."""
 
     def now(self) -> str:
         return self.now_of(self.clock())

@@ -118,8 +118,6 @@ class PgDatabase(Database):
             station=station,
         )
         self.wait_seconds = wait_seconds
-        self.on_unavailable: Callable[[str], None] | None = None
-        """Told "database unreachable, retrying" (with why) each time a retry waits."""
         self.unavailable = threading.Event()
         """Set while the database cannot be reached."""
         kwargs: dict[str, Any] = {**self.info.params, "autocommit": True}
