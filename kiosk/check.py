@@ -17,6 +17,8 @@ Checks, in order (a check that depends on an earlier failed one is skipped, and 
 11. audit trail: the hash chain verifies.
 12. printing: the label and mailer queues are ready and CUPS keeps no PIN
     (:mod:`kiosk.check_paper`).
+13. fleet (store.url set): connection over verified TLS, schema version, grants, clock
+    (:mod:`kiosk.check_fleet`).
 
 Network checks live in :mod:`kiosk.check_tenant`.
 """
@@ -350,5 +352,9 @@ def run_checks(ctx: CheckContext) -> list[CheckResult]:
             ]
         else:
             results += [check_graph(ctx, tokens), check_passkey_policy(ctx, tokens)]
-    results += [check_hid(ctx), check_mds(ctx), check_audit(ctx), check_printing(ctx)]
+    from kiosk.check_fleet import check_fleet
+
+    results += [
+        check_hid(ctx), check_mds(ctx), check_audit(ctx), check_printing(ctx), *check_fleet(ctx)
+    ]
     return results

@@ -36,6 +36,22 @@ def register(subparsers: Any) -> None:
     release.add_argument("--serial", help="Serial of the key the station was enrolling.")
     add_config_option(release)
     release.set_defaults(func=_release)
+    migrate = sub.add_parser(
+        "migrate", help="Bring the fleet database's schema up to this kiosk's (as the owner).",
+        description="Open the fleet database as its owner and apply this kiosk's schema "
+        "migrations (stations sign in with a role that cannot). Then run the grants again.",
+    )
+    migrate.add_argument("--url", required=True, help="postgresql:// URL of the owner role.")
+    migrate.add_argument("--password-file", default="", help="The owner's password (0600).")
+    migrate.set_defaults(func=_migrate)
+    grants = sub.add_parser(
+        "grants", help="Print the GRANT statements of a station (or helpdesk) role.",
+        description="Print the SQL that gives a role exactly what a station needs (or, with "
+        "--helpdesk, what `kiosk escrow get` needs). Run it as the owner.",
+    )
+    grants.add_argument("--role", required=True)
+    grants.add_argument("--helpdesk", action="store_true")
+    grants.set_defaults(func=_grants)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -93,4 +109,24 @@ def _release(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"{entry.upn} is back in the queue (was held by station {held_by})")
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from kiosk.store import Store
+    from kiosk.store.migrations import LATEST
+
+    store = Store(args.url, station="migrate", password_file=args.password_file)
+    try:
+        found = store.db.schema_found
+    finally:
+        store.close()
+    print(f"fleet database schema: version {found} -> {LATEST}")
+    return 0
+
+
+def _grants(args: argparse.Namespace) -> int:
+    from kiosk.store.grants import HELPDESK, STATION, grant_sql
+
+    print(grant_sql(args.role, HELPDESK if args.helpdesk else STATION))
     return 0

@@ -54,8 +54,7 @@ class Claims:
 
     def needs_claim(self, rows: list[Row], wanted: int, first: int | None) -> bool:
         """Is a write due: a lease past half its life, a heartbeat, or an entry to take?"""
-        half = self.lease_until(self.lease_seconds / 2)
-        if any(r["status"] == "pending" and (r["lease_until"] or "") < half for r in rows):
+        if self.renewal_due(rows):
             return True
         if time.monotonic() - self._beat_at > HEARTBEAT_SECONDS:
             return True
@@ -72,41 +71,53 @@ class Claims:
             (now,),
         ))
 
-    def claim(self, wanted: int, first: int | None) -> None:
-        """Renew this station's lease, take ``first`` if it is free, and claim pending entries
-        until the station holds ``wanted``. One short transaction."""
+    def renewal_due(self, rows: list[Row]) -> bool:
+        """Has a lease of this station's unstarted entries passed half its life?"""
+        half = self.lease_until(self.lease_seconds / 2)
+        return any(r["status"] == "pending" and (r["lease_until"] or "") < half for r in rows)
+
+    def claim(
+        self, wanted: int, first: int | None, *, held: int | None = None, renew: bool = True
+    ) -> None:
+        """Renew this station's lease (``renew``), take ``first`` if it is free, and claim
+        pending entries until the station holds ``wanted`` (``held``: how many it holds now,
+        if known). One short transaction; each claim is one statement (row locks taken with
+        SKIP LOCKED, so claiming stations never wait for each other)."""
         now, until = self.db.now(), self.lease_until()
+        beat = time.monotonic() - self._beat_at > HEARTBEAT_SECONDS
+        lock = self.db.skip_locked
         with self.db.tx() as conn:
-            conn.execute(
-                "UPDATE queue SET lease_until = ? WHERE station = ? AND status = 'pending'",
-                (until, self.station),
-            )
-            self._heartbeat(conn, now)
-            held = int(conn.execute(
-                "SELECT COUNT(*) FROM queue WHERE station = ? AND status IN ('active', 'pending')",
-                (self.station,),
-            ).fetchone()[0])
-            ids: list[int] = []
-            if first is not None:
-                ids += [int(r[0]) for r in conn.execute(
-                    "SELECT id FROM queue WHERE id = ? AND status = 'pending' AND"  # noqa: S608
-                    " (station IS NULL OR station = ? OR lease_until < ?)" + self.db.skip_locked,
-                    (first, self.station, now),
-                ).fetchall()]
-            more = wanted - held - len(ids)
-            if more > 0:
-                ids += [int(r[0]) for r in conn.execute(
-                    "SELECT id FROM queue WHERE status = 'pending' AND"  # noqa: S608
-                    " (station IS NULL OR lease_until < ?) AND id <> ?"
-                    " ORDER BY position, id LIMIT ?" + self.db.skip_locked,
-                    (now, first if first is not None else -1, more),
-                ).fetchall()]
-            for entry_id in ids:
+            if renew:
                 conn.execute(
-                    "UPDATE queue SET station = ?, lease_until = ? WHERE id = ?",
-                    (self.station, until, entry_id),
+                    "UPDATE queue SET lease_until = ? WHERE station = ? AND status = 'pending'",
+                    (until, self.station),
                 )
-        self._beat_at = time.monotonic()
+            if beat:
+                self._heartbeat(conn, now)
+            if held is None:
+                held = int(conn.execute(
+                    "SELECT COUNT(*) FROM queue WHERE station = ?"
+                    " AND status IN ('active', 'pending')",
+                    (self.station,),
+                ).fetchone()[0])
+            took = 0
+            if first is not None:
+                took = conn.execute(
+                    "UPDATE queue SET station = ?, lease_until = ? WHERE id IN ("  # noqa: S608
+                    "SELECT id FROM queue WHERE id = ? AND status = 'pending' AND"
+                    f" (station IS NULL OR station = ? OR lease_until < ?){lock})",
+                    (self.station, until, first, self.station, now),
+                ).rowcount
+            more = wanted - held - took
+            if more > 0:
+                conn.execute(
+                    "UPDATE queue SET station = ?, lease_until = ? WHERE id IN ("  # noqa: S608
+                    "SELECT id FROM queue WHERE status = 'pending' AND"
+                    f" (station IS NULL OR lease_until < ?) ORDER BY position, id LIMIT ?{lock})",
+                    (self.station, until, now, more),
+                )
+        if beat:
+            self._beat_at = time.monotonic()
 
     def _heartbeat(self, conn: Conn, now: str) -> None:
         conn.execute(

@@ -123,7 +123,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: the fleet. A queue entry is claimed by a station until its lease runs out; an
     # attempt names its station; stations heartbeat; sealed PINs and audit records are kept
-    # in the database too; a key seen to need a reset is flagged for every station.
+    # in the database too (a key that needs a reset is known to every station from the
+    # shared journal: Journal.serial_busy).
     """
     ALTER TABLE queue ADD COLUMN station TEXT;
     ALTER TABLE queue ADD COLUMN lease_until TEXT;
@@ -154,12 +155,6 @@ MIGRATIONS: tuple[str, ...] = (
         seq     INTEGER NOT NULL,
         line    TEXT NOT NULL,
         PRIMARY KEY (station, seq)
-    );
-    CREATE TABLE key_flags (
-        serial  TEXT PRIMARY KEY,
-        reason  TEXT NOT NULL,
-        station TEXT NOT NULL,
-        flagged TEXT NOT NULL
     );
     """,
 )

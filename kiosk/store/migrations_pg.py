@@ -153,12 +153,6 @@ PG_MIGRATIONS: tuple[str, ...] = (
         line    TEXT NOT NULL,
         PRIMARY KEY (station, seq)
     );
-    CREATE TABLE key_flags (
-        serial  TEXT PRIMARY KEY,
-        reason  TEXT NOT NULL,
-        station TEXT NOT NULL,
-        flagged TEXT NOT NULL
-    );
     """,
 )
 

@@ -159,7 +159,10 @@ class Queue:
         held = [_entry(r) for r in rows]
         if self.claims.needs_claim(rows, limit, first):
             missing = first is not None and first not in {e.entry_id for e in held}
-            self.db.retrying(lambda: self.claims.claim(limit, first if missing else None))
+            renew = self.claims.renewal_due(rows)
+            self.db.retrying(lambda: self.claims.claim(
+                limit, first if missing else None, held=len(held), renew=renew
+            ))
             held = [_entry(r) for r in self.claims.held()]
         out = [e for e in held if e.entry_id == first]
         out.extend(e for e in held if e.entry_id != first)

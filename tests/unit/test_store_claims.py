@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kiosk.errors import KioskError
-from kiosk.keys.types import KeyInfo
+from kiosk.keys.types import CreatedCredential, KeyInfo
 from kiosk.store import ClaimLost, Store
 from kiosk.store.queue import NewUser
 from tests.fixtures.postgres import Backend
@@ -144,3 +144,25 @@ def test_twelve_stations_racing_start_every_user_exactly_once(pg_backend: Backen
     assert lost == 0  # claims, not races: no station ever tried a user another one held
     counts = pg_backend.open(station="check").queue.counts()
     assert counts["done"] == 200
+
+
+def test_a_key_enrolled_or_left_needing_a_reset_at_one_station_is_known_at_another(
+    backend: Backend,
+) -> None:
+    a, b = two(backend)
+    a.queue.add(users(2))
+    first, second = a.queue.upcoming(2)
+    a.inventory.record(serial="31400001", aaguid="aa", model="YubiKey 5", firmware="5.7.1",
+                       user_id=first.user_id, upn=first.upn, method_id="m-1")
+    owner = b.inventory.get("31400001")
+    assert owner is not None and owner.upn == first.upn  # serial reuse is refused at B too
+    attempt = a.journal.start(second.entry_id, second.user_id, second.upn, "op-a")
+    a.journal.key(attempt, KeyInfo(path="v", aaguid="aa", model="m", firmware="5",
+                                   serial="31400002", versions=("FIDO_2_1",)))
+    a.journal.credential(
+        attempt, CreatedCredential(b"\x01" * 16, b"{}", b"\xa0", "aa", "packed"),
+        challenge_expires=datetime(2030, 1, 1, tzinfo=UTC), display_name="k", escrow_file=None,
+    )
+    a.journal.finish(attempt, "orphan", "not registered")  # the key must be reset
+    busy = b.journal.serial_busy("31400002")
+    assert busy is not None and busy.state == "orphan"
