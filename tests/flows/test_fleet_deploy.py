@@ -83,7 +83,7 @@ def test_check_names_a_schema_behind_and_missing_grants(
     owner_url = pg_server.new_database(owner=owner).replace("kiosk_station@", f"{owner}@")
     dbname = owner_url.split("/")[3].split("?")[0]
     Store(owner_url, station="m", password_file=str(owner_pw)).close()
-    pg_server.admin_sql(f"UPDATE kiosk_schema SET version = {LATEST - 1}", dbname)
+    pg_server.admin_sql(f"UPDATE kiosk_schema SET version = {LATEST - 1}", dbname)  # noqa: S608
     pg_server.admin_sql(f"GRANT SELECT ON kiosk_schema, queue TO {station}", dbname)
     station_url = owner_url.replace(f"{owner}@", f"{station}@")
     results = {r.name: r for r in check_fleet(_ctx(station_url, station_pw))}
