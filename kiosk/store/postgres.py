@@ -130,7 +130,6 @@ class PgDatabase(Database):
             max_size=max(1, pool_size),
             open=False,
             timeout=wait_seconds,
-            reconnect_timeout=0,
             name="kiosk",
         )
         self.retrying(lambda: self._first_connection(kwargs), patience=connect_patience)
