@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from kiosk.check import CheckContext, CheckResult
+from kiosk.check_context import CheckContext, CheckResult
 from kiosk.errors import KioskError
 
 MAX_SKEW_SECONDS = 5.0

@@ -6,8 +6,9 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from kiosk.store.backends import open_database
 from kiosk.store.claims import DEFAULT_LEASE_SECONDS, ClaimLost
-from kiosk.store.db import Clock, Database, StoreError, StoreUnavailable, open_database
+from kiosk.store.db import Clock, Database, StoreError, StoreUnavailable, is_url
 from kiosk.store.db import utc_now as utc_now
 from kiosk.store.inventory import Inventory, InventoryEntry
 from kiosk.store.journal import Enrollment, Journal
@@ -20,8 +21,6 @@ from kiosk.store.trail import AuditMirror
 def default_station(target: str | Path) -> str:
     """The station's name when none is set: the host name for a fleet database, ``local`` for
     the embedded one (it only ever has one station)."""
-    from kiosk.store.db import is_url
-
     return socket.gethostname()[:64] if is_url(target) else "local"
 
 

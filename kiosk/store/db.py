@@ -156,30 +156,3 @@ def retried(method: Callable[Concatenate[H, P], T]) -> Callable[Concatenate[H, P
 
 def is_url(target: str | Path) -> bool:
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
-
-
-def open_database(
-    target: str | Path,
-    *,
-    clock: Clock = utc_now,
-    password_file: str = "",
-    credentials_directory: str = "",
-    station: str = "",
-    connect_patience: float = 15.0,
-) -> Database:
-    """The database at ``target``: a SQLite path, or a ``postgresql://`` URL."""
-    if is_url(target):
-        from kiosk.store.postgres import PgDatabase  # psycopg only for a fleet
-
-        return PgDatabase(
-            str(target),
-            clock=clock,
-            password_file=password_file,
-            credentials_directory=credentials_directory,
-            station=station,
-            connect_patience=connect_patience,
-        )
-    from kiosk.store.sqlite import SqliteDatabase
-
-    return SqliteDatabase(target, clock=clock)
-

@@ -13,11 +13,12 @@ Rules (the admin guide's fleet section says the same):
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiosk.errors import ConfigError
+from kiosk.errors import ConfigError, SecretFileError
 
 PASSWORD_CREDENTIAL = "kiosk-db-password"  # noqa: S105 - a file name
 """The systemd credential holding the database password."""
@@ -56,9 +57,30 @@ def _parse(url: str) -> dict[str, str]:
     return {k: str(v) for k, v in raw.items() if v is not None}
 
 
-def _password(password_file: str, credentials_directory: str) -> str | None:
-    from kiosk.entra.secrets import read_private_bytes
+def _read_private(path: Path) -> bytes:
+    """The password file's bytes; refused when group or others may read it, or someone other
+    than the kiosk user (or root) owns it."""
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise SecretFileError(f"The database password file {path} is not a regular file.")
+        if stat.S_IMODE(st.st_mode) & 0o077 or st.st_uid not in (os.geteuid(), 0):
+            raise SecretFileError(
+                f"The database password file {path} can be read by others or belongs to "
+                f"someone else (mode {stat.S_IMODE(st.st_mode):04o}).",
+                next_step=f"Run: chown <kiosk user> {path} && chmod 600 {path}",
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise SecretFileError(
+            f"The database password file {path} cannot be read "
+            f"({exc.strerror or type(exc).__name__}).",
+            next_step=f"Put it at {path} (owned by the kiosk user, mode 0600) or fix "
+            "store.password_file.",
+        ) from None
 
+
+def _password(password_file: str, credentials_directory: str) -> str | None:
     directory = credentials_directory or os.environ.get("CREDENTIALS_DIRECTORY", "")
     if password_file:
         path = Path(password_file)
@@ -68,7 +90,7 @@ def _password(password_file: str, credentials_directory: str) -> str | None:
         path = Path(directory) / PASSWORD_CREDENTIAL
     else:
         return None
-    text = read_private_bytes(path, "database password").decode("utf-8", "replace")
+    text = _read_private(path).decode("utf-8", "replace")
     return text.strip("\r\n") or None
 
 

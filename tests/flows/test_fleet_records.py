@@ -15,7 +15,7 @@ from kiosk.audit import AuditTrail
 from kiosk.cli import main
 from kiosk.enroll.escrow import EscrowStore, load_recipients, seal
 from kiosk.enroll.pins import Pin
-from kiosk.keys.types import KeyInfo
+from kiosk.model.keys import KeyInfo
 from kiosk.store import Store
 from kiosk.store.queue import NewUser
 from tests.fixtures.pgserver import PgServer

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kiosk.errors import KioskError
-from kiosk.keys.types import CreatedCredential, KeyInfo
+from kiosk.model.keys import CreatedCredential, KeyInfo
 from kiosk.store import ClaimLost, Store
 from kiosk.store.queue import NewUser
 from tests.fixtures.postgres import Backend
