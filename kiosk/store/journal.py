@@ -235,7 +235,13 @@ class Journal:
         return _enrollment(rows[0]) if rows else None
 
     def open_attempts(self) -> list[Enrollment]:
-        rows = self.db.query("SELECT * FROM enrollments WHERE state = 'open' ORDER BY id")
+        """This station's unfinished attempts (what its recovery finishes). Another station's
+        are that station's: its key is there, and it is maybe working on them right now."""
+        rows = self.db.query(
+            "SELECT * FROM enrollments WHERE state = 'open' AND (station = ? OR station IS NULL)"
+            " ORDER BY id",
+            (self.claims.station,),
+        )
         return [_enrollment(r) for r in rows]
 
     def for_entry(self, entry_id: int) -> list[Enrollment]:

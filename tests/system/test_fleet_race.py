@@ -29,7 +29,14 @@ def _judge(fleet: Fleet) -> None:
     assert len(per_user) == USERS
     twice = {u: n for u, n in per_user.items() if n > 1}
     missing = [u for u, n in per_user.items() if n == 0]
-    assert twice == {} and missing == []
+    store = fleet.store()
+    why = {
+        u: (store.queue.find(u), [(e.station, e.step, e.state, e.reason)
+                                  for e in store.journal.for_entry(store.queue.find(u).entry_id)])  # type: ignore[union-attr]
+        for u in missing
+    }
+    store.close()
+    assert twice == {} and missing == [], (why, fleet.results)
     assert fleet.done() == USERS
 
 

@@ -166,3 +166,12 @@ def test_a_key_enrolled_or_left_needing_a_reset_at_one_station_is_known_at_anoth
     a.journal.finish(attempt, "orphan", "not registered")  # the key must be reset
     busy = b.journal.serial_busy("31400002")
     assert busy is not None and busy.state == "orphan"
+
+
+def test_a_restarting_station_finds_only_its_own_unfinished_attempts(backend: Backend) -> None:
+    a, b = two(backend)
+    a.queue.add(users(2))
+    mine, theirs = a.queue.upcoming(1)[0], b.queue.upcoming(1)[0]
+    a_attempt = a.journal.start(mine.entry_id, mine.user_id, mine.upn, "op-a")
+    b.journal.start(theirs.entry_id, theirs.user_id, theirs.upn, "op-b")
+    assert [e.id for e in a.journal.open_attempts()] == [a_attempt]  # B's is B's to finish
