@@ -26,6 +26,7 @@ from fido2.ctap2.pin import ClientPin
 from fido2.hid import CtapHidDevice
 
 from kiosk.keys.errors import Op, PinNotSetError, translated
+from kiosk.keys.identity import open_ctap2
 
 OnTouch = Callable[[], None]
 ALGORITHMS = (-7, -8)  # ES256, EdDSA
@@ -151,8 +152,8 @@ def find_credential(
     """
     if not credential_ids:
         return None
+    ctap2 = open_ctap2(device)  # the insertion's: no second getInfo
     with translated(Op.IDENTIFY):
-        ctap2 = Ctap2(device)
         batch = max(1, ctap2.info.max_creds_in_list or 1)
         longest = ctap2.info.max_cred_id_length
         ids = [c for c in credential_ids if not longest or len(c) <= longest]

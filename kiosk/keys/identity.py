@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
+import weakref
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
@@ -182,12 +184,26 @@ def pin_retries(ctap2: Ctap2) -> int | None:
         return None
 
 
+_OPEN: weakref.WeakValueDictionary[int, Ctap2] = weakref.WeakValueDictionary()
+"""One Ctap2 per open device, alive as long as someone (the key session) holds it."""
+_OPEN_LOCK = threading.Lock()
+
+
 def open_ctap2(device: CtapHidDevice) -> Ctap2:
-    """python-fido2's Ctap2 on ``device``: one getInfo, read once per insertion."""
+    """python-fido2's Ctap2 on ``device``, one per open device: its getInfo is read once per
+    insertion, whoever asks (the key session, the operator-key check). Its ``info`` is the
+    insertion's: read only what cannot change on the key (versions, options offered, limits);
+    the session re-reads getInfo for what its own operations change."""
     if not device.capabilities & CAPABILITY.CBOR:
         raise NotSupportedError("FIDO2 (CTAP 2): it is a U2F-only key")
-    with translated(Op.IDENTIFY, path=str(device.descriptor.path)):
-        return Ctap2(device)
+    with _OPEN_LOCK:
+        known = _OPEN.get(id(device))
+        if known is not None and known.device is device:
+            return known
+        with translated(Op.IDENTIFY, path=str(device.descriptor.path)):
+            ctap2 = Ctap2(device)
+        _OPEN[id(device)] = ctap2
+        return ctap2
 
 
 def identify(

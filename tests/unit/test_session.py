@@ -16,6 +16,7 @@ from webauthn import verify_registration_response
 from webauthn.helpers.structs import AttestationFormat
 
 from kiosk.errors import KioskError
+from kiosk.keys.assertion import find_credential
 from kiosk.keys.errors import (
     CancelledError,
     CredentialExcludedError,
@@ -414,3 +415,12 @@ def test_self_test_takes_a_ga_token_and_one_assertion(r: Rig) -> None:
         "getAssertion",
     ]
     assert key.authenticator.sign_count == 1
+
+
+def test_operator_key_check_reuses_the_insertions_get_info(r: Rig) -> None:
+    key = r.key()
+    session = r.session(key)
+    session.identify()
+    assert find_credential(session.device, "kiosk.invalid", [b"\x01" * 32]) is None
+    # The silent "is this an operator's key?" question is one transaction, no second getInfo.
+    assert key.transactions.names() == ["getInfo", "vendor.readConfig", "getAssertion!0x2e"]

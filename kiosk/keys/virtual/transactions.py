@@ -149,9 +149,28 @@ a token with exactly acfg (the touch cleared the first one's permissions); authe
 A CTAP 2.0 key has no serial to read, no permissions and no authenticatorConfig."""
 
 
+OPERATOR_KEY_CHECK = "getAssertion!0x2e"
+"""A kiosk with operator sign-in keys asks every key, silently (up=false), whether it holds an
+operator's credential: one getAssertion answered NO_CREDENTIALS, after the insertion's reads."""
+_INSERTION_READS = frozenset({"getInfo", "clientPIN.getPINRetries", "vendor.readConfig"})
+
+
+def minimal_path(path: str, *, operator_keys: bool = False) -> tuple[str, ...]:
+    """:data:`MINIMAL_PATHS` of ``path``, with the operator-key check where the kiosk has
+    operator keys (once per attempt, right after the first insertion is identified)."""
+    names = list(MINIMAL_PATHS[path])
+    if operator_keys:
+        at = next(i for i, n in enumerate(names) if n not in _INSERTION_READS)
+        names.insert(at, OPERATOR_KEY_CHECK)
+    return tuple(names)
+
+
 def price_ms(name: str, latency: Latency) -> float:
-    """What a transaction costs on a profile: the profile's latency for its command."""
+    """What a transaction costs on a profile: the profile's latency for its command (a
+    refused makeCredential or getAssertion costs nothing: no key made, nothing signed)."""
     command = name.split("!", maxsplit=1)[0].split("(", maxsplit=1)[0].split(".", maxsplit=1)[0]
+    if "!" in name and command in ("makeCredential", "getAssertion"):
+        return 0.0
     return {
         "getInfo": latency.get_info_ms,
         "clientPIN": latency.pin_ms,
