@@ -38,14 +38,13 @@ from kiosk.errors import KioskError
 from kiosk.keys.types import HidBackend
 from kiosk.model.steps import Step
 from kiosk.operators.idle import IdleLock
-from kiosk.operators.sign_in import SignInGate, SignInRecord
-from kiosk.operators.throttle import PinThrottle, state_path
 from kiosk.tui.glyphs import CONSOLE_SAFE, ConsoleScrollBarRender, Glyphs, choose
 from kiosk.tui.messages import EngineEvent, TaskDone
 from kiosk.tui.screens.enroll import EnrollScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
 from kiosk.tui.screens.handover import HandoverScreen, PinEntryScreen
 from kiosk.tui.screens.signin import SignInScreen
+from kiosk.tui.sign_in_desk import SignInDesk
 from kiosk.tui.state import BatchState
 from kiosk.tui.theme import HIGH_CONTRAST, THEMES
 
@@ -93,9 +92,8 @@ class KioskApp(App[int]):
         self.idle = IdleLock(settings.kiosk.idle_lock_minutes, clock)
         self.hid = hid
         """Where operator keys are read at sign-in (the engine's own HID backend)."""
-        self.throttle = PinThrottle(clock, path=state_path(settings.store.path))
-        self.gate = SignInGate(lambda: self.settings, self.throttle, self._record_sign_in)
-        self._sign_in_records: list[SignInRecord] = []
+        self.sign_in_desk = SignInDesk(lambda: self.settings, clock, settings.store.path)
+        self.gate = self.sign_in_desk.gate
         self._stop = threading.Event()
         self._held_pins: list[PinHandover] = []
         self.enroll_screen = EnrollScreen(motion=motion, banner=banner)
@@ -154,9 +152,7 @@ class KioskApp(App[int]):
         self._engine = engine
         engine.subscribe(self._from_engine)
         engine.set_operator(self.operator)
-        for record in self._sign_in_records:
-            engine.record_sign_in(record)
-        self._sign_in_records.clear()
+        self.sign_in_desk.attach(engine)
         if self.start_engine:
             self.run_engine()
         self.redraw()
@@ -383,13 +379,6 @@ class KioskApp(App[int]):
 
     def _sign_in_screen(self, *, locked: bool) -> SignInScreen:
         return SignInScreen(self.gate, locked=locked, hid=lambda: self.hid)
-
-    def _record_sign_in(self, record: SignInRecord) -> None:
-        """Audit it through the engine; kept until the engine is built (first sign-in)."""
-        if self._engine is not None:
-            self._engine.record_sign_in(record)
-        else:
-            self._sign_in_records.append(record)
 
     def check_idle_lock(self) -> None:
         if self.operator is not None and self.idle.due():
