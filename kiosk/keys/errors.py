@@ -235,7 +235,8 @@ def _from_ctap(
 ) -> KeyProblem:
     code = exc.code
     if code == ERR.PIN_INVALID:
-        return WrongPinError(attempts_remaining)
+        # No retries left: the key is already blocked, whatever error it chose to send.
+        return PinBlockedError() if attempts_remaining == 0 else WrongPinError(attempts_remaining)
     if code == ERR.PIN_BLOCKED:
         return PinBlockedError()
     if code == ERR.PIN_AUTH_BLOCKED:

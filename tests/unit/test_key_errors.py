@@ -78,6 +78,14 @@ def test_wrong_pin_counts_attempts() -> None:
     assert "did not say" in str(key_error(CtapError(ERR.PIN_INVALID), Op.CHANGE_PIN))
 
 
+def test_a_wrong_pin_with_no_retries_left_is_reported_as_blocked() -> None:
+    blocked = key_error(CtapError(ERR.PIN_INVALID), Op.CHANGE_PIN, attempts_remaining=0)
+    assert isinstance(blocked, PinBlockedError) and not blocked.until_reinserted
+    assert blocked.title == "PIN blocked"
+    assert "attempts are left" not in blocked.detail and "locked" in blocked.detail
+    assert "Reset" in blocked.next_step
+
+
 def test_reset_refused_names_the_window() -> None:
     error = key_error(CtapError(ERR.NOT_ALLOWED), Op.RESET, reset_window_seconds=5)
     assert isinstance(error, ResetRefusedError)
