@@ -115,4 +115,7 @@ def check_key(
             f"This key already holds {what}, and the policy never resets keys.",
             next_step="Set this key aside for an administrator, and insert a new one.",
         )
+    if not info.serial:
+        # Without a serial the kiosk cannot tell whose key this was: never reset it unasked.
+        return KeyCheck("ask", apply_policy, note)
     return KeyCheck("ask" if policy.reset == "ask" else "automatic", apply_policy, note)

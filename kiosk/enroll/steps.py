@@ -123,11 +123,17 @@ def check(st: Station, att: Attempt, info: KeyInfo) -> key_policy.KeyCheck:
 
 
 def ask_reset(dialog: Dialog, att: Attempt, info: KeyInfo) -> None:
-    dialog.prompt(
-        Prompt.CONFIRM_RESET,
+    text = (
         f"Key {info.serial_or_none} already holds a PIN or credentials. Reset it? "
-        "Everything on it is erased.",
+        "Everything on it is erased."
     )
+    if not info.serial:
+        text = (
+            f"This {info.model} has no serial number and already holds a PIN or credentials, "
+            "so the kiosk cannot tell who had it. Reset it? Everything on it is erased: a "
+            "previous owner's passkey on it will stop working."
+        )
+    dialog.prompt(Prompt.CONFIRM_RESET, text)
     answer = dialog.wait_command({"confirm_reset"}, key_path=str(att.descriptor.path))
     if not answer.value:
         raise key_policy.KeyRefused(

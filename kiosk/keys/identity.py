@@ -4,7 +4,7 @@ Everything comes from the key itself, over the FIDO interface: getInfo (AAGUID, 
 options, PIN state, minimum PIN length, remaining credential slots), clientPIN getPINRetries,
 and, for YubiKeys, yubikit's ManagementSession (serial and firmware through the management
 vendor command). The model name comes from the admin's MDS3 blob, else the built-in table
-(``models.json``), else "Unknown key". A key that answers oddly still gets a KeyInfo, or a
+(``models.json``), else "FIDO2 key" and the start of its AAGUID. A key that answers oddly still gets a KeyInfo, or a
 :class:`KioskError` saying what is wrong; never a crash.
 """
 
@@ -31,7 +31,8 @@ from kiosk.model.keys import KeyInfo
 logger = logging.getLogger(__name__)
 
 YUBICO_VID = 0x1050
-UNKNOWN_MODEL = "Unknown key"
+UNKNOWN_MODEL = "FIDO2 key"
+"""A key no table names (followed by the start of its AAGUID when it has one)."""
 NO_AAGUID = str(uuid.UUID(int=0))
 
 
@@ -56,13 +57,15 @@ def builtin_models() -> Mapping[str, str]:
 
 
 def model_name(aaguid: str, mds: MdsCatalog | None = None) -> str:
+    """The key's model: from the MDS blob, else the built-in table, else a name that still
+    says what the key is ("FIDO2 key 0076631b": the start of its AAGUID)."""
     if aaguid == NO_AAGUID:
         return UNKNOWN_MODEL
     if mds is not None:
         name = mds.model(aaguid)
         if name:
             return name
-    return builtin_models().get(aaguid.lower(), UNKNOWN_MODEL)
+    return builtin_models().get(aaguid.lower(), f"{UNKNOWN_MODEL} {aaguid[:8].lower()}")
 
 
 def format_firmware(value: int, vid: int) -> str | None:

@@ -16,7 +16,8 @@ class KeyInfo:
     aaguid: str
     """Lower-case UUID string; all zeros where the key reports none."""
     model: str
-    """From the FIDO MDS3 blob, else the built-in table, else ``"Unknown key"``."""
+    """From the FIDO MDS3 blob, else the built-in table, else ``"FIDO2 key 0076631b"`` (the
+    start of the AAGUID)."""
     firmware: str | None
     serial: str | None
     """YubiKey serial via yubikit, else the HID serial number, else None."""

@@ -79,9 +79,10 @@ def test_yubikey_without_management_answer_has_no_serial(r: Rig) -> None:
     assert info.firmware == "5.7.1"  # still from getInfo
 
 
-def test_unknown_aaguid_is_unknown_key(r: Rig) -> None:
-    prof = profile("yubikey5", aaguid=uuid.UUID("01234567-89ab-cdef-0123-456789abcdef"))
-    assert r.session(r.key(prof)).identify().model == UNKNOWN_MODEL
+def test_an_unknown_aaguid_is_named_by_its_start(r: Rig) -> None:
+    prof = profile("yubikey5", aaguid=uuid.UUID("0076631B-89ab-cdef-0123-456789abcdef"))
+    assert r.session(r.key(prof)).identify().model == "FIDO2 key 0076631b"
+    assert UNKNOWN_MODEL == "FIDO2 key"
 
 
 def test_mds_names_the_model_before_the_builtin_table(r: Rig) -> None:
