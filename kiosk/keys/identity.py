@@ -4,8 +4,8 @@ Everything comes from the key itself, over the FIDO interface: getInfo (AAGUID, 
 options, PIN state, minimum PIN length, remaining credential slots), clientPIN getPINRetries,
 and, for YubiKeys, yubikit's ManagementSession (serial and firmware through the management
 vendor command). The model name comes from the admin's MDS3 blob, else the built-in table
-(``models.json``), else "FIDO2 key" and the start of its AAGUID. A key that answers oddly still gets a KeyInfo, or a
-:class:`KioskError` saying what is wrong; never a crash.
+(``models.json``), else "FIDO2 key" and the start of its AAGUID. A key that answers oddly
+still gets a KeyInfo, or a :class:`KioskError` saying what is wrong; never a crash.
 """
 
 from __future__ import annotations
