@@ -79,10 +79,12 @@ def check_key(
                 f"This {info.model} has firmware {info.firmware}; the policy needs at least "
                 f"{policy.min_firmware}."
             )
-    if info.serial and earlier is not None and earlier.state == "done":
+    if earlier is not None and earlier.state == "done":
+        # By serial, or (a key without one) by a credential of that attempt still on the key.
         whom = "this user" if earlier.entry_id == entry_id else earlier.upn
+        key = f"Key {info.serial}" if info.serial else f"This {info.model}"
         raise KeyRefused(
-            f"Key {info.serial} was already enrolled in this batch, for {whom}.",
+            f"{key} was already enrolled in this batch, for {whom}.",
             next_step="Set this key aside and insert a new one.",
         )
     used = policy.refuse_used_serials and owner is not None and owner.user_id != user_id

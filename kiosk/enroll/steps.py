@@ -34,13 +34,16 @@ from kiosk.entra.display_name import make_display_name
 from kiosk.entra.errors import GraphNotFoundError, GraphPermissionError, GraphRequestError
 from kiosk.entra.models import CreationOptions, Fido2Method
 from kiosk.errors import KioskError
+from kiosk.keys.creation import DEFAULT_RP_ID
 from kiosk.keys.errors import KeyPulledError, ResetRefusedError
 from kiosk.keys.session import KeySession
 from kiosk.keys.watcher import KeyInserted, KeyRemoved
+from kiosk.model.codec import b64_lenient
 from kiosk.model.keys import CreatedCredential, KeyInfo
 from kiosk.model.steps import Step
 from kiosk.model.timing import Timing
 from kiosk.operators.key_sign_in import refuse_operator_key
+from kiosk.store.journal import Enrollment
 from kiosk.store.queue import QueueEntry
 
 OPTIONS_USE_MARGIN = 20.0
@@ -107,7 +110,7 @@ def check(st: Station, att: Attempt, info: KeyInfo) -> key_policy.KeyCheck:
     store = st.store
     st.recorder.key_identified(att.enrollment_id, info)
     owner = store.inventory.get(info.serial) if info.serial else None
-    earlier = store.journal.serial_busy(info.serial) if info.serial else None
+    earlier = store.journal.serial_busy(info.serial) if info.serial else recognised(st, att, info)
     if earlier is not None and earlier.id == att.enrollment_id:
         earlier = None
     result = key_policy.check_key(
@@ -120,6 +123,23 @@ def check(st: Station, att: Attempt, info: KeyInfo) -> key_policy.KeyCheck:
     )
     st.dialog.step(att.entry, Step.KEY_CHECKED, result.note)
     return result
+
+
+def recognised(st: Station, att: Attempt, info: KeyInfo) -> Enrollment | None:
+    """The attempt whose credential a used key without a serial still holds, if the key says
+    (asked silently, without its PIN: see ``KeySession.holds_one_of``)."""
+    if info.serial or not (info.pin_set or info.has_credentials) or att.session is None:
+        return None
+    rows = st.store.journal.serialless_holding(info.aaguid)
+    by_id = {b64_lenient(r.credential_id): r for r in rows if r.credential_id}
+    if not by_id:
+        return None
+    rp_id = att.options.rp_id if att.options is not None else DEFAULT_RP_ID
+    try:
+        found = att.session.holds_one_of(rp_id, list(by_id))
+    except KioskError:
+        return None
+    return by_id.get(found) if found is not None else None
 
 
 def ask_reset(dialog: Dialog, att: Attempt, info: KeyInfo) -> None:

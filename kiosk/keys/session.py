@@ -321,6 +321,30 @@ class KeySession:
         except Exception as exc:
             raise SelfTestError("The key's signature does not match the new credential.") from exc
 
+    def holds_one_of(self, rp_id: str, credential_ids: list[bytes]) -> bytes | None:
+        """Which of ``credential_ids`` the key holds for ``rp_id``, asked silently (a
+        getAssertion without user presence, no PIN: credentials Entra made with credProtect
+        "userVerificationOptional" answer it), in chunks the key accepts. None: none of them,
+        or the key would not say. Never needs a touch."""
+        ctap2 = self._ctap2(Op.SELF_TEST)
+        size = max(1, int(ctap2.info.max_creds_in_list or 1))
+        longest = int(ctap2.info.max_cred_id_length or 0)
+        ids = [i for i in credential_ids if not longest or len(i) <= longest]
+        for start in range(0, len(ids), size):
+            allow: list[Mapping[str, Any]] = [
+                {"type": "public-key", "id": i} for i in ids[start : start + size]
+            ]
+            try:
+                found = ctap2.get_assertion(rp_id, bytes(32), allow, options={"up": False})
+            except CtapError as exc:
+                if exc.code != CtapError.ERR.NO_CREDENTIALS:
+                    logger.info("the key would not say which credentials it holds (%s)", exc)
+                    return None
+                continue
+            answered = found.credential.get("id") if found.credential else None
+            return bytes(answered) if answered else ids[start]
+        return None
+
     def apply_pin_policy(self, pin: str, min_length: int, force_change: bool) -> None:
         """Set the key's minimum PIN length and force-PIN-change (CTAP 2.1 authenticatorConfig).
 

@@ -262,3 +262,14 @@ class Journal:
             (serial,),
         )
         return _enrollment(rows[0]) if rows else None
+
+    def serialless_holding(self, aaguid: str, limit: int = 64) -> list[Enrollment]:
+        """The newest attempts that put a credential on a key of ``aaguid`` without a serial
+        (done, open or orphan): what a serial-less key is recognised by."""
+        rows = self.db.query(
+            "SELECT * FROM enrollments WHERE (serial IS NULL OR serial = '') AND aaguid = ?"
+            " AND credential_id IS NOT NULL AND state IN ('done', 'open', 'orphan')"
+            " ORDER BY id DESC LIMIT ?",
+            (aaguid, limit),
+        )
+        return [_enrollment(r) for r in rows]

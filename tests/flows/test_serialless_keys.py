@@ -1,7 +1,8 @@
-"""Keys without a serial number: the kiosk cannot tell whose key it was, so a key that holds a
-PIN or credentials is never reset unasked, even under ``reset = automatic``; the operator is
-told that a previous owner's passkey will stop working. Their model has a name that says what
-the key is when no table knows it."""
+"""Keys without a serial number: the kiosk cannot read whose key it was from a serial, so a
+key that holds a PIN or credentials is never reset unasked, even under ``reset = automatic``.
+Where the key still holds a credential this kiosk made, the key says so when asked silently
+(no PIN, no touch) and is recognised as the serial would have been; otherwise the operator is
+asked, and told that a previous owner's passkey will stop working."""
 
 from __future__ import annotations
 
@@ -10,35 +11,61 @@ from collections.abc import Callable
 import pytest
 
 from kiosk.enroll.events import ErrorRaised, Prompt, PromptChanged, Step
+from kiosk.keys.virtual.device import VirtualKey
 from tests.fixtures.engine import EngineRig
 
 
-@pytest.mark.parametrize("confirm", [False, True])
-def test_a_serialless_key_for_two_users_in_a_row_is_not_silently_reset(
-    engine_rig: Callable[..., EngineRig], confirm: bool
+def _on(key: VirtualKey) -> set[bytes]:
+    return {c.credential_id for c in key.authenticator.resident_credentials()}
+
+
+def _reset_prompts(rig: EngineRig) -> list[str]:
+    return [p.detail for p in rig.of(PromptChanged) if p.prompt is Prompt.CONFIRM_RESET]
+
+
+def test_a_serialless_key_for_two_users_in_a_row_is_recognised_not_reset(
+    engine_rig: Callable[..., EngineRig],
 ) -> None:
     rig = engine_rig(reset="automatic")
     first, second = rig.add_users(2)
     shared, fresh = rig.key(serial=None), rig.key(serial=None)
-    rig.robot(iter([shared, shared, fresh]), reset=confirm)
+    rig.robot(iter([shared, shared, fresh]))  # the robot would confirm a reset if asked
     rig.start()
     results = rig.wait_results(2)
     rig.stop()
     assert [r.status for r in results] == [Step.DONE, Step.DONE]
-    asked = [p.detail for p in rig.of(PromptChanged) if p.prompt is Prompt.CONFIRM_RESET]
-    assert len(asked) == 1, asked  # asked for the second user, never reset silently
-    assert "no serial number" in asked[0]
-    assert "previous owner's passkey on it will stop working" in asked[0]
+    assert _reset_prompts(rig) == []
+    (error,) = rig.of(ErrorRaised)
+    assert error.title == "Key refused"
+    assert f"was already enrolled in this batch, for {first}" in error.detail
+    assert error.detail.startswith("This YubiKey")  # named by model: it has no serial
     (kept,) = rig.tenant.state.methods_of(first)
-    on_key = {c.credential_id for c in shared.authenticator.resident_credentials()}
-    if confirm:  # the operator said yes: the second user got the shared key
-        assert kept.credential_id not in on_key
-        (theirs,) = rig.tenant.state.methods_of(second)
-        assert theirs.credential_id in on_key
-    else:  # declined: the first user's credential stays, the second gets the fresh key
-        assert kept.credential_id in on_key
-        (theirs,) = rig.tenant.state.methods_of(second)
-        fresh_ids = {c.credential_id for c in fresh.authenticator.resident_credentials()}
-        assert theirs.credential_id in fresh_ids
+    assert _on(shared) == {kept.credential_id}  # still the first user's key, not reset
+    (theirs,) = rig.tenant.state.methods_of(second)
+    assert theirs.credential_id in _on(fresh)
+
+
+@pytest.mark.parametrize("confirm", [False, True])
+def test_a_used_serialless_key_is_reset_only_when_the_operator_says_so(
+    engine_rig: Callable[..., EngineRig], confirm: bool
+) -> None:
+    rig = engine_rig(reset="automatic")
+    (upn,) = rig.add_users(1)
+    used, fresh = rig.key("used", serial=None), rig.key(serial=None)
+    before = _on(used)
+    rig.robot(iter([used, fresh]), reset=confirm)
+    rig.start()
+    (result,) = rig.wait_results(1)
+    rig.stop()
+    assert result.status is Step.DONE
+    (asked,) = _reset_prompts(rig)  # asked, never reset silently
+    assert "no serial number" in asked
+    assert "previous owner's passkey on it will stop working" in asked
+    (method,) = rig.tenant.state.methods_of(upn)
+    if confirm:
+        assert _on(used) == {method.credential_id}  # erased, then enrolled
+    else:
+        assert before and _on(used) == before  # untouched
+        assert method.credential_id in _on(fresh)
         (error,) = rig.of(ErrorRaised)
         assert "declined" in error.detail
