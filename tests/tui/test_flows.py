@@ -10,10 +10,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fido2.ctap2.base import Ctap2
+from fido2.ctap2.pin import ClientPin
+
 from kiosk.config import GraphSettings
 from kiosk.demo.operators import DEMO_ADMIN_PIN, DEMO_KEY_PIN, DEMO_OPERATOR, DEMO_OPERATOR_PIN
 from kiosk.enroll.events import Prompt
 from kiosk.keys.virtual.profiles import YUBIKEY_5_AAGUID
+from kiosk.operators.key_sign_in import operator_key_owner
 from kiosk.tui.screens.admin import AdminScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
 from kiosk.tui.screens.signin import SignInScreen
@@ -233,6 +237,16 @@ async def test_operator_signs_in_with_their_own_key(demo_env: Any) -> None:
         await pilot.press("f4")
         await enroll_one(pilot)
         await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+    # The operator key was not reset, got no PIN and still holds only its sign-in credential.
+    env.port.plug(env.operator_key)
+    device = env.port.open(env.port.list_descriptors()[0])
+    try:
+        info = Ctap2(device).get_info()
+        assert info.options.get("clientPin")  # its own PIN is still set: never reset
+        assert ClientPin(Ctap2(device)).get_pin_retries()[0] == 8  # no PIN was tried on it
+        assert operator_key_owner(device, env.settings.kiosk.operators) == DEMO_OPERATOR
+    finally:
+        device.close()
 
 
 @run_async

@@ -79,3 +79,14 @@ def test_run_without_app_credentials_stops_before_the_screen(
     err = capsys.readouterr().err
     assert "No credential for the kiosk app" in err
     assert "next:" in err
+
+
+def test_an_operator_name_that_is_not_text_stops_the_start_with_its_key_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = hash_pin("482913")
+    path = _config(tmp_path, f'[[kiosk.operators]]\nname = 42\nrole = "admin"\npin_hash = "{h}"\n')
+    assert main(["run", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "kiosk.toml:2: kiosk.operators[0].name" in err and "a quoted string" in err
+    assert "Traceback" not in err and h not in err
