@@ -41,8 +41,8 @@ class HandoverScreen(ModalScreen[None]):
         with Vertical(id="dialog"):
             yield Static(f"PIN for {self._upn}", id="title", markup=False)
             yield Static(
-                f"The PIN mailer is printing on {self._mailer}. If it does not print, write "
-                "the PIN on a mailer by hand. It is shown only this once."
+                f"It is shown only this once. The PIN mailer is printing on {self._mailer}; "
+                "if it does not print, write the PIN on a mailer by hand."
                 if self._mailer
                 else "Write it on the PIN mailer now. It is shown only this once.",
                 id="detail", markup=False,
@@ -64,9 +64,14 @@ class HandoverScreen(ModalScreen[None]):
             return
         detail = self.query_one("#detail", Static)
         if printed:
-            detail.update(f"{text} Put it in its own envelope, apart from the key.")
+            detail.update(
+                f"It is shown only this once. {text} Put the mailer in its own envelope, "
+                "apart from the key."
+            )
         else:
-            detail.update(f"{text} Write the PIN on a PIN mailer by hand now.")
+            detail.update(
+                f"It is shown only this once. {text} Write the PIN on a PIN mailer by hand now."
+            )
             self.add_class("-error")
 
     def on_key(self, event: events.Key) -> None:
