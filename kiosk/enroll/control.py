@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.keys.watcher import KeyWatcher, WatchEvent
@@ -41,14 +42,31 @@ class EntryOver(Exception):
         self.next_step = next_step
 
 
+class Cancellation(threading.Event):
+    """The ``event=`` of an attempt's blocking key calls: set by the operator's cancel or skip,
+    and seen as set as soon as the engine is asked to stop. No thread watches the stop event:
+    python-fido2 asks ``is_set()`` at every keepalive the key sends while it waits."""
+
+    def __init__(self, stopped: Callable[[], bool]) -> None:
+        super().__init__()
+        self._stopped = stopped
+
+    def is_set(self) -> bool:
+        return super().is_set() or self._stopped()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return super().wait(timeout) or self._stopped()
+
+
 class Signals:
     def __init__(self, watcher: KeyWatcher, poll_interval: float) -> None:
         self.watcher = watcher
         self.poll_interval = poll_interval
         self.commands: queue.Queue[Command] = queue.Queue()
-        self.cancel_event = threading.Event()
-        """Passed as ``event=`` to blocking key calls of the current attempt."""
         self.stop = threading.Event()
+        """The run's stop event (``Engine.run`` sets it)."""
+        self.cancel_event = Cancellation(self.stop.is_set)
+        """Passed as ``event=`` to blocking key calls of the current attempt."""
         self._keys: list[WatchEvent] = []
         self.abort: EntryOver | None = None
         """Set by cancel/skip from any thread; raised by the loop at its next wait."""
@@ -63,8 +81,13 @@ class Signals:
         self.commands.put(command)
 
     def new_attempt(self) -> threading.Event:
-        self.cancel_event = threading.Event()
+        self.cancel_event = Cancellation(self.stop.is_set)
         return self.cancel_event
+
+    def running(self, stop: threading.Event) -> None:
+        """``run`` starts with this stop event; key calls are cancelled as soon as it is set."""
+        self.stop = stop
+        self.cancel_event = Cancellation(stop.is_set)
 
     def check(self) -> None:
         """Raise what the operator or the caller asked for, if anything."""

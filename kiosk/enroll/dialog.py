@@ -39,6 +39,8 @@ class Dialog:
         self.on_command = on_command
         self._listeners: list[Listener] = []
         self._last_prompt: PromptChanged | None = None
+        self._said_since = False
+        """Another event went out since the last prompt."""
 
     # ---- what the engine says ----------------------------------------------------------
 
@@ -46,6 +48,7 @@ class Dialog:
         self._listeners.append(listener)
 
     def emit(self, event: Event) -> None:
+        self._said_since = not isinstance(event, PromptChanged)
         for listener in list(self._listeners):
             try:
                 listener(event)
@@ -53,15 +56,17 @@ class Dialog:
                 log.exception("an engine listener failed on %s", type(event).__name__)
 
     def prompt(self, prompt: Prompt, detail: str = "") -> None:
-        """Change the big prompt (an idle prompt repeated while idle is said once)."""
+        """Change the big prompt. The same prompt again is not said twice: an idle prompt
+        repeated while idle, or any prompt repeated with nothing said in between (front ends
+        need not filter repeats)."""
         event = PromptChanged(prompt, detail)
-        if prompt is Prompt.IDLE and event == self._last_prompt:
+        if event == self._last_prompt and (prompt is Prompt.IDLE or not self._said_since):
             return
         self._last_prompt = event
         self.emit(event)
 
     def step(self, entry: QueueEntry, step: Step, detail: str = "") -> None:
-        self.emit(StepChanged(entry.entry_id, entry.upn, step, detail))
+        self.emit(StepChanged(entry.entry_id, entry.upn, step, detail, entry.display_name))
 
     def error(self, exc: KioskError, *, retryable: bool = True) -> None:
         self.emit(ErrorRaised(exc.title, exc.detail, exc.next_step, retryable))

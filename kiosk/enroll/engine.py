@@ -249,16 +249,7 @@ class Engine:
     def run(self, stop: threading.Event) -> None:
         if not self._running.acquire(blocking=False):
             raise RuntimeError("Engine.run is already running")
-        self.signals.stop = stop
-        finished = threading.Event()
-
-        def stop_key_calls() -> None:  # a touch the key waits for must not delay stopping
-            while not finished.is_set():
-                if stop.wait(0.2):
-                    self.signals.cancel_event.set()
-                    return
-
-        threading.Thread(target=stop_key_calls, name="kiosk-engine-stop", daemon=True).start()
+        self.signals.running(stop)  # a touch the key waits for must not delay stopping
         try:
             self.recovery_report = resume(self.station)
             self._schedule_recovery()
@@ -272,7 +263,6 @@ class Engine:
                 except EntryOver:
                     continue  # skip/cancel with nothing to end
         finally:
-            finished.set()
             self.prefetch.join()
             self.dialog.prompt(Prompt.IDLE)
             self._running.release()

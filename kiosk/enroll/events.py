@@ -36,6 +36,8 @@ class StepChanged:
     upn: str
     step: Step
     detail: str = ""
+    display_name: str = ""
+    """The user's name as Entra gave it when queued (front ends show it beside the UPN)."""
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,7 @@ def attempt(
     except ClaimLost as exc:  # another station took this user meanwhile: nothing was done
         st.dialog.prompt(Prompt.WORKING, f"{exc.title}; this key goes to the next user.")
         raise Switch from None
+    st.queue_changed()  # the entry is active now: front ends show it in their counts
     att = steps.Attempt(entry, eid, descriptor, holder[0])
     with att.graph:  # the Graph calls made for this attempt, for its audit record
         _attempt(st, att, holder)

@@ -1,61 +1,49 @@
 """KioskApp: the full-screen, keyboard-only kiosk over the enrollment engine.
 
-The engine runs in one thread worker; its events come back as :class:`EngineEvent` messages
-and are folded into one :class:`BatchState` that every screen draws from. The app is locked
+The engine runs in one thread worker; its events come back as one message per kind
+(:mod:`kiosk.tui.messages`), handled in :mod:`kiosk.tui.engine_view` and folded into one
+:class:`BatchState` that every screen draws from. The app is locked
 down: no command palette, and Ctrl+C / Ctrl+Q / Ctrl+Z / Ctrl+\\ do nothing; only the admin
 screen exits.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from rich.traceback import Traceback
 from textual import events, work
-from textual.app import App
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.scrollbar import ScrollBar, ScrollBarRender
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from kiosk.config import Settings
 from kiosk.enroll.api import EngineControl
-from kiosk.enroll.events import (
-    ErrorRaised,
-    KeyGone,
-    PaperNotice,
-    PinHandover,
-    Prompt,
-    PromptChanged,
-    StepChanged,
-    TouchNeeded,
-)
+from kiosk.enroll.events import Event, PinHandover, Prompt
 from kiosk.errors import KioskError
 from kiosk.keys.types import HidBackend
-from kiosk.model.steps import Step
 from kiosk.operators.idle import IdleLock
+from kiosk.tui import messages
+from kiosk.tui.engine_view import EngineView
 from kiosk.tui.glyphs import CONSOLE_SAFE, ConsoleScrollBarRender, Glyphs, choose
-from kiosk.tui.messages import EngineEvent, TaskDone
+from kiosk.tui.messages import TaskDone
 from kiosk.tui.screens.enroll import EnrollScreen
-from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
-from kiosk.tui.screens.handover import HandoverScreen, PinEntryScreen
+from kiosk.tui.screens.error import ErrorScreen
 from kiosk.tui.screens.signin import SignInScreen
 from kiosk.tui.sign_in_desk import SignInDesk
 from kiosk.tui.state import BatchState
 from kiosk.tui.theme import HIGH_CONTRAST, THEMES
 
-QUESTIONS = (Prompt.CONFIRM_RESET, Prompt.CONFIRM_REPLACE, Prompt.TYPE_PIN)
 LOCKED_KEYS = ("ctrl+c", "ctrl+q", "ctrl+z", "ctrl+backslash")
 NOTHING_TO_CANCEL = (Prompt.IDLE, Prompt.INSERT_KEY, Prompt.REMOVE_KEY, Prompt.ONE_KEY_ONLY)
 """Prompts where the engine has no step under way that Cancel could stop."""
 
 
 
-class KioskApp(App[int]):
+class KioskApp(EngineView):
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))
     TITLE = "fido-kiosk"
     ENABLE_COMMAND_PALETTE = False
@@ -94,7 +82,6 @@ class KioskApp(App[int]):
         """Where operator keys are read at sign-in (the engine's own HID backend)."""
         self.sign_in_desk = SignInDesk(lambda: self.settings, clock, settings.store.path)
         self.gate = self.sign_in_desk.gate
-        self._stop = threading.Event()
         self._held_pins: list[PinHandover] = []
         self.enroll_screen = EnrollScreen(motion=motion, banner=banner)
         self.register_theme(HIGH_CONTRAST)
@@ -157,17 +144,18 @@ class KioskApp(App[int]):
             self.run_engine()
         self.redraw()
 
-    def _from_engine(self, event: Any) -> None:
+    def _from_engine(self, event: Event) -> None:
         # Called on the engine's thread: only hand the event on.
-        self.post_message(EngineEvent(event))
+        self.post_message(messages.message_for(event))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
     def run_engine(self) -> None:
-        self._stop.clear()
-        self.engine.run(self._stop)
+        # The worker's own cancellation is the engine's stop event: cancelling the worker
+        # (stop_engine, or Textual at exit) also cuts short a key call waiting for a touch.
+        self.engine.run(get_current_worker().cancelled_event)
 
     def stop_engine(self) -> None:
-        self._stop.set()
+        self.workers.cancel_group(self, "engine")
         if self._engine is not None and self.state.prompt is Prompt.TOUCH_KEY:
             # A key waiting for a touch would hold the engine (and the exit) until it times
             # out: cancel that attempt; the user stays in the queue to be retried.
@@ -191,136 +179,6 @@ class KioskApp(App[int]):
         traceback = Traceback(show_locals=False, width=None)
         self._exit_renderables.append(traceback)
         self._close_messages_no_wait()
-
-    # -- engine events ----------------------------------------------------------------------
-
-    def on_engine_event(self, message: EngineEvent) -> None:
-        event = message.event
-        if (
-            isinstance(event, PromptChanged)
-            and event.prompt is self.state.prompt
-            and event.detail == self.state.prompt_detail
-        ):
-            return  # the engine repeats its idle prompt while it waits; nothing changed
-        previous = self.state.entry_id
-        asked = self.state.prompt
-        self.state.apply(event)
-        if isinstance(event, ErrorRaised | KeyGone) or (
-            asked in QUESTIONS and self.state.prompt is not asked
-        ):
-            self._close_top(ConfirmScreen, PinEntryScreen)  # the engine stopped asking
-        if isinstance(event, TouchNeeded) or (
-            isinstance(event, StepChanged) and event.step is Step.KEY_INSERTED
-        ):
-            self._close_top(ErrorScreen)  # a new key or a touch: the operator moved on
-        if isinstance(event, StepChanged) and event.entry_id != previous:
-            self.state.display_name = self._display_name(event.entry_id, event.upn)
-        if isinstance(event, StepChanged) and event.step is Step.KEY_INSERTED:
-            # The attempt made the entry active in the store; the engine only announces
-            # counts when an entry ends, so read them (a fast query) for the counts bar.
-            self.state.counts = dict(self.engine.counts())
-        if isinstance(event, PinHandover):
-            self._held_pins.append(event)
-            self._show_held_pins()
-        elif isinstance(event, ErrorRaised):
-            self.show_error(event.title, event.detail, event.next_step, event.retryable)
-        elif isinstance(event, PaperNotice) and event.kind == "mailer":
-            for screen in self.screen_stack:
-                if isinstance(screen, HandoverScreen) and screen.entry_id == event.entry_id:
-                    screen.mailer_news(event.ok, event.text)
-        elif isinstance(event, PromptChanged):
-            self._ask(event)
-        self.redraw()
-
-    def _close_top(self, *kinds: type[Screen[Any]]) -> None:
-        """Close stale engine dialogs of these kinds on top of the stack (no answer sent)."""
-        while isinstance(self.screen, kinds) and getattr(self.screen, "from_engine", False):
-            self.pop_screen()
-
-    def _display_name(self, entry_id: int, upn: str) -> str:
-        for row in self.engine.queue_page(0, 10, search=upn):
-            if row.entry_id == entry_id:
-                return row.display_name
-        return ""
-
-    def _ask(self, event: PromptChanged) -> None:
-        if event.prompt is Prompt.CONFIRM_RESET:
-            self.push_screen(
-                ConfirmScreen(
-                    "Reset this key?",
-                    event.detail or "The key already has a PIN or credentials.",
-                    "Erase only keys from your own stock. After Y, touch the key as soon as "
-                    "it blinks. N refuses this key.",
-                ),
-                self._confirm_reset,
-            )
-        elif event.prompt is Prompt.CONFIRM_REPLACE:
-            self.push_screen(
-                ConfirmScreen(
-                    "Replace this user's keys?",
-                    event.detail or "The user already has FIDO2 keys in Entra.",
-                    "Yes deletes the user's existing FIDO2 methods before enrolling this key.",
-                ),
-                self._confirm_replace,
-            )
-
-        elif event.prompt is Prompt.TYPE_PIN:
-            self.push_screen(
-                PinEntryScreen(self.state.upn, self.settings.policy.min_pin_length),
-                self._typed_pin,
-            )
-
-    def _typed_pin(self, pin: str | None) -> None:
-        if self.state.prompt is not Prompt.TYPE_PIN:
-            return  # the engine no longer waits for it
-        if pin:
-            self.engine.provide_pin(pin)
-        else:
-            self.engine.cancel()
-
-    def _confirm_reset(self, ok: bool | None) -> None:
-        if self.state.prompt is Prompt.CONFIRM_RESET:  # else the question is stale
-            self.engine.confirm_reset(bool(ok))
-
-    def _confirm_replace(self, ok: bool | None) -> None:
-        if self.state.prompt is Prompt.CONFIRM_REPLACE:
-            self.engine.confirm_replace(bool(ok))
-
-    def _show_held_pins(self) -> None:
-        if self.operator is None:
-            return  # never show a PIN on a locked kiosk; it waits for the sign-in
-        while self._held_pins:
-            event = self._held_pins.pop(0)
-            paper = self.settings.paper
-            mailer = paper.mailer_queue if self.settings.escrow.mode != "sealed" else ""
-            self.push_screen(
-                HandoverScreen(event.upn, event.pin, entry_id=event.entry_id, mailer_queue=mailer)
-            )
-
-    def redraw(self) -> None:
-        self.enroll_screen.show_state(self.state, self.operator)
-        for screen in self.screen_stack:
-            refresh = getattr(screen, "show_state", None)
-            if refresh is not None and screen is not self.enroll_screen:
-                refresh(self.state, self.operator)
-
-    # -- errors -----------------------------------------------------------------------------
-
-    def show_error(
-        self, title: str, detail: str, next_step: str, retryable: bool = True
-    ) -> None:
-        def chosen(choice: str | None) -> None:
-            if choice == "skip":
-                self.engine.skip()
-            elif self.state.prompt is Prompt.TYPE_PIN:
-                # The engine refused the typed PIN and still waits for one: ask again.
-                self._ask(PromptChanged(Prompt.TYPE_PIN))
-            elif choice == "retry":
-                self.engine.retry()
-
-        screen = ErrorScreen(title, detail, next_step, retryable=retryable)
-        screen.from_engine = True
-        self.push_screen(screen, chosen)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "boot" and event.state is WorkerState.SUCCESS:

@@ -130,9 +130,9 @@ class BatchState:
         if event.entry_id != self.entry_id:
             self.entry_id = event.entry_id
             self.passed = []
-            self.display_name = ""
             self.step = None
         self.upn = event.upn
+        self.display_name = event.display_name
         self.halted = ""
         if self.step is not None and self.step not in FINAL and self.step not in self.passed:
             self.passed.append(self.step)

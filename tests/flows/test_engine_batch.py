@@ -3,6 +3,7 @@ verifies every attestation like a relying party), SQLite, the audit trail, seale
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -12,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from kiosk.audit import verify
-from kiosk.enroll.events import PinHandover, Prompt, PromptChanged, StepChanged, TouchNeeded
+from kiosk.enroll.events import (
+    PinHandover,
+    Prompt,
+    PromptChanged,
+    QueueChanged,
+    StepChanged,
+    TouchNeeded,
+)
 from kiosk.keys.session import KeySession
 from kiosk.keys.virtual.port import VirtualPort
 from kiosk.model.steps import Step
@@ -117,3 +125,31 @@ def test_show_mode_hands_the_pin_over_once_and_seals_nothing(
     assert not escrow.exists() or list(escrow.iterdir()) == []
     for h in handovers:
         assert h.pin.encode() not in Path(rig.settings.store.audit_path).read_bytes()
+
+
+def test_events_carry_what_a_front_end_shows(engine_rig: Callable[..., EngineRig]) -> None:
+    """A front end never asks the engine back: each step names the user as queued, the counts
+    show the entry active as soon as its key is in, and no prompt is said twice running."""
+    rig = engine_rig()
+    upns = rig.add_users(2)
+    rig.robot()
+    rig.start()
+    rig.wait_results(2, timeout=60)
+    rig.stop()
+
+    steps = rig.of(StepChanged)
+    assert {(s.upn, s.display_name) for s in steps} == {
+        (upns[0], "User 0000"), (upns[1], "User 0001")
+    }
+    events = list(rig.events)
+    inserted = next(
+        i for i, e in enumerate(events)
+        if isinstance(e, StepChanged) and e.step is Step.KEY_INSERTED
+    )
+    counts = [e.counts for e in events[:inserted] if isinstance(e, QueueChanged)]
+    assert counts and counts[-1].get("active") == 1
+    prompts = [(i, e) for i, e in enumerate(events) if isinstance(e, PromptChanged)]
+    repeated = [
+        e for (i, e), (j, f) in itertools.pairwise(prompts) if j == i + 1 and e == f
+    ]
+    assert repeated == []

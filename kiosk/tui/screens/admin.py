@@ -13,6 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Log, OptionList, Static
 from textual.widgets.option_list import Option
@@ -149,6 +150,9 @@ class AdminScreen(Screen[None]):
         Binding("x", "exit_kiosk", "Exit kiosk"),
     ]
 
+    asking: reactive[str] = reactive("", init=False, always_update=True)
+    """What the argument line asks for ("group", "csv"), or "" while it is closed."""
+
     def __init__(
         self,
         engine: EngineControl,
@@ -162,7 +166,6 @@ class AdminScreen(Screen[None]):
         self.admin = admin
         """The admin who opened this screen (named in the audit record of an exit)."""
         self._exit_kiosk = exit_kiosk
-        self._asking = ""
 
     def compose(self) -> ComposeResult:
         by = glyphs_of(self).text(" · ") + self.admin if self.admin else ""
@@ -181,25 +184,28 @@ class AdminScreen(Screen[None]):
         for line in lines:
             log.write_line(glyphs_of(self).text(line))
 
+    def watch_asking(self, what: str) -> None:
+        arg = self.query_one("#arg", Input)
+        arg.disabled = not what
+        if what:
+            arg.value = ""
+            arg.placeholder = (
+                "group name or id, Enter" if what == "group" else "CSV file path, Enter"
+            )
+            arg.focus()
+
     def action_back(self) -> None:
-        if self._asking:
-            self._asking = ""
-            self.query_one("#arg", Input).disabled = True
+        if self.asking:
+            self.asking = ""
             return
         self.dismiss(None)
 
     def action_ask(self, what: str) -> None:
-        arg = self.query_one("#arg", Input)
-        arg.disabled = False
-        arg.value = ""
-        arg.placeholder = "group name or id, Enter" if what == "group" else "CSV file path, Enter"
-        self._asking = what
-        arg.focus()
+        self.asking = what
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        what, value = self._asking, event.value.strip()
-        self._asking = ""
-        event.input.disabled = True
+        what, value = self.asking, event.value.strip()
+        self.asking = ""
         if not value:
             return
         if what == "group":

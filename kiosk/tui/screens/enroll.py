@@ -119,7 +119,9 @@ class EnrollScreen(Screen[None]):
         yield Footer(compact=True)
 
     def show_state(self, state: BatchState, operator: str | None) -> None:
-        if not self.is_mounted:
+        if not self.is_mounted or not self.children:
+            # Not composed yet, or taken down already: the app is exiting while the engine,
+            # stopping on its thread, still tells what it does.
             return
         glyphs = glyphs_of(self)
         who = operator if operator else "locked"
