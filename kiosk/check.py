@@ -19,6 +19,8 @@ Checks, in order (a check that depends on an earlier failed one is skipped, and 
     (:mod:`kiosk.check_paper`).
 13. fleet (store.url set): connection over verified TLS, schema version, grants, clock
     (:mod:`kiosk.check_fleet`).
+14. restarts: the kiosk is not crash-looping; console lockdown: Ctrl+Alt+Del, SysRq and other
+    consoles are off (on a kiosk only; see :mod:`kiosk.check_console`).
 
 Network checks live in :mod:`kiosk.check_tenant`.
 """
@@ -325,15 +327,16 @@ def check_audit(ctx: CheckContext) -> CheckResult:
 
 def run_checks(ctx: CheckContext) -> list[CheckResult]:
     """Every check, in order; later checks are skipped when what they need failed."""
+    from kiosk.check_console import check_console, check_restarts
 
     results = [check_configuration(ctx)]
     if results[0].status == "fail":
         names = ("secret files", "helpdesk certificates", "state directories", "clock", "token",
                  "Graph permissions", "passkey policy", "HID devices", "MDS blob", "audit trail",
-                 "printing")
+                 "printing", "restarts")
         return results + [
             CheckResult(n, "skip", "not checked: the configuration is not valid.") for n in names
-        ]
+        ] + [check_console(ctx)]
     secret = check_secret_files(ctx)
     results += [secret, check_helpdesk(ctx), check_directories(ctx), check_clock(ctx)]
     if secret.status == "fail":
@@ -355,6 +358,7 @@ def run_checks(ctx: CheckContext) -> list[CheckResult]:
     from kiosk.check_fleet import check_fleet
 
     results += [
-        check_hid(ctx), check_mds(ctx), check_audit(ctx), check_printing(ctx), *check_fleet(ctx)
+        check_hid(ctx), check_mds(ctx), check_audit(ctx), check_printing(ctx), *check_fleet(ctx),
+        check_restarts(ctx),
     ]
-    return results
+    return [*results, check_console(ctx)]

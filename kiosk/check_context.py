@@ -42,6 +42,8 @@ class CheckContext:
     """Whose access to the keys is checked when kiosk check runs as root."""
     identity: tuple[str, int, frozenset[int]] | None = None
     """(name, uid, groups) to check key access for, instead of the kiosk user or the caller."""
+    system_root: Path = Path("/")
+    """Where /etc and /proc of the kiosk are (the console lockdown check reads them)."""
     settings: Settings | None = None
     credential: Credential | None = None
 

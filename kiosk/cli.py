@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from kiosk import __version__
 from kiosk.errors import KioskError
+from kiosk.process import harden_process
 
 # Each name is a module in kiosk.commands exposing register(subparsers).
 COMMANDS: tuple[str, ...] = (
@@ -41,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Every command may hold the app's key, a token or a PIN: no core file, no ptrace.
+    harden_process()
     parser = build_parser()
     args = parser.parse_args(argv)
     # What the kiosk writes is private to its user, also when an admin runs a command from a

@@ -26,6 +26,7 @@ from kiosk.enroll.events import Event, PinHandover, Prompt
 from kiosk.errors import KioskError
 from kiosk.keys.types import HidBackend
 from kiosk.operators.idle import IdleLock
+from kiosk.process import ADMIN_EXIT
 from kiosk.tui import messages
 from kiosk.tui.engine_view import EngineView
 from kiosk.tui.glyphs import CONSOLE_SAFE, ConsoleScrollBarRender, Glyphs, choose
@@ -306,7 +307,8 @@ class KioskApp(EngineView):
         self.engine.skip()
 
     def exit_kiosk(self, admin: str | None = None) -> None:
-        """Only the admin screen calls this, once the admin confirmed; audited."""
+        """Only the admin screen calls this, once the admin confirmed; audited. The one end
+        after which systemd leaves the kiosk stopped."""
         self.gate.exited(admin)
         self.stop_engine()
-        self.exit(0)
+        self.exit(ADMIN_EXIT, return_code=ADMIN_EXIT)

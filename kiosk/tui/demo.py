@@ -18,6 +18,7 @@ from kiosk.config import Settings
 from kiosk.enroll.api import EngineControl
 from kiosk.enroll.events import Prompt
 from kiosk.keys.virtual.profiles import PROFILES
+from kiosk.process import ADMIN_EXIT, exit_code
 from kiosk.tui.app import KioskApp
 from kiosk.tui.glyphs import glyphs_of
 
@@ -192,9 +193,17 @@ class DemoKioskApp(KioskApp):
             env.pull()
 
 
+def demo_exit_code(return_code: int | None) -> int:
+    """The demo's admin exit ends it normally (no service restarts it); a crash is not 0."""
+    code = exit_code(return_code)
+    return 0 if code == ADMIN_EXIT else code
+
+
 def run_demo(env: DemoKeys, **kw: Any) -> int:
     """Run the interactive demo on a started ``env`` (a kiosk.demo DemoEnvironment)."""
-    return DemoKioskApp(env.settings, env=env, **kw).run() or 0
+    app = DemoKioskApp(env.settings, env=env, **kw)
+    app.run()
+    return demo_exit_code(app.return_code)
 
 
 def run_demo_lazily(make_env: Callable[[], DemoKeys], settings: Settings, **kw: Any) -> int:
@@ -203,7 +212,8 @@ def run_demo_lazily(make_env: Callable[[], DemoKeys], settings: Settings, **kw: 
     demo's people, so the sign-in screen is ready at once)."""
     app = DemoKioskApp(settings, make_env=make_env, **kw)
     try:
-        return app.run() or 0
+        app.run()
+        return demo_exit_code(app.return_code)
     finally:
         if app.env is not None:
             app.env.close()

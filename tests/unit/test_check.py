@@ -57,6 +57,7 @@ class Box:
             "dev": self.root / "dev",
             "mds_root": self.mds_root,
             "identity": ("fido-kiosk", KIOSK_UID, frozenset({KIOSK_GID})),
+            "system_root": self.root / "os",
         }
         base.update(kw)
         return CheckContext(**base)  # type: ignore[arg-type]
@@ -86,6 +87,19 @@ def _hidraw(root: Path, name: str, descriptor: bytes, mode: int) -> Path:
     return node
 
 
+def _locked_console(root: Path) -> None:
+    """An installed kiosk as docs/install.md leaves it: the console locked down."""
+    units = root / "etc/systemd/system"
+    units.mkdir(parents=True)
+    (units / "fido-kiosk.service").write_text("[Service]\n")
+    (units / "ctrl-alt-del.target").symlink_to("/dev/null")
+    (root / "proc/sys/kernel").mkdir(parents=True)
+    (root / "proc/sys/kernel/sysrq").write_text("0\n")
+    (root / "etc/systemd/logind.conf.d").mkdir(parents=True)
+    (root / "etc/systemd/logind.conf").write_text("[Login]\nNAutoVTs=6\n")
+    (root / "etc/systemd/logind.conf.d/90-fido-kiosk.conf").write_text("[Login]\nNAutoVTs=0\n")
+
+
 @pytest.fixture
 def box(fake_tenant: FakeTenant, helpdesk: tuple[Path, Path], tmp_path: Path) -> Box:
     return make_box(fake_tenant, helpdesk, tmp_path)
@@ -111,6 +125,7 @@ def make_box(fake_tenant: FakeTenant, helpdesk: tuple[Path, Path], tmp_path: Pat
     else:
         fido.chmod(0o666)  # without root the group cannot be given away; open to all instead
     _hidraw(tmp_path, "hidraw1", KEYBOARD_DESCRIPTOR, 0o600)  # a keyboard: none of our business
+    _locked_console(tmp_path / "os")
     b = Box(tmp_path, fake_tenant, tmp_path / "kiosk.toml", signer.root_der, {})
     b.write(
         kiosk={"operators": [{"name": "Olga", "role": "admin", "pin_hash": PIN_HASH}]},
@@ -131,7 +146,7 @@ def test_a_ready_kiosk_passes_every_check(box: Box) -> None:
     assert set(results) == {
         "configuration", "secret files", "helpdesk certificates", "state directories", "clock",
         "token", "Graph permissions", "passkey policy", "HID devices", "MDS blob", "audit trail",
-        "printing",
+        "printing", "restarts", "console lockdown",
     }
     assert results["printing"].detail == "no label or mailer queue is configured."
     bad = {n: r for n, r in results.items() if r.status not in ("ok",)}
@@ -345,3 +360,32 @@ def test_a_kiosk_nobody_can_sign_in_to_is_caught(box: Box) -> None:
     config = box.results()["configuration"]
     assert config.status == "fail" and "kiosk.operators" in config.detail
     assert "kiosk operator add" in config.fix
+
+
+def test_a_console_that_is_not_locked_down_fails_with_each_fix(box: Box) -> None:
+    root = box.root / "os"
+    (root / "etc/systemd/system/ctrl-alt-del.target").unlink()
+    (root / "proc/sys/kernel/sysrq").write_text("438\n")
+    (root / "etc/systemd/logind.conf.d/90-fido-kiosk.conf").unlink()
+    console = box.results()["console lockdown"]
+    assert console.status == "fail"
+    assert "Ctrl+Alt+Del" in console.detail and "kernel.sysrq = 438" in console.detail
+    assert "NAutoVTs" in console.detail
+    assert "systemctl mask ctrl-alt-del.target" in console.fix and "sysrq = 0" in console.fix
+
+
+def test_the_console_is_not_checked_where_no_kiosk_is_installed(box: Box) -> None:
+    (box.root / "os/etc/systemd/system/fido-kiosk.service").unlink()
+    assert box.results()["console lockdown"].status == "skip"
+
+
+def test_a_crash_loop_is_named(box: Box) -> None:
+    from kiosk.process import RUNS_FILE, RunLog
+
+    runs = RunLog(box.root / "var" / RUNS_FILE)
+    for _ in range(3):
+        runs.started()
+        runs.ended(1)
+    restarts = box.results()["restarts"]
+    assert restarts.status == "fail" and "crash loop: 3 runs" in restarts.detail
+    assert "journalctl -u fido-kiosk" in restarts.fix
