@@ -6,9 +6,11 @@ newline; the first record's ``prev`` is 64 zeros. Editing, removing or reorderin
 breaks the chain at that point, and :func:`verify` names the line and the seq.
 
 What a record may hold is an allow-list of field names (:data:`FIELDS`, and per nested object);
-free text is scanned for anything that looks like a PIN, secret or token, and values must be
-plain JSON (so a :class:`kiosk.enroll.pins.Pin` can never be written by accident). A refused
-record raises :class:`AuditFieldError`; nothing is written.
+free text that looks like a PIN, secret or token is replaced by its SHA-256 and the record
+flags it (``flagged``: a key serial ``PIN: 11111111`` cannot keep its enrollment out of the
+trail), and values must be plain JSON (so a :class:`kiosk.enroll.pins.Pin` can never be written
+by accident). A record with a field off the allow-list or a non-JSON value raises
+:class:`AuditFieldError`; nothing is written.
 
 Durability: each append is one ``write`` of the whole line, then ``fsync`` (and the directory is
 fsynced when the file is created). Appends are serialised by a thread lock and an ``flock``, so
@@ -49,6 +51,7 @@ from kiosk.audit_chain import (
     line_hash,
     looks_secret,
     parse_line,
+    redact,
     verify_lines,
 )
 from kiosk.durable import fsync_dir
@@ -237,6 +240,9 @@ class AuditTrail:
         for reserved in RESERVED:
             if reserved in body:
                 raise AuditFieldError(f"{reserved} is set by the audit trail itself.")
+        body, flagged = redact(body)
+        if flagged:
+            body["flagged"] = flagged
         check_record(body)
         written: list[tuple[dict[str, Any], bytes, str]] = []
         with self._lock:

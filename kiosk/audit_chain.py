@@ -14,6 +14,7 @@ from typing import Any
 
 from kiosk.errors import KioskError
 from kiosk.model.audit import AuditReport
+from kiosk.text import digest
 
 GENESIS = "0" * 64
 """The ``prev`` of the first record."""
@@ -23,7 +24,7 @@ FIELDS: frozenset[str] = frozenset(
         "seq", "time", "prev", "event", "operator", "upn", "user_id", "entry_id", "key",
         "credential", "outcome", "reason", "next_step", "graph_request_ids", "timings_ms",
         "display_name", "step", "source", "count", "counts", "detail", "pin_policy", "escrow",
-        "torn", "kiosk_version", "host", "graph_calls", "print",
+        "torn", "kiosk_version", "host", "graph_calls", "print", "flagged",
     }
 )
 """Top-level field names a record may carry."""
@@ -123,6 +124,33 @@ def _check_object(
                 _check_scalar(f"{where}[{i}]", item, scan)
         else:
             _check_scalar(where, sub_value, scan)
+
+
+def _redact(where: str, value: Any, flagged: list[str]) -> Any:
+    if isinstance(value, str):
+        if looks_secret(value):
+            flagged.append(where)
+            return digest(value)
+        return value
+    if isinstance(value, list | tuple):
+        return [_redact(f"{where}[{i}]", item, flagged) for i, item in enumerate(value)]
+    if isinstance(value, Mapping):
+        return {k: _redact(f"{where}.{k}", v, flagged) for k, v in value.items()}
+    return value
+
+
+def redact(record: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``record`` with every string that looks like a PIN, secret or token replaced by its
+    SHA-256 (``sha256:...``), and the paths of the fields replaced.
+
+    A record is written after its side effect (a credential registered in Graph): a key serial
+    or a display name that happens to read ``PIN: 11111111`` must not refuse it. The record is
+    written with that field replaced and flagged (``flagged`` names it); the hash still lets
+    an investigator match the original string.
+    """
+    flagged: list[str] = []
+    out = {name: _redact(name, value, flagged) for name, value in record.items()}
+    return out, flagged
 
 
 def check_record(record: Mapping[str, Any], *, scan: bool = True) -> None:

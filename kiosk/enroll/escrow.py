@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from kiosk.durable import atomic_write
 from kiosk.enroll.pins import Pin
 from kiosk.errors import KioskError
+from kiosk.text import clean, has_controls
 
 SUFFIX = ".p7m"
 
@@ -120,11 +121,15 @@ def fingerprint(cert: x509.Certificate) -> str:
 
 
 def sealed_text(pin: Pin | str, upn: str, serial: str | None, sealed_at: datetime) -> bytes:
+    """The lines the helpdesk reads. No field holds a control character, so none can add a
+    line (a serial ``X\nPIN: 11111111`` must not put a forged PIN above the real one)."""
     value = pin.reveal() if isinstance(pin, Pin) else pin
+    if has_controls(value):
+        raise EscrowError("the PIN holds a control character; it was not sealed.")
     return (
         "fido-kiosk sealed PIN\n"
-        f"UPN: {upn}\n"
-        f"Key serial: {serial or 'none'}\n"
+        f"UPN: {clean(upn)}\n"
+        f"Key serial: {clean(serial) or 'none'}\n"
         f"PIN: {value}\n"
         f"Sealed at: {sealed_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}\n"
     ).encode()

@@ -1,4 +1,6 @@
 """Graph's wire format, without I/O: URLs, parsing answers into models, finding our method.
+Every string Graph gives (names, UPNs, mail) loses control and bidi characters here
+(:func:`kiosk.text.clean`): a guest's display name is chosen by another tenant.
 
 :mod:`kiosk.entra.graph` does the calls; everything here is a pure function, tested on its own.
 """
@@ -17,6 +19,7 @@ from kiosk.entra.errors import GraphResponseError
 from kiosk.entra.models import MAX_POSTAL, POSTAL_FIELDS, Fido2Method, Group, User
 from kiosk.model.codec import id_matches
 from kiosk.model.keys import CreatedCredential
+from kiosk.text import clean
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +78,11 @@ def parse_method(data: Mapping[str, Any], what: str) -> Fido2Method:
     aaguid = data.get("aaGuid")
     return Fido2Method(
         id=mid,
-        display_name=str(data.get("displayName") or ""),
+        display_name=clean(data.get("displayName")),
         # Graph's examples spell it both ways (the v1.0 create answer: creationDateTime).
         created=parse_datetime(data.get("createdDateTime") or data.get("creationDateTime")),
         aaguid=str(aaguid).lower() if isinstance(aaguid, str) and aaguid else None,
-        model=data.get("model") if isinstance(data.get("model"), str) else None,
+        model=clean(data.get("model")) if isinstance(data.get("model"), str) else None,
         attestation_level=(
             data["attestationLevel"] if isinstance(data.get("attestationLevel"), str) else None
         ),
@@ -95,11 +98,11 @@ def parse_user(data: Mapping[str, Any], what: str) -> User:
     mail = data.get("mail")
     return User(
         id=uid,
-        user_principal_name=upn,
-        display_name=str(data.get("displayName") or ""),
-        mail=mail if isinstance(mail, str) else None,
+        user_principal_name=clean(upn),
+        display_name=clean(data.get("displayName")),
+        mail=clean(mail) if isinstance(mail, str) else None,
         postal={
-            k: v[:MAX_POSTAL] for k in POSTAL_FIELDS
+            k: clean(v, MAX_POSTAL) for k in POSTAL_FIELDS
             if isinstance(v := data.get(k), str) and v.strip()
         },
     )
@@ -141,7 +144,7 @@ def parse_group(data: Mapping[str, Any], what: str) -> Group:
     gid = data.get("id")
     if not isinstance(gid, str) or not gid:
         raise GraphResponseError(f"{what}: Graph returned a group without an id.")
-    return Group(id=gid, display_name=str(data.get("displayName") or ""))
+    return Group(id=gid, display_name=clean(data.get("displayName")))
 
 
 def challenge_expiry(

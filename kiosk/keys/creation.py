@@ -35,6 +35,7 @@ from fido2.webauthn import (
 
 from kiosk.keys.errors import OptionsError
 from kiosk.model.codec import b64_lenient, credential_id_readings
+from kiosk.text import clean
 
 logger = logging.getLogger(__name__)
 
@@ -77,15 +78,17 @@ def _enum_value(enum_cls: Any, value: object) -> Any:
 def rp_entity(public_key: Mapping[str, Any]) -> PublicKeyCredentialRpEntity:
     rp = _mapping(public_key.get("rp"))
     rp_id = rp.get("id") if isinstance(rp.get("id"), str) and rp.get("id") else DEFAULT_RP_ID
-    name = rp.get("name") if isinstance(rp.get("name"), str) and rp.get("name") else rp_id
-    return PublicKeyCredentialRpEntity(name=str(name), id=str(rp_id))
+    name = clean(rp.get("name")) if isinstance(rp.get("name"), str) else ""
+    return PublicKeyCredentialRpEntity(name=name or str(rp_id), id=str(rp_id))
 
 
 def user_entity(public_key: Mapping[str, Any]) -> PublicKeyCredentialUserEntity:
     user = _mapping(public_key.get("user"))
     user_id = _bytes(user.get("id"), "user id")
-    name = user.get("name") if isinstance(user.get("name"), str) else None
-    display = user.get("displayName") if isinstance(user.get("displayName"), str) else None
+    # Names go to the key as CBOR text: a guest's name (chosen by another tenant) may hold
+    # control characters or a lone surrogate, which no key should get.
+    name = clean(user.get("name")) if isinstance(user.get("name"), str) else None
+    display = clean(user.get("displayName")) if isinstance(user.get("displayName"), str) else None
     return PublicKeyCredentialUserEntity(name=name or display, id=user_id, display_name=display)
 
 

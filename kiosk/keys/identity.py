@@ -6,6 +6,9 @@ and, for YubiKeys, yubikit's ManagementSession (serial and firmware through the 
 vendor command). The model name comes from the admin's MDS3 blob, else the built-in table
 (``models.json``), else "FIDO2 key" and the start of its AAGUID. A key that answers oddly
 still gets a KeyInfo, or a :class:`KioskError` saying what is wrong; never a crash.
+Strings the key chooses (the HID serial) are checked here
+(:func:`kiosk.model.text.key_string`): printable and short, else recorded by their SHA-256; the
+model name loses control characters and is bounded.
 """
 
 from __future__ import annotations
@@ -27,12 +30,15 @@ from fido2.hid import CAPABILITY, CtapHidDevice
 from kiosk.keys.errors import KeyProblem, NotSupportedError, Op, is_pulled, key_error, translated
 from kiosk.keys.mds import MdsCatalog
 from kiosk.model.keys import KeyInfo
+from kiosk.text import clean, escaped, key_string
 
 logger = logging.getLogger(__name__)
 
 YUBICO_VID = 0x1050
 UNKNOWN_MODEL = "FIDO2 key"
 """A key no table names (followed by the start of its AAGUID when it has one)."""
+MODEL_MAX = 80
+"""Longest model name shown (the MDS blob's description is free text)."""
 NO_AAGUID = str(uuid.UUID(int=0))
 
 
@@ -125,7 +131,7 @@ def describe(
     return KeyInfo(
         path=path,
         aaguid=aaguid,
-        model=model_name(aaguid, mds),
+        model=clean(model_name(aaguid, mds), MODEL_MAX) or UNKNOWN_MODEL,
         firmware=firmware,
         serial=serial,
         versions=versions,
@@ -141,6 +147,18 @@ def describe(
 def describe_raw(data: Mapping[Any, Any], *, path: str = "", vid: int = 0) -> KeyInfo:
     """getInfo's raw CBOR map straight to a KeyInfo (what the fuzz tests drive)."""
     return describe(parse_info(data), path=path, vid=vid)
+
+
+def key_serial(raw: object, path: str) -> str | None:
+    """The serial string a key's HID descriptor gives, checked: printable and short, else
+    recorded by its SHA-256 (the journal shows it escaped)."""
+    serial = key_string(raw)
+    if serial is not None and serial != str(raw).strip():
+        logger.warning(
+            "Key %s gives a serial that is not plain text (%s); it is recorded as %s.",
+            path, escaped(str(raw)), serial,
+        )
+    return serial
 
 
 def yubikey_details(device: CtapHidDevice) -> tuple[str | None, str | None]:
@@ -226,7 +244,7 @@ def identify(
     if descriptor.vid == YUBICO_VID:
         serial, firmware = yubikey_details(device)
     if serial is None and descriptor.serial_number:
-        serial = descriptor.serial_number.strip() or None
+        serial = key_serial(descriptor.serial_number, path)
     raw_fw = _int_or(info.firmware_version, 0) or 0
     if raw_fw:
         firmware = format_firmware(raw_fw, descriptor.vid)

@@ -212,9 +212,9 @@ class KioskApp(EngineView):
 
     def on_task_done(self, message: TaskDone) -> None:
         if message.ok:
-            self.notify(message.text, title=message.title)
+            self.notify(message.text, title=message.title, markup=False)
         else:
-            self.notify(message.text, title=message.title, severity="error")
+            self.notify(message.text, title=message.title, severity="error", markup=False)
 
     # -- operator, lock, idle ---------------------------------------------------------------
 

@@ -191,22 +191,45 @@ def test_a_tail_missing_only_its_newline_is_completed(tmp_path: Path) -> None:
     "fields",
     [
         {"pin": "48261937"},
-        {"reason": "set PIN: 48261937"},
-        {"detail": "Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345"},
-        {"detail": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhYmMifQ.sig"},
         {"client_secret": "x"},
         {"key": {"serial": "1", "pin": "1234"}},
         {"timings_ms": {"pin": 48261937}},
         {"upn": object()},
     ],
 )
-def test_secrets_and_unknown_fields_are_refused(tmp_path: Path, fields: dict[str, object]) -> None:
+def test_unknown_fields_and_values_are_refused(tmp_path: Path, fields: dict[str, object]) -> None:
     path = tmp_path / "audit.jsonl"
     with AuditTrail(path) as trail:
         with pytest.raises(AuditFieldError):
             trail.write("enrolled", fields)
         trail.append("enrolled", reason="The key refused the PIN: too short")
     assert len(path.read_bytes().splitlines()) == 1  # the refused record left no trace
+
+
+@pytest.mark.parametrize(
+    ("fields", "secret", "where"),
+    [
+        ({"reason": "set PIN: 48261937"}, "48261937", "reason"),
+        ({"detail": "Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345"},
+         "abcdefghijklmnopqrstuvwxyz012345", "detail"),
+        ({"detail": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhYmMifQ.sig"}, "eyJhbGciOiJSUzI1NiJ9",
+         "detail"),
+        ({"key": {"serial": "PIN: 11111111", "model": "YubiKey"}}, "11111111", "key.serial"),
+        ({"display_name": "Eve", "source": ["a", "pin=99887766"]}, "99887766", "source[1]"),
+    ],
+)
+def test_secret_looking_text_is_written_hashed_and_flagged(
+    tmp_path: Path, fields: dict[str, object], secret: str, where: str
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    with AuditTrail(path) as trail:
+        record = trail.write("enrolled", fields)
+    text = path.read_text()
+    assert secret not in text
+    assert record["flagged"] == [where]
+    written = json.loads(text.splitlines()[0])
+    assert written["flagged"] == [where] and "sha256:" in text
+    assert verify(path).ok
 
 
 def test_a_pin_object_cannot_be_written(tmp_path: Path) -> None:

@@ -125,4 +125,17 @@ FULL_KEY = replace(
     preset_credentials=3,
 )
 
+HOSTILE_STRINGS = replace(
+    YUBIKEY_5,
+    name="hostile",
+    vid=0x1EA8,
+    serial=None,
+    yubikey_management=False,
+    description="A key whose USB strings are hostile: markup, escape sequences, a 'PIN:' serial",
+    product_name="\x1b]0;owned\x07[/bold]Evil\u202eyek",
+    hid_serial="PIN: 11111111",
+)
+"""A USB device presenting as a FIDO key with strings chosen to hurt: not in :data:`PROFILES`
+(the demo's menu); tests pick it, or ``replace(HOSTILE_STRINGS, hid_serial=...)``."""
+
 PROFILES: dict[str, KeyProfile] = {p.name: p for p in (YUBIKEY_5, CTAP20_KEY, USED_KEY, FULL_KEY)}

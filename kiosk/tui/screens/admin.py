@@ -22,6 +22,7 @@ from kiosk.config import SECTIONS, Settings
 from kiosk.enroll.api import EngineControl
 from kiosk.model.queue import ImportReport
 from kiosk.operators.sign_in import SignInGate
+from kiosk.text import clean
 from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
 from kiosk.tui.screens.error import ConfirmScreen
@@ -30,6 +31,8 @@ from kiosk.tui.words import plural
 
 SECRET_WORDS = ("secret", "hash", "passphrase", "password", "token")
 MASK = "•••••• (set)"
+SAY_MAX = 2000
+"""Longest line the admin screen shows of a task's output."""
 LONG_WORDS = ("credential",)
 """Not secret, but too long to read on a kiosk screen: shown as set or not."""
 
@@ -182,7 +185,8 @@ class AdminScreen(Screen[None]):
     def say(self, *lines: str) -> None:
         log = self.query_one(Log)
         for line in lines:
-            log.write_line(glyphs_of(self).text(line))
+            # Lines can quote a file or the trail: plain text without control characters.
+            log.write_line(glyphs_of(self).text(clean(line, SAY_MAX)))
 
     def watch_asking(self, what: str) -> None:
         arg = self.query_one("#arg", Input)

@@ -11,6 +11,7 @@ from textual.widgets import Footer, Static
 
 from kiosk.enroll.events import Prompt
 from kiosk.model.steps import Step
+from kiosk.text import clean
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 from kiosk.tui.state import FINAL, BatchState
 from kiosk.tui.widgets.counts import CountsBar
@@ -138,7 +139,9 @@ class EnrollScreen(Screen[None]):
             idle = state.prompt is Prompt.IDLE and state.step in FINAL
             lead = "Finished: " if idle else "Enrolling: "
             # One line (enroll.tcss): a long UPN is cut at its end, never pushed out of sight.
-            user.update(Text.assemble((lead, ""), (name, "bold"), f"  <{state.upn}>"))
+            user.update(
+                Text.assemble((lead, ""), (clean(name), "bold"), f"  <{clean(state.upn)}>")
+            )
         self.query_one(StepsList).show(
             state.step, state.passed, state.step_detail, state.halted
         )

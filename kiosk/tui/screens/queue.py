@@ -114,10 +114,10 @@ class QueueScreen(Screen[None]):
 
     def on_queue_view_chosen(self, event: QueueView.Chosen) -> None:
         if event.row.status != "pending":
-            self.notify(f"{event.row.upn} is {event.row.status}, not pending.")
+            self.notify(f"{event.row.upn} is {event.row.status}, not pending.", markup=False)
             return
         self.engine.select(event.row.entry_id)
-        self.notify(f"{event.row.upn} is next: insert a key.")
+        self.notify(f"{event.row.upn} is next: insert a key.", markup=False)
         self.dismiss(None)
 
     def show_state(self, *_: Any) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.widgets import Static
 
 from kiosk.model.keys import KeyInfo
+from kiosk.text import clean
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 
 
@@ -30,20 +32,25 @@ NO_KEY = "No key in the port."
 
 
 def key_table(info: KeyInfo | None, applied: str = "", glyphs: Glyphs = UNICODE) -> Table:
+    """The key's facts; every cell is plain ``Text`` (a serial is whatever the key says)."""
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     if info is None:
-        table.add_row(NO_KEY, "")
+        table.add_row(Text(NO_KEY), Text(""))
         return table
-    table.add_row("Model", info.model)
-    table.add_row("Serial", info.serial_or_none)
-    table.add_row("AAGUID", info.aaguid)
-    table.add_row("Firmware", info.firmware or "unknown")
-    table.add_row("PIN", describe_pin(info))
-    table.add_row("PIN policy", describe_policy(info, applied, glyphs))
+    rows = [
+        ("Model", info.model),
+        ("Serial", info.serial_or_none),
+        ("AAGUID", info.aaguid),
+        ("Firmware", info.firmware or "unknown"),
+        ("PIN", describe_pin(info)),
+        ("PIN policy", describe_policy(info, applied, glyphs)),
+    ]
     if info.has_credentials is not None:
-        table.add_row("Credentials", "some on the key" if info.has_credentials else "none")
+        rows.append(("Credentials", "some on the key" if info.has_credentials else "none"))
+    for label, value in rows:
+        table.add_row(Text(label), Text(clean(value)))
     return table
 
 

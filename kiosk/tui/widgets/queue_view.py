@@ -14,6 +14,7 @@ from textual.widget import Widget
 
 from kiosk.enroll.api import EngineControl
 from kiosk.model.queue import QueueRow, SortKey, Status
+from kiosk.text import clean
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 from kiosk.tui.widgets.counts import status_symbol
 
@@ -23,6 +24,7 @@ SCAN_CHUNK = 1000
 def _cell(value: str, width: int, more: str = "…") -> str:
     if width <= 0:
         return ""
+    value = clean(value)  # a row from an older store may predate the check at ingestion
     if len(value) > width:
         # The cut is marked with the set's ellipsis; "..." takes three cells, not one.
         return (value[: max(0, width - len(more))] + more)[:width]
