@@ -33,7 +33,7 @@ NESTED: Mapping[str, frozenset[str]] = {
     "key": frozenset({"serial", "aaguid", "model", "firmware"}),
     "credential": frozenset({"method_id", "credential_id_sha256", "attestation_format"}),
     "pin_policy": frozenset({"min_pin_length", "force_pin_change", "applied", "supported"}),
-    "escrow": frozenset({"mode", "file", "recipients_sha256"}),
+    "escrow": frozenset({"mode", "file", "sha256", "recipients_sha256"}),
     "torn": frozenset({"bytes", "sha256", "kept_in"}),
     "print": frozenset({"kind", "queue", "job_id", "job_name", "state", "reference", "sent"}),
 }

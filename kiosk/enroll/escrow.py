@@ -1,4 +1,8 @@
-"""Sealed PIN escrow: each PIN encrypted as CMS (S/MIME) EnvelopedData to the helpdesk.
+"""Sealed PIN escrow: each PIN encrypted as CMS AuthEnvelopedData to the helpdesk.
+
+AES-256-GCM content encryption under RSAES-OAEP (SHA-256) key transport
+(:mod:`kiosk.enroll.cms`): a file changed by one bit no longer opens, and the audit record of
+the enrollment names the sealed file and its SHA-256.
 
 The kiosk holds only the helpdesk's certificates, never a private key, so it cannot read a sealed
 PIN back. The helpdesk opens one with::
@@ -20,12 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.ciphers import algorithms
-from cryptography.hazmat.primitives.serialization import pkcs7
 
 from kiosk.durable import atomic_write
+from kiosk.enroll.cms import auth_enveloped
 from kiosk.enroll.pins import Pin
 from kiosk.errors import KioskError
 from kiosk.text import clean, has_controls
@@ -143,17 +146,13 @@ def seal(
     *,
     now: datetime | None = None,
 ) -> bytes:
-    """CMS EnvelopedData (DER, AES-256-CBC) of the PIN text, openable by any recipient."""
+    """CMS AuthEnvelopedData (DER, AES-256-GCM, RSA-OAEP) of the PIN text, openable by any
+    recipient."""
     if not recipients:
         raise RecipientError("no helpdesk certificate to seal the PIN to.")
-    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(
-        sealed_text(pin, upn, serial, now or datetime.now(UTC))
-    )
-    builder = builder.set_content_encryption_algorithm(algorithms.AES256)
-    for cert in recipients:
-        builder = builder.add_recipient(cert)
+    text = sealed_text(pin, upn, serial, now or datetime.now(UTC))
     try:
-        return builder.encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+        return auth_enveloped(text, recipients)
     except (ValueError, TypeError) as exc:
         raise EscrowError(f"the PIN could not be sealed ({exc.__class__.__name__}).") from None
 
@@ -215,3 +214,14 @@ class EscrowStore:
 
 def blob_sha256(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()
+
+
+def escrow_fields(path: str | None) -> dict[str, str] | None:
+    """What the audit record keeps of a sealed PIN file: its name and SHA-256 (None: none)."""
+    if not path:
+        return None
+    try:
+        digest = blob_sha256(Path(path).read_bytes())
+    except OSError as exc:
+        return {"file": Path(path).name, "sha256": f"unreadable ({exc.strerror})"}
+    return {"file": Path(path).name, "sha256": digest}

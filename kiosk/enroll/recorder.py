@@ -23,6 +23,7 @@ from typing import Protocol
 
 from kiosk.audit import AuditTrail, credential_id_sha256
 from kiosk.audit_chain import AuditFieldError
+from kiosk.enroll.escrow import escrow_fields
 from kiosk.errors import KioskError
 from kiosk.model.audit import AuditReport
 from kiosk.model.keys import CreatedCredential, KeyInfo
@@ -233,7 +234,8 @@ class Recorder:
             log.info("Enrollment %d was already in the audit trail", ok.enrollment_id)
         else:
             operator = row.operator if row is not None else None
-            self._audit_enrolled(subject, ok, operator or self.operator)
+            escrow = escrow_fields(row.escrow_file if row is not None else None)
+            self._audit_enrolled(subject, ok, operator or self.operator, escrow)
         self.store.journal.complete(ok.enrollment_id)
 
     def _audited_before(self, credential_id: bytes) -> bool:
@@ -246,7 +248,10 @@ class Recorder:
             for r in self.audit.recent()
         )
 
-    def _audit_enrolled(self, subject: Subject, ok: Success, operator: str | None) -> None:
+    def _audit_enrolled(
+        self, subject: Subject, ok: Success, operator: str | None,
+        escrow: dict[str, str] | None = None,
+    ) -> None:
         self.audit.append(
             ENROLLED,
             reason="finished after a restart" if ok.recovered else "",
@@ -263,6 +268,7 @@ class Recorder:
             detail=f"PIN policy: {ok.pin_policy}",
             timings_ms=ok.timings,
             graph_calls=ok.graph_calls,
+            escrow=escrow,
         )
 
     def attempt_failed(

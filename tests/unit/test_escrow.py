@@ -81,6 +81,38 @@ def test_a_stranger_key_cannot_open_it(
     assert "58294713" not in out.stdout
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
+def test_a_flipped_bit_never_opens_to_changed_text(
+    tmp_path: Path, helpdesks: tuple[Path, list[tuple[Path, Path]]]
+) -> None:
+    """AuthEnvelopedData with AES-GCM: a bit flipped in the encrypted PIN, its tag or its key
+    fails to decrypt; a flip elsewhere (a label openssl does not need) still gives the exact
+    sealed text, never an altered one. Before: AES-CBC without a MAC, a flip gave garbage
+    text ("Sealed at: 2126")."""
+    _, pairs = helpdesks
+    cert, key = pairs[0]
+    blob = seal(Pin("58294713"), "alice@contoso.com", "12345678", load_recipients([cert]))
+    original = _openssl_decrypt(EscrowStore(tmp_path).write(1, "1", blob), cert, key).stdout
+    assert "PIN: 58294713" in original
+    sealed_part = range(len(blob) - 18 - len(original), len(blob))  # text, then the GCM tag
+    refused = set()
+    for i in sorted(set(sealed_part) | set(range(0, len(blob), 5))):
+        flipped = bytearray(blob)
+        flipped[i] ^= 0x01
+        path = tmp_path / "flipped.p7m"
+        path.write_bytes(bytes(flipped))
+        out = subprocess.run(
+            ["openssl", "cms", "-decrypt", "-inform", "DER", "-in", str(path),
+             "-recip", str(cert), "-inkey", str(key)],
+            capture_output=True, timeout=60, check=False,
+        )
+        if out.returncode == 0:
+            assert out.stdout == original.encode(), f"byte {i}: a flip changed the sealed text"
+        else:
+            refused.add(i)
+    assert set(sealed_part) <= refused  # every bit of the encrypted text and of its tag
+
+
 def test_escrow_files_are_private_atomic_and_name_no_upn_or_pin(
     tmp_path: Path, helpdesks: tuple[Path, list[tuple[Path, Path]]]
 ) -> None:
