@@ -14,7 +14,7 @@ from typing import Any
 
 from kiosk.errors import KioskError
 from kiosk.model.audit import AuditReport
-from kiosk.text import digest
+from kiosk.model.text import digest
 
 GENESIS = "0" * 64
 """The ``prev`` of the first record."""

@@ -31,7 +31,7 @@ from kiosk.durable import atomic_write
 from kiosk.enroll.cms import auth_enveloped
 from kiosk.enroll.pins import Pin
 from kiosk.errors import KioskError
-from kiosk.text import clean, has_controls
+from kiosk.model.text import clean, has_controls
 
 SUFFIX = ".p7m"
 

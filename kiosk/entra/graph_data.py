@@ -1,6 +1,6 @@
 """Graph's wire format, without I/O: URLs, parsing answers into models, finding our method.
 Every string Graph gives (names, UPNs, mail) loses control and bidi characters here
-(:func:`kiosk.text.clean`): a guest's display name is chosen by another tenant.
+(:func:`kiosk.model.text.clean`): a guest's display name is chosen by another tenant.
 
 :mod:`kiosk.entra.graph` does the calls; everything here is a pure function, tested on its own.
 """
@@ -19,7 +19,7 @@ from kiosk.entra.errors import GraphResponseError
 from kiosk.entra.models import MAX_POSTAL, POSTAL_FIELDS, Fido2Method, Group, User
 from kiosk.model.codec import id_matches
 from kiosk.model.keys import CreatedCredential
-from kiosk.text import clean
+from kiosk.model.text import clean
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from fido2.webauthn import (
 
 from kiosk.keys.errors import OptionsError
 from kiosk.model.codec import b64_lenient, credential_id_readings
-from kiosk.text import clean
+from kiosk.model.text import clean
 
 logger = logging.getLogger(__name__)
 

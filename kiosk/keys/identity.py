@@ -30,7 +30,7 @@ from fido2.hid import CAPABILITY, CtapHidDevice
 from kiosk.keys.errors import KeyProblem, NotSupportedError, Op, is_pulled, key_error, translated
 from kiosk.keys.mds import MdsCatalog
 from kiosk.model.keys import KeyInfo
-from kiosk.text import clean, escaped, key_string
+from kiosk.model.text import clean, escaped, key_string
 
 logger = logging.getLogger(__name__)
 

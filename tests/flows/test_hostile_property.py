@@ -22,8 +22,8 @@ from kiosk.enroll.escrow import sealed_text
 from kiosk.enroll.events import EnrollmentResult, KeyIdentified, Step
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.profiles import HOSTILE_STRINGS
+from kiosk.model.text import has_controls
 from kiosk.store.queue import NewUser
-from kiosk.text import has_controls
 from kiosk.tui.widgets.key_panel import key_table
 from kiosk.tui.widgets.queue_view import render_row
 from tests.fixtures.engine import EngineRig

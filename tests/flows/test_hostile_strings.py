@@ -18,8 +18,8 @@ import pytest
 from kiosk.enroll.events import PinHandover, Step
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.profiles import HOSTILE_STRINGS
+from kiosk.model.text import digest
 from kiosk.store.queue import NewUser
-from kiosk.text import digest
 from tests.fixtures.engine import EngineRig
 
 

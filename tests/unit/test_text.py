@@ -10,7 +10,7 @@ from rich.console import Console
 
 from kiosk.keys.identity import key_serial
 from kiosk.model.keys import KeyInfo
-from kiosk.text import clean, digest, escaped, has_controls, key_string
+from kiosk.model.text import clean, digest, escaped, has_controls, key_string
 from kiosk.tui.widgets.key_panel import key_table
 
 

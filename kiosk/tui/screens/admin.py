@@ -21,8 +21,7 @@ from textual.widgets.option_list import Option
 from kiosk.config import SECTIONS, Settings
 from kiosk.enroll.api import EngineControl
 from kiosk.model.queue import ImportReport
-from kiosk.operators.sign_in import SignInGate
-from kiosk.text import clean
+from kiosk.model.text import clean
 from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
 from kiosk.tui.screens.error import ConfirmScreen

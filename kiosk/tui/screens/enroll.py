@@ -11,7 +11,7 @@ from textual.widgets import Footer, Static
 
 from kiosk.enroll.events import Prompt
 from kiosk.model.steps import Step
-from kiosk.text import clean
+from kiosk.model.text import clean
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 from kiosk.tui.state import FINAL, BatchState
 from kiosk.tui.widgets.counts import CountsBar

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from kiosk.model.keys import KeyInfo
-from kiosk.text import clean
+from kiosk.model.text import clean
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 
 

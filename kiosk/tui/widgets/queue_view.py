@@ -14,7 +14,7 @@ from textual.widget import Widget
 
 from kiosk.enroll.api import EngineControl
 from kiosk.model.queue import QueueRow, SortKey, Status
-from kiosk.text import clean
+from kiosk.model.text import clean
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 from kiosk.tui.widgets.counts import status_symbol
 
