@@ -161,6 +161,9 @@ class EscrowSettings:
     directory: str = setting(
         "/var/lib/fido-kiosk/escrow", "Where sealed PINs (CMS files) are kept."
     )
+    show_seconds: int = setting(
+        60, "A PIN shown on screen clears itself after this many seconds.", _between(5, 3600)
+    )
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from kiosk.tui.glyphs import CONSOLE_SAFE, ConsoleScrollBarRender, Glyphs, choos
 from kiosk.tui.messages import TaskDone
 from kiosk.tui.screens.enroll import EnrollScreen
 from kiosk.tui.screens.error import ErrorScreen
+from kiosk.tui.screens.handover import clear_shown_pins
 from kiosk.tui.screens.signin import SignInScreen
 from kiosk.tui.sign_in_desk import SignInDesk
 from kiosk.tui.state import BatchState
@@ -240,6 +241,7 @@ class KioskApp(EngineView):
         return SignInScreen(self.gate, locked=locked, hid=lambda: self.hid)
 
     def check_idle_lock(self) -> None:
+        clear_shown_pins(self, self.clock())
         if self.operator is not None and self.idle.due():
             self.action_lock()
 
@@ -248,6 +250,7 @@ class KioskApp(EngineView):
             return
         from kiosk.tui.screens.admin import AdminScreen
 
+        clear_shown_pins(self)  # a PIN on screen is never left to whoever unlocks
         # Admin rights end with the lock: whoever unlocks must type the admin PIN again.
         while any(isinstance(screen, AdminScreen) for screen in self.screen_stack):
             self.pop_screen()

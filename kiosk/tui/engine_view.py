@@ -8,6 +8,7 @@ here (the engine, the settings, the state, who is signed in, the enrollment scre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import App
@@ -34,6 +35,7 @@ class EngineView(App[int]):
     operator: str | None
     enroll_screen: EnrollScreen
     _held_pins: list[PinHandover]
+    clock: Callable[[], float]
 
     @property
     def engine(self) -> EngineControl:
@@ -155,8 +157,12 @@ class EngineView(App[int]):
             event = self._held_pins.pop(0)
             paper = self.settings.paper
             mailer = paper.mailer_queue if self.settings.escrow.mode != "sealed" else ""
+            seconds = self.settings.escrow.show_seconds  # then it clears itself
             self.push_screen(
-                HandoverScreen(event.upn, event.pin, entry_id=event.entry_id, mailer_queue=mailer)
+                HandoverScreen(
+                    event.upn, event.pin, entry_id=event.entry_id, mailer_queue=mailer,
+                    shown_at=self.clock(), seconds=seconds,
+                )
             )
 
     def redraw(self) -> None:

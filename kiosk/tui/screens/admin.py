@@ -22,6 +22,7 @@ from kiosk.config import SECTIONS, Settings
 from kiosk.enroll.api import EngineControl
 from kiosk.model.queue import ImportReport
 from kiosk.model.text import clean
+from kiosk.operators.sign_in import SignInGate
 from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
 from kiosk.tui.screens.error import ConfirmScreen

@@ -1,4 +1,5 @@
-"""The PIN hand-over: the PIN shown large, once, for the PIN mailer; any key clears it.
+"""The PIN hand-over: the PIN shown large, once, for the PIN mailer; any key clears it, and so
+do the end of its time on screen (``escrow.show_seconds``) and any lock of the kiosk.
 
 Textual draws on the terminal's alternate screen, so nothing here reaches the scrollback; the
 PIN lives only in this screen and is dropped the moment the operator presses a key.
@@ -6,8 +7,10 @@ PIN lives only in this screen and is dropped the moment the operator presses a k
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import events
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -28,13 +31,19 @@ class HandoverScreen(ModalScreen[None]):
     """
 
     def __init__(self, upn: str, pin: str, *, entry_id: int | None = None,
-                 mailer_queue: str = "") -> None:
+                 mailer_queue: str = "", shown_at: float = 0.0, seconds: float = 60.0) -> None:
         super().__init__(classes="-confirm")
         self._upn = upn
         self._pin: str | None = pin
         self.entry_id = entry_id
         self._mailer = mailer_queue
         """The PIN mailer prints on this queue: the screen says how that went."""
+        self.shown_at = shown_at
+        self.seconds = seconds
+
+    def due(self, now: float) -> bool:
+        """Shown for its whole time: it clears itself."""
+        return now - self.shown_at >= self.seconds
 
     def compose(self) -> ComposeResult:
         pin = self._pin or ""
@@ -79,14 +88,27 @@ class HandoverScreen(ModalScreen[None]):
         event.prevent_default()
         self.clear()
 
-    def clear(self) -> None:
-        """Forget the PIN and close."""
+    def forget(self) -> None:
+        """Blank the PIN (the screen stays until it is closed)."""
         self._pin = None
         for widget in self.query(Static):
             widget.update("")
         for digits in self.query(Digits):
             digits.update("")
+
+    def clear(self) -> None:
+        """Forget the PIN and close."""
+        self.forget()
         self.dismiss(None)
+
+
+def clear_shown_pins(app: App[Any], now: float | None = None) -> None:
+    """Clear every PIN on screen (``now`` None: a lock) or those shown for their whole time."""
+    for screen in list(app.screen_stack):
+        if isinstance(screen, HandoverScreen) and (now is None or screen.due(now)):
+            screen.forget()
+    while isinstance(app.screen, HandoverScreen) and app.screen._pin is None:
+        app.pop_screen()
 
 
 class PinEntryScreen(ModalScreen[str]):
