@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Log, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
 
 from kiosk.config import SECTIONS, Settings
 from kiosk.enroll.api import EngineControl
@@ -141,6 +142,20 @@ class AdminPinScreen(ModalScreen[str]):
         self.dismiss(None)
 
 
+def task_error_lines(error: BaseException | None) -> list[str]:
+    """What the admin reads of a failed task: the error's title, detail and next step."""
+    if isinstance(error, KioskError):
+        return [f"✘ {error.title}: {error.detail}", f"  next: {error.next_step}"]
+    what = type(error).__name__ if error is not None else "an unknown error"
+    if isinstance(error, OSError) and error.strerror:
+        what = f"{what} ({error.strerror})"
+    return [
+        f"✘ The task stopped: {what}.",
+        "  next: Check the file, disk or network named above and try again; if it fails "
+        "again, see `journalctl -u fido-kiosk`.",
+    ]
+
+
 class AdminScreen(Screen[None]):
     CSS_PATH = "admin.tcss"
     BINDINGS = [
@@ -246,6 +261,12 @@ class AdminScreen(Screen[None]):
         verdict = "✔ audit trail intact" if report.ok else "✘ AUDIT TRAIL BROKEN"
         lines = [f"{verdict}: {plural(report.records, 'record')}", *report.problems]
         self.app.call_from_thread(self.say, *lines)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A task that failed says so here: its worker's state change reaches this screen, not
+        the app (Worker.StateChanged does not bubble), and "Importing…" must not stay alone."""
+        if event.worker.group == "task" and event.state is WorkerState.ERROR:
+            self.say(*task_error_lines(event.worker.error))
 
     def action_config(self) -> None:
         self.say(*effective_config(self.settings))
