@@ -90,6 +90,9 @@ class GraphSettings:
         60, "Lifetime of a creation-options challenge (beta only).", _between(5, 43200)
     )
     timeout_seconds: float = setting(30.0, "Timeout of one HTTP call to login or Graph.")
+    call_deadline_seconds: float = setting(
+        300.0, "Longest one Graph call may take, retries and waits included."
+    )
     max_retries: int = setting(
         6, "Retries on 429, 503, 504 and connection errors.", _between(0, 20)
     )

@@ -45,6 +45,7 @@ from kiosk.entra.graph_data import (
     user_path,
 )
 from kiosk.entra.http import GraphHttp, RetryPolicy, TokenSource, make_session
+from kiosk.entra.limits import PageGuard
 from kiosk.entra.models import POSTAL_FIELDS, CreationOptions, Fido2Method, Group, User
 from kiosk.entra.paging import RawPage, read_ahead
 from kiosk.entra.passkey_policy import POLICY_PATH, PasskeyPolicy, parse_policy
@@ -107,6 +108,7 @@ class GraphClient:
             now=now,
             on_timing=on_timing,
             timeout=settings.graph.timeout_seconds,
+            call_deadline=settings.graph.call_deadline_seconds,
         )
 
     # ---------------------------------------------------------------- plumbing
@@ -139,8 +141,12 @@ class GraphClient:
             )
         return link
 
-    def _page_raw(self, url: str, what: str, number: int) -> RawPage:
+    def _page_raw(
+        self, url: str, what: str, number: int, guard: PageGuard | None = None
+    ) -> RawPage:
         """One page as read off the wire: a JSON answer, not decoded yet."""
+        if guard is not None:
+            guard.check(url, number)  # no loop, no endless listing
         resp = self.http.request("GET", url, what=f"{what} (page {number})")
         _check_json_type(resp, f"{what} (page {number})")
         return RawPage(number, resp.content, resp.status_code, resp.headers.get("request-id", ""))
@@ -166,18 +172,21 @@ class GraphClient:
         """Each page's ``value`` list, following ``@odata.nextLink`` to the end (short lists)."""
         next_url: str | None = url
         number = 0
+        guard = PageGuard(what)
         while next_url is not None:
             number += 1
-            value, next_url = self._decode_page(self._page_raw(next_url, what, number), what)
+            raw = self._page_raw(next_url, what, number, guard)
+            value, next_url = self._decode_page(raw, what)
             yield value
 
     def _pages_ahead(self, url: str, what: str) -> Iterator[list[Any]]:
         """Like :meth:`_pages`, for long lists: the next page is asked for before this one is
         decoded, and the caller's work overlaps the next round trip (:mod:`kiosk.entra.paging`).
         """
+        guard = PageGuard(what)
         return read_ahead(
             url,
-            lambda next_url, number: self._page_raw(next_url, what, number),
+            lambda next_url, number: self._page_raw(next_url, what, number, guard),
             lambda raw, link: self._decode_page(raw, what, link),
             lambda link: self._check_next_link(link, what),
             ahead=PAGES_AHEAD,

@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
-import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -41,9 +37,15 @@ from kiosk.entra.errors import (
     TlsError,
     graph_error_from_response,
 )
+from kiosk.entra.limits import Deadline, PlainHttpRefused, read_body
 from kiosk.entra.on_sent import SignallingAdapter
+from kiosk.entra.retry import RetryPolicy, parse_retry_after
 from kiosk.model.timing import Timing
 
+__all__ = [
+    "GraphHttp", "KioskSession", "RetryPolicy", "TokenSource", "make_session", "network_error",
+    "parse_retry_after",
+]
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 503, 504})
@@ -52,7 +54,7 @@ RETRY_STATUSES = frozenset({429, 503, 504})
 class KioskSession(requests.Session):
     """A ``requests.Session`` with a default timeout and pinned TLS verification."""
 
-    def __init__(self, *, timeout: float, ca_bundle: str = "") -> None:
+    def __init__(self, *, timeout: float, ca_bundle: str = "", loopback_http: bool = False) -> None:
         super().__init__()
         self.default_timeout = timeout
         self._verify: str | bool = ca_bundle or True
@@ -61,7 +63,10 @@ class KioskSession(requests.Session):
         # requests' own adapter, whose connections also say when a request has left
         # (kiosk.entra.paging asks for the next page before decoding this one).
         self.mount("https://", SignallingAdapter())
-        self.mount("http://", SignallingAdapter())
+        # No plain http:// (tests may allow it to their own loopback servers only).
+        self.mount("http://", PlainHttpRefused())
+        if loopback_http:
+            self.mount("http://127.0.0.1", SignallingAdapter())
         self.headers["User-Agent"] = "fido-kiosk/0.1 " + str(self.headers.get("User-Agent", ""))
 
     def request(
@@ -70,6 +75,7 @@ class KioskSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         kwargs["verify"] = self._verify
+        kwargs["allow_redirects"] = False  # a 3xx is an answer (an error), never followed
         if isinstance(self._verify, str) and not os.path.isfile(self._verify):
             raise TlsError(
                 f"The CA bundle {self._verify} (tenant.ca_bundle) does not exist.",
@@ -103,59 +109,6 @@ class KioskSession(requests.Session):
 
 def make_session(tenant: TenantSettings, graph: GraphSettings) -> KioskSession:
     return KioskSession(timeout=graph.timeout_seconds, ca_bundle=tenant.ca_bundle)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); None if bad."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = now or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-@dataclass
-class RetryPolicy:
-    """How many times and how long to wait between attempts."""
-
-    max_retries: int = 6
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    retry_after_cap: float = 60.0
-    rng: random.Random | None = None
-
-    @classmethod
-    def from_settings(cls, graph: GraphSettings, rng: random.Random | None = None) -> RetryPolicy:
-        return cls(
-            max_retries=graph.max_retries,
-            retry_after_cap=graph.retry_after_cap_seconds,
-            rng=rng,
-        )
-
-    def delay(
-        self, attempt: int, retry_after: str | None = None, now: datetime | None = None
-    ) -> float:
-        """Seconds to wait before retry number ``attempt`` (1 for the first retry)."""
-        honoured = parse_retry_after(retry_after, now)
-        if honoured is not None:
-            return min(honoured, self.retry_after_cap)
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        rng = self.rng or random
-        return rng.uniform(0.0, ceiling)  # full jitter
 
 
 class TokenSource(Protocol):
@@ -223,6 +176,7 @@ class GraphHttp:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_timing: Callable[[Timing], None] | None = None,
         timeout: float | None = None,
+        call_deadline: float = 300.0,
     ) -> None:
         self.session = session
         self.tokens = tokens
@@ -232,6 +186,7 @@ class GraphHttp:
         self.now = now
         self.on_timing = on_timing
         self.timeout = timeout
+        self.call_deadline = call_deadline
 
     def _once(
         self,
@@ -242,6 +197,8 @@ class GraphHttp:
         headers: Mapping[str, str],
         attempt: int,
         force_refresh: bool,
+        deadline: Deadline,
+        what: str,
     ) -> requests.Response:
         token = self.tokens.token(force_refresh=force_refresh)
         all_headers = {"Authorization": "Bearer " + token, "Accept": "application/json"}
@@ -251,9 +208,13 @@ class GraphHttp:
         rid = ""
         crid = str(all_headers.get("client-request-id", ""))  # ours, even without an answer
         try:
+            per_call = self.timeout or getattr(self.session, "default_timeout", None)
+            timeout = min(per_call or self.call_deadline, max(0.01, deadline.left()))
             resp = self.session.request(
-                method, url, json=json_body, headers=all_headers, timeout=self.timeout
+                method, url, json=json_body, headers=all_headers, timeout=timeout, stream=True
             )
+            resp._content = read_body(resp, what=what, deadline=deadline)
+            resp._content_consumed = True  # type: ignore[attr-defined]
             status = resp.status_code
             rid = resp.headers.get("request-id", "")
             crid = resp.headers.get("client-request-id", "") or crid
@@ -288,8 +249,11 @@ class GraphHttp:
         attempt = 0
         refreshed = False
         force_refresh = False
+        deadline = Deadline(self.call_deadline)  # real time: a limit on the wall clock
         while True:
             attempt += 1
+            if deadline.left() <= 0:
+                raise deadline.error(what)
             try:
                 resp = self._once(
                     method,
@@ -298,6 +262,8 @@ class GraphHttp:
                     headers=hdrs,
                     attempt=attempt,
                     force_refresh=force_refresh,
+                    deadline=deadline,
+                    what=what,
                 )
                 force_refresh = False
             except requests.RequestException as exc:
@@ -311,6 +277,8 @@ class GraphHttp:
                         raise GraphResponseError(err.detail) from None
                     raise err from None
                 wait = self.policy.delay(attempt)
+                if wait >= deadline.left():
+                    raise deadline.error(what) from None
                 log.info("%s: %s; retry %d in %.2fs", what, err.detail, attempt, wait)
                 self.sleep(wait)
                 continue
@@ -337,6 +305,8 @@ class GraphHttp:
                 if attempt > self.policy.max_retries:
                     raise _exhausted(status, body, resp.headers, what, attempt)
                 wait = self.policy.delay(attempt, resp.headers.get("Retry-After"), self.now())
+                if wait >= deadline.left():
+                    raise _exhausted(status, body, resp.headers, what, attempt)
                 log.info("%s: HTTP %d; retry %d in %.2fs", what, status, attempt, wait)
                 self.sleep(wait)
                 continue

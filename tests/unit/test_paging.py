@@ -155,7 +155,7 @@ def test_the_callback_runs_once_the_request_has_left_and_before_its_answer(
             pki = create_pki(tmp_path / scheme)
             context, ca = pki.server_context(), str(pki.ca_file)
         server = _HoldingServer(context)
-        session = KioskSession(timeout=5.0, ca_bundle=ca)
+        session = KioskSession(timeout=5.0, ca_bundle=ca, loopback_http=True)
         calls: list[bool] = []
 
         def sent(server: _HoldingServer = server, calls: list[bool] = calls) -> None:
@@ -174,7 +174,7 @@ def test_the_callback_runs_once_the_request_has_left_and_before_its_answer(
 
 def test_the_callback_runs_at_the_end_when_nothing_was_sent() -> None:
     calls: list[str] = []
-    session = KioskSession(timeout=0.5)
+    session = KioskSession(timeout=0.5, loopback_http=True)
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     listener.close()  # nothing listens there now: connection refused
@@ -230,7 +230,7 @@ def test_a_slow_caller_never_blocks_a_token_renewal_or_the_page_timings() -> Non
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    session = KioskSession(timeout=5.0)
+    session = KioskSession(timeout=5.0, loopback_http=True)
     lock = threading.Lock()
     asked = [0]
 

@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from kiosk.config import SECTIONS, Settings
 from kiosk.enroll.api import EngineControl
+from kiosk.errors import KioskError
 from kiosk.model.queue import ImportReport
 from kiosk.model.text import clean
 from kiosk.operators.sign_in import SignInGate
