@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kiosk.demo.operators import DEMO_ADMIN_PIN
 from kiosk.enroll.events import Prompt
 from tests.fixtures.tui import (
     kiosk_app,
@@ -24,7 +25,7 @@ async def _admin(pilot: Any) -> None:
     await wait_prompt(pilot, Prompt.INSERT_KEY)
     await pilot.press("a")
     await wait_for_text(pilot, "Admin PIN")
-    await pilot.press(*"0000", "enter")
+    await pilot.press(*DEMO_ADMIN_PIN, "enter")
     await wait_for_text(pilot, "Admin mode")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kiosk.demo.operators import DEMO_OPERATOR_PIN
 from kiosk.enroll.events import Prompt
 from kiosk.tui.screens.handover import HandoverScreen
 from kiosk.tui.screens.signin import SignInScreen
@@ -59,7 +60,7 @@ async def test_a_lock_clears_the_pin_and_the_next_sign_in_does_not_see_it(demo_e
         app.action_lock()
         await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen), "locked")
         assert not any(isinstance(s, HandoverScreen) for s in app.screen_stack)
-        await pilot.press("enter", *"1234", "enter")
+        await pilot.press("enter", *DEMO_OPERATOR_PIN, "enter")
         await wait_until(pilot, lambda: not isinstance(app.screen, SignInScreen), "unlocked")
         await pilot.pause(0.5)
         assert not isinstance(app.screen, HandoverScreen)
