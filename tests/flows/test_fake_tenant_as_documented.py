@@ -98,6 +98,11 @@ def test_a_client_written_from_the_documentation_works_unchanged(
                    "authenticationMethodConfigurations/fido2", timeout=10).json()
     assert docs.missing_members(docs.FIDO2_POLICY_LEGACY, policy) == []
 
+    # a client that sends the token alone, without "Bearer " (Graph takes it)
+    bare = str(g.headers["Authorization"]).removeprefix("Bearer ")
+    alone = g.get(f"{base}/users/{ada.id}", headers={"Authorization": bare}, timeout=10)
+    assert alone.status_code == 200, alone.text
+
 
 def test_passkey_profile_policy_has_the_documented_shape(
     fake_tenant_factory: Callable[..., FakeTenant],

@@ -353,7 +353,11 @@ class TokenService:
 
     # ---- bearer tokens ----------------------------------------------------------------------
     def check_bearer(self, authorization: str) -> IssuedToken:
-        scheme, _, token = authorization.partition(" ")
+        scheme, _, token = authorization.strip().partition(" ")
+        if not token and scheme.count(".") == 2:
+            # Graph also takes the token alone, without "Bearer " (clients written against
+            # it, like Yubico's bulk registration sample, send it so).
+            scheme, token = "bearer", scheme
         if not token or scheme.lower() != "bearer":
             raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.")
         with self._lock:
