@@ -187,8 +187,14 @@ class PrintDesk:
                     self._print_mailer(job)
                 elif isinstance(job, int):
                     self._print_label(job)
-            except Exception:
+            except Exception as exc:  # a bug, a full disk: say so, never end the kiosk
                 log.exception("the print desk failed on a job")
+                what = "PIN mailer" if isinstance(job, _Mailer) else "Label"
+                self.emit(PaperNotice(
+                    False, f"{what} not printed: the print desk failed ({type(exc).__name__}).",
+                    "Reprint from the summary (R); if it fails again, call the kiosk admin.",
+                    len(self.waiting()), kind="mailer" if what != "Label" else "label",
+                ))
             finally:
                 del job
                 self._jobs.task_done()

@@ -44,3 +44,18 @@ def test_labels_that_did_not_print_wait_across_a_restart(
         assert [w.sent for w in again.engine.labels_to_print()] == [2, 2]
     finally:
         again.close()
+
+
+def test_a_label_the_desk_cannot_draw_is_reported_not_fatal(
+    engine_rig: Callable[..., EngineRig], tmp_path: Path
+) -> None:
+    paper = PaperSettings(cups_server=str(tmp_path / "no-cups.sock"), label_queue="labels")
+    rig = engine_rig(paper=paper)
+    desk = rig.kiosk.paper
+    assert desk is not None
+    row = rig.store.labels.add(enrollment_id=99, entry_id=1, upn="x@contoso.example",
+                               serial="1", reference="K000099-00000000", content="{}")
+    assert desk.reprint(row.label_id) and desk.drain(30)
+    (notice,) = [n for n in rig.of(PaperNotice) if not n.ok]
+    assert "print desk failed (TypeError)" in notice.text and notice.waiting == 1
+    assert desk.reprint(row.label_id) and desk.drain(30)  # the desk still works

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,19 @@ def test_faults_name_what_is_wrong(cups_server: CupsServer) -> None:
     with pytest.raises(PrintFault) as down:
         cups.print_pdf("labels", pdf, "kiosk-label-000001")
     assert down.value.kind == "cups-down" and down.value.title == "CUPS is not running"
+
+
+def test_a_held_job_is_cancelled_and_named(cups_server: CupsServer) -> None:
+    out = cups_server.add_pdf_queue("labels")
+    cups_server.admin("lpadmin", "-p", "labels", "-o", "job-hold-until-default=indefinite")
+    cups = Cups(cups_server.socket, timeout=20)
+    with pytest.raises(PrintFault) as held:
+        cups.print_pdf("labels", render_label(LABEL, STOCKS["4x6"]), "kiosk-label-000007")
+    assert held.value.kind == "held" and held.value.job_id is not None
+    cups_server.admin("lpadmin", "-p", "labels", "-o", "job-hold-until-default=no-hold")
+    cups_server.admin("cupsenable", "labels")
+    ok = cups.print_pdf("labels", render_label(LABEL, STOCKS["4x6"]), "kiosk-label-000007")
+    assert ok.state == "completed"
+    wait_for_pdfs(out, 1)
+    time.sleep(2)
+    assert len(list(out.glob("*.pdf"))) == 1  # the held job was cancelled, not released later
