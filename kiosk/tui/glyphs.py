@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from textual._context import NoActiveAppError
 from textual.dom import DOMNode
 from textual.scrollbar import ScrollBarRender
 
@@ -189,7 +188,8 @@ def glyphs_of(node: DOMNode) -> Glyphs:
     """The set of the app ``node`` runs in (Unicode outside the kiosk app)."""
     try:
         found = getattr(node.app, "glyphs", UNICODE)
-    except NoActiveAppError:  # a widget rendered on its own
+    except RuntimeError:  # no active app: a widget rendered on its own (Textual raises a
+        # RuntimeError subclass that it does not export)
         return UNICODE
     return found if isinstance(found, Glyphs) else UNICODE
 

@@ -271,6 +271,7 @@ async def test_cancel_with_nothing_under_way_says_so(demo_env: Any) -> None:
         await wait_for_text(pilot, "✘ Credential made ")
         assert "Failed: cancelled" in screen_text(app)
         assert "│failed" not in screen_text(app)
+        assert app.enroll_screen.has_class("-failed")  # the failure colours
         assert env.engine.counts()["done"] == 0
 
 

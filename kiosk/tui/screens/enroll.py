@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -102,6 +103,12 @@ class EnrollScreen(Screen[None]):
         Binding("a", "app.show_admin", "Admin"),
     ]
 
+    failed: reactive[bool] = reactive(False)
+    """The current user's enrollment failed (the screen turns to its failure colours)."""
+
+    def watch_failed(self, failed: bool) -> None:
+        self.set_class(failed, "-failed")
+
     def __init__(self, *, motion: bool = True, banner: str = "") -> None:
         super().__init__()
         self._motion = motion
@@ -164,5 +171,5 @@ class EnrollScreen(Screen[None]):
         if paper is not None:
             result = Text("\n").join([result, paper])
         self.query_one("#result", Static).update(result)
-        self.set_class(state.step is Step.FAILED, "-failed")
+        self.failed = state.step is Step.FAILED
         self.query_one(CountsBar).show(state.counts)
