@@ -1,9 +1,15 @@
-"""Strings from outside (Graph names and addresses, CSV cells, key strings) made safe to print:
-control, format (bidi) and other invisible characters removed, whitespace folded, bounded."""
+"""Strings from outside (Graph names and addresses, CSV cells, key strings) made safe to print.
+
+First the kiosk's own cleaning of outside strings (:func:`kiosk.model.text.clean`: controls,
+separators, bidi controls, lone surrogates); then, since paper has no use for what cannot be
+seen, every other format, private-use or unassigned character goes too, whitespace folds to
+single spaces, and the field is bounded to what fits on a label line."""
 
 from __future__ import annotations
 
 import unicodedata
+
+from kiosk.model.text import clean as clean_outside
 
 MAX_FIELD = 80
 """Longest field printed on a label line (names, street, city...)."""
@@ -11,9 +17,7 @@ MAX_FIELD = 80
 
 def clean(value: object, limit: int = MAX_FIELD) -> str:
     """``value`` as one printable line of at most ``limit`` characters ("" for None)."""
-    if value is None:
-        return ""
-    text = unicodedata.normalize("NFC", str(value)[: limit * 4])
+    text = unicodedata.normalize("NFC", clean_outside(value, limit * 4))
     kept = "".join(
         " " if ch.isspace() else ch
         for ch in text
