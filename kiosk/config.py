@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kiosk.config_fields import Check, setting
+from kiosk.config_fields import Check, setting, span
 from kiosk.config_fields import between as _between
 from kiosk.config_paper import PaperSettings
 from kiosk.config_store import StoreSettings
@@ -89,14 +89,14 @@ class GraphSettings:
     challenge_timeout_minutes: int = setting(
         60, "Lifetime of a creation-options challenge (beta only).", _between(5, 43200)
     )
-    timeout_seconds: float = setting(30.0, "Timeout of one HTTP call to login or Graph.")
+    timeout_seconds: float = setting(30.0, "Timeout of one login or Graph call.", span(1, 600))
     call_deadline_seconds: float = setting(
-        300.0, "Longest one Graph call may take, retries and waits included."
+        300.0, "Longest one Graph call may take, retries and waits included.", span(5, 3600)
     )
     max_retries: int = setting(
         6, "Retries on 429, 503, 504 and connection errors.", _between(0, 20)
     )
-    retry_after_cap_seconds: float = setting(60.0, "Longest Retry-After the kiosk will honour.")
+    retry_after_cap_seconds: float = setting(60.0, "Longest Retry-After honoured.", span(0, 3600))
     prefetch: int = setting(
         3, "How many upcoming users get their creation options fetched ahead.", _between(0, 50)
     )
@@ -126,7 +126,7 @@ class PolicySettings:
         "ask", "What to do with a key that already has a PIN or credentials."
     )
     reset_window_seconds: float = setting(
-        10.0, "A reset is only accepted this long after the key is inserted."
+        10.0, "A reset is only accepted this long after the key is inserted.", span(1, 60)
     )
     refuse_used_serials: bool = setting(
         True, "Refuse a key whose serial is already enrolled to someone in the inventory."
@@ -189,7 +189,9 @@ class OperatorSettings:
 class KioskSettings:
     """The kiosk itself."""
 
-    idle_lock_minutes: float = setting(5.0, "Lock the kiosk after this long without a key press.")
+    idle_lock_minutes: float = setting(
+        5.0, "Lock the kiosk after this long without a key press.", span(0.5, 240)
+    )
     theme: Literal["default", "high-contrast"] = setting("default", "Colour theme.")
     glyphs: Literal["auto", "unicode", "console"] = setting(
         "auto",
@@ -314,6 +316,8 @@ def parse(text: str, where: str = "kiosk.toml") -> Settings:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML ({exc}).") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: arrays or tables are nested too deeply.") from None
     sections: dict[str, Any] = {}
     for name, value in data.items():
         if name not in SECTIONS:

@@ -23,5 +23,10 @@ def setting(default: Any, doc: str, check: Check | None = None, *, secret: bool 
     return field(default=default, metadata=meta, repr=not secret)
 
 
+def span(lo: float, hi: float) -> Check:
+    """A number from ``lo`` to ``hi`` (NaN and infinity are outside every span)."""
+    return lambda v: None if lo <= v <= hi else f"a number from {lo:g} to {hi:g}"
+
+
 def between(lo: int, hi: int) -> Check:
     return lambda v: None if lo <= v <= hi else f"a whole number from {lo} to {hi}"

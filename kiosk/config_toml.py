@@ -6,6 +6,7 @@ Helpers for :mod:`kiosk.config`, which declares the settings; nothing here knows
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -65,7 +66,7 @@ def type_ok(value: Any, hint: Any) -> str | None:
         return None if isinstance(value, int) and not isinstance(value, bool) else "a whole number"
     if hint is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return None if ok else "a number"
+        return None if ok and math.isfinite(value) else "a finite number"
     if hint is str:
         return None if isinstance(value, str) else "a quoted string"
     if origin is list:

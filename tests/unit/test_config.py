@@ -103,3 +103,41 @@ def test_the_cups_server_must_be_local() -> None:
     with pytest.raises(ConfigError) as err:
         parse('[paper]\ncups_server = "printserver.contoso.com:631"\n')
     assert "local socket path" in err.value.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[graph]\ntimeout_seconds = nan\n", "graph.timeout_seconds"),
+        ("[graph]\ntimeout_seconds = inf\n", "graph.timeout_seconds"),
+        ("[graph]\ntimeout_seconds = -1\n", "graph.timeout_seconds"),
+        ("[kiosk]\nidle_lock_minutes = nan\n", "kiosk.idle_lock_minutes"),
+        ("[kiosk]\nidle_lock_minutes = -5\n", "kiosk.idle_lock_minutes"),
+        ("[graph]\ncall_deadline_seconds = 1e9\n", "graph.call_deadline_seconds"),
+        ("[policy]\nreset_window_seconds = -inf\n", "policy.reset_window_seconds"),
+    ],
+)
+def test_nan_infinity_and_out_of_range_numbers_are_refused_by_name(text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(text)
+    assert key in err.value.detail
+
+
+def test_a_5000_deep_array_is_refused_not_a_traceback() -> None:
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        parse("[graph]\ngroup = " + "[" * 5000 + "]" * 5000 + "\n")
+
+
+def test_every_number_setting_has_a_range() -> None:
+    import dataclasses
+    import typing
+
+    from kiosk.config import SECTIONS
+
+    missing = []
+    for name, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if hints[f.name] in (int, float) and not f.metadata.get("check"):
+                missing.append(f"{name}.{f.name}")
+    assert missing == []
