@@ -132,3 +132,9 @@ def test_any_end_but_the_admin_exit_restarts_the_kiosk() -> None:
     assert s["SuccessExitStatus"] == [str(ADMIN_EXIT)]
     assert s["StartLimitIntervalSec"] == ["0"]  # systemd never gives up on a crash loop
     assert s["ExecStopPost"] == ["/opt/fido-kiosk/.venv/bin/kiosk run --after-exit"]
+
+
+def test_no_core_dump_and_no_swap_for_the_kiosks_memory() -> None:
+    s = _settings()
+    assert s["LimitCORE"] == ["0"]
+    assert s["MemorySwapMax"] == ["0"]
