@@ -37,7 +37,7 @@ from kiosk.entra.errors import (
     TlsError,
     graph_error_from_response,
 )
-from kiosk.entra.limits import Deadline, PlainHttpRefused, read_body
+from kiosk.entra.limits import Deadline, PlainHttpRefused, read_body, watched
 from kiosk.entra.on_sent import SignallingAdapter
 from kiosk.entra.retry import RetryPolicy, parse_retry_after
 from kiosk.model.timing import Timing
@@ -210,10 +210,11 @@ class GraphHttp:
         try:
             per_call = self.timeout or getattr(self.session, "default_timeout", None)
             timeout = min(per_call or self.call_deadline, max(0.01, deadline.left()))
-            resp = self.session.request(
-                method, url, json=json_body, headers=all_headers, timeout=timeout, stream=True
-            )
-            resp._content = read_body(resp, what=what, deadline=deadline)
+            with watched(deadline):
+                resp = self.session.request(
+                    method, url, json=json_body, headers=all_headers, timeout=timeout, stream=True
+                )
+                resp._content = read_body(resp, what=what, deadline=deadline)
             resp._content_consumed = True  # type: ignore[attr-defined]
             status = resp.status_code
             rid = resp.headers.get("request-id", "")
@@ -267,6 +268,8 @@ class GraphHttp:
                 )
                 force_refresh = False
             except requests.RequestException as exc:
+                if deadline.left() <= 0 and replay_safe:
+                    raise deadline.error(what) from None
                 err = network_error(exc, what)
                 if isinstance(err, TlsError):
                     raise err from None

@@ -16,8 +16,10 @@
 from __future__ import annotations
 
 import contextlib
+import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -48,6 +50,39 @@ class Deadline:
             f"{what}: no complete answer within {self.seconds:g} seconds "
             "(graph.call_deadline_seconds)."
         )
+
+
+_watch = threading.local()
+
+
+@contextlib.contextmanager
+def watched(deadline: Deadline) -> Iterator[None]:
+    """While inside, each connection this thread sends a request on is cut at the deadline:
+    a server trickling its status line or headers cannot hold the call past it either."""
+    _watch.deadline, _watch.timers = deadline, []
+    try:
+        yield
+    finally:
+        for timer in _watch.timers:
+            timer.cancel()
+        _watch.deadline, _watch.timers = None, []
+
+
+def watch_connection(conn: Any) -> None:
+    """Called by the kiosk's connections once a request is written (:mod:`on_sent`)."""
+    deadline: Deadline | None = getattr(_watch, "deadline", None)
+    sock = getattr(conn, "sock", None)
+    if deadline is None or sock is None:
+        return
+
+    def cut() -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(0.0, deadline.left()), cut)
+    timer.daemon = True
+    timer.start()
+    _watch.timers.append(timer)
 
 
 def _socket_timeout(resp: requests.Response, seconds: float) -> None:

@@ -23,6 +23,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from kiosk.entra.limits import watch_connection
+
 _armed = threading.local()
 
 
@@ -56,12 +58,14 @@ def on_sent(callback: Callable[[], None]) -> Iterator[None]:
 class _HTTPConnection(HTTPConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
         super().request(*args, **kwargs)
+        watch_connection(self)  # cut at the call's deadline (kiosk.entra.limits)
         _fire()
 
 
 class _HTTPSConnection(HTTPSConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
         super().request(*args, **kwargs)
+        watch_connection(self)
         _fire()
 
 

@@ -59,6 +59,14 @@ class _Hostile(BaseHTTPRequestHandler):
                     time.sleep(0.2)
             except OSError:
                 pass
+        elif self.path == "/trickle-headers":
+            try:
+                for ch in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                    self.wfile.write(bytes([ch]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass
         elif self.path.startswith(("/v1.0/groups/g1/transitiveMembers", "/v1.0/loop")):
             self._json({"value": [], "@odata.nextLink": f"http://127.0.0.1:{port}/v1.0/loop"})
         elif self.path == "/redirect":
@@ -110,6 +118,13 @@ def test_a_trickling_answer_ends_at_the_call_deadline(base: str) -> None:
     start = time.monotonic()
     with pytest.raises(NetworkError, match=r"within 1\.5 seconds"):
         _http(deadline=1.5).request("GET", base + "/trickle", what="Get")
+    assert time.monotonic() - start <= 1.5 * 1.1
+
+
+def test_trickling_headers_end_at_the_call_deadline(base: str) -> None:
+    start = time.monotonic()
+    with pytest.raises(NetworkError, match=r"within 1\.5 seconds"):
+        _http(deadline=1.5).request("GET", base + "/trickle-headers", what="Get")
     assert time.monotonic() - start <= 1.5 * 1.1
 
 
