@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
 
 def _status(args: argparse.Namespace) -> int:
     from kiosk.config import load
-    from kiosk.store.fleet import fleet_status
+    from kiosk.store.fleet import fleet_status, status_lines
     from kiosk.wiring import open_store
 
     store = open_store(load(args.config))
@@ -74,14 +74,7 @@ def _status(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2))
         return 0
-    for s in st.stations:
-        state = "online " if s.online else "OFFLINE"
-        print(f"{s.name:<20} {state} operator {s.operator or '-':<16} "
-              f"now {s.current_upn or '-':<32} keys/h {s.keys_last_hour}")
-    eta = "unknown (no key in the last hour)" if st.finish_in is None else (
-        f"{st.finish_in.total_seconds() / 3600:.1f} h at {st.keys_last_hour} keys/h"
-    )
-    print(f"users left: {st.left}; time to finish: {eta}")
+    print("\n".join(status_lines(st)))
     return 0
 
 

@@ -41,10 +41,13 @@ def run_station(
     runner = threading.Thread(target=engine.run, args=(stop,), name="engine", daemon=True)
     started = time.monotonic()
     runner.start()
+    seen_work = False  # a station may start before the users are queued: wait for them
     try:
         while time.monotonic() - started < timeout and runner.is_alive():
             time.sleep(0.2)
-            if store.queue.counts()["pending"] == 0 and not store.queue.claims.held():
+            left = store.queue.counts()["pending"] > 0 or bool(store.queue.claims.held())
+            seen_work = seen_work or left
+            if seen_work and not left:
                 break
     finally:
         stop.set()

@@ -227,6 +227,13 @@ class Engine:
         self.recorder.audit_verified(report)
         return report
 
+    def fleet_status(self) -> list[str]:
+        from kiosk.store.fleet import fleet_status, status_lines
+
+        if not self.store.fleet:
+            return ["This kiosk is not part of a fleet (store.url is empty)."]
+        return status_lines(fleet_status(self.store.db, self.clock()))
+
     def labels_to_print(self) -> list[LabelWaiting]:
         return self.paper.waiting() if self.paper is not None else []
 

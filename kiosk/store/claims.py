@@ -86,6 +86,16 @@ class Claims:
         now, until = self.db.now(), self.lease_until()
         beat = time.monotonic() - self._beat_at > HEARTBEAT_SECONDS
         lock = self.db.skip_locked
+        take_next = (
+            "UPDATE queue SET station = ?, lease_until = ? WHERE id IN ("  # noqa: S608
+            "SELECT id FROM queue WHERE status = 'pending' AND"
+            f" (station IS NULL OR lease_until < ?) ORDER BY position, id LIMIT ?{lock})"
+        )
+        if not (renew or beat) and held is not None and first is None:
+            # The usual claim: one statement, one round trip (claiming again is harmless).
+            if wanted > held:
+                self.db.write_one(take_next, (self.station, until, now, wanted - held))
+            return
         with self.db.tx() as conn:
             if renew:
                 conn.execute(
@@ -110,12 +120,7 @@ class Claims:
                 ).rowcount
             more = wanted - held - took
             if more > 0:
-                conn.execute(
-                    "UPDATE queue SET station = ?, lease_until = ? WHERE id IN ("  # noqa: S608
-                    "SELECT id FROM queue WHERE status = 'pending' AND"
-                    f" (station IS NULL OR lease_until < ?) ORDER BY position, id LIMIT ?{lock})",
-                    (self.station, until, now, more),
-                )
+                conn.execute(take_next, (self.station, until, now, more))
         if beat:
             self._beat_at = time.monotonic()
 

@@ -102,6 +102,12 @@ class Database:
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         raise NotImplementedError
 
+    def write_one(self, sql: str, params: Params = ()) -> int:
+        """One statement in its own transaction (one round trip where the backend allows it);
+        returns the rows it changed. Only for a statement that may safely run twice."""
+        with self.tx() as conn:
+            return conn.execute(sql, params).rowcount
+
     def retrying(self, operation: Callable[[], T], *, patience: float | None = None) -> T:
         """Run ``operation`` (one or more transactions that did not commit if it raised
         :class:`StoreUnavailable`) until the database answers. SQLite is always there."""

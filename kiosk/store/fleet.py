@@ -74,3 +74,16 @@ def fleet_status(db: Database, now: datetime) -> FleetStatus:
     rate = sum(keys.values())
     finish = timedelta(hours=left / rate) if rate else None
     return FleetStatus(stations, left, rate, finish)
+
+
+def status_lines(st: FleetStatus) -> list[str]:
+    """The status as a person reads it (`kiosk fleet status`, the admin screen)."""
+    lines = [
+        f"{s.name:<20} {'online ' if s.online else 'OFFLINE'} operator {s.operator or '-':<16} "
+        f"now {s.current_upn or '-':<32} keys/h {s.keys_last_hour}"
+        for s in st.stations
+    ]
+    eta = "unknown (no key in the last hour)" if st.finish_in is None else (
+        f"{st.finish_in.total_seconds() / 3600:.1f} h at {st.keys_last_hour} keys/h"
+    )
+    return [*lines, f"users left: {st.left}; time to finish: {eta}"]

@@ -206,6 +206,18 @@ class PgDatabase(Database):
 
         return self.retrying(run)
 
+    def write_one(self, sql: str, params: Params = ()) -> int:
+        """One statement in its own transaction: a single round trip (PostgreSQL runs a lone
+        statement atomically). Raised as unavailable when the server went away before
+        answering (the statement may have run: only for statements safe to run again)."""
+        with self._connection() as conn:
+            try:
+                return int(conn.execute(pg_sql(sql), tuple(params)).rowcount)
+            except psycopg.OperationalError as exc:
+                raise StoreUnavailable(
+                    f"The database ({self.describe()}) went away ({_why(exc)})."
+                ) from None
+
     def retrying(self, operation: Callable[[], T], *, patience: float | None = None) -> T:
         """Run ``operation`` until the database answers; ``patience``: give up after that many
         seconds (None: never). Only a write that surely did not commit is run again."""

@@ -269,6 +269,8 @@ async def test_only_the_admin_screen_exits(demo_env: Any) -> None:
         await wait_for_text(pilot, "Admin mode")
         await pilot.press("v")
         await wait_for_text(pilot, "audit trail intact")
+        await pilot.press("f")  # a kiosk on its own SQLite file says it has no fleet
+        await wait_for_text(pilot, "not part of a fleet")
         # Idle on the admin screen: the lock ends admin rights.
         app.clock.advance(env.settings.kiosk.idle_lock_minutes * 60 + 1)
         await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen), "idle lock")

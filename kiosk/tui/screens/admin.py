@@ -165,6 +165,7 @@ class AdminScreen(Screen[None]):
         Binding("i", "ask('csv')", "Import CSV"),
         Binding("e", "export", "Export"),
         Binding("v", "verify", "Verify audit"),
+        Binding("f", "fleet", "Fleet", show=False),  # the 80-column footer is full
         Binding("c", "config", "Config"),
         Binding("x", "exit_kiosk", "Exit kiosk"),
     ]
@@ -196,7 +197,10 @@ class AdminScreen(Screen[None]):
 
     def on_mount(self) -> None:
         calm_inputs(self)
-        self.say("Admin mode. Press a key from the footer; Esc goes back to the kiosk.")
+        self.say(
+            "Admin mode. Press a key from the footer (F: fleet status); Esc goes back to the "
+            "kiosk."
+        )
 
     def say(self, *lines: str) -> None:
         log = self.query_one(Log)
@@ -268,6 +272,15 @@ class AdminScreen(Screen[None]):
         the app (Worker.StateChanged does not bubble), and "Importing…" must not stay alone."""
         if event.worker.group == "task" and event.state is WorkerState.ERROR:
             self.say(*task_error_lines(event.worker.error))
+
+    def action_fleet(self) -> None:
+        self.say("Fleet status…")
+        self._fleet()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="task")
+    def _fleet(self) -> None:
+        lines = self.engine.fleet_status()
+        self.app.call_from_thread(self.say, *lines)
 
     def action_config(self) -> None:
         self.say(*effective_config(self.settings))
