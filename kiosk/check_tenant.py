@@ -17,7 +17,7 @@ from kiosk.entra import permissions
 from kiosk.entra.auth import TokenProvider, authority_url
 from kiosk.entra.errors import GraphNotFoundError, GraphPermissionError
 from kiosk.entra.http import RetryPolicy, make_session, network_error
-from kiosk.entra.passkey_policy import judge
+from kiosk.entra.passkey_policy import assess
 from kiosk.errors import KioskError
 
 DISCOVERY = "/v2.0/.well-known/openid-configuration"
@@ -237,8 +237,9 @@ def check_passkey_policy(ctx: CheckContext, tokens: TokenProvider) -> CheckResul
         ctx.settings, tokens, tokens.session,
         policy=RetryPolicy(max_retries=1, base_delay=0.5, retry_after_cap=5.0),
     )
+    aaguids, source = _stock_aaguids(ctx)
     try:
-        policy = client.fido2_policy()
+        verdict = assess(client, ctx.settings.graph.group, aaguids, _in_metadata(ctx, aaguids))
     except GraphPermissionError:
         return CheckResult(
             name, "warn",
@@ -250,15 +251,6 @@ def check_passkey_policy(ctx: CheckContext, tokens: TokenProvider) -> CheckResul
         )
     except KioskError as exc:
         return CheckResult(name, "warn", f"not read: {exc.detail}", exc.next_step)
-    group = None
-    if ctx.settings.graph.group:
-        try:
-            found = client.find_group(ctx.settings.graph.group)
-            group = (found.id, found.display_name)
-        except KioskError:
-            pass  # the Graph permissions check names it
-    aaguids, source = _stock_aaguids(ctx)
-    verdict = judge(policy, group, aaguids, _in_metadata(ctx, aaguids))
     fix = (
         "In the Entra admin center: Protection > Authentication methods > Passkey (FIDO2): "
         "enable it for the group, allow self-service set up, and allow the kiosk's key models "

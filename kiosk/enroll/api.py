@@ -96,6 +96,9 @@ class EngineControl(Protocol):
     def fleet_status(self) -> list[str]:
         """The fleet's stations, users left and time to finish, as lines (blocking)."""
         ...
+    def passkey_policy(self) -> list[str]:
+        """The tenant's passkey policy judged for this batch, as lines (blocking)."""
+        ...
     def labels_to_print(self) -> list[LabelWaiting]:
         """The reprint list: shipping labels not known to have printed (none without paper)."""
         ...

@@ -36,6 +36,9 @@ from kiosk.enroll.queue_service import QueueService
 from kiosk.enroll.recorder import Recorder
 from kiosk.enroll.recovery import pending, resume
 from kiosk.enroll.station import Escrow, Station
+from kiosk.entra.errors import GraphPermissionError
+from kiosk.entra.passkey_policy import assess, verdict_lines
+from kiosk.entra.permissions import POLICY_READ
 from kiosk.errors import KioskError
 from kiosk.keys.mds import MdsCatalog
 from kiosk.keys.types import HidBackend
@@ -233,6 +236,23 @@ class Engine:
         if not self.store.fleet:
             return ["This kiosk is not part of a fleet (store.url is empty)."]
         return status_lines(fleet_status(self.store.db, self.clock()))
+
+    def passkey_policy(self) -> list[str]:
+        """The tenant's passkey (FIDO2) policy judged for the batch's group and the kiosk's key
+        models (``policy.allowed_aaguids``, else the inventory's): lines for the admin screen."""
+        aaguids = list(self.settings.policy.allowed_aaguids) or sorted(
+            {e.aaguid for e in self.store.inventory.all()}
+        )
+        mds = self.keys.mds
+        known = [a for a in aaguids if mds is None or mds.entry(a) is not None]
+        try:
+            verdict = assess(self.graph, self.settings.graph.group, aaguids, known)
+        except GraphPermissionError:
+            return [
+                f"! The kiosk app may not read the passkey policy: grant it the application "
+                f"permission {POLICY_READ} (with admin consent) to see it here."
+            ]
+        return verdict_lines(verdict)
 
     def labels_to_print(self) -> list[LabelWaiting]:
         return self.paper.waiting() if self.paper is not None else []

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from kiosk.entra.models import Group
+from kiosk.errors import KioskError
 
 POLICY_PATH = "policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2"
 READ_PERMISSION = "Policy.Read.AuthenticationMethod"
@@ -223,3 +226,31 @@ def explain_refusal(policy: PasskeyPolicy, aaguid: str, in_metadata: bool) -> st
     """The policy rules that refuse a key of ``aaguid``, when every profile refuses it."""
     verdict = judge(policy, None, [aaguid], [aaguid] if in_metadata else [])
     return " ".join(verdict.problems) or None
+
+
+class PolicySource(Protocol):
+    def fido2_policy(self) -> PasskeyPolicy: ...
+    def find_group(self, name_or_id: str) -> Group: ...
+
+
+def assess(
+    source: PolicySource, group: str, aaguids: Iterable[str], in_metadata: Iterable[str]
+) -> Verdict:
+    """Read the policy (a :class:`KioskError` when it cannot be read, e.g. a 403 without
+    Policy.Read.AuthenticationMethod) and judge it for ``group`` (a name or id; one Graph
+    cannot find is judged as not known) and the kiosk's key models."""
+    policy = source.fido2_policy()
+    found = None
+    if group:
+        try:
+            g = source.find_group(group)
+            found = (g.id, g.display_name)
+        except KioskError:
+            pass
+    return judge(policy, found, aaguids, in_metadata)
+
+
+def verdict_lines(verdict: Verdict) -> list[str]:
+    """The verdict for a screen: what blocks (✘), what to watch (!), what is fine (✔)."""
+    lines = [f"✘ {p}" for p in verdict.problems] + [f"! {w}" for w in verdict.warnings]
+    return lines + [f"✔ {f}" for f in verdict.fine] or ["✔ nothing in it blocks enrollment"]

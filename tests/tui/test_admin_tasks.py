@@ -66,3 +66,21 @@ def _with_manifest_dir(settings: Any, path: Path) -> Any:
 
     store = dataclasses.replace(settings.store, manifest_directory=str(path))
     return dataclasses.replace(settings, store=store)
+
+
+@run_async
+async def test_the_admin_screen_shows_what_the_passkey_policy_blocks(demo_env: Any) -> None:
+    from kiosk.entra.fake.fido2_policy import Fido2MethodPolicy
+
+    env = demo_env(users=1)
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await _admin(pilot)
+        await pilot.press("p")
+        await wait_for_text(pilot, "FIDO2 is enabled for group")
+        assert "✘" not in screen_text(app)
+        env.tenant.policy.fido2 = Fido2MethodPolicy(self_service=False)
+        await pilot.press("p")
+        await wait_for_text(pilot, "Allow self-service set up")
+        shown = screen_text(app)
+        assert "✘ 'Allow self-service set up'" in shown

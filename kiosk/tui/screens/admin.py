@@ -166,6 +166,7 @@ class AdminScreen(Screen[None]):
         Binding("e", "export", "Export"),
         Binding("v", "verify", "Verify audit"),
         Binding("f", "fleet", "Fleet", show=False),  # the 80-column footer is full
+        Binding("p", "passkey_policy", "Passkey policy", show=False),
         Binding("c", "config", "Config"),
         Binding("x", "exit_kiosk", "Exit kiosk"),
     ]
@@ -198,8 +199,8 @@ class AdminScreen(Screen[None]):
     def on_mount(self) -> None:
         calm_inputs(self)
         self.say(
-            "Admin mode. Press a key from the footer (F: fleet status); Esc goes back to the "
-            "kiosk."
+            "Admin mode. Press a key from the footer; Esc goes back to the kiosk.",
+            "F: fleet status. P: what the tenant's passkey (FIDO2) policy means here.",
         )
 
     def say(self, *lines: str) -> None:
@@ -266,6 +267,14 @@ class AdminScreen(Screen[None]):
         verdict = "✔ audit trail intact" if report.ok else "✘ AUDIT TRAIL BROKEN"
         lines = [f"{verdict}: {plural(report.records, 'record')}", *report.problems]
         self.app.call_from_thread(self.say, *lines)
+
+    def action_passkey_policy(self) -> None:
+        self.say("Reading the tenant's passkey (FIDO2) policy…")
+        self._passkey_policy()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="task")
+    def _passkey_policy(self) -> None:
+        self.app.call_from_thread(self.say, *self.engine.passkey_policy())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A task that failed says so here: its worker's state change reaches this screen, not
