@@ -2,8 +2,8 @@
 
 Checks, in order (a check that depends on an earlier failed one is skipped, and says so):
 
-1. configuration: kiosk.toml parses and validates, names operators and an admin PIN, and is not
-   writable by others.
+1. configuration: kiosk.toml parses and validates, names operators and at least one admin
+   (readable PIN hashes and key credentials), and is not writable by others.
 2. secret files: the app credential's files are private and the credential loads (not expired).
 3. helpdesk certificates: sealed PIN escrow has usable recipients.
 4. state directories: the database, audit, escrow and manifest directories are writable.
@@ -45,7 +45,7 @@ EXPIRY_WARNING_DAYS = 30
 
 def check_configuration(ctx: CheckContext) -> CheckResult:
     from kiosk.config import load
-    from kiosk.operators.sign_in import check_sign_in
+    from kiosk.operators.sign_in import admins, check_sign_in, people
 
     try:
         ctx.settings = load(ctx.config_path)
@@ -59,7 +59,9 @@ def check_configuration(ctx: CheckContext) -> CheckResult:
             f"{ctx.config_path} is valid but can be changed by group or others (mode {mode:04o}).",
             f"Run: chown root:fido-kiosk {ctx.config_path} && chmod 0640 {ctx.config_path}",
         )
-    return CheckResult("configuration", "ok", f"{ctx.config_path} is valid.")
+    settings = ctx.settings
+    who = f"may sign in: {len(people(settings))}, admins among them: {len(admins(settings))}"
+    return CheckResult("configuration", "ok", f"{ctx.config_path} is valid; {who}.")
 
 
 def check_secret_files(ctx: CheckContext) -> CheckResult:

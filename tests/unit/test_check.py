@@ -149,6 +149,7 @@ def test_a_ready_kiosk_passes_every_check(box: Box) -> None:
         "printing", "restarts", "console lockdown",
     }
     assert results["printing"].detail == "no label or mailer queue is configured."
+    assert "may sign in: 1, admins among them: 1" in results["configuration"].detail
     bad = {n: r for n, r in results.items() if r.status not in ("ok",)}
     assert bad == {}, bad
     assert "Mailroom batch 7" in results["Graph permissions"].detail
