@@ -139,14 +139,13 @@ class PolicySettings:
     pin_length: int = setting(
         8, "Length of generated PINs (never below min_pin_length).", _between(4, 63)
     )
-    pin_alphabet: Literal["digits", "alphanumeric"] = setting(
-        "digits", "Characters of generated PINs."
-    )
+    pin_alphabet: Literal["digits", "alphanumeric"] = setting("digits", "Generated PIN characters.")
     display_name_template: str = setting(
         "{model} {serial}", "Name of the method in Entra; 30 characters at most, serial kept."
     )
-    keys_per_user: int = setting(
-        1, "Keys enrolled per user by default (backup keys).", _between(1, 10)
+    keys_per_user: int = setting(1, "Keys per user by default (backups).", _between(1, 10))
+    csv_max_rows: int = setting(
+        100_000, "Most rows one CSV may hold; a larger file is refused.", _between(1, 10**7)
     )
 
 

@@ -139,6 +139,7 @@ def queue_service(
     ``address`` is the batch's choice for its labels (default: paper.address)."""
     service = QueueService(records.graph, records.store.queue, records.recorder)
     service.postal = address_book(settings, records.store, address)
+    service.csv_max_rows = settings.policy.csv_max_rows
     return service
 
 
@@ -171,6 +172,7 @@ def build_kiosk(
         operator=operator, mds=load_mds(settings),
     )
     engine.queue.postal = address_book(settings, records.store)
+    engine.queue.csv_max_rows = settings.policy.csv_max_rows
     if records.store.fleet:  # the operator sees why nothing moves while the database is away
         records.store.db.on_unavailable = lambda why: engine.dialog.prompt(Prompt.WORKING, why)
     return Kiosk(

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,6 +33,10 @@ MAX_UPN = 113
 MAX_LOCAL = 64
 MAX_DOMAIN = 48
 MAX_KEYS = 10
+MAX_ROWS = 100_000
+"""Most rows one CSV may hold (policy.csv_max_rows); a larger file is refused, not queued."""
+MAX_LINE = 1 << 20
+PROGRESS_EVERY = 1000
 
 UPN_HEADERS = ("upn", "userprincipalname", "email", "emailaddress", "mail", "username")
 KEYS_HEADERS = ("keys", "keycount", "keysperuser", "numberofkeys")
@@ -113,20 +120,39 @@ def _sniff_delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_text(source: str | Path) -> str:
+@contextmanager
+def _open_lines(source: str | Path) -> Iterator[Iterator[str]]:
+    """The CSV's lines, read and decoded as they are parsed, never whole into memory."""
     if isinstance(source, str):
-        return source.lstrip("\ufeff")
+        yield iter(io.StringIO(source.lstrip("\ufeff"), newline=""))
+        return
     try:
-        data = Path(source).read_bytes()
+        stream = Path(source).open("rb")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
         raise CsvImportError(f"{source}: no such file.") from None
     except OSError as exc:
         raise CsvImportError(f"{source}: cannot be read ({exc.strerror}).") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise CsvImportError(f"{source}: line {line} is not UTF-8 text.") from None
+    with stream:
+        yield _decoded(iter(lambda: stream.readline(MAX_LINE), b""), source)
+
+
+def _decoded(raw: Iterator[bytes], source: Path) -> Iterator[str]:
+    for number, line in enumerate(raw, 1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CsvImportError(f"{source}: line {number} is not UTF-8 text.") from None
+        yield text.lstrip("\ufeff") if number == 1 else text
+
+
+def _first_line(lines: Iterator[str]) -> tuple[str | None, Iterator[str]]:
+    """The first non-empty line, and all the lines again (that one and those before it too)."""
+    before: list[str] = []
+    for line in lines:
+        before.append(line)
+        if line.strip():
+            return line, itertools.chain(before, lines)
+    return None, iter(before)
 
 
 def _keys_value(cell: str) -> tuple[int | None, str | None]:
@@ -155,18 +181,30 @@ def _columns(cells: list[str], line: int) -> tuple[int, int | None, dict[str, in
     )
 
 
-def parse_upn_csv(source: str | Path) -> tuple[list[CsvRow], list[ImportProblem]]:
+def parse_upn_csv(
+    source: str | Path,
+    *,
+    max_rows: int = MAX_ROWS,
+    progress: Callable[[int], bool] | None = None,
+) -> tuple[list[CsvRow], list[ImportProblem]]:
     """Rows to queue, and every problem found, each with its line number.
 
-    ``source`` is a :class:`~pathlib.Path` to read, or the text of the file itself (a ``str``).
+    ``source`` is a :class:`~pathlib.Path` to read (streamed, never read whole), or the text of
+    the file itself (a ``str``). More than ``max_rows`` rows refuse the file; ``progress`` is
+    told the rows read so far every thousand rows and cancels the import by returning False.
     Raises :class:`CsvImportError` only when the file as a whole cannot be used.
     """
-    text = _read_text(source)
-    lines = text.splitlines()
-    first = next((ln for ln in lines if ln.strip()), None)
+    with _open_lines(source) as lines:
+        return _parse(lines, max_rows, progress)
+
+
+def _parse(
+    all_lines: Iterator[str], max_rows: int, progress: Callable[[int], bool] | None
+) -> tuple[list[CsvRow], list[ImportProblem]]:
+    first, lines = _first_line(all_lines)
     if first is None:
         raise CsvImportError("the file has no rows.")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first))
+    reader = csv.reader(lines, delimiter=_sniff_delimiter(first))
     rows: list[CsvRow] = []
     problems: list[ImportProblem] = []
     seen: dict[str, int] = {}
@@ -182,6 +220,15 @@ def parse_upn_csv(source: str | Path) -> tuple[list[CsvRow], list[ImportProblem]
             break
         except csv.Error as exc:
             raise CsvImportError(f"line {start}: {exc}.") from None
+        counted = len(rows) + len(problems)
+        if counted >= max_rows:
+            raise CsvImportError(
+                f"line {start}: more than {max_rows:,} rows; nothing was queued.",
+                next_step="Split the file, or raise policy.csv_max_rows if a batch this large "
+                "is meant.",
+            )
+        if progress and counted and counted % PROGRESS_EVERY == 0 and not progress(counted):
+            raise CsvImportError(f"cancelled at line {start}; nothing was queued.")
         if not any(c.strip() for c in cells):
             continue
         if not header_done:

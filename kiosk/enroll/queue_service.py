@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.enroll import sources
+from kiosk.enroll.csv_source import MAX_ROWS
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.recorder import Recorder
 from kiosk.errors import KioskError
@@ -34,6 +35,8 @@ class QueueService:
         self.on_change = on_change
         self.postal: sources.PostalBook | None = None
         """Where imports keep the users' addresses for the labels (set by the wiring)."""
+        self.csv_max_rows = MAX_ROWS
+        """Most rows one CSV may hold (policy.csv_max_rows, set by the wiring)."""
 
     # ---- users in (each import is audited) ---------------------------------------------
 
@@ -44,7 +47,7 @@ class QueueService:
         try:
             report = sources.import_csv(
                 self.graph, self.queue, path, keys_per_user=keys_per_user, replace=replace,
-                postal=self.postal,
+                postal=self.postal, max_rows=self.csv_max_rows,
             )
         except KioskError as exc:
             self.recorder.queue_import_failed(exc, source=source)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from kiosk.enroll.csv_source import parse_upn_csv
+from kiosk.enroll.csv_source import MAX_ROWS, parse_upn_csv
 from kiosk.enroll.ports import ENTRA_ERRORS, Graph
 from kiosk.entra.errors import GraphNotFoundError
 from kiosk.entra.models import User
@@ -89,9 +89,9 @@ def add_user(
 
 def import_csv(
     graph: Graph, queue: Queue, path: Path, *, keys_per_user: int, replace: bool,
-    postal: PostalBook | None = None,
+    postal: PostalBook | None = None, max_rows: int = MAX_ROWS,
 ) -> ImportReport:
-    rows, parse_problems = parse_upn_csv(path)
+    rows, parse_problems = parse_upn_csv(path, max_rows=max_rows)
     problems: list[ImportProblem] = list(parse_problems)
     resolved = graph.get_users([r.upn for r in rows]) if rows else {}
     by_keys: dict[int, list[User]] = {}

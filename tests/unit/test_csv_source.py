@@ -111,3 +111,57 @@ def test_address_columns_are_read_for_the_labels() -> None:
     }
     assert dict(rows[1].postal) == {"office": "Building 2"}  # empty cells are not values
     assert len(dict(rows[2].postal)["street"]) == 256  # bounded where it enters
+
+
+def test_a_file_over_the_row_cap_is_refused_and_nothing_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    with path.open("w") as out:
+        out.write("upn\n")
+        for i in range(2500):
+            out.write(f"user{i}@contoso.com\n")
+    with pytest.raises(CsvImportError, match="more than 2,000 rows") as err:
+        parse_upn_csv(path, max_rows=2000)
+    assert "csv_max_rows" in err.value.next_step
+    rows, problems = parse_upn_csv(path, max_rows=2500)
+    assert len(rows) == 2500 and problems == []
+
+
+PEAK_BYTES = 40_000_000
+
+
+@pytest.mark.slow
+def test_a_large_file_is_streamed_not_read_whole(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "million.csv"
+    with path.open("w") as out:
+        out.write("upn\n")
+        for i in range(400_000):
+            out.write(f"user{i}@contoso.com\n")
+    tracemalloc.start()
+    try:
+        with pytest.raises(CsvImportError, match="more than 100,000 rows"):
+            parse_upn_csv(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert path.stat().st_size > 9_000_000
+    # The 100,000 rows kept until the cap, not the file and its 400,000 rows.
+    assert peak < PEAK_BYTES, peak
+
+
+def test_progress_is_told_and_can_cancel(tmp_path: Path) -> None:
+    path = tmp_path / "users.csv"
+    path.write_text("upn\n" + "".join(f"u{i}@contoso.com\n" for i in range(3500)))
+    seen: list[int] = []
+    parse_upn_csv(path, progress=lambda n: seen.append(n) is None)
+    assert seen == [1000, 2000, 3000]
+    with pytest.raises(CsvImportError, match="cancelled at line"):
+        parse_upn_csv(path, progress=lambda n: n < 2000)
+
+
+def test_a_pem_file_chosen_by_mistake_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "helpdesk.pem"
+    path.write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIB\xff\xfe\n-----END CERTIFICATE-----\n")
+    with pytest.raises(CsvImportError, match="no UPN column"):
+        parse_upn_csv(path)
