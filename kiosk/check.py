@@ -120,7 +120,7 @@ def check_helpdesk(ctx: CheckContext) -> CheckResult:
 
     assert ctx.settings is not None  # noqa: S101 - checked by the caller
     escrow = ctx.settings.escrow
-    if escrow.mode == "show":
+    if not escrow.seals:
         return CheckResult(
             "helpdesk certificates", "skip", "escrow.mode is show: PINs are not sealed."
         )

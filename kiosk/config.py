@@ -167,6 +167,16 @@ class EscrowSettings:
         60, "A PIN shown on screen clears itself after this many seconds.", _between(5, 3600)
     )
 
+    @property
+    def seals(self) -> bool:
+        """PINs are sealed to the helpdesk (modes sealed and both)."""
+        return self.mode in ("sealed", "both")
+
+    @property
+    def shows(self) -> bool:
+        """PINs are shown once on screen, for a PIN mailer (modes show and both)."""
+        return self.mode in ("show", "both")
+
 
 @dataclass(frozen=True)
 class OperatorSettings:
@@ -227,12 +237,13 @@ SECTIONS: Mapping[str, type[Any]] = {
 }
 
 
-SECRET_WORDS = ("secret", "hash", "passphrase", "password", "token", "operators")
+SECRET_WORDS = ("secret", "hash", "passphrase", "password", "token")
+"""A setting whose key holds one of these words holds a secret: never shown, never repeated."""
 
 
 def hidden_setting(key: str) -> bool:
     """Settings whose value a message never repeats (secrets, PIN hashes, operator tables)."""
-    return any(word in key for word in SECRET_WORDS)
+    return "operators" in key or any(word in key for word in SECRET_WORDS)
 
 
 MIGRATED = {

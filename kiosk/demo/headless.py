@@ -15,8 +15,6 @@ from kiosk.audit import verify as verify_audit
 from kiosk.demo.environment import DemoEnvironment, LatencyName
 from kiosk.demo.robot import Robot
 
-FINISHED = ("done", "failed", "skipped")
-
 
 @dataclass(frozen=True)
 class HeadlessResult:

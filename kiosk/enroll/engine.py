@@ -85,7 +85,7 @@ class Engine:
         self.audit = audit
         self.clock = clock
         self.recorder = Recorder(store, audit, operator=operator)
-        if recipients is None and settings.escrow.mode in ("sealed", "both"):
+        if recipients is None and settings.escrow.seals:
             recipients = load_recipients(settings.escrow.recipients)
         self.keys = KeyIO(
             backend,

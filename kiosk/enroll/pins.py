@@ -46,8 +46,10 @@ COMMON_PINS: frozenset[str] = frozenset(
 """A modest list of the PINs people (and attackers) try first."""
 
 
-class PinPolicyError(KioskError):
-    """A PIN breaks the rules; the detail says which rule, never the PIN itself."""
+class PinRuleError(KioskError):
+    """A PIN breaks the kiosk's PIN rules (or the PIN settings cannot be kept); the detail
+    says which rule, never the PIN itself. A key refusing a PIN is another error:
+    :class:`kiosk.keys.errors.PinPolicyError`."""
 
     title = "PIN not accepted"
     next_step = "Type a different PIN."
@@ -154,14 +156,14 @@ def generate_pin(
     """
     chars = ALPHABETS.get(alphabet, alphabet)
     if len(set(chars)) < 10:
-        raise PinPolicyError(
+        raise PinRuleError(
             f"the PIN alphabet has {len(set(chars))} distinct characters; at least 10 are needed.",
             title="PIN settings problem",
             next_step="Set policy.pin_alphabet to digits or alphanumeric.",
         )
     n = required_length(length, key_min_length)
     if len(chars.encode("utf-8")) == len(chars) and n > CTAP_MAX_PIN_BYTES:
-        raise PinPolicyError(
+        raise PinRuleError(
             f"a PIN of {n} characters is longer than a security key accepts "
             f"({CTAP_MAX_PIN_BYTES}).",
             title="PIN settings problem",
@@ -174,13 +176,13 @@ def generate_pin(
 
 
 def validate_operator_pin(pin: str | Pin, min_length: int, key_min_length: int = 0) -> Pin:
-    """Check a PIN the operator typed; raise :class:`PinPolicyError` saying which rule fails."""
+    """Check a PIN the operator typed; raise :class:`PinRuleError` saying which rule fails."""
     value = pin.reveal() if isinstance(pin, Pin) else pin
     value = unicodedata.normalize("NFC", value)
     needed = max(min_length, key_min_length, CTAP_MIN_PIN_LENGTH)
     problem = pin_problem(value, needed)
     if problem is not None:
-        raise PinPolicyError(
+        raise PinRuleError(
             f"The PIN was not accepted: {problem}.",
             next_step=f"Type a different PIN of at least {needed} characters, without "
             "repeated or consecutive runs (111, 123) and not a common PIN or a year.",

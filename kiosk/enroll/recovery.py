@@ -149,7 +149,7 @@ def _resume_one(st: Station, enr: Enrollment, calls: GraphCalls) -> str:
         found = lookup(st.graph, enr.user_id, display, cred, sent_at)
         if found is not None:
             return _done(st, enr, found.id, calls)
-        sealed = st.settings.escrow.mode in ("sealed", "both")
+        sealed = st.settings.escrow.seals
         if sealed and not (enr.escrow_file and Path(enr.escrow_file).is_file()):
             return _orphan(st, enr, "its PIN was not escrowed", calls)
         if not sealed:

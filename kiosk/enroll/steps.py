@@ -24,7 +24,7 @@ from kiosk.enroll.dialog import Dialog
 from kiosk.enroll.escrow import seal
 from kiosk.enroll.events import KeyGone, KeyIdentified, PinHandover, Prompt
 from kiosk.enroll.keyio import KeyIO
-from kiosk.enroll.pins import Pin, PinPolicyError, generate_pin, validate_operator_pin
+from kiosk.enroll.pins import Pin, PinRuleError, generate_pin, validate_operator_pin
 from kiosk.enroll.ports import ENTRA_ERRORS, Graph
 from kiosk.enroll.recorder import Recorder
 from kiosk.enroll.registration import register_once
@@ -218,7 +218,7 @@ def choose_pin(dialog: Dialog, pol: PolicySettings, att: Attempt, info: KeyInfo)
             return validate_operator_pin(
                 str(command.value), pol.min_pin_length, info.min_pin_length
             )
-        except PinPolicyError as exc:
+        except PinRuleError as exc:
             dialog.error(exc)
 
 
@@ -263,7 +263,7 @@ def journal_and_escrow(st: Station, att: Attempt, pin: Pin, options: CreationOpt
         date=st.clock().date(),
     )
     escrow_file: str | None = None
-    if st.settings.escrow.mode in ("sealed", "both"):
+    if st.settings.escrow.seals:
         blob = seal(pin, entry.upn, info.serial, st.escrow.recipients, now=st.clock())
         escrow_file = str(st.escrow.store.write(entry.entry_id, info.serial, blob, now=st.clock()))
     st.recorder.credential_made(
@@ -275,7 +275,7 @@ def journal_and_escrow(st: Station, att: Attempt, pin: Pin, options: CreationOpt
         graph_calls=graph_calls(att),
     )
     st.dialog.step(entry, Step.CREDENTIAL_CREATED)
-    if st.settings.escrow.mode in ("show", "both"):
+    if st.settings.escrow.shows:
         st.dialog.emit(PinHandover(entry.entry_id, entry.upn, pin.reveal()))
     return display
 

@@ -86,7 +86,7 @@ class PrintDesk:
 
     @property
     def mailers_on(self) -> bool:
-        return bool(self.paper.mailer_queue) and self.settings.escrow.mode in ("show", "both")
+        return bool(self.paper.mailer_queue) and self.settings.escrow.shows
 
     # ---- the engine's events (engine thread) --------------------------------------------
 

@@ -156,7 +156,7 @@ class EngineView(App[int]):
         while self._held_pins:
             event = self._held_pins.pop(0)
             paper = self.settings.paper
-            mailer = paper.mailer_queue if self.settings.escrow.mode != "sealed" else ""
+            mailer = paper.mailer_queue if self.settings.escrow.shows else ""
             seconds = self.settings.escrow.show_seconds  # then it clears itself
             self.push_screen(
                 HandoverScreen(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import SECTIONS, Settings, load, parse, render_example
+from kiosk.config import SECTIONS, EscrowSettings, Settings, load, parse, render_example
 from kiosk.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "kiosk.toml.example"
@@ -141,3 +141,14 @@ def test_every_number_setting_has_a_range() -> None:
             if hints[f.name] in (int, float) and not f.metadata.get("check"):
                 missing.append(f"{name}.{f.name}")
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "seals", "shows"),
+    [("sealed", True, False), ("show", False, True), ("both", True, True)],
+)
+def test_escrow_mode_says_whether_pins_are_sealed_and_shown(
+    mode: str, seals: bool, shows: bool
+) -> None:
+    escrow = EscrowSettings(mode=mode)  # type: ignore[arg-type]
+    assert (escrow.seals, escrow.shows) == (seals, shows)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from kiosk.enroll.pins import (
     ALPHANUMERIC,
     Pin,
-    PinPolicyError,
+    PinRuleError,
     generate_pin,
     pin_problem,
     validate_operator_pin,
@@ -61,7 +61,7 @@ def test_generated_pins_differ() -> None:
 
 
 def test_a_length_beyond_ctap_is_refused_with_the_setting_to_change() -> None:
-    with pytest.raises(PinPolicyError) as err:
+    with pytest.raises(PinRuleError) as err:
         generate_pin(64)
     assert "policy.pin_length" in err.value.next_step
 
@@ -83,7 +83,7 @@ def test_a_length_beyond_ctap_is_refused_with_the_setting_to_change() -> None:
     ],
 )
 def test_operator_pins_that_break_a_rule_are_refused_without_echo(typed: str, reason: str) -> None:
-    with pytest.raises(PinPolicyError) as err:
+    with pytest.raises(PinRuleError) as err:
         validate_operator_pin(typed, 6)
     message = str(err.value)
     assert reason in message
@@ -91,7 +91,7 @@ def test_operator_pins_that_break_a_rule_are_refused_without_echo(typed: str, re
 
 
 def test_the_key_minimum_wins_over_the_configured_one() -> None:
-    with pytest.raises(PinPolicyError, match="at least 8"):
+    with pytest.raises(PinRuleError, match="at least 8"):
         validate_operator_pin("5829471", 6, key_min_length=8)
     assert validate_operator_pin("58294713", 6, key_min_length=8).reveal() == "58294713"
 

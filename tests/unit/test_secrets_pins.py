@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.enroll.pins import Pin, PinPolicyError, generate_pin, validate_operator_pin
+from kiosk.enroll.pins import Pin, PinRuleError, generate_pin, validate_operator_pin
 
 
 @settings(max_examples=300, deadline=None)
@@ -19,7 +19,7 @@ from kiosk.enroll.pins import Pin, PinPolicyError, generate_pin, validate_operat
 def test_a_refused_operator_pin_is_never_echoed(typed: str) -> None:
     try:
         validate_operator_pin(typed, 6)
-    except PinPolicyError as exc:
+    except PinRuleError as exc:
         shown = "\n".join([str(exc), repr(exc), *traceback.format_exception(exc)])
         assert typed not in shown
 

@@ -14,7 +14,6 @@ import hmac
 import os
 import struct
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -73,14 +72,6 @@ def exclude_id(credential_id: bytes, spelling: str) -> str:
     if spelling == "mixed":
         return graph_id_encoding(credential_id)
     return spell_id(credential_id, spelling)
-
-
-@dataclass(frozen=True)
-class OptionsStyle:
-    """Variations a test may ask for."""
-
-    value_wrapper: bool = False
-    """Answer ``{"value": {...}}`` instead of the bare object (Graph has done both)."""
 
 
 class OptionsFactory:

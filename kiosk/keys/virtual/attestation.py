@@ -6,9 +6,9 @@ extension (1.3.6.1.4.1.45724.1.1.4, an OCTET STRING of the 16 AAGUID bytes, not 
 relying party (the fake tenant, py_webauthn) that trusts :func:`attestation_root_pem` verifies
 a virtual key's attestation exactly as it would a real key's.
 
-By default the CA lives for the process (created on first use). A caller that needs the same
-root across processes calls :func:`use_directory`: the root is then kept in that directory
-(key file mode 0600) and reused.
+The CA lives for the process (created on first use); :meth:`AttestationCA.load_or_create`
+keeps one in a directory (key file mode 0600) for a caller that needs the same root across
+processes.
 """
 
 from __future__ import annotations
@@ -140,21 +140,12 @@ _default_lock = threading.Lock()
 
 
 def default_ca() -> AttestationCA:
-    """The process-wide test CA (made on first use, or the one chosen by :func:`use_directory`)."""
+    """The process-wide test CA (made on first use)."""
     global _default  # noqa: PLW0603 - one CA per process, by design
     with _default_lock:
         if _default is None:
             _default = AttestationCA.create()
         return _default
-
-
-def use_directory(directory: Path) -> AttestationCA:
-    """Make the CA kept in ``directory`` the process-wide one (loaded, or created and saved)."""
-    global _default  # noqa: PLW0603
-    ca = AttestationCA.load_or_create(directory)
-    with _default_lock:
-        _default = ca
-    return ca
 
 
 def attestation_root_pem() -> bytes:

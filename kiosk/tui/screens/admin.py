@@ -19,7 +19,7 @@ from textual.widgets import Footer, Input, Log, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from kiosk.config import SECTIONS, Settings
+from kiosk.config import SECRET_WORDS, SECTIONS, Settings
 from kiosk.enroll.api import EngineControl
 from kiosk.errors import KioskError
 from kiosk.model.queue import ImportReport
@@ -31,7 +31,6 @@ from kiosk.tui.screens.error import ConfirmScreen
 from kiosk.tui.widgets.secret_input import SecretInput
 from kiosk.tui.words import plural
 
-SECRET_WORDS = ("secret", "hash", "passphrase", "password", "token")
 MASK = "•••••• (set)"
 SAY_MAX = 2000
 """Longest line the admin screen shows of a task's output."""
