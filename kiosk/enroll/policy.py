@@ -59,6 +59,15 @@ def check_key(
     ``owner`` is the inventory record for the key's serial; ``earlier`` an attempt in this
     batch that already put a credential on it (see ``Journal.serial_busy``).
     """
+    _check_model(info, policy)
+    _check_firmware(info, policy)
+    _check_not_used(info, policy, user_id=user_id, entry_id=entry_id, owner=owner, earlier=earlier)
+    apply_policy, note = _pin_policy(info, policy)
+    return KeyCheck(_reset(info, policy), apply_policy, note)
+
+
+def _check_model(info: KeyInfo, policy: PolicySettings) -> None:
+    """The AAGUID against the blocked and allowed lists."""
     aaguid = _norm(info.aaguid)
     model = f"{info.model} (AAGUID {aaguid})"
     if aaguid in {_norm(a) for a in policy.blocked_aaguids}:
@@ -66,19 +75,36 @@ def check_key(
     allowed = {_norm(a) for a in policy.allowed_aaguids}
     if allowed and aaguid not in allowed:
         raise KeyRefused(f"{model} is not on the kiosk's list of allowed keys.")
-    if policy.min_firmware:
-        wanted = parse_version(policy.min_firmware)
-        have = parse_version(info.firmware) if info.firmware else None
-        if have is None:
-            raise KeyRefused(
-                f"The firmware version of this {info.model} cannot be read; the policy needs "
-                f"at least {policy.min_firmware}."
-            )
-        if wanted is not None and have < wanted:
-            raise KeyRefused(
-                f"This {info.model} has firmware {info.firmware}; the policy needs at least "
-                f"{policy.min_firmware}."
-            )
+
+
+def _check_firmware(info: KeyInfo, policy: PolicySettings) -> None:
+    """The firmware against the policy's minimum, when it sets one."""
+    if not policy.min_firmware:
+        return
+    wanted = parse_version(policy.min_firmware)
+    have = parse_version(info.firmware) if info.firmware else None
+    if have is None:
+        raise KeyRefused(
+            f"The firmware version of this {info.model} cannot be read; the policy needs "
+            f"at least {policy.min_firmware}."
+        )
+    if wanted is not None and have < wanted:
+        raise KeyRefused(
+            f"This {info.model} has firmware {info.firmware}; the policy needs at least "
+            f"{policy.min_firmware}."
+        )
+
+
+def _check_not_used(
+    info: KeyInfo,
+    policy: PolicySettings,
+    *,
+    user_id: str,
+    entry_id: int,
+    owner: InventoryEntry | None,
+    earlier: Enrollment | None,
+) -> None:
+    """A key already enrolled in this batch, or (by serial) to someone else, is refused."""
     if earlier is not None and earlier.state == "done":
         # By serial, or (a key without one) by a credential of that attempt still on the key.
         whom = "this user" if earlier.entry_id == entry_id else earlier.upn
@@ -93,22 +119,30 @@ def check_key(
             f"Key {info.serial} is already enrolled to {owner.upn} ({owner.enrolled}).",
             next_step="Set this key aside and insert a new one.",
         )
-    apply_policy = info.supports_pin_policy
-    note = ""
-    if not apply_policy:
-        if policy.pin_policy == "required":
-            raise KeyRefused(
-                f"This {info.model} cannot enforce a minimum PIN length or a forced PIN change "
-                "(no CTAP 2.1 authenticatorConfig), and the policy requires both.",
-                next_step="Use a CTAP 2.1 key, or skip this user.",
-            )
-        note = (
-            "Enrolled without a minimum PIN length or forced PIN change: this key does not "
-            "support them."
+
+
+def _pin_policy(info: KeyInfo, policy: PolicySettings) -> tuple[bool, str]:
+    """(apply the PIN policy, a note for the operator); refused when it is required but the
+    key cannot enforce it."""
+    if info.supports_pin_policy:
+        return True, ""
+    if policy.pin_policy == "required":
+        raise KeyRefused(
+            f"This {info.model} cannot enforce a minimum PIN length or a forced PIN change "
+            "(no CTAP 2.1 authenticatorConfig), and the policy requires both.",
+            next_step="Use a CTAP 2.1 key, or skip this user.",
         )
+    return False, (
+        "Enrolled without a minimum PIN length or forced PIN change: this key does not "
+        "support them."
+    )
+
+
+def _reset(info: KeyInfo, policy: PolicySettings) -> ResetNeed:
+    """Whether the key needs a reset first (it holds a PIN or credentials) and how."""
     dirty = info.pin_set or bool(info.has_credentials)
     if not dirty:
-        return KeyCheck("none", apply_policy, note)
+        return "none"
     what = "a PIN" if info.pin_set else "credentials"
     if info.pin_set and info.has_credentials:
         what = "a PIN and credentials"
@@ -119,5 +153,5 @@ def check_key(
         )
     if not info.serial:
         # Without a serial the kiosk cannot tell whose key this was: never reset it unasked.
-        return KeyCheck("ask", apply_policy, note)
-    return KeyCheck("ask" if policy.reset == "ask" else "automatic", apply_policy, note)
+        return "ask"
+    return "ask" if policy.reset == "ask" else "automatic"

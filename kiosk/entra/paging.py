@@ -101,67 +101,12 @@ def read_ahead(
     stops when the caller stops iterating. Errors reach the caller in order: every page read
     before the failing request first, then the error as the request raised it.
     """
-    pages: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, ahead))
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                pages.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def walk() -> None:
-        ready: tuple[str, Any] | None = None
-        next_url: str | None = url
-        number = 0
-        try:
-            while next_url is not None:
-                number += 1
-                handing: list[tuple[str, Any]] = [ready] if ready is not None else []
-                ready = None
-
-                def hand_over(held: list[tuple[str, Any]] = handing) -> None:
-                    # Never blocks: this runs inside whatever request the thread writes first
-                    # (a token renewal too, under the token lock), and inside its timing.
-                    if held:
-                        try:
-                            pages.put_nowait(held[0])
-                            held.clear()
-                        except queue.Full:
-                            pass  # the caller is busy: handed over after the request below
-
-                try:
-                    with on_sent(hand_over):
-                        raw = fetch(next_url, number)
-                except BaseException:
-                    if handing:  # the pages read before a failure reach the caller first
-                        put(handing.pop())
-                    raise
-                if handing and not put(handing.pop()):
-                    return  # the caller has stopped
-                if stop.is_set():
-                    return
-                early = link_before_value(raw.body)
-                if early is not None:
-                    next_url = follow(early)
-                    ready = ("raw", (raw, next_url))
-                else:
-                    value, next_url = decode(raw, None)
-                    ready = ("page", value)
-            if ready is not None and not put(ready):
-                return
-            put(("end", None))
-        except BaseException as exc:  # handed to the caller's thread
-            put(("error", exc))
-
-    worker = threading.Thread(target=walk, name="graph-pages", daemon=True)
+    walker = _Walker(url, fetch, decode, follow, ahead)
+    worker = threading.Thread(target=walker.walk, name="graph-pages", daemon=True)
     worker.start()
     try:
         while True:
-            kind, item = pages.get()
+            kind, item = walker.pages.get()
             if kind == "raw":
                 raw, link = item
                 yield decode(raw, link)[0]
@@ -172,4 +117,79 @@ def read_ahead(
             else:
                 raise item
     finally:
-        stop.set()
+        walker.stop.set()
+
+
+class _Walker:
+    """The helper thread's side of :func:`read_ahead`: fetches the pages, hands them over."""
+
+    def __init__(self, url: str, fetch: Fetch, decode: Decode, follow: Follow, ahead: int):
+        self.pages: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, ahead))
+        self.stop = threading.Event()
+        self._url = url
+        self._fetch = fetch
+        self._decode = decode
+        self._follow = follow
+
+    def put(self, item: tuple[str, Any]) -> bool:
+        """Hand ``item`` to the caller, waiting for room; False once the caller has stopped."""
+        while not self.stop.is_set():
+            try:
+                self.pages.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def walk(self) -> None:
+        ready: tuple[str, Any] | None = None
+        next_url: str | None = self._url
+        number = 0
+        try:
+            while next_url is not None:
+                number += 1
+                handing: list[tuple[str, Any]] = [ready] if ready is not None else []
+                raw = self._fetch_handing_over(next_url, number, handing)
+                if raw is None:
+                    return  # the caller has stopped
+                early = link_before_value(raw.body)
+                if early is not None:
+                    next_url = self._follow(early)
+                    ready = ("raw", (raw, next_url))
+                else:
+                    value, next_url = self._decode(raw, None)
+                    ready = ("page", value)
+            if ready is not None and not self.put(ready):
+                return
+            self.put(("end", None))
+        except BaseException as exc:  # handed to the caller's thread
+            self.put(("error", exc))
+
+    def _fetch_handing_over(
+        self, url: str, number: int, handing: list[tuple[str, Any]]
+    ) -> RawPage | None:
+        """Fetch page ``number``; the page before it (in ``handing``) goes to the caller as soon
+        as the request is on the wire, or right after it. None when the caller has stopped."""
+
+        def hand_over(held: list[tuple[str, Any]] = handing) -> None:
+            # Never blocks: this runs inside whatever request the thread writes first
+            # (a token renewal too, under the token lock), and inside its timing.
+            if held:
+                try:
+                    self.pages.put_nowait(held[0])
+                    held.clear()
+                except queue.Full:
+                    pass  # the caller is busy: handed over after the request below
+
+        try:
+            with on_sent(hand_over):
+                raw = self._fetch(url, number)
+        except BaseException:
+            if handing:  # the pages read before a failure reach the caller first
+                self.put(handing.pop())
+            raise
+        if handing and not self.put(handing.pop()):
+            return None
+        if self.stop.is_set():
+            return None
+        return raw
