@@ -17,8 +17,11 @@ MAX_FUNCTION_LINES = 60
 SIMULATORS = ("keys/virtual/", "entra/fake/")
 
 FILES_STILL_TOO_LONG = {
-    # Being reworked right now (Graph limits, Graph id spellings, the TUI's messages): split
-    # once those land, not under them.
+    # Being reworked right now (Graph limits, Graph id spellings, the TUI's messages, the
+    # operators' typed settings, which move the TOML helpers out of config.py): split once
+    # those land, not under them.
+    "config.py",
+    "entra/fake/graph_api.py",
     "entra/fake/server.py",
     "entra/fake/state.py",
     "entra/graph.py",
