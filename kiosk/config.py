@@ -29,6 +29,7 @@ from kiosk.config_toml import (
     person_name,
     required,
     table_list,
+    toml_value,
     type_ok,
 )
 from kiosk.errors import ConfigError
@@ -377,18 +378,6 @@ def load(path: str | Path) -> Settings:
     return parse(text, str(p))
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return "{}"
-
-
 def render_example() -> str:
     """The text of kiosk.toml.example: every setting, commented, with its default."""
     out = [
@@ -405,6 +394,6 @@ def render_example() -> str:
             default: Any = f.default
             if default is dataclasses.MISSING:
                 default = f.default_factory()  # type: ignore[operator]
-            out.append(f"#{f.name} = {_toml_value(default)}")
+            out.append(f"#{f.name} = {toml_value(default)}")
         out.append("")
     return "\n".join(out)

@@ -111,3 +111,14 @@ def nth_table_line(text: str, table: str, index: int, key: str | None) -> int | 
     return None
 
 
+def toml_value(value: Any) -> str:
+    """``value`` written as TOML (kiosk.toml.example's defaults: bools, numbers, strings, lists)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return "{}"
