@@ -17,13 +17,12 @@ MAX_FUNCTION_LINES = 60
 SIMULATORS = ("keys/virtual/", "entra/fake/")
 
 FILES_STILL_TOO_LONG = {
-    # Being reworked right now (Graph limits, Graph id spellings, the TUI's messages): split
-    # once those land, not under them.
+    # Being reworked right now (Graph limits, Graph id spellings): split once those land, not
+    # under them.
     "entra/fake/graph_api.py",
     "entra/fake/server.py",
     "entra/fake/state.py",
     "entra/graph.py",
-    "tui/app.py",
 }
 FUNCTIONS_STILL_TOO_LONG = {
     # One pass over the trail's lines, checking each link of the chain; to be split by rule.
