@@ -23,6 +23,7 @@ from kiosk.entra.auth import TokenProvider
 from kiosk.entra.graph import GraphClient
 from kiosk.entra.http import make_session
 from kiosk.entra.secrets import load_credential
+from kiosk.errors import KioskError
 from kiosk.keys.mds import MdsCatalog, MdsError
 from kiosk.keys.types import HidBackend
 from kiosk.paper.address import AddressMode
@@ -30,6 +31,7 @@ from kiosk.paper.book import AddressBook
 from kiosk.paper.cups import Cups
 from kiosk.paper.desk import PrintDesk, Printer
 from kiosk.store import Store
+from kiosk.trail_check import check_store_and_trail
 
 log = logging.getLogger("kiosk.wiring")
 
@@ -125,10 +127,16 @@ def open_records(
     graph = GraphClient(settings, tokens, session)
     store = open_store(settings, clock=clock, env=env)
     audit = AuditTrail(settings.store.audit_path)
-    if store.fleet:  # every record mirrored in the fleet database, with this station's id
-        if store.trail.last_seq() != audit.seq:
-            store.trail.catch_up(Path(settings.store.audit_path).read_bytes())
-        audit.mirror = store.trail.put
+    try:
+        check_store_and_trail(store, audit)  # each vouches for the other (kiosk.trail_check)
+    except KioskError:
+        store.close()
+        audit.close()
+        raise
+    # Every record mirrored in the database (with this station's id in a fleet).
+    if store.trail.last_seq() != audit.seq:
+        store.trail.catch_up(Path(settings.store.audit_path).read_bytes())
+    audit.mirror = store.trail.put
     return Records(graph, store, audit, Recorder(store, audit, operator=operator))
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.commands import DEFAULT_CONFIG, config_or_default
+
+if TYPE_CHECKING:
+    from kiosk.config import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -45,13 +50,20 @@ def register(subparsers: Any) -> None:
 def _verify(args: argparse.Namespace) -> int:
     from kiosk.audit import verify
     from kiosk.audit_chain import GENESIS, line_hash
+    from kiosk.model.audit import AuditReport
 
     path = args.path
+    against_db = ""
     if path is None:
         from kiosk import config
 
-        path = config.load(config_or_default(args.config)).store.audit_path
+        settings = config.load(config_or_default(args.config))
+        path = settings.store.audit_path
+        if args.head is None:
+            against_db = _database_disagrees(settings, Path(path))
     report = verify(path, expected_head=args.head)
+    if against_db:
+        report = AuditReport(False, report.records, [*report.problems, against_db])
     fleet_ok = _verify_fleet(args.config, Path(path)) if args.fleet else True
     if report.ok and not fleet_ok:
         return 1
@@ -66,6 +78,28 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"  - {problem}")
     print("  next: keep a copy of this file, stop enrolling and call the kiosk administrator.")
     return 1
+
+
+def _database_disagrees(settings: Settings, path: Path) -> str:
+    """What the database's copy of the trail's head says against the file ("" if they agree,
+    or if there is no database to ask)."""
+    from kiosk.trail_check import disagreement
+    from kiosk.wiring import open_store
+
+    if not settings.store.url and not Path(settings.store.path).exists():
+        return ""
+    store = open_store(settings)
+    try:
+        db_seq = store.trail.last_seq()
+        db_line = store.trail.line_at(db_seq) if db_seq else None
+    finally:
+        store.close()
+    file_seq = 0
+    if path.exists():
+        lines = path.read_bytes().splitlines()
+        with contextlib.suppress(ValueError, IndexError, AttributeError):
+            file_seq = int(json.loads(lines[-1]).get("seq", 0)) if lines else 0
+    return disagreement(path, file_seq, db_seq, db_line, store_name=settings.store.path)
 
 
 def _verify_fleet(config_path: str | None, local: Path) -> bool:

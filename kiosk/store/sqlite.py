@@ -57,6 +57,8 @@ class SqliteDatabase(Database):
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.schema_found = migrate_sqlite(self.conn)
+            # A damaged page is found now, not in the middle of a batch.
+            verdict = str(self.conn.execute("PRAGMA quick_check").fetchone()[0])
         except sqlite3.Error as exc:
             raise StoreError(
                 f"The database {self.path} cannot be opened ({exc.__class__.__name__}: {exc})."
@@ -66,6 +68,11 @@ class SqliteDatabase(Database):
                 f"The database {self.path} cannot be created "
                 f"({exc.strerror or type(exc).__name__})."
             ) from None
+        if verdict != "ok":
+            self.conn.close()
+            raise StoreError(
+                f"The database {self.path} is damaged (integrity check: {verdict[:200]})."
+            )
 
     @contextmanager
     def tx(self) -> Iterator[Conn]:

@@ -39,6 +39,13 @@ class AuditMirror:
         )
         return int(rows[0][0])
 
+    def line_at(self, seq: int) -> bytes | None:
+        """This station's record ``seq`` as its line bytes (None when not kept)."""
+        rows = self.db.query(
+            "SELECT line FROM audit_records WHERE station = ? AND seq = ?", (self.station, seq)
+        )
+        return str(rows[0][0]).encode("utf-8") if rows else None
+
     def stations(self) -> list[str]:
         return [str(r[0]) for r in self.db.query(
             "SELECT DISTINCT station FROM audit_records ORDER BY station"
