@@ -255,22 +255,31 @@ def graph_loop_and_redirect(graphs: Graphs) -> Result:
 
 
 def store_and_trail() -> Result:
-    """A trail cut at its tail, next to its database, must be refused when the kiosk opens."""
-    from kiosk.audit import AuditTrail, verify
+    """A trail cut at its tail, next to its database: refused when the kiosk opens them."""
+    from kiosk.audit import AuditTrail
+    from kiosk.config import Settings, StoreSettings
+    from kiosk.trail_check import TrailMismatch, check_store_and_trail
+    from kiosk.wiring import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "audit.jsonl"
-        with AuditTrail(path) as trail:
-            for i in range(5):
-                trail.append("step", upn=f"u{i}@x")
-            head = trail.head
-        lines = path.read_bytes().splitlines(keepends=True)
-        path.write_bytes(b"".join(lines[:3]))
-        # Only the recorded head catches a cut tail; the kiosk does not yet keep it in its
-        # database, so a cut tail passes a plain verify: counted as failed until it does.
-        caught_plain = not verify(path).ok
-        caught_with_head = not verify(path, expected_head=head).ok
-        return ("held" if caught_plain and caught_with_head else "failed", 0)
+        settings = Settings(store=StoreSettings(path=f"{tmp}/kiosk.db", audit_path=str(path)))
+        store, trail = open_store(settings), AuditTrail(path)
+        trail.mirror = store.trail.put
+        for i in range(5):
+            trail.append("step", upn=f"u{i}@x")
+        trail.close()
+        store.close()
+        path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:3]))
+        store, trail = open_store(settings), AuditTrail(path)
+        try:
+            check_store_and_trail(store, trail)
+        except TrailMismatch:
+            return ("held", 0)
+        finally:
+            store.close()
+            trail.close()
+        return ("failed", 0)
 
 
 def bad_settings() -> Result:
