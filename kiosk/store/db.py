@@ -16,7 +16,7 @@ journal relies on ("journaled before its side effect is treated as done").
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,19 @@ class StoreError(KioskError):
         "Check the disk and the store settings (store.path or store.url), then start the "
         "kiosk again."
     )
+
+
+def known_value(value: object, allowed: Collection[str], table: str, row_id: object) -> str:
+    """``value`` from a row, when it is one the kiosk knows; else an error naming the row."""
+    text = str(value)
+    if text not in allowed:
+        raise StoreError(
+            f"Row {row_id} of the {table} table holds {text[:40]!r}, which this kiosk does not "
+            f"know (expected one of: {', '.join(sorted(allowed))}).",
+            next_step="Was the database written by a newer kiosk, or edited by hand? Update the "
+            "kiosk, or correct that row, then start it again.",
+        )
+    return text
 
 
 class StoreUnavailable(StoreError):

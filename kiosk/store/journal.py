@@ -18,7 +18,7 @@ from kiosk.model.keys import CreatedCredential, KeyInfo
 from kiosk.model.steps import Step
 from kiosk.model.timing import Timing
 from kiosk.store.claims import Claims
-from kiosk.store.db import Database, Row, retried
+from kiosk.store.db import Database, Row, known_value, retried
 
 State = Literal["open", "done", "failed", "orphan"]
 
@@ -71,7 +71,7 @@ def _enrollment(r: Row) -> Enrollment:
         entry_id=int(r["entry_id"]),
         user_id=str(r["user_id"]),
         upn=str(r["upn"]),
-        step=Step(r["step"]),
+        step=Step(known_value(r["step"], {s.value for s in Step}, "enrollments", r["id"])),
         state=cast(State, str(r["state"])),
         serial=r["serial"],
         aaguid=r["aaguid"],

@@ -8,7 +8,7 @@ from typing import cast
 
 from kiosk.model.queue import QueueRow, SortKey, Status
 from kiosk.store.claims import DEFAULT_LEASE_SECONDS, MINE, Claims
-from kiosk.store.db import Conn, Database, Row, retried
+from kiosk.store.db import Conn, Database, Row, known_value, retried
 
 BATCH = 400
 """Users checked and inserted per statement when a list is added."""
@@ -65,7 +65,7 @@ def _entry(r: Row) -> QueueEntry:
         keys_wanted=int(r["keys_wanted"]),
         keys_done=int(r["keys_done"]),
         replace=bool(r["replace"]),
-        status=cast(Status, str(r["status"])),
+        status=cast(Status, known_value(r["status"], STATUSES, "queue", r["id"])),
         reason=str(r["reason"]),
         updated=str(r["updated"]),
     )

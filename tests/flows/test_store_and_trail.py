@@ -122,3 +122,26 @@ def test_a_damaged_database_page_is_found_when_the_kiosk_opens(tmp_path: Path) -
     path.write_bytes(bytes(data))
     with pytest.raises(StoreError, match="damaged"):
         SqliteDatabase(path)
+
+
+def test_an_unknown_value_in_a_row_is_a_clear_error_naming_the_row(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    import sqlite3
+
+    from kiosk.store.db import StoreError
+
+    rig = _enrolled_rig(engine_rig)
+    conn = sqlite3.connect(rig.settings.store.path)
+    conn.execute("UPDATE queue SET status = 'teleported' WHERE id = 2")
+    conn.execute("UPDATE enrollments SET step = 'warped' WHERE id = 1")
+    conn.commit()
+    conn.close()
+    records = open_records(rig.settings, env={})
+    try:
+        with pytest.raises(StoreError, match="Row 2 of the queue table holds 'teleported'"):
+            records.store.queue.page(0, 10)
+        with pytest.raises(StoreError, match="Row 1 of the enrollments table holds 'warped'"):
+            records.store.journal.get(1)
+    finally:
+        records.close()
