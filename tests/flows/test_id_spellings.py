@@ -6,6 +6,7 @@ user it is already registered to."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -67,3 +68,22 @@ def test_spellings_mixed_per_user_in_one_tenant(
             attest(c, key_session, user.id)
         c.graph.delete_fido2_method(user.id, method.id)
         assert tenant.state.methods_of(user.id) == []
+
+
+@pytest.mark.parametrize("spelling", ID_SPELLINGS)
+def test_a_lost_posts_method_is_found_by_its_id_in_every_spelling(
+    fake_tenant_factory: Callable[..., FakeTenant], key_session: KeySession, spelling: str
+) -> None:
+    """The answer to the register call is lost after Graph registered the key. Our clock runs
+    an hour ahead, so the name + AAGUID + time fallback cannot match: only the method id, in
+    the tenant's spelling, finds it; nothing is registered twice."""
+    tenant = fake_tenant_factory(id_spelling=spelling)
+    c = connect(tenant)
+    user = tenant.state.add_user("ada@contoso.onmicrosoft.com", "Ada")
+    credential = attest(c, key_session, user.id)
+    c.graph.now = lambda: datetime.now(UTC) + timedelta(hours=1)
+    tenant.faults.schedule("lost_response", "register", 1)
+    method = c.graph.register_fido2_method(user.id, NAME, credential)
+    (stored,) = tenant.state.methods_of(user.id)
+    assert method.id == stored.id and id_matches(method.id, credential.credential_id)
+    assert c.calls("register") == [0]  # sent once; found by id, never sent again
