@@ -113,7 +113,10 @@ def _check_not_used(
             f"{key} was already enrolled in this batch, for {whom}.",
             next_step="Set this key aside and insert a new one.",
         )
-    used = policy.refuse_used_serials and owner is not None and owner.user_id != user_id
+    used = (
+        policy.refuse_used_serials and owner is not None and owner.owned
+        and owner.user_id != user_id
+    )
     if info.serial and used and owner is not None:
         raise KeyRefused(
             f"Key {info.serial} is already enrolled to {owner.upn} ({owner.enrolled}).",

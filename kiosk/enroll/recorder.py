@@ -32,6 +32,7 @@ from kiosk.model.steps import Step
 from kiosk.model.timing import Timing
 from kiosk.operators.sign_in import SignInRecord
 from kiosk.store import Store
+from kiosk.store.inventory import InventoryEntry, KeyState
 from kiosk.store.queue import QueueEntry
 
 log = logging.getLogger("kiosk.enroll.recorder")
@@ -46,6 +47,8 @@ ENROLLED = "enrolled"
 ATTEMPT_FAILED = "attempt failed"
 ORPHAN = "orphan credential"
 METHOD_DELETED = "method deleted"
+KEY_STATE = "key "
+"""Prefix of a key's state change in the trail: ``key in_stock``, ``key lost``, ...."""
 
 KeyFields = KeyInfo | Mapping[str, str | None] | None
 
@@ -334,4 +337,55 @@ class Recorder:
             METHOD_DELETED, reason="replace mode", operator=self.operator, upn=entry.upn,
             user_id=entry.user_id, entry_id=entry.entry_id, method_id=method_id,
             graph_calls=graph_calls,
+        )
+
+    # ---- the key's life: returns, lost keys, stock ------------------------------------
+
+    def key_state(
+        self, serial: str, state: KeyState, reason: str, *,
+        was: InventoryEntry | None = None, key: KeyFields = None,
+    ) -> None:
+        """A key changes state (in stock, lost, retired, ...): the inventory and the trail,
+        with the operator and the reason; ``was`` is the key as the inventory knew it."""
+        self.store.inventory.set_state(serial, state, reason)
+        self.audit.append(
+            KEY_STATE + state, reason=reason, operator=self.operator,
+            upn=was.upn if was is not None and was.upn else None,
+            user_id=was.user_id if was is not None and was.user_id else None,
+            method_id=was.method_id if was is not None else None,
+            key=key or {"serial": serial},
+        )
+
+    def key_stocked(self, info: KeyInfo, reason: str) -> None:
+        """A key the inventory did not know, reset by an admin and taken into stock."""
+        assert info.serial  # noqa: S101 - only keys with a serial are stocked unknown
+        self.store.inventory.stock(
+            serial=info.serial, aaguid=info.aaguid, model=info.model,
+            firmware=info.firmware, reason=reason,
+        )
+        self.audit.append(KEY_STATE + "in_stock", reason=reason, operator=self.operator,
+                          key=info)
+
+    def key_wiped(self, serial: str, reason: str) -> None:
+        """The key was reset: the attempts that put credentials on it hold none any more."""
+        self.store.journal.wiped(serial, reason)
+
+    def deletion_started(self, was: InventoryEntry, method_id: str, reason: str) -> int:
+        """Journaled before the DELETE is sent (a lost answer is reconciled from here)."""
+        return self.store.inventory.deletion_started(
+            serial=was.serial or None, user_id=was.user_id, upn=was.upn,
+            method_id=method_id, reason=reason, operator=self.operator,
+        )
+
+    def deletion_ended(
+        self, deletion_id: int, was: InventoryEntry, method_id: str, *, gone: bool,
+        reason: str, graph_calls: Sequence[Timing] = (),
+    ) -> None:
+        """Entra no longer holds the method: deleted now, or found gone already."""
+        self.store.inventory.deletion_done(deletion_id, "gone" if gone else "deleted")
+        self.audit.append(
+            METHOD_DELETED, outcome="gone" if gone else "ok",
+            reason=reason + ("; the method was already gone" if gone else ""),
+            operator=self.operator, upn=was.upn, user_id=was.user_id, method_id=method_id,
+            key={"serial": was.serial or None}, graph_calls=graph_calls,
         )

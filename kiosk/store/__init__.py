@@ -10,7 +10,7 @@ from kiosk.store.backends import open_database
 from kiosk.store.claims import DEFAULT_LEASE_SECONDS, ClaimLost
 from kiosk.store.db import Clock, Database, StoreError, StoreUnavailable, is_url
 from kiosk.store.db import utc_now as utc_now
-from kiosk.store.inventory import Inventory, InventoryEntry
+from kiosk.store.inventory import KEY_STATES, Deletion, Inventory, InventoryEntry, KeyState
 from kiosk.store.journal import Enrollment, Journal
 from kiosk.store.paper import Addresses, Labels
 from kiosk.store.queue import Queue, QueueEntry
@@ -53,7 +53,7 @@ class Store:
         )
         self.queue = Queue(self.db, self.station, lease_seconds)
         self.journal = Journal(self.db, self.queue.claims)
-        self.inventory = Inventory(self.db)
+        self.inventory = Inventory(self.db, self.station)
         self.labels = Labels(self.db)
         self.addresses = Addresses(self.db)
         self.sealed = SealedPins(self.db, self.station)
@@ -69,12 +69,15 @@ class Store:
 
 
 __all__ = [
+    "KEY_STATES",
     "ClaimLost",
     "Clock",
+    "Deletion",
     "Enrollment",
     "Inventory",
     "InventoryEntry",
     "Journal",
+    "KeyState",
     "Queue",
     "QueueEntry",
     "Store",

@@ -1,10 +1,17 @@
-"""Key inventory: which key (serial, AAGUID, model, firmware) went to whom, and when."""
+"""Key inventory: every key the kiosk has seen, its state (in stock, enrolled to whom with which
+Entra method, needs reset, returned, lost, retired) and the deletions of methods it asked of
+Entra (journaled before each is sent, so a lost answer is reconciled and never sent twice)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, cast, get_args
 
 from kiosk.store.db import Database, Row, retried
+
+KeyState = Literal["in_stock", "enrolled", "needs_reset", "returned", "lost", "retired"]
+KEY_STATES: tuple[KeyState, ...] = get_args(KeyState)
+DeletionState = Literal["sending", "deleted", "gone"]
 
 
 @dataclass(frozen=True)
@@ -17,6 +24,28 @@ class InventoryEntry:
     upn: str
     method_id: str | None
     enrolled: str
+    state: KeyState = "enrolled"
+    reason: str = ""
+    station: str | None = None
+    changed: str | None = None
+
+    @property
+    def owned(self) -> bool:
+        """Enrolled to someone whose method the kiosk registered."""
+        return self.state == "enrolled" and bool(self.user_id)
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """One FIDO2 method deletion the kiosk asked of Entra."""
+
+    id: int
+    serial: str | None
+    user_id: str
+    upn: str
+    method_id: str
+    state: DeletionState
+    reason: str
 
 
 def _item(r: Row) -> InventoryEntry:
@@ -29,12 +58,25 @@ def _item(r: Row) -> InventoryEntry:
         upn=str(r["upn"]),
         method_id=r["method_id"],
         enrolled=str(r["enrolled"]),
+        state=cast(KeyState, str(r["state"])),
+        reason=str(r["reason"]),
+        station=r["station"],
+        changed=r["changed"],
+    )
+
+
+def _deletion(r: Row) -> Deletion:
+    return Deletion(
+        id=int(r["id"]), serial=r["serial"], user_id=str(r["user_id"]), upn=str(r["upn"]),
+        method_id=str(r["method_id"]), state=cast(DeletionState, str(r["state"])),
+        reason=str(r["reason"]),
     )
 
 
 class Inventory:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, station: str = "local") -> None:
         self.db = db
+        self.station = station
 
     @retried
     def record(
@@ -48,23 +90,113 @@ class Inventory:
         upn: str,
         method_id: str | None,
     ) -> None:
-        """Record (or move, after a reset and re-enrollment) a key to a user."""
+        """Record (or move, after a reset and re-enrollment) a key to a user: enrolled."""
+        now = self.db.now()
         with self.db.tx() as conn:
             conn.execute(
                 "INSERT INTO keys (serial, aaguid, model, firmware, user_id, upn, method_id,"
-                " enrolled) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO UPDATE SET"
-                " aaguid = excluded.aaguid, model = excluded.model, firmware = excluded.firmware,"
-                " user_id = excluded.user_id, upn = excluded.upn,"
-                " method_id = excluded.method_id, enrolled = excluded.enrolled",
-                (serial, aaguid, model, firmware, user_id, upn, method_id, self.db.now()),
+                " enrolled, state, reason, station, changed)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'enrolled', '', ?, ?) ON CONFLICT (serial)"
+                " DO UPDATE SET aaguid = excluded.aaguid, model = excluded.model,"
+                " firmware = excluded.firmware, user_id = excluded.user_id, upn = excluded.upn,"
+                " method_id = excluded.method_id, enrolled = excluded.enrolled,"
+                " state = 'enrolled', reason = '', station = excluded.station,"
+                " changed = excluded.changed",
+                (serial, aaguid, model, firmware, user_id, upn, method_id, now, self.station, now),
             )
+
+    @retried
+    def stock(self, *, serial: str, aaguid: str, model: str, firmware: str | None,
+              reason: str) -> None:
+        """A key the inventory did not know, reset and taken into stock."""
+        now = self.db.now()
+        with self.db.tx() as conn:
+            conn.execute(
+                "INSERT INTO keys (serial, aaguid, model, firmware, user_id, upn, method_id,"
+                " enrolled, state, reason, station, changed)"
+                " VALUES (?, ?, ?, ?, '', '', NULL, ?, 'in_stock', ?, ?, ?)"
+                " ON CONFLICT (serial) DO NOTHING",
+                (serial, aaguid, model, firmware, now, reason, self.station, now),
+            )
+
+    @retried
+    def set_state(self, serial: str, state: KeyState, reason: str) -> bool:
+        """Move a key to ``state``; in stock (or retired) it belongs to nobody any more."""
+        keep_owner = state in ("enrolled", "lost", "needs_reset", "returned")
+        owner = "" if keep_owner else ", user_id = '', upn = '', method_id = NULL"
+        with self.db.tx() as conn:
+            cur = conn.execute(
+                "UPDATE keys SET state = ?, reason = ?, station = ?, changed = ?"  # noqa: S608
+                + owner + " WHERE serial = ?",
+                (state, reason, self.station, self.db.now(), serial),
+            )
+            return cur.rowcount > 0
 
     def get(self, serial: str) -> InventoryEntry | None:
         rows = self.db.query("SELECT * FROM keys WHERE serial = ?", (serial,))
         return _item(rows[0]) if rows else None
+
+    def of_user(self, upn: str) -> list[InventoryEntry]:
+        rows = self.db.query(
+            "SELECT * FROM keys WHERE " + self.db.ci_eq("upn") + " ORDER BY id",  # noqa: S608
+            (upn,),
+        )
+        return [_item(r) for r in rows]
+
+    def search(self, text: str = "", state: KeyState | None = None) -> list[InventoryEntry]:
+        """Keys whose serial or UPN contains ``text`` (any case), optionally in ``state``."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        sql = (
+            "SELECT * FROM keys WHERE (" + self.db.ci_like("serial") + " OR "  # noqa: S608
+            + self.db.ci_like("upn") + ")"
+        )
+        params: list[object] = [pattern, pattern]
+        if state is not None:
+            sql += " AND state = ?"
+            params.append(state)
+        return [_item(r) for r in self.db.query(sql + " ORDER BY id", params)]
 
     def all(self) -> list[InventoryEntry]:
         return [_item(r) for r in self.db.query("SELECT * FROM keys ORDER BY id")]
 
     def count(self) -> int:
         return int(self.db.query("SELECT COUNT(*) FROM keys")[0][0])
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Keys by state, then by model."""
+        found: dict[str, dict[str, int]] = {}
+        for r in self.db.query(
+            "SELECT state, model, COUNT(*) AS n FROM keys GROUP BY state, model ORDER BY state"
+        ):
+            found.setdefault(str(r["state"]), {})[str(r["model"])] = int(r["n"])
+        return found
+
+    # ---- deletions of Entra methods (journaled before sending) ------------------------
+
+    @retried
+    def deletion_started(self, *, serial: str | None, user_id: str, upn: str, method_id: str,
+                         reason: str, operator: str | None) -> int:
+        now = self.db.now()
+        with self.db.tx() as conn:
+            row = conn.execute(
+                "INSERT INTO deletions (serial, user_id, upn, method_id, state, reason,"
+                " operator, station, started, updated)"
+                " VALUES (?, ?, ?, ?, 'sending', ?, ?, ?, ?, ?) RETURNING id",
+                (serial, user_id, upn, method_id, reason, operator, self.station, now, now),
+            ).fetchone()
+            return int(row[0])
+
+    @retried
+    def deletion_done(self, deletion_id: int, state: DeletionState) -> None:
+        with self.db.tx() as conn:
+            conn.execute(
+                "UPDATE deletions SET state = ?, updated = ? WHERE id = ?",
+                (state, self.db.now(), deletion_id),
+            )
+
+    def deletions(self, *, state: DeletionState | None = None) -> list[Deletion]:
+        if state is None:
+            rows = self.db.query("SELECT * FROM deletions ORDER BY id")
+        else:
+            rows = self.db.query("SELECT * FROM deletions WHERE state = ? ORDER BY id", (state,))
+        return [_deletion(r) for r in rows]

@@ -20,7 +20,8 @@ from kiosk.model.timing import Timing
 from kiosk.store.claims import Claims
 from kiosk.store.db import Database, Row, known_value, retried
 
-State = Literal["open", "done", "failed", "orphan"]
+State = Literal["open", "done", "failed", "orphan", "wiped"]
+"""``wiped``: the attempt's credential was on a key that has since been reset (a return)."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,17 @@ class Journal:
             (serial,),
         )
         return _enrollment(rows[0]) if rows else None
+
+    @retried
+    def wiped(self, serial: str, reason: str) -> int:
+        """The key ``serial`` was reset: its attempts no longer hold a credential on it."""
+        with self.db.tx() as conn:
+            cur = conn.execute(
+                "UPDATE enrollments SET state = 'wiped', reason = ?, updated = ?"
+                " WHERE serial = ? AND state IN ('done', 'orphan')",
+                (reason, self.db.now(), serial),
+            )
+            return cur.rowcount
 
     def serialless_holding(self, aaguid: str, limit: int = 64) -> list[Enrollment]:
         """The newest attempts that put a credential on a key of ``aaguid`` without a serial

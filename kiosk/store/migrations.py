@@ -157,6 +157,31 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (station, seq)
     );
     """,
+    # 6: the key's whole life. Each key in the inventory has a state (in_stock, enrolled,
+    # needs_reset, returned, lost, retired), the reason and station of its last change; each
+    # deletion of a FIDO2 method the kiosk asks of Entra is journaled before it is sent.
+    """
+    ALTER TABLE keys ADD COLUMN state TEXT NOT NULL DEFAULT 'enrolled';
+    ALTER TABLE keys ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+    ALTER TABLE keys ADD COLUMN station TEXT;
+    ALTER TABLE keys ADD COLUMN changed TEXT;
+    CREATE INDEX keys_state ON keys (state);
+    CREATE INDEX keys_upn ON keys (upn COLLATE NOCASE);
+    CREATE TABLE deletions (
+        id        INTEGER PRIMARY KEY,
+        serial    TEXT,
+        user_id   TEXT NOT NULL,
+        upn       TEXT NOT NULL,
+        method_id TEXT NOT NULL,
+        state     TEXT NOT NULL DEFAULT 'sending',
+        reason    TEXT NOT NULL DEFAULT '',
+        operator  TEXT,
+        station   TEXT,
+        started   TEXT NOT NULL,
+        updated   TEXT NOT NULL
+    );
+    CREATE INDEX deletions_state ON deletions (state);
+    """,
 )
 
 LATEST = len(MIGRATIONS)

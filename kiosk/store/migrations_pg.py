@@ -154,6 +154,28 @@ PG_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (station, seq)
     );
     """,
+    f"""
+    ALTER TABLE keys ADD COLUMN state TEXT NOT NULL DEFAULT 'enrolled';
+    ALTER TABLE keys ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+    ALTER TABLE keys ADD COLUMN station TEXT;
+    ALTER TABLE keys ADD COLUMN changed TEXT;
+    CREATE INDEX keys_state ON keys (state);
+    CREATE INDEX keys_upn ON keys (lower(upn));
+    CREATE TABLE deletions (
+        id        {_ID},
+        serial    TEXT,
+        user_id   TEXT NOT NULL,
+        upn       TEXT NOT NULL,
+        method_id TEXT NOT NULL,
+        state     TEXT NOT NULL DEFAULT 'sending',
+        reason    TEXT NOT NULL DEFAULT '',
+        operator  TEXT,
+        station   TEXT,
+        started   TEXT NOT NULL,
+        updated   TEXT NOT NULL
+    );
+    CREATE INDEX deletions_state ON deletions (state);
+    """,
 )
 
 assert len(PG_MIGRATIONS) == LATEST  # noqa: S101 - both dialects move together

@@ -216,6 +216,22 @@ class Queue:
             )
 
     @retried
+    def replacement(self, upn: str, user_id: str) -> bool:
+        """Queue ``upn`` for one more key (a replacement): a finished entry wants one more and
+        is pending again; a user not queued is added. False if the user is being enrolled."""
+        entry = self.find(upn)
+        if entry is None:
+            return self.add([NewUser(upn=upn, user_id=user_id)], source="replacement")[0] > 0
+        with self.db.tx() as conn:
+            cur = conn.execute(
+                "UPDATE queue SET status = 'pending', keys_wanted = keys_done + 1, reason = '',"
+                " source = 'replacement', updated = ?, station = NULL, lease_until = NULL"
+                " WHERE id = ? AND status IN ('done', 'failed', 'skipped')",
+                (self.db.now(), entry.entry_id),
+            )
+            return cur.rowcount > 0 or entry.status == "pending"
+
+    @retried
     def release(self, entry_id: int, serial: str | None) -> str:
         """Admin: a started user back to the queue (see :meth:`Claims.release`)."""
         return self.claims.release(entry_id, serial)

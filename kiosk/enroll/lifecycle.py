@@ -1,0 +1,243 @@
+"""The key's life after enrollment: a lost key, a returned key, an unknown key into stock.
+
+No front end here: the CLI (``kiosk key lost``), the demo and the screens call these. Every
+write goes through the :class:`~kiosk.enroll.recorder.Recorder`. Deletions in Entra are safe:
+the method deleted is the one the kiosk registered (its stored id matched against Graph's list
+in every id spelling Graph uses), journaled before the DELETE is sent; a key's state is moved
+before each step, so an interrupted return resumes where it stopped and never deletes twice.
+
+A return goes: ``returned`` (owner kept) -> method deleted -> ``needs_reset`` -> reset (with
+the re-insert handshake) -> checked clean -> ``in_stock`` or ``retired``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from kiosk.enroll.ports import Graph
+from kiosk.enroll.recorder import Recorder
+from kiosk.entra.calls import GraphCalls
+from kiosk.entra.errors import GraphNotFoundError, LostResponseError
+from kiosk.entra.models import Fido2Method
+from kiosk.errors import KioskError
+from kiosk.keys.errors import ResetRefusedError
+from kiosk.keys.session import KeySession
+from kiosk.model.codec import credential_id_readings
+from kiosk.model.keys import KeyInfo
+from kiosk.store import Store
+from kiosk.store.inventory import InventoryEntry, KeyState
+
+log = logging.getLogger("kiosk.enroll.lifecycle")
+
+Reinsert = Callable[[], KeySession]
+"""Asks the operator to pull the key and insert it again; the new session (reset window)."""
+
+
+class LifecycleError(KioskError):
+    title = "Key not taken back"
+
+
+def same_method(a: str, b: str) -> bool:
+    """Two Graph method ids name the same credential, whatever spelling each is in."""
+    if a == b:
+        return True
+    return bool(set(credential_id_readings(a)) & set(credential_id_readings(b)))
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """How a key's method left Entra: ``deleted`` now, ``gone`` already, ``user gone``,
+    or ``none`` (the inventory held no method for it)."""
+
+    how: str
+
+    @property
+    def note(self) -> str:
+        return {
+            "deleted": "",
+            "gone": "the owner's method was already deleted",
+            "user gone": "the user no longer exists",
+            "none": "no Entra method was recorded for it",
+        }[self.how]
+
+
+@dataclass(frozen=True)
+class ReturnCase:
+    """A key on the return desk: what it says and what the inventory holds (None: unknown)."""
+
+    info: KeyInfo
+    entry: InventoryEntry | None
+
+    @property
+    def known(self) -> bool:
+        return self.entry is not None
+
+
+@dataclass(frozen=True)
+class LostReport:
+    serial: str
+    upn: str
+    deleted: Deleted
+    requeued: bool
+
+
+class KeyLife:
+    """Lost keys, returns and stock, on one Graph port, store and Recorder."""
+
+    def __init__(self, graph: Graph, store: Store, recorder: Recorder, *, rp_id: str) -> None:
+        self.graph = graph
+        self.store = store
+        self.recorder = recorder
+        self.rp_id = rp_id
+
+    # ---- deleting the method the kiosk registered --------------------------------------
+
+    def delete_method(self, was: InventoryEntry, reason: str) -> Deleted:
+        """Delete ``was``'s Entra method: journaled first; Graph's list decides whether it
+        is still there (so a resumed deletion is never sent twice)."""
+        if not was.method_id or not was.user_id:
+            return Deleted("none")
+        deletion_id = self._open_deletion(was, reason)
+        with GraphCalls() as calls:
+            how = self._send_delete(was, was.method_id)
+        self.recorder.deletion_ended(
+            deletion_id, was, was.method_id, gone=how != "deleted", reason=reason,
+            graph_calls=calls.calls,
+        )
+        return Deleted(how)
+
+    def _open_deletion(self, was: InventoryEntry, reason: str) -> int:
+        for d in self.store.inventory.deletions(state="sending"):
+            if d.user_id == was.user_id and d.method_id == was.method_id:
+                return d.id  # an earlier try stopped after journaling: reconcile it
+        assert was.method_id  # noqa: S101
+        return self.recorder.deletion_started(was, was.method_id, reason)
+
+    def _listed(self, user_id: str, method_id: str) -> Fido2Method | str | None:
+        try:
+            methods: Sequence[Fido2Method] = self.graph.list_fido2_methods(user_id)
+        except GraphNotFoundError:
+            return "user gone"
+        return next((m for m in methods if same_method(m.id, method_id)), None)
+
+    def _send_delete(self, was: InventoryEntry, method_id: str) -> str:
+        for _attempt in range(3):
+            found = self._listed(was.user_id, method_id)
+            if isinstance(found, str):
+                return found
+            if found is None:
+                return "gone"
+            try:  # Graph's own spelling of the id
+                self.graph.delete_fido2_method(was.user_id, found.id)
+                return "deleted"
+            except GraphNotFoundError:
+                return "gone"
+            except LostResponseError as exc:
+                log.warning("delete of %s: %s; listing again", method_id, exc.detail)
+                after = self._listed(was.user_id, method_id)
+                if after is None:
+                    return "deleted"
+        raise LifecycleError(f"The method of key {was.serial} could not be deleted in Entra.")
+
+    # ---- a lost key -------------------------------------------------------------------
+
+    def find(self, *, serial: str = "", upn: str = "") -> list[InventoryEntry]:
+        if serial:
+            entry = self.store.inventory.get(serial)
+            return [entry] if entry is not None else []
+        return [e for e in self.store.inventory.of_user(upn) if e.state == "enrolled"]
+
+    def lost(self, entry: InventoryEntry, reason: str, *, replace: bool) -> LostReport:
+        """The key stops working at once (its method deleted), is marked lost, and its
+        owner is queued for a replacement when ``replace``."""
+        if entry.state not in ("enrolled", "lost"):
+            raise LifecycleError(f"Key {entry.serial} is {entry.state}, not enrolled.")
+        deleted = self.delete_method(entry, "key lost: " + reason)
+        self.recorder.key_state(entry.serial, "lost", _with(reason, deleted.note), was=entry)
+        requeued = False
+        if replace and entry.user_id and deleted.how != "user gone":
+            requeued = self.store.queue.replacement(entry.upn, entry.user_id)
+        return LostReport(entry.serial, entry.upn, deleted, requeued)
+
+    # ---- a returned key ---------------------------------------------------------------
+
+    def identify(self, session: KeySession) -> ReturnCase:
+        info = session.identify()
+        entry = self.store.inventory.get(info.serial) if info.serial else None
+        return ReturnCase(info, entry)
+
+    def take_back(
+        self, session: KeySession, case: ReturnCase, *, reinsert: Reinsert, reason: str,
+        retire: str = "", on_touch: Callable[[], None] | None = None,
+    ) -> str:
+        """The confirmed return of a known key; the state it ends in (``in_stock`` or
+        ``retired``). Resumes from the state an interrupted return left."""
+        was = case.entry
+        if was is None or not case.info.serial:
+            raise LifecycleError("The inventory does not know this key; an admin can reset it.")
+        note = ""
+        if was.state in ("enrolled", "lost", "returned"):
+            if was.state != "returned":
+                self.recorder.key_state(was.serial, "returned", reason, was=was)
+            note = self.delete_method(was, "key returned: " + reason).note
+            self.recorder.key_state(was.serial, "needs_reset", _with(reason, note), was=was)
+        elif was.state not in ("needs_reset",):
+            raise LifecycleError(f"Key {was.serial} is {was.state}; nothing to take back.")
+        info = self._reset(session, case.info, reinsert, on_touch)
+        self.recorder.key_wiped(was.serial, "reset on return")
+        final: KeyState = "retired" if retire else "in_stock"
+        self.recorder.key_state(
+            was.serial, final, _with(retire or reason, note), was=was, key=info
+        )
+        return final
+
+    def stock_unknown(
+        self, session: KeySession, *, reinsert: Reinsert, reason: str,
+        on_touch: Callable[[], None] | None = None,
+    ) -> KeyInfo:
+        """An admin resets a key the inventory does not know and takes it into stock."""
+        info = session.identify()
+        if not info.serial:
+            raise LifecycleError("A key without a serial cannot be kept in stock by serial.")
+        clean = self._reset(session, info, reinsert, on_touch)
+        self.recorder.key_stocked(clean, reason)
+        return clean
+
+    def _reset(
+        self, session: KeySession, info: KeyInfo, reinsert: Reinsert,
+        on_touch: Callable[[], None] | None,
+    ) -> KeyInfo:
+        """Reset (re-insert when the key's window has passed), then check the key is clean."""
+        try:
+            session.reset(on_touch)
+        except ResetRefusedError:
+            session.close()
+            session = reinsert()
+            again = session.identify()
+            if info.serial and again.serial != info.serial:
+                raise LifecycleError(
+                    f"Another key ({again.serial_or_none}) came in instead of {info.serial}."
+                ) from None
+            session.reset(on_touch)
+        fresh = session.identify()
+        held = self._our_credentials(info.serial)
+        if fresh.pin_set or fresh.has_credentials or (
+            held and session.holds_one_of(self.rp_id, held) is not None
+        ):
+            raise LifecycleError(f"Key {info.serial_or_none} is not clean after its reset.")
+        return fresh
+
+    def _our_credentials(self, serial: str | None) -> list[bytes]:
+        if not serial:
+            return []
+        busy = self.store.journal.serial_busy(serial)
+        if busy is None or not busy.credential_id:
+            return []
+        readings = credential_id_readings(busy.credential_id)
+        return list(readings)
+
+
+def _with(reason: str, note: str) -> str:
+    return f"{reason}; {note}" if note and reason else (note or reason)

@@ -1,0 +1,201 @@
+"""The key's life after enrollment, on the virtual key and the fake tenant: a returned key's
+method leaves Entra and the key goes back to stock clean; an already deleted method, an
+unknown key, a lost key with its replacement, a return interrupted by a pulled key."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kiosk.enroll.lifecycle import KeyLife, LifecycleError
+from kiosk.enroll.recorder import Recorder
+from kiosk.entra.fake.faults import Fault
+from kiosk.keys.creation import DEFAULT_RP_ID
+from kiosk.keys.errors import KeyPulledError
+from kiosk.keys.session import KeySession
+from kiosk.keys.virtual.device import VirtualKey
+from tests.fixtures.engine import EngineRig
+
+
+def _enrolled(engine_rig: Callable[..., EngineRig], n: int) -> tuple[EngineRig, list[str],
+                                                                      list[VirtualKey]]:
+    rig = engine_rig(reset="automatic")
+    upns = rig.add_users(n)
+    keys = [rig.key() for _ in range(n)]
+    rig.robot(iter(keys))
+    rig.start()
+    rig.wait_results(n)
+    rig.stop()
+    return rig, upns, keys
+
+
+def _life(rig: EngineRig) -> KeyLife:
+    recorder = Recorder(rig.store, rig.audit, operator="mailroom admin")
+    return KeyLife(rig.graph, rig.store, recorder, rp_id=DEFAULT_RP_ID)
+
+
+def _insert(rig: EngineRig, key: VirtualKey) -> KeySession:
+    return KeySession(rig.port.open(rig.port.plug(key)))
+
+
+def _reinsert(rig: EngineRig, key: VirtualKey) -> Callable[[], KeySession]:
+    def again() -> KeySession:
+        rig.port.unplug(key)
+        return _insert(rig, key)
+
+    return again
+
+
+def _trail(rig: EngineRig) -> list[dict[str, object]]:
+    path = Path(rig.settings.store.audit_path)
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_return_of_an_enrolled_key_deletes_its_method_and_stocks_it_clean(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig, (upn,), (key,) = _enrolled(engine_rig, 1)
+    assert len(rig.tenant.state.methods_of(upn)) == 1
+    life = _life(rig)
+    session = _insert(rig, key)
+    case = life.identify(session)
+    assert case.known and case.entry is not None and case.entry.upn == upn
+    assert case.entry.method_id
+    key.authenticator.reset_window = 0.0  # the window has passed: the handshake is needed
+    reinserted: list[bool] = []
+
+    def reinsert() -> KeySession:
+        reinserted.append(True)
+        key.authenticator.reset_window = 10.0
+        return _reinsert(rig, key)()
+
+    final = life.take_back(session, case, reinsert=reinsert, reason="leaver")
+    assert final == "in_stock" and reinserted == [True]
+    assert rig.tenant.state.methods_of(upn) == []
+    item = rig.store.inventory.get(str(key.profile.serial))
+    assert item is not None and item.state == "in_stock" and item.upn == ""
+    assert key.authenticator.credential_count == 0 and not key.authenticator.pin_set
+    events = [r["event"] for r in _trail(rig)]
+    assert events[-4:] == ["key returned", "method deleted", "key needs_reset", "key in_stock"]
+    assert all(r["operator"] == "mailroom admin" for r in _trail(rig)[-4:])
+
+
+def test_a_returned_key_can_be_enrolled_again_for_someone_else(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig, _, (key,) = _enrolled(engine_rig, 1)
+    life = _life(rig)
+    session = _insert(rig, key)
+    life.take_back(session, life.identify(session), reinsert=_reinsert(rig, key), reason="r")
+    rig.port.unplug(key)
+    (other,) = rig.add_users(1, prefix="next")
+    rig.robot(iter([key]))
+    rig.start()
+    rig.wait_counts(done=2)
+    rig.stop()
+    assert len(rig.tenant.state.methods_of(other)) == 1
+    item = rig.store.inventory.get(str(key.profile.serial))
+    assert item is not None and item.state == "enrolled" and item.upn == other
+
+
+def test_a_method_already_deleted_by_its_owner_goes_back_to_stock_noted(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig, (upn,), (key,) = _enrolled(engine_rig, 1)
+    (method,) = rig.tenant.state.methods_of(upn)
+    user = rig.tenant.state.user_by_upn(upn)
+    assert rig.tenant.state.delete_method(user.id, method.id)
+    life = _life(rig)
+    session = _insert(rig, key)
+    assert life.take_back(session, life.identify(session), reinsert=_reinsert(rig, key),
+                          reason="broken", retire="broken hinge") == "retired"
+    assert rig.tenant.routes_called("delete_method") == []
+    item = rig.store.inventory.get(str(key.profile.serial))
+    assert item is not None and item.state == "retired"
+    assert "already deleted" in item.reason and "broken hinge" in item.reason
+
+
+def test_an_unknown_key_is_shown_as_such_and_an_admin_resets_it_into_stock(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig = engine_rig(reset="automatic")
+    stranger = rig.key("used")
+    life = _life(rig)
+    session = _insert(rig, stranger)
+    case = life.identify(session)
+    assert not case.known
+    with pytest.raises(LifecycleError, match="does not know"):
+        life.take_back(session, case, reinsert=_reinsert(rig, stranger), reason="found")
+    info = life.stock_unknown(session, reinsert=_reinsert(rig, stranger), reason="found")
+    assert not info.pin_set and stranger.authenticator.credential_count == 0
+    item = rig.store.inventory.get(str(stranger.profile.serial))
+    assert item is not None and item.state == "in_stock"
+
+
+def test_lost_key_stops_working_and_its_owner_gets_a_replacement(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig, (upn, other), keys = _enrolled(engine_rig, 2)
+    life = _life(rig)
+    (entry,) = life.find(upn=upn)
+    report = life.lost(entry, "left on a train", replace=True)
+    assert report.deleted.how == "deleted" and report.requeued
+    assert rig.tenant.state.methods_of(upn) == []
+    assert len(rig.tenant.state.methods_of(other)) == 1  # nobody else's method
+    lost = rig.store.inventory.get(entry.serial)
+    assert lost is not None and lost.state == "lost"
+    rig.robot(iter([rig.key()]))
+    rig.start()
+    rig.wait_counts(done=2, pending=0)
+    rig.stop()
+    assert len(rig.tenant.state.methods_of(upn)) == 1
+    found = keys[0] if str(keys[0].profile.serial) == entry.serial else keys[1]
+    session = _insert(rig, found)  # the lost key turns up later: it comes back to stock
+    assert life.take_back(session, life.identify(session), reinsert=_reinsert(rig, found),
+                          reason="found again") == "in_stock"
+    assert len(rig.tenant.state.methods_of(upn)) == 1  # the replacement's method stays
+
+
+def test_a_lost_answer_to_the_delete_is_reconciled_never_sent_twice(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig, (upn,), _ = _enrolled(engine_rig, 1)
+    rig.tenant.inject(Fault("lost_response", route="delete_method", calls=frozenset({1})))
+    life = _life(rig)
+    (entry,) = life.find(upn=upn)
+    assert life.lost(entry, "stolen", replace=False).deleted.how == "deleted"
+    assert len(rig.tenant.routes_called("delete_method")) == 1
+    assert rig.tenant.state.methods_of(upn) == []
+    assert [d.state for d in rig.store.inventory.deletions()] == ["deleted"]
+
+
+def test_a_return_interrupted_by_a_pulled_key_resumes_without_deleting_twice(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig, (upn,), (key,) = _enrolled(engine_rig, 1)
+    life = _life(rig)
+    session = _insert(rig, key)
+    case = life.identify(session)
+    key.authenticator.reset_window = 0.0
+
+    def pulled() -> KeySession:
+        rig.port.unplug(key)
+        raise KeyPulledError()
+
+    with pytest.raises(KeyPulledError):
+        life.take_back(session, case, reinsert=pulled, reason="leaver")
+    item = rig.store.inventory.get(str(key.profile.serial))
+    assert item is not None and item.state == "needs_reset"  # never in stock while dirty
+    assert key.authenticator.credential_count > 0
+    assert rig.tenant.state.methods_of(upn) == []
+    time.sleep(0.01)
+    key.authenticator.reset_window = 10.0
+    session = _insert(rig, key)
+    assert life.take_back(session, life.identify(session), reinsert=_reinsert(rig, key),
+                          reason="leaver") == "in_stock"
+    assert len(rig.tenant.routes_called("delete_method")) == 1
+    assert key.authenticator.credential_count == 0

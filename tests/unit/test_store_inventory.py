@@ -1,0 +1,67 @@
+"""The key inventory on both backends: states, search, counts, deletions journaled."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.store import Store
+from tests.fixtures.postgres import Backend
+
+
+@pytest.fixture
+def store(backend: Backend) -> Store:
+    return backend.open()
+
+
+def _enroll(store: Store, serial: str, upn: str, model: str = "YubiKey 5 NFC") -> None:
+    store.inventory.record(
+        serial=serial, aaguid="a" * 32, model=model, firmware="5.7.1",
+        user_id="id-" + upn, upn=upn, method_id="m-" + serial,
+    )
+
+
+def test_a_key_moves_through_its_states_and_loses_its_owner_in_stock(store: Store) -> None:
+    _enroll(store, "100", "Alice@Contoso.test")
+    item = store.inventory.get("100")
+    assert item is not None and item.state == "enrolled" and item.owned
+    assert store.inventory.set_state("100", "returned", "leaver")
+    kept = store.inventory.get("100")
+    assert kept is not None and kept.upn == "Alice@Contoso.test" and kept.reason == "leaver"
+    store.inventory.set_state("100", "in_stock", "reset on return")
+    stocked = store.inventory.get("100")
+    assert stocked is not None and stocked.state == "in_stock" and not stocked.owned
+    assert stocked.upn == "" and stocked.method_id is None
+    _enroll(store, "100", "bob@contoso.test")
+    again = store.inventory.get("100")
+    assert again is not None and again.state == "enrolled" and again.upn == "bob@contoso.test"
+    assert not store.inventory.set_state("999", "lost", "no such key")
+
+
+def test_search_by_serial_or_upn_any_case_and_counts_by_state_and_model(store: Store) -> None:
+    _enroll(store, "100", "Alice@Contoso.test")
+    _enroll(store, "200", "bob@contoso.test", model="Other key")
+    _enroll(store, "300", "carol_x@contoso.test")
+    store.inventory.set_state("300", "lost", "train")
+    assert [e.serial for e in store.inventory.search("ALICE")] == ["100"]
+    assert [e.serial for e in store.inventory.search("20")] == ["200"]
+    assert [e.serial for e in store.inventory.search("_")] == ["300"]  # literal, not a wildcard
+    assert [e.serial for e in store.inventory.search("", state="lost")] == ["300"]
+    assert [e.serial for e in store.inventory.of_user("alice@contoso.TEST")] == ["100"]
+    assert store.inventory.counts() == {
+        "enrolled": {"YubiKey 5 NFC": 1, "Other key": 1},
+        "lost": {"YubiKey 5 NFC": 1},
+    }
+
+
+def test_an_unknown_key_is_stocked_once_and_deletions_are_journaled(store: Store) -> None:
+    store.inventory.stock(serial="400", aaguid="b" * 32, model="M", firmware=None,
+                          reason="found in a drawer")
+    store.inventory.stock(serial="400", aaguid="b" * 32, model="M", firmware=None, reason="x")
+    item = store.inventory.get("400")
+    assert item is not None and item.state == "in_stock" and item.reason == "found in a drawer"
+    d = store.inventory.deletion_started(serial="400", user_id="u", upn="a@b", method_id="m",
+                                         reason="lost", operator="op")
+    assert [x.state for x in store.inventory.deletions(state="sending")] == ["sending"]
+    store.inventory.deletion_done(d, "deleted")
+    assert store.inventory.deletions(state="sending") == []
+    assert [x.state for x in store.inventory.deletions()] == ["deleted"]
