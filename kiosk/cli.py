@@ -24,6 +24,8 @@ COMMANDS: tuple[str, ...] = (
     "fake_tenant",
     "fleet",
     "escrow",
+    "key",
+    "inventory",
 )
 
 

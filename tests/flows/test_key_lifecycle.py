@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.cli import main
 from kiosk.enroll.lifecycle import KeyLife, LifecycleError
 from kiosk.enroll.recorder import Recorder
 from kiosk.entra.fake.faults import Fault
@@ -199,3 +200,35 @@ def test_a_return_interrupted_by_a_pulled_key_resumes_without_deleting_twice(
                           reason="leaver") == "in_stock"
     assert len(rig.tenant.routes_called("delete_method")) == 1
     assert key.authenticator.credential_count == 0
+
+
+def test_cli_reports_a_lost_key_and_lists_the_inventory_without_pins(
+    engine_rig: Callable[..., EngineRig], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    rig, (upn, other), _ = _enrolled(engine_rig, 2)
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        rig.tenant.kiosk_toml("certificate")
+        + f'\n[store]\npath = "{rig.settings.store.path}"\n'
+        f'audit_path = "{rig.settings.store.audit_path}"\n',
+        encoding="utf-8",
+    )
+    assert main(["key", "lost", "--upn", upn.upper(), "--reason", "stolen bag",
+                 "--operator", "desk 2", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "lost (method deleted in Entra; replacement queued)" in out
+    assert rig.tenant.state.methods_of(upn) == [] and rig.tenant.state.methods_of(other)
+    assert rig.store.queue.counts()["pending"] == 1
+    assert main(["key", "lost", "--serial", "no-such", "--config", str(config)]) == 1
+    assert main(["inventory", "--config", str(config)]) == 0
+    counts = capsys.readouterr().out
+    assert "enrolled" in counts and "lost" in counts and "total             2" in counts
+    exported = tmp_path / "keys.json"
+    assert main(["inventory", "--search", upn[:8].upper(), "--json", str(exported),
+                 "--csv", str(tmp_path / "keys.csv"), "--config", str(config)]) == 0
+    (row,) = json.loads(exported.read_text())
+    assert row["upn"] == upn and row["state"] == "lost" and "stolen bag" in row["reason"]
+    assert "pin" not in " ".join(row).lower()
+    assert (tmp_path / "keys.csv").read_text().splitlines()[0].startswith("serial,state,")
+    trail = _trail(rig)[-1]
+    assert trail["event"] == "key lost" and trail["operator"] == "desk 2"
