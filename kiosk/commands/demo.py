@@ -39,6 +39,10 @@ def register(subparsers: Any) -> None:
         default=None,
         help="Keep the demo's state here (default: a temporary directory removed at exit).",
     )
+    parser.add_argument(
+        "--returns", type=int, default=0,
+        help="Headless: after enrolling, take this many keys back and enroll them again.",
+    )
     parser.add_argument("--seed", type=int, default=0, help="Seed for demo names and faults.")
     parser.add_argument(
         "--print", dest="paper", action="store_true",
@@ -69,6 +73,7 @@ def handle(args: argparse.Namespace) -> int:
             state_dir=args.state_dir,
             seed=args.seed,
             paper=args.paper,
+            returns=max(0, min(args.returns, args.users)),
         )
         print(result.to_json(), flush=True)
         return 0 if result.ok else 1

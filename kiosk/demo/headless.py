@@ -13,7 +13,9 @@ from pathlib import Path
 
 from kiosk.audit import verify as verify_audit
 from kiosk.demo.environment import DemoEnvironment, LatencyName
-from kiosk.demo.robot import Robot
+from kiosk.demo.returns import KeyLog, add_users, take_back, tenant_methods, wait_queue
+from kiosk.demo.robot import KeyFactory, Robot, keys_from
+from kiosk.keys.virtual.device import VirtualKey
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,13 @@ class HeadlessResult:
     labels_printed: int | None = None
     """With --print: labels the printer finished (CUPS-PDF queue, or PDF files)."""
     mailers_printed: int | None = None
+    returned: int | None = None
+    """With --returns: keys taken back at the desk, and what became of them."""
+    methods_deleted: int | None = None
+    keys_reset: int | None = None
+    in_stock_after_returns: int | None = None
+    reenrolled: int | None = None
+    tenant_methods_of_returned_users: int | None = None
 
     def fields(self) -> dict[str, object]:
         """The JSON line's fields (the print counts only when printing was asked)."""
@@ -34,7 +43,10 @@ class HeadlessResult:
 
     @property
     def ok(self) -> bool:
-        return self.enrolled == self.users and self.audit_ok
+        back = self.returned is None or (
+            self.tenant_methods_of_returned_users == 0 and self.reenrolled == self.returned
+        )
+        return self.enrolled == self.users and self.audit_ok and back
 
     def to_json(self) -> str:
         return json.dumps(self.fields(), sort_keys=False)
@@ -56,10 +68,12 @@ def verified_by_tenant(env: DemoEnvironment) -> int:
 
 
 @contextmanager
-def robot_at_work(env: DemoEnvironment) -> Iterator[threading.Thread]:
+def robot_at_work(
+    env: DemoEnvironment, keys: KeyFactory | None = None
+) -> Iterator[threading.Thread]:
     """The engine running on its own thread (yielded) with a :class:`Robot` operator plugging
-    fresh demo keys; on leaving, the engine is stopped, then the robot."""
-    robot = Robot(env.engine, env.port, lambda _n: env.new_key())
+    fresh demo keys (or ``keys``); on leaving, the engine is stopped, then the robot."""
+    robot = Robot(env.engine, env.port, keys or (lambda _n: env.new_key()))
     robot.start()
     stop = threading.Event()
     runner = threading.Thread(target=env.engine.run, args=(stop,), name="engine", daemon=True)
@@ -82,9 +96,11 @@ def run_headless(
     seed: int = 0,
     paper: bool = False,
     cups_server: str = "/run/cups/cups.sock",
+    returns: int = 0,
 ) -> HeadlessResult:
     """Enroll ``users`` demo users, one fresh virtual key each; wait until the queue is done.
-    With ``paper``, each key's label and PIN mailer print too (escrow shows the PIN then)."""
+    With ``paper``, each key's label and PIN mailer print too (escrow shows the PIN then).
+    With ``returns``, that many keys then come back, go to stock and serve new users."""
     with DemoEnvironment(
         users=users,
         latency=latency,
@@ -99,17 +115,15 @@ def run_headless(
         engine = env.engine
         started = time.monotonic()
         deadline = started + timeout
-        with robot_at_work(env) as runner:
-            while time.monotonic() < deadline and runner.is_alive():
-                counts = engine.counts()
-                if counts.get("pending", 0) == 0 and counts.get("active", 0) == 0:
-                    break
-                time.sleep(0.02)
+        handed = KeyLog(env.new_key)
+        with robot_at_work(env, handed) as runner:
+            wait_queue(env, deadline, runner.is_alive)
             seconds = time.monotonic() - started
+        counts = engine.counts()
+        back = returns_round(env, handed.handed[:returns], deadline) if returns else {}
         desk = env.kiosk.paper if env.kiosk is not None else None
         if desk is not None:
             desk.drain(max(10.0, deadline - time.monotonic()))
-        counts = engine.counts()
         report = verify_audit(env.settings.store.audit_path)
         queued = sum(counts.values())
         return HeadlessResult(
@@ -121,4 +135,25 @@ def run_headless(
             seconds=round(seconds, 3),
             labels_printed=desk.printed["label"] if desk is not None else None,
             mailers_printed=desk.printed["mailer"] if desk is not None else None,
+            **back,
         )
+
+
+def returns_round(env: DemoEnvironment, keys: list[VirtualKey], deadline: float
+                  ) -> dict[str, int]:
+    """Take ``keys`` back into stock, then enroll them again for as many new users."""
+    assert env.kiosk is not None  # noqa: S101
+    owners, deleted, reset = take_back(env, keys)
+    in_stock = len(env.kiosk.store.inventory.search(state="in_stock"))
+    done_before = env.engine.counts().get("done", 0)
+    add_users(env, len(keys))
+    with robot_at_work(env, keys_from(keys)) as runner:
+        wait_queue(env, deadline, runner.is_alive)
+    return {
+        "returned": len(keys),
+        "methods_deleted": deleted,
+        "keys_reset": reset,
+        "in_stock_after_returns": in_stock,
+        "reenrolled": env.engine.counts().get("done", 0) - done_before,
+        "tenant_methods_of_returned_users": tenant_methods(env, owners),
+    }

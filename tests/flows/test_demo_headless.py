@@ -35,6 +35,25 @@ def test_headless_demo_enrolls_everyone_and_prints_one_json_line(tmp_path: Path)
     assert report.ok and report.records >= 4
 
 
+def test_headless_demo_returns_keys_to_stock_and_enrolls_them_again(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "kiosk", "demo", "--headless", "--users", "5", "--returns", "2",
+         "--state-dir", str(tmp_path / "demo")],
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    (line,) = out.stdout.strip().splitlines()
+    result = json.loads(line)
+    assert result["enrolled"] == 5 and result["returned"] == 2
+    assert result["methods_deleted"] == 2 and result["keys_reset"] == 2
+    assert result["in_stock_after_returns"] == 2 and result["reenrolled"] == 2
+    assert result["tenant_methods_of_returned_users"] == 0 and result["audit_ok"] is True
+    events = [json.loads(x)["event"] for x in
+              (tmp_path / "demo" / "audit.jsonl").read_text().splitlines()]
+    assert events.count("key in_stock") == 2 and events.count("method deleted") == 2
+    assert events.count("enrolled") == 7
+
+
 def test_headless_demo_state_is_kept_with_one_sealed_pin_per_user(tmp_path: Path) -> None:
     state = tmp_path / "kept"
     result = run_headless(3, state_dir=state)
