@@ -99,21 +99,24 @@ class KeyLife:
         is still there (so a resumed deletion is never sent twice)."""
         if not was.method_id or not was.user_id:
             return Deleted("none")
-        deletion_id = self._open_deletion(was, reason)
+        deletion_id, resumed = self._open_deletion(was, reason)
         with GraphCalls() as calls:
             how = self._send_delete(was, was.method_id)
+        if resumed and how == "gone":  # most likely sent before the kiosk stopped
+            how, reason = "deleted", reason + "; reconciled after a restart"
         self.recorder.deletion_ended(
             deletion_id, was, was.method_id, gone=how != "deleted", reason=reason,
             graph_calls=calls.calls,
         )
         return Deleted(how)
 
-    def _open_deletion(self, was: InventoryEntry, reason: str) -> int:
+    def _open_deletion(self, was: InventoryEntry, reason: str) -> tuple[int, bool]:
+        """(the deletion's journal id, whether an earlier try journaled it already)."""
         for d in self.store.inventory.deletions(state="sending"):
             if d.user_id == was.user_id and d.method_id == was.method_id:
-                return d.id  # an earlier try stopped after journaling: reconcile it
+                return d.id, True  # an earlier try stopped after journaling: reconcile it
         assert was.method_id  # noqa: S101
-        return self.recorder.deletion_started(was, was.method_id, reason)
+        return self.recorder.deletion_started(was, was.method_id, reason), False
 
     def _listed(self, user_id: str, method_id: str) -> Fido2Method | str | None:
         try:

@@ -5,6 +5,9 @@ unknown key, a lost key with its replacement, a return interrupted by a pulled k
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -206,13 +209,7 @@ def test_cli_reports_a_lost_key_and_lists_the_inventory_without_pins(
     engine_rig: Callable[..., EngineRig], tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     rig, (upn, other), _ = _enrolled(engine_rig, 2)
-    config = tmp_path / "kiosk.toml"
-    config.write_text(
-        rig.tenant.kiosk_toml("certificate")
-        + f'\n[store]\npath = "{rig.settings.store.path}"\n'
-        f'audit_path = "{rig.settings.store.audit_path}"\n',
-        encoding="utf-8",
-    )
+    config = _config(rig, tmp_path)
     assert main(["key", "lost", "--upn", upn.upper(), "--reason", "stolen bag",
                  "--operator", "desk 2", "--config", str(config)]) == 0
     out = capsys.readouterr().out
@@ -232,3 +229,44 @@ def test_cli_reports_a_lost_key_and_lists_the_inventory_without_pins(
     assert (tmp_path / "keys.csv").read_text().splitlines()[0].startswith("serial,state,")
     trail = _trail(rig)[-1]
     assert trail["event"] == "key lost" and trail["operator"] == "desk 2"
+
+
+def _config(rig: EngineRig, tmp_path: Path) -> Path:
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        rig.tenant.kiosk_toml("certificate")
+        + f'\n[store]\npath = "{rig.settings.store.path}"\n'
+        f'audit_path = "{rig.settings.store.audit_path}"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_kill_9_after_the_delete_was_sent_resumes_without_sending_it_again(
+    engine_rig: Callable[..., EngineRig], tmp_path: Path,
+) -> None:
+    rig, (upn,), _ = _enrolled(engine_rig, 1)
+    (entry,) = rig.store.inventory.of_user(upn)
+    config = _config(rig, tmp_path)
+    # Entra deletes the method, but its answer is slow: the kiosk is killed while waiting.
+    rig.tenant.inject(Fault("slow", route="delete_method", delay_s=60, calls=frozenset({1})))
+    command = [sys.executable, "-m", "kiosk", "key", "lost", "--serial", entry.serial,
+               "--config", str(config)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while rig.tenant.state.methods_of(upn) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rig.tenant.state.methods_of(upn) == []
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert [d.state for d in rig.store.inventory.deletions()] == ["sending"]
+    still = rig.store.inventory.get(entry.serial)
+    assert still is not None and still.state == "enrolled"
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(rig.tenant.routes_called("delete_method")) == 1  # never sent twice
+    assert [d.state for d in rig.store.inventory.deletions()] == ["deleted"]
+    lost = rig.store.inventory.get(entry.serial)
+    assert lost is not None and lost.state == "lost"
