@@ -24,7 +24,7 @@ from kiosk.entra.models import Fido2Method
 from kiosk.errors import KioskError
 from kiosk.keys.errors import ResetRefusedError
 from kiosk.keys.session import KeySession
-from kiosk.model.codec import credential_id_readings
+from kiosk.model.codec import credential_id_readings, same_method_id
 from kiosk.model.keys import KeyInfo
 from kiosk.store import Store
 from kiosk.store.inventory import InventoryEntry, KeyState
@@ -37,13 +37,6 @@ Reinsert = Callable[[], KeySession]
 
 class LifecycleError(KioskError):
     title = "Key not taken back"
-
-
-def same_method(a: str, b: str) -> bool:
-    """Two Graph method ids name the same credential, whatever spelling each is in."""
-    if a == b:
-        return True
-    return bool(set(credential_id_readings(a)) & set(credential_id_readings(b)))
 
 
 @dataclass(frozen=True)
@@ -123,7 +116,7 @@ class KeyLife:
             methods: Sequence[Fido2Method] = self.graph.list_fido2_methods(user_id)
         except GraphNotFoundError:
             return "user gone"
-        return next((m for m in methods if same_method(m.id, method_id)), None)
+        return next((m for m in methods if same_method_id(m.id, method_id)), None)
 
     def _send_delete(self, was: InventoryEntry, method_id: str) -> str:
         for _attempt in range(3):

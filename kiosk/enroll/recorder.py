@@ -26,6 +26,7 @@ from kiosk.audit_chain import AuditFieldError
 from kiosk.enroll.escrow import escrow_fields
 from kiosk.errors import KioskError
 from kiosk.model.audit import AuditReport
+from kiosk.model.codec import same_method_id
 from kiosk.model.keys import CreatedCredential, KeyInfo
 from kiosk.model.queue import ImportReport, Status
 from kiosk.model.steps import Step
@@ -332,12 +333,16 @@ class Recorder:
     def method_deleted(
         self, entry: QueueEntry, method_id: str, graph_calls: Sequence[Timing] = ()
     ) -> None:
-        """Replace mode: one of the user's old methods was deleted from Entra."""
+        """Replace mode: one of the user's old methods was deleted from Entra; the old key
+        it was on (if the kiosk enrolled it) needs a reset before it is used again."""
         self.audit.append(
             METHOD_DELETED, reason="replace mode", operator=self.operator, upn=entry.upn,
             user_id=entry.user_id, entry_id=entry.entry_id, method_id=method_id,
             graph_calls=graph_calls,
         )
+        for old in self.store.inventory.of_user(entry.upn):
+            if old.owned and old.method_id and same_method_id(old.method_id, method_id):
+                self.key_state(old.serial, "needs_reset", "replaced by a new key", was=old)
 
     # ---- the key's life: returns, lost keys, stock ------------------------------------
 

@@ -80,3 +80,8 @@ def credential_id_readings(value: str) -> tuple[bytes, ...]:
 def id_matches(value: str, credential_id: bytes) -> bool:
     """Is ``value`` (a Graph method or credential id, any spelling) this credential id?"""
     return credential_id in credential_id_readings(value)
+
+
+def same_method_id(a: str, b: str) -> bool:
+    """Two Graph FIDO2 method ids name the same credential, whatever spelling each is in."""
+    return a == b or bool(set(credential_id_readings(a)) & set(credential_id_readings(b)))

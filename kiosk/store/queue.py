@@ -216,18 +216,21 @@ class Queue:
             )
 
     @retried
-    def replacement(self, upn: str, user_id: str) -> bool:
+    def replacement(self, upn: str, user_id: str, *, replace: bool = False) -> bool:
         """Queue ``upn`` for one more key (a replacement): a finished entry wants one more and
-        is pending again; a user not queued is added. False if the user is being enrolled."""
+        is pending again; a user not queued is added. False if the user is being enrolled.
+        ``replace``: the user's other methods are deleted once the new key is registered."""
         entry = self.find(upn)
         if entry is None:
-            return self.add([NewUser(upn=upn, user_id=user_id)], source="replacement")[0] > 0
+            added = self.add([NewUser(upn=upn, user_id=user_id)], replace=replace,
+                             source="replacement")
+            return added[0] > 0
         with self.db.tx() as conn:
             cur = conn.execute(
                 "UPDATE queue SET status = 'pending', keys_wanted = keys_done + 1, reason = '',"
-                " source = 'replacement', updated = ?, station = NULL, lease_until = NULL"
-                " WHERE id = ? AND status IN ('done', 'failed', 'skipped')",
-                (self.db.now(), entry.entry_id),
+                " source = 'replacement', replace = ?, updated = ?, station = NULL,"
+                " lease_until = NULL WHERE id = ? AND status IN ('done', 'failed', 'skipped')",
+                (int(replace), self.db.now(), entry.entry_id),
             )
             return cur.rowcount > 0 or entry.status == "pending"
 

@@ -270,3 +270,30 @@ def test_kill_9_after_the_delete_was_sent_resumes_without_sending_it_again(
     assert [d.state for d in rig.store.inventory.deletions()] == ["deleted"]
     lost = rig.store.inventory.get(entry.serial)
     assert lost is not None and lost.state == "lost"
+
+
+def test_a_replacement_in_replace_mode_leaves_the_old_key_to_reset_and_it_returns_later(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig, (upn,), (old,) = _enrolled(engine_rig, 1)
+    user = rig.tenant.state.user_by_upn(upn)
+    assert rig.store.queue.replacement(upn, user.id, replace=True)
+    new = rig.key()
+    rig.robot(iter([new]))
+    rig.start()
+    rig.wait_counts(done=1, pending=0, active=0)
+    rig.wait(lambda _evs: len(rig.tenant.state.methods_of(upn)) == 1
+             and rig.tenant.routes_called("delete_method") != [])
+    rig.stop()
+    (method,) = rig.tenant.state.methods_of(upn)
+    assert str(new.profile.serial) in method.display_name
+    was = rig.store.inventory.get(str(old.profile.serial))
+    assert was is not None and was.state == "needs_reset" and was.reason == "replaced by a new key"
+    now = rig.store.inventory.get(str(new.profile.serial))
+    assert now is not None and now.state == "enrolled"
+    life = _life(rig)
+    session = _insert(rig, old)  # the old key comes back later: reset into stock, no delete
+    assert life.take_back(session, life.identify(session), reinsert=_reinsert(rig, old),
+                          reason="old key back") == "in_stock"
+    assert len(rig.tenant.routes_called("delete_method")) == 1
+    assert len(rig.tenant.state.methods_of(upn)) == 1 and old.authenticator.credential_count == 0

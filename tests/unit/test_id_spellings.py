@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from kiosk.entra.graph_data import find_registered
 from kiosk.entra.models import Fido2Method
 from kiosk.keys.creation import exclude_list
-from kiosk.model.codec import credential_id_readings, id_matches
+from kiosk.model.codec import credential_id_readings, id_matches, same_method_id
 from kiosk.model.keys import CreatedCredential
 
 SENT = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -132,3 +132,20 @@ def test_an_id_match_beats_an_older_name_match() -> None:
     )
     by_id = Fido2Method(id=url_padcount(cred_id), display_name="YubiKey 5 1", aaguid=AAGUID)
     assert find_registered([by_name, by_id], _credential(cred_id), "YubiKey 5 1", SENT) is by_id
+
+
+
+@settings(max_examples=200)
+@given(ids, st.sampled_from(SPELLINGS), st.sampled_from(SPELLINGS))
+def test_a_stored_method_id_matches_graphs_list_in_any_spelling(
+    cred_id: bytes, stored: object, listed: object,
+) -> None:
+    assert callable(stored) and callable(listed)
+    assert same_method_id(stored(cred_id), listed(cred_id))
+
+
+def test_another_key_of_the_user_never_matches() -> None:
+    mine, theirs = bytes(range(32)), bytes(range(1, 33))
+    for stored in SPELLINGS:
+        for listed in SPELLINGS:
+            assert not same_method_id(stored(mine), listed(theirs))
