@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 
 from cryptography import x509
@@ -253,6 +254,10 @@ class Engine:
                 f"permission {POLICY_READ} (with admin consent) to see it here."
             ]
         return verdict_lines(verdict)
+
+    def returns_today(self) -> dict[str, int]:
+        midnight = self.clock().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.store.inventory.back_since(self.store.db.now_of(midnight))
 
     def labels_to_print(self) -> list[LabelWaiting]:
         return self.paper.waiting() if self.paper is not None else []

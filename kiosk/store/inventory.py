@@ -171,6 +171,15 @@ class Inventory:
             found.setdefault(str(r["state"]), {})[str(r["model"])] = int(r["n"])
         return found
 
+    def back_since(self, since: str) -> dict[str, int]:
+        """Keys reset and taken back since ``since`` (a stored timestamp): in stock, retired."""
+        rows = self.db.query(
+            "SELECT state, COUNT(*) AS n FROM keys WHERE changed >= ?"
+            " AND state IN ('in_stock', 'retired') GROUP BY state",
+            (since,),
+        )
+        return {str(r["state"]): int(r["n"]) for r in rows}
+
     # ---- deletions of Entra methods (journaled before sending) ------------------------
 
     @retried

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 from typing import Any
 
 from kiosk.demo.operators import DEMO_ADMIN_PIN
 from kiosk.enroll.events import Prompt
+from kiosk.enroll.lifecycle import KeyLife
+from kiosk.enroll.recorder import Recorder
+from kiosk.keys.creation import DEFAULT_RP_ID
+from kiosk.keys.session import KeySession
 from kiosk.tui.screens.admin import AdminScreen
 from kiosk.tui.screens.handover import HandoverScreen
 from kiosk.tui.screens.queue import QueueScreen
@@ -172,3 +177,23 @@ async def test_high_contrast_theme_from_the_settings(demo_env: Any) -> None:
         await wait_for_text(pilot, "Choose your name")
         assert app.theme == HIGH_CONTRAST.name
         assert app.current_theme.background == "#000000"
+
+
+@run_async
+async def test_summary_shows_the_keys_reset_into_stock_today(demo_env: Any) -> None:
+    env = demo_env(users=1)
+    found = env.new_key("yubikey5", auto_touch=0.0)  # a key nobody knew, reset by an admin
+    life = KeyLife(env.kiosk.graph, env.kiosk.store,
+                   Recorder(env.kiosk.store, env.kiosk.audit, operator="admin"),
+                   rp_id=DEFAULT_RP_ID)
+    session = KeySession(env.port.open(env.port.plug(found)))
+    life.stock_unknown(session, reinsert=lambda: session, reason="found in a drawer")
+    env.port.unplug(found)
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryScreen), "summary")
+        await wait_for_text(pilot, "Keys reset into stock today")
+        assert re.search(r"Keys reset into stock today +1\b", screen_text(app))
+        assert "Keys retired today" not in screen_text(app)

@@ -76,6 +76,11 @@ class SummaryScreen(Screen[None]):
         self.state.counts = dict(counts)
         table = summary_table(self.state, counts, glyphs_of(self))
         waiting = len(self.engine.labels_to_print()) if self.settings.paper.label_queue else 0
+        back = self.engine.returns_today()
+        if back.get("in_stock"):
+            table.add_row("Keys reset into stock today", "", str(back["in_stock"]))
+        if back.get("retired"):
+            table.add_row("Keys retired today", "", str(back["retired"]))
         if waiting:
             table.add_row("Labels to reprint", "", f"{waiting} (R)", style="bold red")
         self.query_one("#table", Static).update(table)
