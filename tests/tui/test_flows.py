@@ -195,6 +195,9 @@ async def test_lock_and_unlock_by_key_and_by_idle_timeout(demo_env: Any) -> None
         # Idle for longer than kiosk.idle_lock_minutes: the kiosk locks itself.
         app.clock.advance(env.settings.kiosk.idle_lock_minutes * 60 + 1)
         await wait_until(pilot, lambda: isinstance(app.screen, SignInScreen), "idle lock")
+        # The lock screen is pushed at once but composes later: wait for it to be drawn, so
+        # the test does not end (and tear the app down) while it is still being built.
+        await wait_for_text(pilot, "KIOSK LOCKED")
         assert env.engine.operator is None
 
 

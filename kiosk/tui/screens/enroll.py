@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -131,6 +132,14 @@ class EnrollScreen(Screen[None]):
             # Not composed yet, or taken down already: the app is exiting while the engine,
             # stopping on its thread, still tells what it does.
             return
+        try:
+            self._draw(state, operator)
+        except NoMatches:
+            # Composing or being taken down in between (children come and go one by one):
+            # the next state change draws again; a half-built screen never ends the kiosk.
+            return
+
+    def _draw(self, state: BatchState, operator: str | None) -> None:
         glyphs = glyphs_of(self)
         who = operator if operator else "locked"
         banner = f" FIDO2 ENROLLMENT {glyphs.dot} {who}"

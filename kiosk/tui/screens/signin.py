@@ -72,8 +72,12 @@ class SignInScreen(Screen[str]):
         yield Footer()
 
     def on_mount(self) -> None:
+        names = next(self.query("#names").results(OptionList), None)
+        if names is None:
+            # Taken down before it composed (the app exiting just as the idle lock came, or
+            # a lock undone at once): there is nothing to set up, and no reason to crash.
+            return
         calm_inputs(self)
-        names = self.query_one("#names", OptionList)
         if not self._people:
             self._say(
                 "No operators are configured. Add one with `kiosk operator add NAME` and "
@@ -83,7 +87,8 @@ class SignInScreen(Screen[str]):
         names.focus()
 
     def _say(self, text: str) -> None:
-        self.query_one("#message", Static).update(glyphs_of(self).text(text))
+        for message in self.query("#message").results(Static):  # none once taken down
+            message.update(glyphs_of(self).text(text))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.query_one("#pin", Input).focus()
