@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast, get_args
 
-from kiosk.store.db import Database, Row, retried
+from kiosk.store.db import Database, Row, known_value, retried
 
 KeyState = Literal["in_stock", "enrolled", "needs_reset", "returned", "lost", "retired"]
 KEY_STATES: tuple[KeyState, ...] = get_args(KeyState)
 DeletionState = Literal["sending", "deleted", "gone"]
+DELETION_STATES: tuple[DeletionState, ...] = get_args(DeletionState)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def _item(r: Row) -> InventoryEntry:
         upn=str(r["upn"]),
         method_id=r["method_id"],
         enrolled=str(r["enrolled"]),
-        state=cast(KeyState, str(r["state"])),
+        state=cast(KeyState, known_value(r["state"], KEY_STATES, "keys", r["id"])),
         reason=str(r["reason"]),
         station=r["station"],
         changed=r["changed"],
@@ -68,7 +69,8 @@ def _item(r: Row) -> InventoryEntry:
 def _deletion(r: Row) -> Deletion:
     return Deletion(
         id=int(r["id"]), serial=r["serial"], user_id=str(r["user_id"]), upn=str(r["upn"]),
-        method_id=str(r["method_id"]), state=cast(DeletionState, str(r["state"])),
+        method_id=str(r["method_id"]),
+        state=cast(DeletionState, known_value(r["state"], DELETION_STATES, "deletions", r["id"])),
         reason=str(r["reason"]),
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.store import Store
+from kiosk.store import Store, StoreError
 from tests.fixtures.postgres import Backend
 
 
@@ -65,3 +65,11 @@ def test_an_unknown_key_is_stocked_once_and_deletions_are_journaled(store: Store
     store.inventory.deletion_done(d, "deleted")
     assert store.inventory.deletions(state="sending") == []
     assert [x.state for x in store.inventory.deletions()] == ["deleted"]
+
+
+def test_a_state_this_kiosk_does_not_know_is_a_clear_error(store: Store) -> None:
+    _enroll(store, "500", "dave@contoso.test")
+    with store.db.tx() as conn:
+        conn.execute("UPDATE keys SET state = 'borrowed' WHERE serial = '500'")
+    with pytest.raises(StoreError, match="keys table holds 'borrowed'"):
+        store.inventory.get("500")
