@@ -74,7 +74,8 @@ class EngineControl(Protocol):
 
     # Queue (blocking: call from a worker thread, except queue_page/counts which are fast).
     def import_csv(
-        self, path: Path, *, keys_per_user: int = 1, replace: bool = False
+        self, path: Path, *, keys_per_user: int = 1, replace: bool = False,
+        progress: Callable[[int], bool] | None = None,
     ) -> ImportReport: ...
     def add_user(
         self, upn: str, *, keys_per_user: int = 1, replace: bool = False

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
@@ -180,9 +181,12 @@ class Engine:
     # ---- queue -----------------------------------------------------------------------
 
     def import_csv(
-        self, path: Path, *, keys_per_user: int = 1, replace: bool = False
+        self, path: Path, *, keys_per_user: int = 1, replace: bool = False,
+        progress: Callable[[int], bool] | None = None,
     ) -> ImportReport:
-        return self.queue.import_csv(path, keys_per_user=keys_per_user, replace=replace)
+        return self.queue.import_csv(
+            path, keys_per_user=keys_per_user, replace=replace, progress=progress
+        )
 
     def add_user(self, upn: str, *, keys_per_user: int = 1, replace: bool = False) -> ImportReport:
         return self.queue.add_user(upn, keys_per_user=keys_per_user, replace=replace)

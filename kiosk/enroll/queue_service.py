@@ -41,13 +41,14 @@ class QueueService:
     # ---- users in (each import is audited) ---------------------------------------------
 
     def import_csv(
-        self, path: Path, *, keys_per_user: int = 1, replace: bool = False
+        self, path: Path, *, keys_per_user: int = 1, replace: bool = False,
+        progress: Callable[[int], bool] | None = None,
     ) -> ImportReport:
         source = f"csv:{path.name}"
         try:
             report = sources.import_csv(
                 self.graph, self.queue, path, keys_per_user=keys_per_user, replace=replace,
-                postal=self.postal, max_rows=self.csv_max_rows,
+                postal=self.postal, max_rows=self.csv_max_rows, progress=progress,
             )
         except KioskError as exc:
             self.recorder.queue_import_failed(exc, source=source)

@@ -8,7 +8,7 @@ per Graph ``$batch`` round trip); each problem still names its line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -90,8 +90,9 @@ def add_user(
 def import_csv(
     graph: Graph, queue: Queue, path: Path, *, keys_per_user: int, replace: bool,
     postal: PostalBook | None = None, max_rows: int = MAX_ROWS,
+    progress: Callable[[int], bool] | None = None,
 ) -> ImportReport:
-    rows, parse_problems = parse_upn_csv(path, max_rows=max_rows)
+    rows, parse_problems = parse_upn_csv(path, max_rows=max_rows, progress=progress)
     problems: list[ImportProblem] = list(parse_problems)
     resolved = graph.get_users([r.upn for r in rows]) if rows else {}
     by_keys: dict[int, list[User]] = {}

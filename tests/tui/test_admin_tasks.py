@@ -8,6 +8,7 @@ from typing import Any
 
 from kiosk.demo.operators import DEMO_ADMIN_PIN
 from kiosk.enroll.events import Prompt
+from kiosk.tui.screens.admin import AdminScreen
 from tests.fixtures.tui import (
     kiosk_app,
     run_async,
@@ -84,3 +85,24 @@ async def test_the_admin_screen_shows_what_the_passkey_policy_blocks(demo_env: A
         await wait_for_text(pilot, "Allow self-service set up")
         shown = screen_text(app)
         assert "✘ 'Allow self-service set up'" in shown
+
+
+@run_async
+async def test_a_long_csv_shows_progress_and_esc_cancels_it(
+    demo_env: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "users.csv"
+    path.write_text("upn\n" + "".join(f"user{i}@contoso.com\n" for i in range(90_000)))
+    env = demo_env(users=1)
+    before = env.engine.counts()["pending"]
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await _admin(pilot)
+        await pilot.press("i")
+        await pilot.press(*str(path), "enter")
+        await wait_for_text(pilot, "rows read (Esc cancels)")
+        await pilot.press("escape")
+        await wait_for_text(pilot, "cancelled at line", timeout=60)
+        assert "nothing was queued" in screen_text(app)
+        assert isinstance(app.screen, AdminScreen)  # Esc cancelled the import, not the screen
+    assert env.engine.counts()["pending"] == before

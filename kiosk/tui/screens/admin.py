@@ -4,6 +4,7 @@ audit trail, show the effective configuration (secrets masked), exit the kiosk."
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,8 @@ class AdminScreen(Screen[None]):
         self.admin = admin
         """The admin who opened this screen (named in the audit record of an exit)."""
         self._exit_kiosk = exit_kiosk
+        self._importing = threading.Event()
+        self._cancel = threading.Event()
 
     def compose(self) -> ComposeResult:
         by = glyphs_of(self).text(" · ") + self.admin if self.admin else ""
@@ -222,7 +225,16 @@ class AdminScreen(Screen[None]):
         if self.asking:
             self.asking = ""
             return
+        if self._importing.is_set():
+            self._cancel.set()  # the CSV being read stops at its next thousand rows
+            self.say("Cancelling the import…")
+            return
         self.dismiss(None)
+
+    def _csv_progress(self, rows: int) -> bool:
+        """Told every thousand rows of a CSV being read (worker thread); False cancels."""
+        self.app.call_from_thread(self.say, f"… {rows:,} rows read (Esc cancels)")
+        return not self._cancel.is_set()
 
     def action_ask(self, what: str) -> None:
         self.asking = what
@@ -244,7 +256,14 @@ class AdminScreen(Screen[None]):
         if what == "group":
             report = self.engine.sync_group(value, keys_per_user=keys)
         else:
-            report = self.engine.import_csv(Path(value), keys_per_user=keys)
+            self._cancel.clear()
+            self._importing.set()
+            try:
+                report = self.engine.import_csv(
+                    Path(value), keys_per_user=keys, progress=self._csv_progress
+                )
+            finally:
+                self._importing.clear()
         self.app.call_from_thread(self.say, *report_lines(report))
 
     def action_export(self) -> None:
