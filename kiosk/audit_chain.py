@@ -191,93 +191,123 @@ def verify_lines(data: bytes, *, expected_head: str | None = None) -> AuditRepor
     """Verify the bytes of a trail. One problem line per damaged record, naming it."""
     lines = data.split(b"\n")
     torn = lines.pop() if lines else b""  # the bytes after the last newline
-    problems: list[str] = []
-    records = [parse_line(line) for line in lines]
-    seqs = [r.get("seq") if r is not None else None for r in records]
-    hashes = [line_hash(line) for line in lines]
-    by_hash = {h: i for i, h in enumerate(hashes)}
-    first_at: dict[int, int] = {}
-    for i, s in enumerate(seqs):
-        if isinstance(s, int) and not isinstance(s, bool):
-            first_at.setdefault(s, i)
-    edited: set[int] = set()
-    notes: dict[int, list[str]] = {}
-    last_seq: int | None = 0
-    for i, rec in enumerate(records):
-        say = notes.setdefault(i, [])
-        if rec is None:
-            say.append("not a readable record (edited or corrupted)")
-            last_seq = None
-            continue
-        seq = rec.get("seq")
-        if not isinstance(seq, int) or isinstance(seq, bool):
-            say.append("has no valid seq (edited)")
-            last_seq = None
-            continue
-        seq_ok = True
-        if last_seq is not None and seq != last_seq + 1:
-            seq_ok = False
-            if seq <= last_seq:
-                again = first_at.get(seq, i) != i
-                say.append(
-                    f"seq {seq} comes after seq {last_seq}: "
-                    + ("a duplicate of line " + str(first_at[seq] + 1) if again else "reordered")
-                )
-            else:
-                missing = range(last_seq + 1, seq)
-                elsewhere = [m for m in missing if m in first_at]
-                if elsewhere:
-                    say.append(
-                        f"seq {seq} comes after seq {last_seq}; seq {elsewhere[0]} is at line "
-                        f"{first_at[elsewhere[0]] + 1}: reordered"
-                    )
-                else:
-                    gap = f"{missing.start}" if len(missing) == 1 else (
-                        f"{missing.start} to {missing.stop - 1}"
-                    )
-                    say.append(f"the record(s) with seq {gap} before it were removed")
-        last_seq = seq
-        want = hashes[i - 1] if i else GENESIS
-        prev = rec.get("prev")
-        if prev != want:
-            if isinstance(prev, str) and prev in by_hash:
-                j = by_hash[prev]
-                say.append(f"it chains to line {j + 1} (seq {seqs[j]}), not to the line before it")
-            elif i and seq_ok:
-                edited.add(i - 1)
-            elif not i and seq_ok:
-                say.append("it does not start the chain (prev is not the genesis hash)")
-        if rec.get("event") in (None, "") or not isinstance(rec.get("time"), str):
-            say.append("event or time missing (edited)")
-        try:
-            check_record({k: v for k, v in rec.items() if k not in RESERVED}, scan=False)
-            if looks_secret(lines[i].decode("utf-8")):
-                raise AuditFieldError("it holds text that looks like a PIN, secret or token.")
-        except AuditFieldError as exc:
-            say.append(f"{exc.detail} (edited)")
-    for i in sorted(edited):
-        notes[i].insert(
-            0, f"edited: its hash does not match the prev of line {i + 2} (seq {seqs[i + 1]})"
-        )
-    for i, say in sorted(notes.items()):
-        if say:
-            problems.append(f"{_where(i + 1, seqs[i])}: " + "; ".join(say) + ".")
+    trail = _Trail(lines)
+    problems = trail.record_problems()
     if torn:
         problems.append(
             f"line {len(lines) + 1}: incomplete last record ({len(torn)} bytes, no newline): a "
             "torn write; the kiosk cuts it off and records the repair when it next opens the trail."
         )
-    head = hashes[-1] if hashes else GENESIS
-    if expected_head is not None and expected_head.lower() != head:
-        if expected_head.lower() in by_hash:
-            j = by_hash[expected_head.lower()]
-            problems.append(
-                f"the expected head is line {j + 1} (seq {seqs[j]}), but records follow it."
-            )
-        else:
-            last = f"line {len(lines)} (seq {seqs[-1]})" if lines else "the empty trail"
-            problems.append(
-                f"the last record, {last}, is not the expected head {expected_head[:16]}...: the "
-                "end of the trail was edited or removed."
-            )
+    if expected_head is not None:
+        problems += trail.head_problems(expected_head)
     return AuditReport(ok=not problems, records=len(lines), problems=tuple(problems))
+
+
+class _Trail:
+    """The complete lines of a trail, read once; each check adds notes to the line it names."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self.lines = lines
+        self.records = [parse_line(line) for line in lines]
+        self.seqs = [r.get("seq") if r is not None else None for r in self.records]
+        self.hashes = [line_hash(line) for line in lines]
+        self.by_hash = {h: i for i, h in enumerate(self.hashes)}
+        self.first_at: dict[int, int] = {}
+        for i, s in enumerate(self.seqs):
+            if isinstance(s, int) and not isinstance(s, bool):
+                self.first_at.setdefault(s, i)
+
+    def record_problems(self) -> list[str]:
+        """One line per damaged record: its sequence, its link to the line before, its fields."""
+        edited: set[int] = set()
+        notes: dict[int, list[str]] = {}
+        last_seq: int | None = 0
+        for i, rec in enumerate(self.records):
+            say = notes.setdefault(i, [])
+            seq = rec.get("seq") if rec is not None else None
+            if rec is None or not isinstance(seq, int) or isinstance(seq, bool):
+                say.append(
+                    "not a readable record (edited or corrupted)" if rec is None
+                    else "has no valid seq (edited)"
+                )
+                last_seq = None
+                continue
+            seq_note = self._sequence(i, seq, last_seq)
+            if seq_note:
+                say.append(seq_note)
+            last_seq = seq
+            chain_note = self._link(i, rec, seq_ok=seq_note is None, edited=edited)
+            if chain_note:
+                say.append(chain_note)
+            say += self._fields(i, rec)
+        for i in sorted(edited):
+            after = f"line {i + 2} (seq {self.seqs[i + 1]})"
+            notes[i].insert(0, f"edited: its hash does not match the prev of {after}")
+        return [
+            f"{_where(i + 1, self.seqs[i])}: " + "; ".join(say) + "."
+            for i, say in sorted(notes.items())
+            if say
+        ]
+
+    def _sequence(self, i: int, seq: int, last_seq: int | None) -> str | None:
+        """What is wrong with ``seq`` coming after ``last_seq`` (None: nothing, or unknown)."""
+        if last_seq is None or seq == last_seq + 1:
+            return None
+        if seq <= last_seq:
+            again = self.first_at.get(seq, i) != i
+            return f"seq {seq} comes after seq {last_seq}: " + (
+                "a duplicate of line " + str(self.first_at[seq] + 1) if again else "reordered"
+            )
+        missing = range(last_seq + 1, seq)
+        elsewhere = [m for m in missing if m in self.first_at]
+        if elsewhere:
+            return (
+                f"seq {seq} comes after seq {last_seq}; seq {elsewhere[0]} is at line "
+                f"{self.first_at[elsewhere[0]] + 1}: reordered"
+            )
+        gap = f"{missing.start}" if len(missing) == 1 else f"{missing.start} to {missing.stop - 1}"
+        return f"the record(s) with seq {gap} before it were removed"
+
+    def _link(self, i: int, rec: dict[str, Any], *, seq_ok: bool, edited: set[int]) -> str | None:
+        """Does the record chain to the line before it? A broken link with the order intact
+        means the line before was edited (noted on that line, through ``edited``)."""
+        want = self.hashes[i - 1] if i else GENESIS
+        prev = rec.get("prev")
+        if prev == want:
+            return None
+        if isinstance(prev, str) and prev in self.by_hash:
+            j = self.by_hash[prev]
+            return f"it chains to line {j + 1} (seq {self.seqs[j]}), not to the line before it"
+        if i and seq_ok:
+            edited.add(i - 1)
+        elif not i and seq_ok:
+            return "it does not start the chain (prev is not the genesis hash)"
+        return None
+
+    def _fields(self, i: int, rec: dict[str, Any]) -> list[str]:
+        """The record's own fields: present, allowed and free of anything that looks secret."""
+        say = []
+        if rec.get("event") in (None, "") or not isinstance(rec.get("time"), str):
+            say.append("event or time missing (edited)")
+        try:
+            check_record({k: v for k, v in rec.items() if k not in RESERVED}, scan=False)
+            if looks_secret(self.lines[i].decode("utf-8")):
+                raise AuditFieldError("it holds text that looks like a PIN, secret or token.")
+        except AuditFieldError as exc:
+            say.append(f"{exc.detail} (edited)")
+        return say
+
+    def head_problems(self, expected: str) -> list[str]:
+        """The last record against the head the system journal kept (``expected``)."""
+        head = self.hashes[-1] if self.hashes else GENESIS
+        if expected.lower() == head:
+            return []
+        if expected.lower() in self.by_hash:
+            j = self.by_hash[expected.lower()]
+            where = f"line {j + 1} (seq {self.seqs[j]})"
+            return [f"the expected head is {where}, but records follow it."]
+        last = f"line {len(self.lines)} (seq {self.seqs[-1]})" if self.lines else "the empty trail"
+        return [
+            f"the last record, {last}, is not the expected head {expected[:16]}...: the "
+            "end of the trail was edited or removed."
+        ]
