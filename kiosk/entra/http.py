@@ -268,22 +268,7 @@ class GraphHttp:
                 )
                 force_refresh = False
             except requests.RequestException as exc:
-                if deadline.left() <= 0 and replay_safe:
-                    raise deadline.error(what) from None
-                err = network_error(exc, what)
-                if isinstance(err, TlsError):
-                    raise err from None
-                if not replay_safe and not _never_connected(exc):
-                    raise LostResponseError(err.detail) from None
-                if attempt > self.policy.max_retries:
-                    if _cut_short(exc):
-                        raise GraphResponseError(err.detail) from None
-                    raise err from None
-                wait = self.policy.delay(attempt)
-                if wait >= deadline.left():
-                    raise deadline.error(what) from None
-                log.info("%s: %s; retry %d in %.2fs", what, err.detail, attempt, wait)
-                self.sleep(wait)
+                self.sleep(self._wait_after_failure(exc, what, attempt, deadline, replay_safe))
                 continue
             status = resp.status_code
             if 200 <= status < 300:
@@ -293,27 +278,65 @@ class GraphHttp:
                 _discard(resp)
                 log.info("%s: 401, getting a fresh token and trying once more", what)
                 continue
-            body = _body_for_error(resp)
-            if status in RETRY_STATUSES or (not replay_safe and status >= 500):
-                if not replay_safe and status != 429:
-                    err2 = graph_error_from_response(status, body, resp.headers, what)
-                    raise LostResponseError(
-                        err2.detail,
-                        status=status,
-                        code=err2.code,
-                        message=err2.message,
-                        request_id=err2.request_id,
-                        client_request_id=err2.client_request_id,
-                    )
-                if attempt > self.policy.max_retries:
-                    raise _exhausted(status, body, resp.headers, what, attempt)
-                wait = self.policy.delay(attempt, resp.headers.get("Retry-After"), self.now())
-                if wait >= deadline.left():
-                    raise _exhausted(status, body, resp.headers, what, attempt)
-                log.info("%s: HTTP %d; retry %d in %.2fs", what, status, attempt, wait)
-                self.sleep(wait)
-                continue
+            self.sleep(self._wait_after_answer(resp, what, attempt, deadline, replay_safe))
+
+    def _wait_after_failure(
+        self,
+        exc: requests.RequestException,
+        what: str,
+        attempt: int,
+        deadline: Deadline,
+        replay_safe: bool,
+    ) -> float:
+        """Seconds to wait before sending again after no answer; raises when it must not be."""
+        if deadline.left() <= 0 and replay_safe:
+            raise deadline.error(what) from None
+        err = network_error(exc, what)
+        if isinstance(err, TlsError):
+            raise err from None
+        if not replay_safe and not _never_connected(exc):
+            raise LostResponseError(err.detail) from None
+        if attempt > self.policy.max_retries:
+            if _cut_short(exc):
+                raise GraphResponseError(err.detail) from None
+            raise err from None
+        wait = self.policy.delay(attempt)
+        if wait >= deadline.left():
+            raise deadline.error(what) from None
+        log.info("%s: %s; retry %d in %.2fs", what, err.detail, attempt, wait)
+        return wait
+
+    def _wait_after_answer(
+        self,
+        resp: requests.Response,
+        what: str,
+        attempt: int,
+        deadline: Deadline,
+        replay_safe: bool,
+    ) -> float:
+        """Seconds to wait before sending again after an error answer; raises the answer's
+        error when it is final (not retried, out of retries or of time, or not replay-safe)."""
+        status = resp.status_code
+        body = _body_for_error(resp)
+        if status not in RETRY_STATUSES and (replay_safe or status < 500):
             raise graph_error_from_response(status, body, resp.headers, what)
+        if not replay_safe and status != 429:
+            err = graph_error_from_response(status, body, resp.headers, what)
+            raise LostResponseError(
+                err.detail,
+                status=status,
+                code=err.code,
+                message=err.message,
+                request_id=err.request_id,
+                client_request_id=err.client_request_id,
+            )
+        if attempt > self.policy.max_retries:
+            raise _exhausted(status, body, resp.headers, what, attempt)
+        wait = self.policy.delay(attempt, resp.headers.get("Retry-After"), self.now())
+        if wait >= deadline.left():
+            raise _exhausted(status, body, resp.headers, what, attempt)
+        log.info("%s: HTTP %d; retry %d in %.2fs", what, status, attempt, wait)
+        return wait
 
 
 def _exhausted(
