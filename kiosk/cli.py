@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "escrow",
     "key",
     "inventory",
+    "report",
 )
 
 

@@ -37,6 +37,7 @@ from kiosk.enroll.prefetch import Prefetcher
 from kiosk.enroll.queue_service import QueueService
 from kiosk.enroll.recorder import Recorder
 from kiosk.enroll.recovery import pending, resume
+from kiosk.enroll.shift_report import ShiftReport, last_shift, write_report
 from kiosk.enroll.station import Escrow, Station
 from kiosk.entra.errors import GraphPermissionError
 from kiosk.entra.passkey_policy import assess, verdict_lines
@@ -56,6 +57,8 @@ log = logging.getLogger("kiosk.enroll.engine")
 
 RECOVERY_RETRY_SECONDS = 5.0
 """How often attempts left open by a restart are tried again while Graph is unreachable."""
+SHIFT_TRAIL_BYTES = 64 << 20
+"""How much of the trail's end a shift report reads (a long shift of big records fits)."""
 
 
 class Engine:
@@ -158,14 +161,32 @@ class Engine:
     def set_operator(self, name: str | None) -> None:
         """Sign an operator in (unlock) or out (None: lock), audited. Locking always happens;
         a sign-in whose audit record cannot be written leaves the kiosk locked (error shown)."""
-        if name == self.operator:
+        previous = self.operator
+        if name == previous:
             return
         try:
             self.recorder.operator_changed(name)
         except KioskError as exc:
             log.error("operator change not audited: %s", exc.detail)
             self.dialog.error(exc, retryable=False)
+        if previous is not None:
+            try:
+                self.report_shift(operator=previous)
+            except KioskError as exc:
+                log.error("shift report not written: %s", exc.detail)
         self.signals.put(Command("wake"))
+
+    def report_shift(
+        self, directory: Path | None = None, *, operator: str | None = None
+    ) -> tuple[ShiftReport, list[Path]] | None:
+        """Write the last shift's report (of ``operator`` when named) as CSV and JSON in
+        ``directory`` (the manifest directory by default) and audit it; None: no shift."""
+        report = last_shift(self.audit.recent(SHIFT_TRAIL_BYTES), operator)
+        if report is None:
+            return None
+        paths = write_report(report, directory or Path(self.settings.store.manifest_directory))
+        self.recorder.shift_reported(report, paths)
+        return report, paths
 
     def record_sign_in(self, record: SignInRecord) -> None:
         self.recorder.sign_in(record)

@@ -24,6 +24,7 @@ from typing import Protocol
 from kiosk.audit import AuditTrail, credential_id_sha256
 from kiosk.audit_chain import AuditFieldError
 from kiosk.enroll.escrow import escrow_fields
+from kiosk.enroll.shift_report import SHIFT_REPORTED, ShiftReport
 from kiosk.errors import KioskError
 from kiosk.model.audit import AuditReport
 from kiosk.model.codec import same_method_id
@@ -179,6 +180,9 @@ class Recorder:
             count=report.records,
             counts={"problems": len(report.problems)},
         )
+
+    def shift_reported(self, report: ShiftReport, paths: Sequence[Path]) -> None:
+        self.audit.append(SHIFT_REPORTED, **report.audit_fields(paths))  # counts, no PIN
 
     # ---- paper: labels and PIN mailers -------------------------------------------------
 

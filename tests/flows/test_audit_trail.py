@@ -200,8 +200,9 @@ def test_operator_actions_are_audited_by_the_engine(
         "operator signed in", "queue imported", "queue imported", "queue imported",
         "queue import failed",
     ]
-    assert events[-4:] == [
-        "manifest exported", "operator signed out", "operator signed in", "audit verified",
+    assert events[-5:] == [
+        "manifest exported", "operator signed out", "shift reported", "operator signed in",
+        "audit verified",
     ]
     assert events.count("enrolled") == 4  # ann, ben twice (two keys), cat
     signed_in, upn_import, csv_import, group_import, failed = trail[:5]
@@ -217,7 +218,8 @@ def test_operator_actions_are_audited_by_the_engine(
     assert group_import["counts"]["added"] == 1
     assert failed["outcome"] == "failed" and failed["source"] == "csv:missing.csv"
     assert all(r["operator"] == "Olivia" for r in trail[1:5])
-    exported, out, back_in, verified = trail[-4:]
+    exported, out, shift, back_in, verified = trail[-5:]
+    assert shift["operator"] == "Olivia" and shift["counts"]["enrolled"] == 4
     assert exported["count"] == 4 and all(str(p) in exported["detail"] for p in paths)
     assert (out["operator"], back_in["operator"], verified["operator"]) == ("Olivia", "Bob", "Bob")
     assert verified["count"] == report.records == len(trail) - 1
