@@ -43,9 +43,9 @@ def register(subparsers: Any) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
+    from kiosk.entra.fake.demo_tenant import make_demo_tenant
     from kiosk.entra.fake.faults import parse_fault
     from kiosk.entra.fake.server import FakeTenant
-    from kiosk.entra.fake.state import make_demo_tenant
     from kiosk.errors import KioskError
 
     if args.users < 0:

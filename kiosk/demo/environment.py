@@ -28,8 +28,8 @@ from kiosk.config import (
 )
 from kiosk.demo.operators import DEMO_BANNER, demo_people, make_operator_key
 from kiosk.enroll.engine import Engine
+from kiosk.entra.fake.demo_tenant import make_demo_tenant
 from kiosk.entra.fake.server import FakeTenant
-from kiosk.entra.fake.state import make_demo_tenant
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.port import VirtualPort
 from kiosk.keys.virtual.profiles import HARDWARE_LATENCY, NO_LATENCY, PROFILES, KeyProfile

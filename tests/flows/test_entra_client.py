@@ -33,9 +33,10 @@ from kiosk.entra.errors import (
     TlsError,
     UnknownTenantError,
 )
+from kiosk.entra.fake.demo_tenant import make_demo_tenant
 from kiosk.entra.fake.faults import Fault
 from kiosk.entra.fake.server import FakeTenant
-from kiosk.entra.fake.state import DirectoryUser, make_demo_tenant
+from kiosk.entra.fake.state import DirectoryUser
 from kiosk.entra.graph import GraphClient
 from kiosk.entra.http import make_session
 from kiosk.entra.secrets import load_credential

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 import requests
 
+from kiosk.entra.fake.demo_tenant import make_demo_tenant
 from kiosk.entra.fake.server import FakeTenant
-from kiosk.entra.fake.state import make_demo_tenant
 from kiosk.entra.fake.wire import accepts_gzip
 from tests.fixtures.tenant import graph_headers
 from tests.flows.entra_rig import connect

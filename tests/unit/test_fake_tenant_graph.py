@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from kiosk.config import parse
+from kiosk.entra.fake.demo_tenant import make_demo_tenant
 from kiosk.entra.fake.server import FakeTenant
-from kiosk.entra.fake.state import make_demo_tenant
 from tests.fixtures.tenant import graph_headers
 
 

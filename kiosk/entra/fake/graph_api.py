@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from kiosk.entra.fake.options import MAX_TIMEOUT_MINUTES, MIN_TIMEOUT_MINUTES, OptionsFactory
+from kiosk.entra.fake.properties import USER_PROPERTIES, select_properties, user_properties
 from kiosk.entra.fake.state import (
-    DEFAULT_USER_PROPERTIES,
-    POSTAL_PROPERTIES,
     DirectoryGroup,
     DirectoryUser,
     TenantState,
@@ -62,43 +61,6 @@ def _advanced_query(req: Request) -> bool:
         req.header("consistencylevel").strip().lower() == "eventual"
         and req.query.get("$count", "").lower() == "true"
     )
-
-
-def _select(obj: dict[str, Any], select: Sequence[str] | None, keep_type: bool) -> dict[str, Any]:
-    if select is None:
-        return obj
-    out = {k: obj[k] for k in select if k in obj}
-    if keep_type and "@odata.type" in obj:
-        out = {"@odata.type": obj["@odata.type"], **out}
-    return out
-
-
-def _postal(name: str) -> Callable[[DirectoryUser], Any]:
-    return lambda u: u.postal.get(name)
-
-
-_USER_GETTERS: dict[str, Callable[[DirectoryUser], Any]] = {
-    "id": lambda u: u.id,
-    "userPrincipalName": lambda u: u.user_principal_name,
-    "displayName": lambda u: u.display_name,
-    "mail": lambda u: u.mail,
-    "givenName": lambda u: u.given_name,
-    "surname": lambda u: u.surname,
-    "jobTitle": lambda u: u.job_title,
-    "userType": lambda u: u.user_type,
-    "accountEnabled": lambda u: u.account_enabled,
-    "businessPhones": lambda u: [],
-    "mobilePhone": lambda u: None,
-    "preferredLanguage": lambda u: None,
-    **{name: _postal(name) for name in POSTAL_PROPERTIES},
-}
-USER_PROPERTIES = frozenset(_USER_GETTERS)
-
-
-def user_properties(user: DirectoryUser, select: Sequence[str] | None) -> dict[str, Any]:
-    """The user as Graph returns it: the default property set, or exactly ``$select``."""
-    wanted = DEFAULT_USER_PROPERTIES if select is None else select
-    return {k: _USER_GETTERS[k](user) for k in wanted if k in _USER_GETTERS}
 
 
 class GraphApi:
@@ -243,7 +205,7 @@ class GraphApi:
         return self._ok(200, body)
 
     def _group_json(self, g: DirectoryGroup, select: Sequence[str] | None) -> dict[str, Any]:
-        return _select(g.to_graph(), select, keep_type=False)
+        return select_properties(g.to_graph(), select, keep_type=False)
 
     def _groups(self, version: str, req: Request) -> Response:
         raw = req.query.get("$filter")
@@ -343,7 +305,8 @@ class GraphApi:
         if user is not None:
             item = user_properties(user, select)
             return item if users_only else {"@odata.type": "#microsoft.graph.user", **item}
-        return _select(self.state.directory_object(oid).to_graph(), select, keep_type=True)
+        obj = self.state.directory_object(oid).to_graph()
+        return select_properties(obj, select, keep_type=True)
 
     # ---- FIDO2 methods ----------------------------------------------------------------------
     def _options(self, version: str, uid: str, segment: str) -> Response:

@@ -28,7 +28,6 @@ bandwidth to save and the client's decompression made the Graph benchmark no fas
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import secrets
 import shutil
@@ -39,7 +38,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -48,15 +47,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from kiosk.config import Settings, TenantSettings
 from kiosk.entra.fake.batch import answer_batch
+from kiosk.entra.fake.client_config import ClientConfig
 from kiosk.entra.fake.faults import Fault, FaultPlan
 from kiosk.entra.fake.graph_api import VERSIONS, GraphApi
 from kiosk.entra.fake.http_server import Outcome, TenantHttpServer
 from kiosk.entra.fake.options import OptionsFactory
+from kiosk.entra.fake.permissions import check_roles
 from kiosk.entra.fake.pki import TenantPki, create_pki, write_private
 from kiosk.entra.fake.state import AppRegistration, TenantState
-from kiosk.entra.fake.tokens import IssuedToken, TokenService
+from kiosk.entra.fake.tokens import TokenService
 from kiosk.entra.fake.verify import RegistrationPolicy, RegistrationVerifier
 from kiosk.entra.fake.wire import (
     GraphError,
@@ -92,7 +92,7 @@ class Issued:
     """The URL path as sent (percent-encoded; no query)."""
 
 
-class FakeTenant:
+class FakeTenant(ClientConfig):
     """A fake Entra ID tenant and Graph, over real HTTPS on 127.0.0.1."""
 
     def __init__(
@@ -210,58 +210,6 @@ class FakeTenant:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    # ---- for clients -------------------------------------------------------------------------
-    @property
-    def authority(self) -> str:
-        return f"{self.login_url}/{self.tenant_id}"
-
-    @property
-    def ca_file(self) -> Path:
-        return self.pki.ca_file
-
-    @property
-    def certificate_file(self) -> Path:
-        return self.pki.app_cert_file
-
-    @property
-    def private_key_file(self) -> Path:
-        return self.pki.app_key_file
-
-    def tenant_settings(self, credential: str = "certificate") -> TenantSettings:
-        """``[tenant]`` settings for this fake; ``credential`` is "certificate" or "secret"."""
-        base = TenantSettings(
-            tenant_id=self.tenant_id,
-            client_id=self.client_id,
-            login_url=self.login_url,
-            graph_url=self.graph_url,
-            ca_bundle=str(self.ca_file),
-        )
-        if credential == "certificate":
-            return replace(
-                base,
-                certificate_file=str(self.certificate_file),
-                private_key_file=str(self.private_key_file),
-            )
-        if credential == "secret":
-            return replace(base, client_secret_file=str(self.client_secret_file))
-        raise ValueError("credential must be 'certificate' or 'secret'")
-
-    def settings(self, credential: str = "certificate", base: Settings | None = None) -> Settings:
-        """A whole Settings (defaults, or ``base``) whose ``[tenant]`` points at this fake."""
-        return replace(base or Settings(), tenant=self.tenant_settings(credential))
-
-    def kiosk_toml(self, credential: str = "certificate") -> str:
-        """A ready ``[tenant]`` section for kiosk.toml."""
-        t = self.tenant_settings(credential)
-        keys = ["tenant_id", "client_id", "login_url", "graph_url", "ca_bundle"]
-        keys += (
-            ["certificate_file", "private_key_file"]
-            if credential == "certificate"
-            else ["client_secret_file"]
-        )
-        lines = ["[tenant]"] + [f"{k} = {json.dumps(getattr(t, k))}" for k in keys]
-        return "\n".join(lines) + "\n"
 
     # ---- test and demo controls ----------------------------------------------------------
     def expire_tokens(self) -> None:
@@ -385,7 +333,7 @@ class FakeTenant:
             self.tokens.expire_all()
         try:
             if needs_token:
-                _check_roles(route, self.tokens.check_bearer(req.header("authorization")))
+                check_roles(route, self.tokens.check_bearer(req.header("authorization")))
             resp: Response = handler()
         except GraphError as err:
             resp = graph_error_response(err, rid, crid)
@@ -427,31 +375,6 @@ class FakeTenant:
                 self.connections_accepted += 1
             else:
                 self._conns.discard(conn)
-
-
-ROUTE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "user": ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All"),
-    "groups": ("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"),
-    "group": ("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"),
-    "members": ("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"),
-    **dict.fromkeys(
-        ("creation_options", "register", "list_methods", "get_method", "delete_method"),
-        ("UserAuthMethod-Passkey.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All"),
-    ),
-    "fido2_policy": (
-        "Policy.Read.AuthenticationMethod", "Policy.Read.All",
-        "Policy.ReadWrite.AuthenticationMethod",
-    ),
-}
-"""The application permissions (any one) each route needs, as Graph's permission tables say."""
-
-
-def _check_roles(route: str, token: IssuedToken) -> None:
-    needed = ROUTE_PERMISSIONS.get(route, ())
-    if needed and not token.roles.intersection(needed):
-        raise GraphError(
-            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
-        )
 
 
 def _wait_until(deadline: float) -> None:
