@@ -32,6 +32,7 @@ from fido2.webauthn import AuthenticatorData
 from kiosk.config import OperatorSettings
 from kiosk.errors import KioskError
 from kiosk.keys.assertion import find_credential, get_assertion, make_rp_credential
+from kiosk.model.codec import b64url
 
 KIOSK_RP_ID = "fido-kiosk.local"
 """The kiosk's own relying party id (never Entra's): operator keys only work here."""
@@ -55,16 +56,12 @@ class OperatorKeyInserted(KioskError):
         self.operator = name
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def format_credential(credential_id: bytes, public_key: dict[int, object]) -> str:
-    return f"{_b64(credential_id)}.{_b64(cbor.encode(public_key))}"
+    return f"{b64url(credential_id)}.{b64url(cbor.encode(public_key))}"
 
 
 def parse_credential(text: str) -> tuple[bytes, CoseKey]:

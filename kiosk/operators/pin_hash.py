@@ -20,6 +20,7 @@ import hmac
 import secrets
 
 from kiosk.errors import KioskError
+from kiosk.model.codec import b64url
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -40,10 +41,6 @@ class PinHashError(KioskError):
 
     title = "Operator PIN hash not readable"
     next_step = "Make a new hash with `kiosk operator add NAME` and paste it into kiosk.toml."
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
@@ -67,7 +64,7 @@ def hash_pin(pin: str, *, salt: bytes | None = None) -> str:
         )
     salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
     digest = _derive(pin, salt, (SCRYPT_N, SCRYPT_R, SCRYPT_P), DIGEST_BYTES)
-    return f"scrypt$n={SCRYPT_N},r={SCRYPT_R},p={SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+    return f"scrypt$n={SCRYPT_N},r={SCRYPT_R},p={SCRYPT_P}${b64url(salt)}${b64url(digest)}"
 
 
 def _parse(stored: str) -> tuple[int, int, int, bytes, bytes]:
