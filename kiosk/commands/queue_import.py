@@ -39,6 +39,10 @@ def register(subparsers: Any) -> None:
         help="What this batch's shipping labels are addressed to: home (street address), "
         "office (internal mail by office location) or none (default: paper.address).",
     )
+    parser.add_argument(
+        "--requeue", action="store_true",
+        help="Put the skipped and failed users among these back in the queue.",
+    )
     add_config_option(parser)
     parser.set_defaults(func=handle)
 
@@ -66,19 +70,25 @@ def handle(args: argparse.Namespace) -> int:
     try:
         service = queue_service(records, settings, args.address)
         if args.csv is not None:
-            report = service.import_csv(args.csv, keys_per_user=keys, replace=args.replace)
+            report = service.import_csv(
+                args.csv, keys_per_user=keys, replace=args.replace, requeue=args.requeue
+            )
         elif args.group is not None:
             if args.replace:
                 print("note: --replace applies to CSV and single users only", file=sys.stderr)
-            report = service.sync_group(args.group, keys_per_user=keys)
+            report = service.sync_group(args.group, keys_per_user=keys, requeue=args.requeue)
         else:
-            report = service.add_user(args.upn, keys_per_user=keys, replace=args.replace)
+            report = service.add_user(
+                args.upn, keys_per_user=keys, replace=args.replace, requeue=args.requeue
+            )
     finally:
         records.close()
     print(
-        f"{report.source}: {report.added} queued, {report.already_queued} already queued, "
-        f"{len(report.problems)} not queued"
+        f"{report.source}: {report.added} queued, {report.requeued} requeued, "
+        f"{report.already_queued} already queued or done, {len(report.problems)} not queued"
     )
+    for upn, outcome in report.rows:
+        print(f"  {upn}: {outcome}")
     for problem in report.problems:
         where = f"line {problem.line}: " if problem.line else ""
         print(f"  {where}{problem.value!r}: {problem.reason}")

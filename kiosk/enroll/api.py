@@ -81,6 +81,9 @@ class EngineControl(Protocol):
         self, upn: str, *, keys_per_user: int = 1, replace: bool = False
     ) -> ImportReport: ...
     def sync_group(self, name_or_id: str, *, keys_per_user: int = 1) -> ImportReport: ...
+    def requeue(self, entry_id: int) -> bool:
+        """A skipped or failed user back in the queue (audited); False if it was neither."""
+        ...
     def queue_page(
         self,
         offset: int,

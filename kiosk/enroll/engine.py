@@ -215,6 +215,9 @@ class Engine:
     def sync_group(self, name_or_id: str, *, keys_per_user: int = 1) -> ImportReport:
         return self.queue.sync_group(name_or_id, keys_per_user=keys_per_user)
 
+    def requeue(self, entry_id: int) -> bool:
+        return self.queue.requeue(entry_id)
+
     def queue_page(
         self,
         offset: int,

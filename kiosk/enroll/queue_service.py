@@ -15,6 +15,7 @@ from kiosk.enroll import sources
 from kiosk.enroll.csv_source import MAX_ROWS
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.recorder import Recorder
+from kiosk.enroll.settle import Settled
 from kiosk.errors import KioskError
 from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
 from kiosk.store.queue import Queue
@@ -43,40 +44,61 @@ class QueueService:
     def import_csv(
         self, path: Path, *, keys_per_user: int = 1, replace: bool = False,
         progress: Callable[[int], bool] | None = None,
+        requeue: bool = False,
     ) -> ImportReport:
         source = f"csv:{path.name}"
         try:
-            report = sources.import_csv(
+            report, done = sources.import_csv(
                 self.graph, self.queue, path, keys_per_user=keys_per_user, replace=replace,
                 postal=self.postal, max_rows=self.csv_max_rows, progress=progress,
+                requeue=requeue,
             )
         except KioskError as exc:
             self.recorder.queue_import_failed(exc, source=source)
             raise
-        return self._imported(report, source, keys_per_user, replace)
+        return self._imported(report, done, source, keys_per_user, replace)
 
-    def add_user(self, upn: str, *, keys_per_user: int = 1, replace: bool = False) -> ImportReport:
-        report = sources.add_user(
+    def add_user(
+        self, upn: str, *, keys_per_user: int = 1, replace: bool = False, requeue: bool = False
+    ) -> ImportReport:
+        report, done = sources.add_user(
             self.graph, self.queue, upn, keys_per_user=keys_per_user, replace=replace,
-            postal=self.postal,
+            postal=self.postal, requeue=requeue,
         )
-        return self._imported(report, "upn", keys_per_user, replace)
+        return self._imported(report, done, "upn", keys_per_user, replace)
 
-    def sync_group(self, name_or_id: str, *, keys_per_user: int = 1) -> ImportReport:
-        report = sources.sync_group(
-            self.graph, self.queue, name_or_id, keys_per_user=keys_per_user, postal=self.postal
+    def sync_group(
+        self, name_or_id: str, *, keys_per_user: int = 1, requeue: bool = False
+    ) -> ImportReport:
+        report, done = sources.sync_group(
+            self.graph, self.queue, name_or_id, keys_per_user=keys_per_user,
+            postal=self.postal, requeue=requeue,
         )
-        return self._imported(report, f"group:{name_or_id.strip()}", keys_per_user, False)
+        return self._imported(report, done, f"group:{name_or_id.strip()}", keys_per_user, False)
 
     def _imported(
-        self, report: ImportReport, source: str, keys_per_user: int, replace: bool
+        self, report: ImportReport, done: Settled, source: str, keys_per_user: int,
+        replace: bool,
     ) -> ImportReport:
         if self.on_change is not None:
             self.on_change()
         self.recorder.queue_imported(
             report, source=source, keys_per_user=keys_per_user, replace=replace
         )
+        for entry, how in done.requeued:
+            self.recorder.entry_requeued(entry, how)
         return report
+
+    def requeue(self, entry_id: int) -> bool:
+        """A skipped or failed user back in the queue (the queue screen's U), audited.
+        False when the entry was neither."""
+        entry = self.queue.get(entry_id)
+        if entry is None or not self.queue.requeue(entry_id):
+            return False
+        self.recorder.entry_requeued(entry, "requeued")
+        if self.on_change is not None:
+            self.on_change()
+        return True
 
     # ---- what is queued (fast queries) -------------------------------------------------
 

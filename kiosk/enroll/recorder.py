@@ -43,6 +43,7 @@ SIGNED_IN = "operator signed in"
 SIGNED_OUT = "operator signed out"
 QUEUE_IMPORTED = "queue imported"
 QUEUE_IMPORT_FAILED = "queue import failed"
+ENTRY_REQUEUED = "entry requeued"
 MANIFEST_EXPORTED = "manifest exported"
 AUDIT_VERIFIED = "audit verified"
 ENROLLED = "enrolled"
@@ -165,12 +166,8 @@ class Recorder:
             )
 
     def manifest_exported(self, paths: Sequence[Path], rows: int) -> None:
-        self.audit.append(
-            MANIFEST_EXPORTED,
-            operator=self.operator,
-            count=rows,
-            detail=", ".join(str(p) for p in paths),
-        )
+        detail = ", ".join(str(p) for p in paths)
+        self.audit.append(MANIFEST_EXPORTED, operator=self.operator, count=rows, detail=detail)
 
     def audit_verified(self, report: AuditReport) -> None:
         self.audit.append(
@@ -333,6 +330,12 @@ class Recorder:
             upn=entry.upn, user_id=entry.user_id, entry_id=entry.entry_id,
             graph_calls=graph_calls,
         )
+
+    def entry_requeued(self, entry: QueueEntry, how: str) -> None:
+        """A skipped, failed or done user put back in the queue (``how``: requeued, or
+        backup key queued), from the queue screen or a re-import."""
+        self.audit.append(ENTRY_REQUEUED, outcome="ok", reason=how, operator=self.operator,
+                          upn=entry.upn, user_id=entry.user_id, entry_id=entry.entry_id)
 
     def method_deleted(
         self, entry: QueueEntry, method_id: str, graph_calls: Sequence[Timing] = ()

@@ -8,17 +8,18 @@ per Graph ``$batch`` round trip); each problem still names its line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from kiosk.enroll.csv_source import MAX_ROWS, parse_upn_csv
 from kiosk.enroll.ports import ENTRA_ERRORS, Graph
+from kiosk.enroll.settle import Settled, settle
 from kiosk.entra.errors import GraphNotFoundError
 from kiosk.entra.models import User
 from kiosk.errors import KioskError
 from kiosk.model.queue import ImportProblem, ImportReport
-from kiosk.store.queue import NewUser, Queue
+from kiosk.store.queue import Queue
 
 
 class PostalBook(Protocol):
@@ -59,39 +60,30 @@ def _resolve(graph: Graph, upn: str) -> User | str:
         return _problem(exc)
 
 
-def _queue(
-    queue: Queue,
-    users: Iterable[User],
-    *,
-    keys: int,
-    replace: bool,
-    source: str,
-) -> tuple[int, int]:
-    return queue.add(
-        (NewUser(u.user_principal_name, u.id, u.display_name) for u in users),
-        keys_wanted=keys,
-        replace=replace,
-        source=source,
-    )
+def _report(name: str, done: Settled, problems: Sequence[ImportProblem] = (),
+            warnings: Sequence[ImportProblem] = ()) -> ImportReport:
+    return ImportReport(name, done.added, done.already, tuple(problems), tuple(warnings),
+                        tuple(done.rows), len(done.requeued))
 
 
 def add_user(
     graph: Graph, queue: Queue, upn: str, *, keys_per_user: int, replace: bool,
-    postal: PostalBook | None = None,
-) -> ImportReport:
+    postal: PostalBook | None = None, requeue: bool = False,
+) -> tuple[ImportReport, Settled]:
     text = upn.strip()
     found = _resolve(graph, text) if text else "empty user name"
     if isinstance(found, str):
-        return ImportReport(f"UPN {text}", 0, 0, (ImportProblem(None, text, found),))
-    added, already = _queue(queue, [found], keys=keys_per_user, replace=replace, source="upn")
-    return ImportReport(f"UPN {text}", added, already, (), _warnings(postal, [found], "upn"))
+        return _report(f"UPN {text}", Settled(), (ImportProblem(None, text, found),)), Settled()
+    done = settle(queue, [found], keys=keys_per_user, replace=replace, source="upn",
+                  requeue=requeue)
+    return _report(f"UPN {text}", done, (), _warnings(postal, [found], "upn")), done
 
 
 def import_csv(
     graph: Graph, queue: Queue, path: Path, *, keys_per_user: int, replace: bool,
     postal: PostalBook | None = None, max_rows: int = MAX_ROWS,
-    progress: Callable[[int], bool] | None = None,
-) -> ImportReport:
+    progress: Callable[[int], bool] | None = None, requeue: bool = False,
+) -> tuple[ImportReport, Settled]:
     rows, parse_problems = parse_upn_csv(path, max_rows=max_rows, progress=progress)
     problems: list[ImportProblem] = list(parse_problems)
     resolved = graph.get_users([r.upn for r in rows]) if rows else {}
@@ -105,32 +97,29 @@ def import_csv(
             continue
         by_keys.setdefault(row.keys or keys_per_user, []).append(found)
         given[found.id], lines[found.id] = dict(row.postal), row.line
-    added = already = 0
+    done = Settled()
     for keys, users in by_keys.items():
-        a, b = _queue(queue, users, keys=keys, replace=replace, source=f"csv:{path.name}")
-        added += a
-        already += b
+        settle(queue, users, keys=keys, replace=replace, source=f"csv:{path.name}",
+               requeue=requeue, into=done)
     problems.sort(key=lambda p: (p.line or 0, p.value))
     queued = [u for users in by_keys.values() for u in users]
     warned = _warnings(postal, queued, f"csv:{path.name}", given, lines)
-    return ImportReport(
-        f"CSV {path.name}", added, already, tuple(problems),
-        tuple(sorted(warned, key=lambda p: p.line or 0)),
-    )
+    warned = tuple(sorted(warned, key=lambda p: p.line or 0))
+    return _report(f"CSV {path.name}", done, problems, warned), done
 
 
 def sync_group(
     graph: Graph, queue: Queue, name_or_id: str, *, keys_per_user: int,
-    postal: PostalBook | None = None,
-) -> ImportReport:
+    postal: PostalBook | None = None, requeue: bool = False,
+) -> tuple[ImportReport, Settled]:
     try:
         group = graph.find_group(name_or_id)
         users = list(graph.iter_group_users(group.id))
     except ENTRA_ERRORS as exc:
         reason = f"{exc.title}: {exc.detail}"
-        return ImportReport(f"group {name_or_id}", 0, 0, (ImportProblem(None, name_or_id, reason),))
-    added, already = _queue(
-        queue, users, keys=keys_per_user, replace=False, source=f"group:{group.id}"
-    )
+        problem = ImportProblem(None, name_or_id, reason)
+        return _report(f"group {name_or_id}", Settled(), (problem,)), Settled()
+    done = settle(queue, users, keys=keys_per_user, replace=False, source=f"group:{group.id}",
+                  requeue=requeue)
     warned = _warnings(postal, users, f"group:{group.id}")
-    return ImportReport(f"group {group.display_name}", added, already, (), warned)
+    return _report(f"group {group.display_name}", done, (), warned), done

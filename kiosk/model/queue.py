@@ -39,3 +39,13 @@ class ImportReport:
     warnings: Sequence[ImportProblem] = field(default_factory=tuple)
     """Queued, but with something to fix before the batch starts (an address the shipping
     labels cannot use)."""
+    rows: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    """What the import did with each user it found: (UPN, outcome), the outcome one of
+    :data:`ROW_OUTCOMES` (a re-import names each row instead of counting them)."""
+    requeued: int = 0
+    """Users put back in the queue: skipped or failed (``--requeue``), or done and wanting
+    one more key (a backup key)."""
+
+
+ROW_OUTCOMES = ("queued", "requeued", "backup key queued", "already done", "already queued",
+                "skipped, not requeued", "failed, not requeued")

@@ -205,15 +205,15 @@ class Queue:
         return [_entry(r) for r in rows]
 
     @retried
-    def requeue(self, entry_id: int) -> None:
+    def requeue(self, entry_id: int) -> bool:
         """A failed or skipped entry goes back to pending (operator retry), free for any
-        station."""
+        station. False when it was neither (nothing changed)."""
         with self.db.tx() as conn:
-            conn.execute(
+            return conn.execute(
                 "UPDATE queue SET status = 'pending', reason = '', updated = ?, station = NULL,"
                 " lease_until = NULL WHERE id = ? AND status IN ('failed', 'skipped')",
                 (self.db.now(), entry_id),
-            )
+            ).rowcount > 0
 
     @retried
     def replacement(self, upn: str, user_id: str, *, replace: bool = False) -> bool:

@@ -307,7 +307,7 @@ class KioskApp(EngineView):
     def action_engine_skip(self) -> None:
         if self.starting():
             return
-        self.engine.skip()
+        self.ask_skip_reason()
 
     def exit_kiosk(self, admin: str | None = None) -> None:
         """Only the admin screen calls this, once the admin confirmed; audited. The one end

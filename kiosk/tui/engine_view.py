@@ -22,6 +22,7 @@ from kiosk.tui import messages
 from kiosk.tui.screens.enroll import EnrollScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
 from kiosk.tui.screens.handover import HandoverScreen, PinEntryScreen
+from kiosk.tui.screens.skip import SkipReasonScreen
 from kiosk.tui.state import BatchState
 
 QUESTIONS = (Prompt.CONFIRM_RESET, Prompt.CONFIRM_REPLACE, Prompt.TYPE_PIN)
@@ -40,6 +41,15 @@ class EngineView(App[int]):
     @property
     def engine(self) -> EngineControl:
         raise NotImplementedError
+
+    def ask_skip_reason(self) -> None:
+        """Skip asks why (a short list plus a note); Escape keeps the user."""
+
+        def chosen(reason: str | None) -> None:
+            if reason:
+                self.engine.skip(reason)
+
+        self.push_screen(SkipReasonScreen(self.state.upn), chosen)
 
     def _fold(self, event: Event) -> None:
         """Fold an engine event into the state; close a question the engine stopped asking."""
@@ -177,7 +187,7 @@ class EngineView(App[int]):
     ) -> None:
         def chosen(choice: str | None) -> None:
             if choice == "skip":
-                self.engine.skip()
+                self.ask_skip_reason()
             elif self.state.prompt is Prompt.TYPE_PIN:
                 # The engine refused the typed PIN and still waits for one: ask again.
                 self._ask(PromptChanged(Prompt.TYPE_PIN))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -68,7 +69,9 @@ def test_import_csv_queues_good_rows_and_names_each_bad_line(
 
     # Importing the same file again loses nothing and queues nobody twice.
     assert main(["import", "--config", str(config), "--csv", str(users)]) == 1
-    assert "0 queued, 2 already queued" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "0 queued, 0 requeued, 2 already queued or done" in out
+    assert f"ada@{domain}: already queued" in out and f"alan@{domain}: already queued" in out
 
 
 def test_import_one_upn_with_backup_keys(
@@ -156,3 +159,53 @@ directory = "{state / 'escrow'}"
     data = json.loads(next(p for p in paths if p.suffix == ".json").read_text(encoding="utf-8"))
     assert data["count"] == 2
     assert {r["serial"] for r in data["rows"]} == set(serials)
+
+
+def test_reimport_names_each_row_and_requeues_skipped_failed_and_backup_keys(
+    fake_tenant: FakeTenant, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    domain = fake_tenant.state.domain
+    names = ("ada", "alan", "bob", "cy", "dee")
+    for name in names:
+        fake_tenant.state.add_user(f"{name}@{domain}", name.title())
+    config = write_config(fake_tenant, tmp_path)
+    users = tmp_path / "users.csv"
+    users.write_text("upn\n" + "".join(f"{n}@{domain}\n" for n in names[:4]), encoding="utf-8")
+    assert main(["import", "--config", str(config), "--csv", str(users)]) == 0
+    capsys.readouterr()
+    # The shift: ada skipped, alan failed, bob enrolled with one key, cy still pending.
+    with sqlite3.connect(tmp_path / "kiosk.db") as db:
+        db.execute("UPDATE queue SET status = 'skipped', reason = 'skipped by operator: x'"
+                   " WHERE upn = ?", (f"ada@{domain}",))
+        db.execute("UPDATE queue SET status = 'failed' WHERE upn = ?", (f"alan@{domain}",))
+        db.execute("UPDATE queue SET status = 'done', keys_done = 1 WHERE upn = ?",
+                   (f"bob@{domain}",))
+    again = tmp_path / "again.csv"
+    again.write_text(
+        "upn,keys\n" + "".join(f"{n}@{domain},{2 if n == 'bob' else 1}\n" for n in names),
+        encoding="utf-8",
+    )
+    # Without --requeue: every row is named; the skipped and failed stay where they are.
+    assert main(["import", "--config", str(config), "--csv", str(again)]) == 0
+    out = capsys.readouterr().out
+    assert f"ada@{domain}: skipped, not requeued" in out
+    assert f"alan@{domain}: failed, not requeued" in out
+    assert f"bob@{domain}: backup key queued" in out
+    assert f"cy@{domain}: already queued" in out
+    assert f"dee@{domain}: queued" in out
+    # With --requeue: the skipped and failed are pending again, and bob is not asked twice.
+    assert main(["import", "--config", str(config), "--csv", str(again), "--requeue"]) == 0
+    out = capsys.readouterr().out
+    assert f"ada@{domain}: requeued" in out and f"alan@{domain}: requeued" in out
+    assert f"bob@{domain}: already queued" in out
+    store = Store(tmp_path / "kiosk.db")
+    try:
+        rows = {row.upn.split("@")[0]: row for row in store.queue.page(0, 10)}
+    finally:
+        store.close()
+    assert {n: r.status for n, r in rows.items()} == dict.fromkeys(names, "pending")
+    assert rows["bob"].keys_wanted == 2 and rows["bob"].keys_done == 1
+    trail = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    requeued = sorted((r["upn"].split("@")[0], r["reason"]) for r in trail
+                      if r["event"] == "entry requeued")
+    assert requeued == [("ada", "requeued"), ("alan", "requeued"), ("bob", "backup key queued")]

@@ -206,8 +206,9 @@ async def test_console_questions_pin_entry_errors_lock_and_admin_use_console_cha
         await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen), "refusal")
         await wait_for_text(pilot, "What to do:")
         shows(await check(pilot, "error"), "|  X  Key refused", "What to do:")
-        await pilot.press("k")  # skip this user
+        await pilot.press("k")  # skip this user: the kiosk asks why
         await wait_until(pilot, lambda: not isinstance(app.screen, ErrorScreen), "closed")
+        await pilot.press("enter", "enter")  # the first reason, no note
         await pilot.press("f4")
 
         await pilot.press("l")

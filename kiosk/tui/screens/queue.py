@@ -30,6 +30,7 @@ class QueueScreen(Screen[None]):
         Binding("o", "sort", "Sort"),
         Binding("n", "next_pending", "Next"),
         Binding("p", "reprint", "Reprint label"),
+        Binding("u", "requeue", "Requeue", show=False),  # Enter on such a user says U
     ]
 
     def __init__(self, engine: EngineControl, *, labels: bool = False) -> None:
@@ -112,9 +113,21 @@ class QueueScreen(Screen[None]):
             return
         self.notify(f"{plural(sent, 'label')} for {row.upn} sent to the label printer again.")
 
+    def action_requeue(self) -> None:
+        row = self.view.current
+        if row is None or row.status not in ("skipped", "failed"):
+            self.notify("Only a skipped or failed user can be put back in the queue.")
+            return
+        if self.engine.requeue(row.entry_id):
+            self.notify(f"{row.upn} is back in the queue (pending).", markup=False)
+        self.show_state()
+
     def on_queue_view_chosen(self, event: QueueView.Chosen) -> None:
         if event.row.status != "pending":
-            self.notify(f"{event.row.upn} is {event.row.status}, not pending.", markup=False)
+            hint = " U puts them back in the queue." if event.row.status in (
+                "skipped", "failed") else ""
+            self.notify(f"{event.row.upn} is {event.row.status}, not pending.{hint}",
+                        markup=False)
             return
         self.engine.select(event.row.entry_id)
         self.notify(f"{event.row.upn} is next: insert a key.", markup=False)
