@@ -126,7 +126,11 @@ class QueueView(Widget, can_focus=True):
         width = self.size.width
         glyphs = glyphs_of(self)
         more = glyphs.ellipsis
-        text = Text(_cell(render_header(width), width, more), style="bold underline")
+        # The header alone is bold (a style given to Text() itself would reach every row);
+        # no underline: the Linux console draws it as a colour, not a line. The cursor row is
+        # reverse video with the set's cursor mark, which every console shows.
+        text = Text()
+        text.append(_cell(render_header(width), width, more), style="bold")
         for index, row in enumerate(self.rows):
             line = _cell(render_row(row, width, glyphs), width, more)
             selected = self.top + index == self.cursor
@@ -134,7 +138,7 @@ class QueueView(Widget, can_focus=True):
             mark = glyphs.current if selected else " "
             text.append(mark + line[1:], style="reverse" if selected else "")
         if not self.rows:
-            text.append("\nNo users match.", style="italic")
+            text.append("\nNo users match.")
         return text
 
     def action_move(self, delta: int) -> None:
