@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from kiosk.enroll.events import Event
+from kiosk.enroll.shift_report import ShiftReport
 from kiosk.model.audit import AuditReport
 from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
 from kiosk.operators.sign_in import SignInRecord
@@ -97,6 +98,9 @@ class EngineControl(Protocol):
     def counts(self) -> dict[str, int]: ...
     def returns_today(self) -> dict[str, int]:
         """Keys reset and taken back today (UTC): ``in_stock`` and ``retired``."""
+        ...
+    def shifts(self) -> list[ShiftReport]:
+        """Each operator's last shift, from the audit trail (counts, keys needing a reset)."""
         ...
     def export_manifest(self, directory: Path) -> list[Path]: ...
     def verify_audit(self) -> AuditReport: ...

@@ -37,7 +37,7 @@ from kiosk.enroll.prefetch import Prefetcher
 from kiosk.enroll.queue_service import QueueService
 from kiosk.enroll.recorder import Recorder
 from kiosk.enroll.recovery import pending, resume
-from kiosk.enroll.shift_report import ShiftReport, last_shift, write_report
+from kiosk.enroll.shift_report import ShiftReport, last_shift, last_shifts, write_report
 from kiosk.enroll.station import Escrow, Station
 from kiosk.entra.errors import GraphPermissionError
 from kiosk.entra.passkey_policy import assess, verdict_lines
@@ -286,6 +286,9 @@ class Engine:
     def returns_today(self) -> dict[str, int]:
         midnight = self.clock().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         return self.store.inventory.back_since(self.store.db.now_of(midnight))
+
+    def shifts(self) -> list[ShiftReport]:
+        return last_shifts(self.audit.recent(SHIFT_TRAIL_BYTES))
 
     def labels_to_print(self) -> list[LabelWaiting]:
         return self.paper.waiting() if self.paper is not None else []

@@ -126,6 +126,15 @@ def last_shift(
     )
 
 
+def last_shifts(records: Sequence[Mapping[str, Any]]) -> list[ShiftReport]:
+    """Each operator's last shift in ``records``, in the order they first signed in."""
+    names = dict.fromkeys(
+        r["operator"] for r in records
+        if r.get("event") == SIGNED_IN and isinstance(r.get("operator"), str)
+    )
+    return [r for r in (last_shift(records, n) for n in names) if r is not None]
+
+
 def render_csv(report: ShiftReport) -> str:
     """One row per figure: what, reason (or serial), count."""
     buf = io.StringIO(newline="")

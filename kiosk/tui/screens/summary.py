@@ -9,16 +9,19 @@ from rich.table import Table
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from kiosk.config import Settings
 from kiosk.enroll.api import EngineControl
+from kiosk.enroll.shift_report import ShiftReport
 from kiosk.model.steps import Step
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 from kiosk.tui.messages import TaskDone
 from kiosk.tui.screens.reprint import ReprintScreen
 from kiosk.tui.state import BatchState, format_duration
+from kiosk.tui.widgets.batch_picture import BatchPicture
 from kiosk.tui.widgets.counts import STATUSES, status_symbol
 
 
@@ -61,14 +64,20 @@ class SummaryScreen(Screen[None]):
         self.engine = engine
         self.state = state
         self.settings = settings
+        self._shifts: list[ShiftReport] = []
+        self._shifts_at = -1
 
     def compose(self) -> ComposeResult:
         yield Static(" BATCH SUMMARY", id="banner")
-        yield Static(id="table")
+        with Horizontal(id="body"):
+            yield Static(id="table")
+            yield BatchPicture(id="pictures")
         yield Static(id="export", markup=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self._shifts = self.engine.shifts()
+        self._shifts_at = len(self.state.results)
         self.show_state()
 
     def show_state(self, *_: Any) -> None:
@@ -84,6 +93,9 @@ class SummaryScreen(Screen[None]):
         if waiting:
             table.add_row("Labels to reprint", "", f"{waiting} (R)", style="bold red")
         self.query_one("#table", Static).update(table)
+        if len(self.state.results) != self._shifts_at:  # the trail is read once per result
+            self._shifts, self._shifts_at = self.engine.shifts(), len(self.state.results)
+        self.query_one(BatchPicture).show(self.state, counts, self._shifts)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "reprint":
