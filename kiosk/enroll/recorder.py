@@ -170,13 +170,9 @@ class Recorder:
         self.audit.append(MANIFEST_EXPORTED, operator=self.operator, count=rows, detail=detail)
 
     def audit_verified(self, report: AuditReport) -> None:
-        self.audit.append(
-            AUDIT_VERIFIED,
-            outcome="ok" if report.ok else "failed",
-            operator=self.operator,
-            count=report.records,
-            counts={"problems": len(report.problems)},
-        )
+        outcome = "ok" if report.ok else "failed"
+        self.audit.append(AUDIT_VERIFIED, outcome=outcome, operator=self.operator,
+                          count=report.records, counts={"problems": len(report.problems)})
 
     def shift_reported(self, report: ShiftReport, paths: Sequence[Path]) -> None:
         self.audit.append(SHIFT_REPORTED, **report.audit_fields(paths))  # counts, no PIN
