@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from kiosk.enroll.api import EngineControl
+from kiosk.enroll.events import Prompt
 from kiosk.model.queue import SortKey, Status
 from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
@@ -130,8 +131,18 @@ class QueueScreen(Screen[None]):
                         markup=False)
             return
         self.engine.select(event.row.entry_id)
-        self.notify(f"{event.row.upn} is next: insert a key.", markup=False)
+        self.notify(self._next_words(event.row.upn), markup=False)
         self.dismiss(None)
+
+    def _next_words(self, upn: str) -> str:
+        """Whether the chosen user is next now, or once the user under way is finished
+        (picked during someone else's touch prompt, "insert a key" would be wrong)."""
+        state = getattr(self.app, "state", None)
+        busy = getattr(state, "prompt", None) not in (None, Prompt.IDLE, Prompt.INSERT_KEY)
+        current = getattr(state, "upn", "") if busy else ""
+        if current and current != upn:
+            return f"{upn} is next once {current} is finished."
+        return f"{upn} is next: insert a key."
 
     def show_state(self, *_: Any) -> None:
         self.view.refetch()
