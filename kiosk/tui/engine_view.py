@@ -171,8 +171,7 @@ class EngineView(App[int]):
             self.push_screen(
                 HandoverScreen(
                     event.upn, event.pin, entry_id=event.entry_id, mailer_queue=mailer,
-                    shown_at=self.clock(), seconds=seconds, display_name=event.display_name,
-                    serial=event.serial,
+                    shown_at=self.clock(), seconds=seconds,
                 )
             )
 

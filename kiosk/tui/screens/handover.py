@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -17,7 +16,6 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Digits, Footer, Input, Static
 
-from kiosk.model.text import clean
 from kiosk.tui.glyphs import big_text, glyphs_of
 from kiosk.tui.motion import calm_inputs
 from kiosk.tui.widgets.secret_input import SecretInput
@@ -33,12 +31,9 @@ class HandoverScreen(ModalScreen[None]):
     """
 
     def __init__(self, upn: str, pin: str, *, entry_id: int | None = None,
-                 mailer_queue: str = "", shown_at: float = 0.0, seconds: float = 60.0,
-                 display_name: str = "", serial: str = "") -> None:
+                 mailer_queue: str = "", shown_at: float = 0.0, seconds: float = 60.0) -> None:
         super().__init__(classes="-confirm")
         self._upn = upn
-        self._who = display_name
-        self._serial = serial
         self._pin: str | None = pin
         self.entry_id = entry_id
         self._mailer = mailer_queue
@@ -53,7 +48,7 @@ class HandoverScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         pin = self._pin or ""
         with Vertical(id="dialog"):
-            yield Static(self._heading(), id="title", markup=False)
+            yield Static(f"PIN for {self._upn}", id="title", markup=False)
             yield Static(
                 f"It is shown only this once. The PIN mailer is printing on {self._mailer}; "
                 "if it does not print, write the PIN on a mailer by hand."
@@ -71,17 +66,6 @@ class HandoverScreen(ModalScreen[None]):
             yield Static(
                 "Press any key when it is written down: the PIN is then cleared.", id="next"
             )
-
-    def _heading(self) -> Text:
-        """Whose key this is: the person's name, the UPN and the key's serial (plain text)."""
-        upn = clean(self._upn)
-        heading = Text("PIN for ")
-        heading.append(clean(self._who) or upn, "bold")
-        if self._who:
-            heading.append(f" <{upn}>")
-        if self._serial:
-            heading.append(f", key {clean(self._serial)}")
-        return heading
 
     def mailer_news(self, printed: bool, text: str) -> None:
         """The print desk's word on this PIN's mailer."""
