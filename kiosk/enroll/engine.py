@@ -57,6 +57,8 @@ log = logging.getLogger("kiosk.enroll.engine")
 
 RECOVERY_RETRY_SECONDS = 5.0
 """How often attempts left open by a restart are tried again while Graph is unreachable."""
+RUN_HANDOVER_SECONDS = 15.0
+"""How long a second run waits for the previous one (an app restarted over one engine)."""
 SHIFT_TRAIL_BYTES = 64 << 20
 """How much of the trail's end a shift report reads (a long shift of big records fits)."""
 
@@ -310,7 +312,8 @@ class Engine:
         return [(e.entry_id, e.user_id) for e in self.store.queue.upcoming(n, first=self._selected)]
 
     def run(self, stop: threading.Event) -> None:
-        if not self._running.acquire(blocking=False):
+        # A front end started again over the same engine waits for the previous run to stop.
+        if not self._running.acquire(timeout=RUN_HANDOVER_SECONDS):
             raise RuntimeError("Engine.run is already running")
         self.signals.running(stop)  # a touch the key waits for must not delay stopping
         try:
