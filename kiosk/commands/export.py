@@ -12,10 +12,11 @@ from kiosk.commands import add_config_option
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "export",
-        help="Write the shipping manifest (CSV and JSON): serial, UPN, model, status.",
+        help="Write the shipping manifest (CSV and JSON): every user, their state, their keys.",
         description=(
-            "Write the shipping manifest of every enrolled key as CSV and JSON: serial, UPN, "
-            "display name, AAGUID, model, time and status. Never a PIN."
+            "Write the shipping manifest as CSV and JSON: every user of the batch with their "
+            "state (enrolled, pending, failed, skipped and why); for each key its serial, the "
+            "person's name, the key's label, AAGUID, model and time. Never a PIN."
         ),
     )
     parser.add_argument(

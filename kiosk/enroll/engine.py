@@ -31,7 +31,7 @@ from kiosk.enroll.escrow import EscrowStore, load_recipients
 from kiosk.enroll.events import Prompt
 from kiosk.enroll.flow import work_entry
 from kiosk.enroll.keyio import KeyIO
-from kiosk.enroll.manifest import ManifestRow, label_reference, write_manifest
+from kiosk.enroll.manifest import batch_rows, write_manifest
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.prefetch import Prefetcher
 from kiosk.enroll.queue_service import QueueService
@@ -47,7 +47,6 @@ from kiosk.keys.mds import MdsCatalog
 from kiosk.keys.types import HidBackend
 from kiosk.keys.watcher import KeyWatcher
 from kiosk.model.audit import AuditReport
-from kiosk.model.codec import b64_lenient
 from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
 from kiosk.operators.sign_in import SignInRecord
 from kiosk.store import Store
@@ -238,19 +237,8 @@ class Engine:
         return self.queue.counts()
 
     def export_manifest(self, directory: Path) -> list[Path]:
-        rows = [
-            ManifestRow(
-                serial=e.serial or "",
-                upn=e.upn,
-                display_name=e.display_name or "",
-                aaguid=e.aaguid or "",
-                model=e.model or "",
-                time=e.updated,
-                status="enrolled",
-                reference=label_reference(e.id, b64_lenient(e.credential_id or "")),
-            )
-            for e in self.store.journal.with_state("done")
-        ]
+        users = self.store.queue.page(0, self.store.queue.size())
+        rows = batch_rows(users, self.store.journal.with_state("done"))
         paths = write_manifest(rows, directory, self.clock())
         self.recorder.manifest_exported(paths, len(rows))
         return paths

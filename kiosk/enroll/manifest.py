@@ -1,8 +1,11 @@
 """The shipping manifest: which key went to whom, as CSV (for a spreadsheet) and JSON.
 
-Columns: serial, upn, display_name, aaguid, model, time, status, reference (the one
-printed as a QR code on the key's shipping label). Never a PIN: only these
-columns are written, whatever else a row carries. The CSV is safe to open in a spreadsheet: a
+Every user of the batch is in it: one row per key enrolled for them (status ``enrolled``) and,
+for a user still waiting, failed or skipped, one row with that state and its reason (no key).
+Columns: serial, upn, name (the person's display name), key_label (the name the key was
+registered under in Entra), aaguid, model, time, status, reason, reference (the one printed as
+a QR code on the key's shipping label). Never a PIN: only these columns are written, whatever
+else a row carries. The CSV is safe to open in a spreadsheet: a
 cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (after any leading
 spaces, full-width forms included) gets a leading ``'`` so it is shown as text, never run as a
 formula (OWASP "CSV injection"). Both files are written atomically with mode 0640.
@@ -23,10 +26,16 @@ from typing import Any
 
 from kiosk.durable import atomic_write
 from kiosk.errors import KioskError
+from kiosk.model.codec import b64_lenient
+from kiosk.model.queue import QueueRow
+from kiosk.store.journal import Enrollment
 
 COLUMNS = (
-    "serial", "upn", "display_name", "aaguid", "model", "time", "status", "reference",
+    "serial", "upn", "name", "key_label", "aaguid", "model", "time", "status", "reason",
+    "reference",
 )
+ENROLLED = "enrolled"
+"""The status of a row that is a key given to its user."""
 
 _FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 _STAMP = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -36,14 +45,54 @@ _STAMP = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 class ManifestRow:
     serial: str
     upn: str
-    display_name: str
+    name: str
+    """The person's display name (from Entra, as queued)."""
+    key_label: str
+    """The key's name in Entra (the method's display name, e.g. "YubiKey 5 NFC 41000001")."""
     aaguid: str
     model: str
     time: str
     """ISO 8601, UTC."""
     status: str
+    """``enrolled`` for a key; else the user's queue state (pending, active, failed, skipped)."""
+    reason: str = ""
     reference: str = ""
     """The label's reference (:func:`label_reference`)."""
+
+
+def batch_rows(users: Iterable[QueueRow], keys: Iterable[Enrollment]) -> list[ManifestRow]:
+    """The manifest of a batch: each user in queue order, with a row per enrolled key (``keys``:
+    the journal's done attempts) and a row for a state that is not done (still pending for a
+    backup key, being enrolled, failed or skipped, with the reason). Keys of users no longer
+    in the queue come last."""
+    by_entry: dict[int, list[Enrollment]] = {}
+    for key in sorted(keys, key=lambda k: k.id):
+        by_entry.setdefault(key.entry_id, []).append(key)
+    rows: list[ManifestRow] = []
+    for user in users:
+        enrolled = by_entry.pop(user.entry_id, [])
+        rows += [_key_row(k, user.display_name) for k in enrolled]
+        if user.status != "done" or not enrolled:
+            rows.append(ManifestRow(
+                serial="", upn=user.upn, name=user.display_name, key_label="", aaguid="",
+                model="", time=user.updated, status=user.status, reason=user.reason,
+            ))
+    rows += [_key_row(k, "") for left in by_entry.values() for k in left]
+    return rows
+
+
+def _key_row(key: Enrollment, name: str) -> ManifestRow:
+    return ManifestRow(
+        serial=key.serial or "",
+        upn=key.upn,
+        name=name,
+        key_label=key.display_name or "",
+        aaguid=key.aaguid or "",
+        model=key.model or "",
+        time=key.updated,
+        status=ENROLLED,
+        reference=label_reference(key.id, b64_lenient(key.credential_id or "")),
+    )
 
 
 def label_reference(enrollment_id: int, credential_id: bytes) -> str:

