@@ -38,7 +38,7 @@ def r() -> Iterator[Rig]:
 
 def test_yubikey5_identified(r: Rig) -> None:
     info = r.session(r.key("yubikey5")).identify()
-    assert info.aaguid == "ee882879-721c-4913-9775-3dfcce97072a"
+    assert info.aaguid == "a25342c0-3cdc-4414-8e46-f4807fca511c"  # YubiKey 5 NFC, firmware 5.7
     assert info.model == "YubiKey 5 NFC"
     assert info.firmware == "5.7.1"
     assert info.serial == "31400001"  # read with yubikit's ManagementSession over FIDO

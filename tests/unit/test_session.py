@@ -65,7 +65,7 @@ def test_graph_shaped_make_credential_verifies_independently(r: Rig) -> None:
     )
     assert touches, "the operator was never told to touch the key"
     assert cred.attestation_format == "packed"
-    assert cred.aaguid == "ee882879-721c-4913-9775-3dfcce97072a"
+    assert cred.aaguid == "a25342c0-3cdc-4414-8e46-f4807fca511c"
     assert cred.client_extension_results.get("hmacCreateSecret") is True
     client_data = json.loads(cred.client_data_json)
     assert client_data["origin"] == "https://login.microsoft.com"

@@ -75,7 +75,7 @@ log = logging.getLogger(__name__)
 GRAPH_PREFIX = "graph"
 SETUP_ROUND_TRIPS = 2
 """Round trips a new connection costs before its first request: TCP, then TLS 1.3."""
-KNOWN_MODELS = {"ee882879-721c-4913-9775-3dfcce97072a": "YubiKey 5 Series with NFC"}
+KNOWN_MODELS = {"a25342c0-3cdc-4414-8e46-f4807fca511c": "YubiKey 5 Series with NFC"}
 """AAGUID -> model name, as Graph reports it from FIDO metadata (others: no model)."""
 
 

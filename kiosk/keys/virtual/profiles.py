@@ -74,7 +74,11 @@ class KeyProfile:
         return replace(self, serial=serial)
 
 
-YUBIKEY_5_AAGUID = uuid.UUID("ee882879-721c-4913-9775-3dfcce97072a")
+YUBIKEY_5_AAGUID = uuid.UUID("a25342c0-3cdc-4414-8e46-f4807fca511c")
+"""What a real YubiKey 5 NFC with firmware 5.7 reports, from Yubico's published list "YubiKey
+Hardware FIDO2 AAGUIDs" (https://support.yubico.com/hc/en-us/articles/360016648959, short link
+https://yubi.co/aaguids): YubiKey 5 NFC / 5C NFC, firmware 5.7, a25342c0-3cdc-4414-8e46-
+f4807fca511c. (ee882879-... is a YubiKey 5 without NFC, firmware 5.2/5.4.)"""
 CTAP20_AAGUID = uuid.UUID("4e768f2c-5fab-48b3-b300-220eb487752b")
 
 YUBIKEY_5 = KeyProfile(
