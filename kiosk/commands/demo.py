@@ -43,6 +43,12 @@ def register(subparsers: Any) -> None:
         "--returns", type=int, default=0,
         help="Headless: after enrolling, take this many keys back and enroll them again.",
     )
+    parser.add_argument(
+        "--mishaps", action="store_true",
+        help="Headless: the robot operator makes a shift's ordinary mistakes (two keys, the "
+        "operator's own key, a key pulled mid-touch, a full and a used key, a skip then a "
+        "requeue, a backup key); prints what the records say about it as one JSON line.",
+    )
     parser.add_argument("--seed", type=int, default=0, help="Seed for demo names and faults.")
     parser.add_argument(
         "--print", dest="paper", action="store_true",
@@ -63,6 +69,15 @@ def handle(args: argparse.Namespace) -> int:
     if args.users < 1:
         print("error: --users must be at least 1", file=sys.stderr)
         return 2
+    if args.mishaps and not args.headless:
+        print("error: --mishaps needs --headless", file=sys.stderr)
+        return 2
+    if args.mishaps:
+        from kiosk.demo.shift import run_mishaps
+
+        shift = run_mishaps(args.users, state_dir=args.state_dir, seed=args.seed)
+        print(shift.to_json(), flush=True)
+        return 0 if shift.ok else 1
     if args.headless:
         from kiosk.demo.headless import run_headless
 

@@ -69,11 +69,12 @@ def verified_by_tenant(env: DemoEnvironment) -> int:
 
 @contextmanager
 def robot_at_work(
-    env: DemoEnvironment, keys: KeyFactory | None = None
+    env: DemoEnvironment, keys: KeyFactory | None = None, *, robot: Robot | None = None
 ) -> Iterator[threading.Thread]:
-    """The engine running on its own thread (yielded) with a :class:`Robot` operator plugging
-    fresh demo keys (or ``keys``); on leaving, the engine is stopped, then the robot."""
-    robot = Robot(env.engine, env.port, keys or (lambda _n: env.new_key()))
+    """The engine running on its own thread (yielded) with a :class:`Robot` operator (or
+    ``robot``) plugging fresh demo keys (or ``keys``); on leaving, the engine is stopped, then
+    the robot."""
+    robot = robot or Robot(env.engine, env.port, keys or (lambda _n: env.new_key()))
     robot.start()
     stop = threading.Event()
     runner = threading.Thread(target=env.engine.run, args=(stop,), name="engine", daemon=True)
