@@ -65,11 +65,14 @@ class KeyGone:
 
 @dataclass(frozen=True)
 class PinHandover:
-    """Show this PIN once, large, for the PIN mailer; then forget it."""
+    """Show this PIN once, large, for the PIN mailer; then forget it. Sent last, once the
+    key is registered and its PIN policy applied, naming the person and the key."""
 
     entry_id: int
     upn: str
     pin: str = field(repr=False)
+    display_name: str = ""
+    serial: str = ""
 
 
 @dataclass(frozen=True)

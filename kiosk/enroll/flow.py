@@ -17,6 +17,7 @@ from kiosk.enroll.dialog import Dialog
 from kiosk.enroll.events import EnrollmentResult, KeyEnrolled, KeyGone, Prompt
 from kiosk.enroll.keyio import KeyIO
 from kiosk.enroll.manifest import label_reference
+from kiosk.enroll.pins import Pin
 from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.enroll.recorder import Success
 from kiosk.enroll.registration import lookup
@@ -203,6 +204,7 @@ def _attempt(st: Station, att: steps.Attempt, holder: list[CreationOptions | Non
     journal_row = st.store.journal.get(eid)
     assert journal_row is not None  # noqa: S101
     t = att.timings
+    pin: Pin | None = None
     try:
         with steps.timed(t, "identify"):
             att.session = st.keys.open_session(descriptor)
@@ -227,7 +229,6 @@ def _attempt(st: Station, att: steps.Attempt, holder: list[CreationOptions | Non
         att.display = display
         with steps.timed(t, "pin_policy"):
             pin_policy = steps.apply_pin_policy(st, att, pin, verdict.apply_pin_policy)
-        del pin
         with steps.timed(t, "register"):
             method = steps.register(
                 st.dialog, st.graph, st.recorder, att, display=display,
@@ -242,7 +243,7 @@ def _attempt(st: Station, att: steps.Attempt, holder: list[CreationOptions | Non
         if found is not None and att.display is not None:  # Graph took it before the failure
             log.warning("attempt %d failed after registering; recorded as done", eid)
             st.recorder.reached(eid, Step.REGISTERED, method_id=found.id)
-            finish(st, att, att.display, "unknown (interrupted)", found.id)
+            _done(st, att, (att.display, "unknown (interrupted)", found.id), pin)
             return
         over = steps.ended_by_operator(st.keys.signals)
         orphan = _attempt_failed(st, att, over if over is not None else exc)
@@ -256,7 +257,14 @@ def _attempt(st: Station, att: steps.Attempt, holder: list[CreationOptions | Non
         if orphan is not None:
             raise orphan from exc
         raise
-    finish(st, att, display, pin_policy, method.id)
+    _done(st, att, (display, pin_policy, method.id), pin)
+
+
+def _done(st: Station, att: steps.Attempt, what: tuple[str, str, str], pin: Pin | None) -> None:
+    """Registered: recorded as done, then the PIN box, last (it names the key and person)."""
+    finish(st, att, *what)
+    if pin is not None:
+        steps.hand_over(st, att, pin)
 
 
 def _registered_after_all(st: Station, att: steps.Attempt, started: str) -> Fido2Method | None:

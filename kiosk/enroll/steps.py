@@ -275,9 +275,17 @@ def journal_and_escrow(st: Station, att: Attempt, pin: Pin, options: CreationOpt
         graph_calls=graph_calls(att),
     )
     st.dialog.step(entry, Step.CREDENTIAL_CREATED)
-    if st.settings.escrow.shows:
-        st.dialog.emit(PinHandover(entry.entry_id, entry.upn, pin.reveal()))
     return display
+
+
+def hand_over(st: Station, att: Attempt, pin: Pin) -> None:
+    """The PIN box, last: the key is registered and its PIN policy applied."""
+    if st.settings.escrow.shows:
+        serial = att.info.serial if att.info is not None else ""
+        entry = att.entry
+        st.dialog.emit(
+            PinHandover(entry.entry_id, entry.upn, pin.reveal(), entry.display_name, serial or "")
+        )
 
 
 def apply_pin_policy(st: Station, att: Attempt, pin: Pin, apply: bool) -> str:

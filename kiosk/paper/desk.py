@@ -7,6 +7,9 @@ A label is stored (:class:`kiosk.store.paper.Labels`) before it is sent and stay
 reprint list until the printer says it printed; it is sent once, and again only when the
 operator asks (audited). A mailer is never stored: its PIN lives in this object from the
 :class:`PinHandover` until the job has been sent (or the attempt ends), then it is dropped.
+The hand-over comes last, after the key's :class:`KeyEnrolled`: that record waits here (no
+secret in it) for the hand-over of the same attempt (entry, UPN and serial), which sends the
+mailer at once; a hand-over that comes first waits for its record instead.
 Every job is audited by queue, job id and job name (``kiosk-label-000042``, no personal data),
 never with the PIN.
 """
@@ -80,6 +83,9 @@ class PrintDesk:
         self.printed = {"label": 0, "mailer": 0}
         """Jobs the printer finished this session, per kind."""
         self._pins: dict[int, str] = {}
+        self._unpaired: dict[int, tuple[KeyEnrolled, int | None]] = {}
+        """Keys enrolled whose PIN hand-over is still to come, by queue entry, with the label
+        job that follows the mailer."""
         self._jobs: queue.Queue[object] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="print-desk", daemon=True)
         self._thread.start()
@@ -92,28 +98,58 @@ class PrintDesk:
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, PinHandover):
-            if self.mailers_on:
-                self._pins[event.entry_id] = event.pin
+            self._handed_over(event)
         elif isinstance(event, KeyEnrolled):
             self._enrolled(event)
         elif isinstance(event, EnrollmentResult) or (
             isinstance(event, StepChanged) and event.step in ENDINGS
         ):
             self._pins.pop(event.entry_id, None)  # the attempt is over: forget its PIN
+            unpaired = self._unpaired.pop(event.entry_id, None)
+            if unpaired is not None and unpaired[1] is not None:
+                self._put(unpaired[1])  # no hand-over came: the label all the same
+
+    def _handed_over(self, event: PinHandover) -> None:
+        if not self.mailers_on:
+            return
+        enrolled, label = self._unpaired.pop(event.entry_id, (None, None))
+        if enrolled is None or enrolled.upn != event.upn or (
+            event.serial and (enrolled.serial or "") != event.serial
+        ):
+            self._pins[event.entry_id] = event.pin  # its key is not recorded yet: wait
+            if enrolled is not None and label is not None:
+                self._put(label)
+            return
+        self._put(_Mailer(enrolled, event.pin))  # first: the PIN leaves memory soonest
+        if label is not None:
+            self._put(label)
 
     def _enrolled(self, event: KeyEnrolled) -> None:
         pin = self._pins.pop(event.entry_id, None)
+        paired = pin is not None
         if pin is not None and not event.recovered:
             self._put(_Mailer(event, pin))  # first: the PIN leaves memory soonest
         del pin
-        if self.paper.label_queue:
-            row = self.store.labels.add(
-                enrollment_id=event.enrollment_id, entry_id=event.entry_id, upn=event.upn,
-                serial=event.serial, reference=event.reference,
-                content=json.dumps(asdict(self._label_data(event)), ensure_ascii=False),
-            )
-            if row.sent == 0 and row.state != "printed":
-                self._put(row.label_id)
+        label = self._label(event)
+        if not paired and self.mailers_on and not event.recovered:
+            # Its PIN hand-over comes last: the label is sent after the mailer, as ever.
+            _, older = self._unpaired.pop(event.entry_id, (None, None))
+            if older is not None:
+                self._put(older)
+            self._unpaired[event.entry_id] = (event, label)
+        elif label is not None:
+            self._put(label)
+
+    def _label(self, event: KeyEnrolled) -> int | None:
+        """Store the key's label; its id when it is still to be sent."""
+        if not self.paper.label_queue:
+            return None
+        row = self.store.labels.add(
+            enrollment_id=event.enrollment_id, entry_id=event.entry_id, upn=event.upn,
+            serial=event.serial, reference=event.reference,
+            content=json.dumps(asdict(self._label_data(event)), ensure_ascii=False),
+        )
+        return row.label_id if row.sent == 0 and row.state != "printed" else None
 
     def _address(self, user_id: str) -> tuple[AddressMode, Address]:
         found = self.store.addresses.get(user_id)
@@ -169,6 +205,7 @@ class PrintDesk:
     def close(self) -> None:
         """Stop the desk; mailers not yet sent are dropped with their PINs."""
         self._pins.clear()
+        self._unpaired.clear()
         self._jobs.put(_STOP)
         self._thread.join(timeout=5.0)
 

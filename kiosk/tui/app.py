@@ -85,6 +85,7 @@ class KioskApp(EngineView):
         self.sign_in_desk = SignInDesk(lambda: self.settings, clock, settings.store.path)
         self.gate = self.sign_in_desk.gate
         self._held_pins: list[PinHandover] = []
+        self._mailer_news: dict[int, tuple[bool, str]] = {}
         self.enroll_screen = EnrollScreen(motion=motion, banner=banner)
         self.register_theme(HIGH_CONTRAST)
         self.theme = THEMES[settings.kiosk.theme]

@@ -26,6 +26,7 @@ from kiosk.tui.screens.skip import SkipReasonScreen
 from kiosk.tui.state import BatchState
 
 QUESTIONS = (Prompt.CONFIRM_RESET, Prompt.CONFIRM_REPLACE, Prompt.TYPE_PIN)
+MAILER_NEWS_KEPT = 8
 
 
 class EngineView(App[int]):
@@ -36,6 +37,8 @@ class EngineView(App[int]):
     operator: str | None
     enroll_screen: EnrollScreen
     _held_pins: list[PinHandover]
+    _mailer_news: dict[int, tuple[bool, str]]
+    """A PIN mailer's news that came before its PIN box, by queue entry (a few kept)."""
     clock: Callable[[], float]
 
     @property
@@ -103,9 +106,14 @@ class EngineView(App[int]):
         event = message.event
         self._fold(event)  # printer news on the enrollment screen
         if event.kind == "mailer":  # the PIN screen says whether its mailer printed
-            for screen in self.screen_stack:
-                if isinstance(screen, HandoverScreen) and screen.entry_id == event.entry_id:
-                    screen.mailer_news(event.ok, event.text)
+            shown = [s for s in self.screen_stack
+                     if isinstance(s, HandoverScreen) and s.entry_id == event.entry_id]
+            for screen in shown:
+                screen.mailer_news(event.ok, event.text)
+            if not shown and event.entry_id is not None:  # its PIN box is still to come
+                self._mailer_news[event.entry_id] = (event.ok, event.text)
+                while len(self._mailer_news) > MAILER_NEWS_KEPT:
+                    del self._mailer_news[next(iter(self._mailer_news))]
         self.redraw()
 
     def on_engine_queue_changed(self, message: messages.QueueChanged) -> None:
@@ -168,12 +176,15 @@ class EngineView(App[int]):
             paper = self.settings.paper
             mailer = paper.mailer_queue if self.settings.escrow.shows else ""
             seconds = self.settings.escrow.show_seconds  # then it clears itself
-            self.push_screen(
-                HandoverScreen(
-                    event.upn, event.pin, entry_id=event.entry_id, mailer_queue=mailer,
-                    shown_at=self.clock(), seconds=seconds,
-                )
+            screen = HandoverScreen(
+                event.upn, event.pin, entry_id=event.entry_id, mailer_queue=mailer,
+                shown_at=self.clock(), seconds=seconds, display_name=event.display_name,
+                serial=event.serial,
             )
+            news = self._mailer_news.pop(event.entry_id, None)
+            if news is not None:
+                screen.mailer_news(*news)
+            self.push_screen(screen)
 
     def redraw(self) -> None:
         self.enroll_screen.show_state(self.state, self.operator)

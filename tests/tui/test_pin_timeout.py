@@ -65,3 +65,19 @@ async def test_a_lock_clears_the_pin_and_the_next_sign_in_does_not_see_it(demo_e
         await pilot.pause(0.5)
         assert not isinstance(app.screen, HandoverScreen)
         assert "1  3  5  7  2  4  6  8" not in screen_text(app)
+
+
+@run_async
+async def test_the_pin_box_names_the_person_the_upn_and_the_key_after_registration(
+    demo_env: Any,
+) -> None:
+    env = demo_env(users=1, escrow_mode="show", pin_source="operator")
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await _show_pin(pilot, app)
+        text = screen_text(app)
+        entry = env.engine.queue_page(0, 1)[0]
+        assert f"PIN for {entry.display_name} <{entry.upn}>," in text  # the key: next line
+        assert app.state.key is not None and f"key {app.state.key.serial}" in text
+        # Shown last: the key is registered and recorded (the user is done) before the box.
+        assert entry.status == "done"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -16,6 +17,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Digits, Footer, Input, Static
 
+from kiosk.model.text import clean
 from kiosk.tui.glyphs import big_text, glyphs_of
 from kiosk.tui.motion import calm_inputs
 from kiosk.tui.widgets.secret_input import SecretInput
@@ -31,15 +33,20 @@ class HandoverScreen(ModalScreen[None]):
     """
 
     def __init__(self, upn: str, pin: str, *, entry_id: int | None = None,
-                 mailer_queue: str = "", shown_at: float = 0.0, seconds: float = 60.0) -> None:
+                 mailer_queue: str = "", shown_at: float = 0.0, seconds: float = 60.0,
+                 display_name: str = "", serial: str = "") -> None:
         super().__init__(classes="-confirm")
         self._upn = upn
+        self._who = display_name
+        self._serial = serial
         self._pin: str | None = pin
         self.entry_id = entry_id
         self._mailer = mailer_queue
         """The PIN mailer prints on this queue: the screen says how that went."""
         self.shown_at = shown_at
         self.seconds = seconds
+        self._news: tuple[bool, str] | None = None
+        """The print desk's word on the mailer, kept when it comes before the screen is drawn."""
 
     def due(self, now: float) -> bool:
         """Shown for its whole time: it clears itself."""
@@ -48,14 +55,8 @@ class HandoverScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         pin = self._pin or ""
         with Vertical(id="dialog"):
-            yield Static(f"PIN for {self._upn}", id="title", markup=False)
-            yield Static(
-                f"It is shown only this once. The PIN mailer is printing on {self._mailer}; "
-                "if it does not print, write the PIN on a mailer by hand."
-                if self._mailer
-                else "Write it on the PIN mailer now. It is shown only this once.",
-                id="detail", markup=False,
-            )
+            yield Static(self._heading(), id="title", markup=False)
+            yield Static(self._detail(), id="detail", markup=False)
             if pin and set(pin.upper()) <= DIGITS_OK:
                 if glyphs_of(self).mode == "console":
                     # Digits draws with heavy box lines the console font lacks: full blocks.
@@ -67,21 +68,39 @@ class HandoverScreen(ModalScreen[None]):
                 "Press any key when it is written down: the PIN is then cleared.", id="next"
             )
 
+    def _heading(self) -> Text:
+        """Whose key this is: the person's name, the UPN and the key's serial (plain text)."""
+        upn = clean(self._upn)
+        heading = Text("PIN for ")
+        heading.append(clean(self._who) or upn, "bold")
+        if self._who:
+            heading.append(f" <{upn}>")
+        if self._serial:
+            heading.append(f", key {clean(self._serial)}")
+        return heading
+
+    def _detail(self) -> str:
+        if self._news is not None:
+            printed, text = self._news
+            if printed:
+                return (f"It is shown only this once. {text} Put the mailer in its own "
+                        "envelope, apart from the key.")
+            return f"It is shown only this once. {text} Write the PIN on a PIN mailer by hand now."
+        if self._mailer:
+            return (f"It is shown only this once. The PIN mailer is printing on {self._mailer}; "
+                    "if it does not print, write the PIN on a mailer by hand.")
+        return "Write it on the PIN mailer now. It is shown only this once."
+
     def mailer_news(self, printed: bool, text: str) -> None:
-        """The print desk's word on this PIN's mailer."""
+        """The print desk's word on this PIN's mailer (it may come before the screen is
+        drawn: the hand-over and the mailer leave at once)."""
         if self._pin is None:
             return
-        detail = self.query_one("#detail", Static)
-        if printed:
-            detail.update(
-                f"It is shown only this once. {text} Put the mailer in its own envelope, "
-                "apart from the key."
-            )
-        else:
-            detail.update(
-                f"It is shown only this once. {text} Write the PIN on a PIN mailer by hand now."
-            )
+        self._news = (printed, text)
+        if not printed:
             self.add_class("-error")
+        for detail in self.query("#detail").results(Static):
+            detail.update(self._detail())
 
     def on_key(self, event: events.Key) -> None:
         event.stop()
