@@ -96,7 +96,8 @@ def check_printing(
 ) -> CheckResult:
     assert ctx.settings is not None  # noqa: S101 - checked by the caller
     paper = ctx.settings.paper
-    queues = [q for q in dict.fromkeys((paper.label_queue, paper.mailer_queue)) if q]
+    named = (paper.label_queue, paper.mailer_queue, paper.report_queue)
+    queues = [q for q in dict.fromkeys(named) if q]
     if not queues:
         return CheckResult("printing", "ok", "no label or mailer queue is configured.")
     cups = Cups(paper.cups_server, timeout=10)

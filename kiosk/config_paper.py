@@ -48,6 +48,9 @@ class PaperSettings:
     mailer_queue: str = setting(
         "", "CUPS queue for PIN mailers, apart from labels (empty: no mailers).", _queue
     )
+    report_queue: str = setting(
+        "", "CUPS queue for shift reports, A4 (empty: the mailer queue; no PIN on them).", _queue
+    )
     label_stock: Literal["4x6", "62mm", "a4"] = setting(
         "4x6", "Label stock: 4x6 (in), 62mm (continuous roll, 100 mm cut), a4 (A6 quarter)."
     )

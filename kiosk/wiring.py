@@ -192,10 +192,10 @@ def build_kiosk(
 def build_paper(
     engine: Engine, clock: Callable[[], datetime], printer: Printer | None = None
 ) -> PrintDesk | None:
-    """The print desk listening to ``engine``, when [paper] names a label or mailer queue;
-    ``printer`` defaults to CUPS at paper.cups_server."""
+    """The print desk listening to ``engine``, when [paper] names a label, mailer or report
+    queue; ``printer`` defaults to CUPS at paper.cups_server."""
     paper = engine.settings.paper
-    if not (paper.label_queue or paper.mailer_queue):
+    if not (paper.label_queue or paper.mailer_queue or paper.report_queue):
         return None
     desk = PrintDesk(
         engine.settings, engine.store, engine.recorder,

@@ -42,6 +42,9 @@ class LabelDesk(Protocol):
     def waiting(self) -> list[LabelWaiting]: ...
     def reprint(self, label_id: int) -> bool: ...
     def labels_of(self, entry_id: int) -> list[int]: ...
+    def print_report(self, report: ShiftReport) -> bool:
+        """Send a shift report to the report queue; False when there is none."""
+        ...
 
 
 class EngineControl(Protocol):
@@ -61,8 +64,10 @@ class EngineControl(Protocol):
         """The operator typed the PIN (policy pin_source = operator)."""
         ...
 
-    def set_operator(self, name: str | None) -> None:
-        """Who is signed in (None while locked); recorded with every enrollment."""
+    def set_operator(self, name: str | None) -> ShiftReport | None:
+        """Who is signed in (None while locked); recorded with every enrollment. Returns the
+        report of the shift that ended, written to the outbox and audited (None: no shift
+        ended, or its report could not be written)."""
         ...
 
     def record_sign_in(self, record: SignInRecord) -> None:
@@ -101,6 +106,16 @@ class EngineControl(Protocol):
         ...
     def shifts(self) -> list[ShiftReport]:
         """Each operator's last shift, from the audit trail (counts, keys needing a reset)."""
+        ...
+    def report_shift(
+        self, directory: Path | None = None, *, operator: str | None = None
+    ) -> tuple[ShiftReport, list[Path]] | None:
+        """The last shift's report (of ``operator`` when named) written as CSV and JSON to
+        ``directory`` (default: the outbox) and audited, with the files (blocking)."""
+        ...
+    def print_shift_report(self, report: ShiftReport) -> bool:
+        """Send a shift report to the printer (audited when it printed or failed); False when
+        no queue takes reports (paper.report_queue, else paper.mailer_queue)."""
         ...
     def export_manifest(self, directory: Path) -> list[Path]: ...
     def verify_audit(self) -> AuditReport: ...

@@ -37,7 +37,8 @@ from kiosk.enroll.prefetch import Prefetcher
 from kiosk.enroll.queue_service import QueueService
 from kiosk.enroll.recorder import Recorder
 from kiosk.enroll.recovery import pending, resume
-from kiosk.enroll.shift_report import ShiftReport, last_shift, last_shifts, write_report
+from kiosk.enroll.shift_report import ShiftReport
+from kiosk.enroll.shifts import Shifts
 from kiosk.enroll.station import Escrow, Station
 from kiosk.entra.errors import GraphPermissionError
 from kiosk.entra.passkey_policy import assess, verdict_lines
@@ -58,8 +59,6 @@ RECOVERY_RETRY_SECONDS = 5.0
 """How often attempts left open by a restart are tried again while Graph is unreachable."""
 RUN_HANDOVER_SECONDS = 15.0
 """How long a second run waits for the previous one (an app restarted over one engine)."""
-SHIFT_TRAIL_BYTES = 64 << 20
-"""How much of the trail's end a shift report reads (a long shift of big records fits)."""
 
 
 class Engine:
@@ -112,6 +111,7 @@ class Engine:
             Escrow(escrow, recipients or []), clock,
         )
         self.queue = QueueService(graph, store.queue, self.recorder, on_change=self.queue_changed)
+        self.shift_reports = Shifts(settings, audit, self.recorder)
         self._selected: int | None = None
         self._last_ended: int | None = None
         self._running = threading.Lock()
@@ -159,12 +159,13 @@ class Engine:
     def provide_pin(self, pin: str) -> None:
         self.signals.put(Command("provide_pin", pin))
 
-    def set_operator(self, name: str | None) -> None:
+    def set_operator(self, name: str | None) -> ShiftReport | None:
         """Sign an operator in (unlock) or out (None: lock), audited. Locking always happens;
-        a sign-in whose audit record cannot be written leaves the kiosk locked (error shown)."""
-        previous = self.operator
+        a sign-in whose audit record cannot be written leaves the kiosk locked (error shown).
+        Returns the report of the shift that ended (written to the outbox and audited)."""
+        previous, ended = self.operator, None
         if name == previous:
-            return
+            return None
         try:
             self.recorder.operator_changed(name)
         except KioskError as exc:
@@ -172,22 +173,19 @@ class Engine:
             self.dialog.error(exc, retryable=False)
         if previous is not None:
             try:
-                self.report_shift(operator=previous)
+                ended = self.report_shift(operator=previous)
             except KioskError as exc:
                 log.error("shift report not written: %s", exc.detail)
         self.signals.put(Command("wake"))
+        return ended[0] if ended else None
 
     def report_shift(
         self, directory: Path | None = None, *, operator: str | None = None
     ) -> tuple[ShiftReport, list[Path]] | None:
-        """Write the last shift's report (of ``operator`` when named) as CSV and JSON in
-        ``directory`` (the manifest directory by default) and audit it; None: no shift."""
-        report = last_shift(self.audit.recent(SHIFT_TRAIL_BYTES), operator)
-        if report is None:
-            return None
-        paths = write_report(report, directory or Path(self.settings.store.manifest_directory))
-        self.recorder.shift_reported(report, paths)
-        return report, paths
+        return self.shift_reports.report(directory, operator)
+
+    def print_shift_report(self, report: ShiftReport) -> bool:
+        return self.paper is not None and self.paper.print_report(report)
 
     def record_sign_in(self, record: SignInRecord) -> None:
         self.recorder.sign_in(record)
@@ -278,7 +276,7 @@ class Engine:
         return self.store.inventory.back_since(self.store.db.now_of(midnight))
 
     def shifts(self) -> list[ShiftReport]:
-        return last_shifts(self.audit.recent(SHIFT_TRAIL_BYTES))
+        return self.shift_reports.each()
 
     def labels_to_print(self) -> list[LabelWaiting]:
         return self.paper.waiting() if self.paper is not None else []

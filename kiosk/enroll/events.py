@@ -126,7 +126,7 @@ class PaperNotice:
     """Labels in the reprint list."""
     entry_id: int | None = None
     kind: str = "label"
-    """label or mailer."""
+    """label, mailer or report (a shift report)."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kiosk.config import Settings
 from kiosk.durable import atomic_write
 from kiosk.errors import KioskError
 from kiosk.model.codec import b64_lenient
@@ -166,3 +167,9 @@ def write_manifest(
             f"{folder}: the manifest could not be written ({exc.strerror})."
         ) from None
     return paths
+
+
+def outbox(settings: Settings) -> Path:
+    """The folder where the kiosk leaves files for people (shipping manifests, shift reports):
+    ``store.manifest_directory``. Every writer asks here, so the outbox can move in one place."""
+    return Path(settings.store.manifest_directory)

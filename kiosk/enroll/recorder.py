@@ -1,12 +1,9 @@
 """The one place where the kiosk writes what happened: the journal of attempts, the key
 inventory, the queue's outcome of an entry and the hash-chained audit trail.
 
-Every record has a method here, named for what happened (a key enrolled, an attempt failed,
-an orphan credential, an entry ended, a method deleted in replace mode, an operator signed
-in, a failed sign-in or pause, an admin unlock or exit, a queue imported, ...). The step
-code, recovery, the queue service and the front ends call these; none of them writes the
-journal or the audit trail itself. A record never holds a PIN, a secret or a token: only
-what is listed in :mod:`kiosk.audit`.
+Every record has a method here, named for what happened (a key enrolled, an orphan, an
+operator signed in, a shift reported, ...); no other code writes the journal or the audit
+trail. A record never holds a PIN, a secret or a token: only what :mod:`kiosk.audit` lists.
 
 ``operator`` is who is signed in now (None while the kiosk is locked); it is written with
 every record that does not name its own operator.
@@ -24,7 +21,7 @@ from typing import Protocol
 from kiosk.audit import AuditTrail, credential_id_sha256
 from kiosk.audit_chain import AuditFieldError
 from kiosk.enroll.escrow import escrow_fields
-from kiosk.enroll.shift_report import SHIFT_REPORTED, ShiftReport
+from kiosk.enroll.shift_report import ShiftReport
 from kiosk.errors import KioskError
 from kiosk.model.audit import AuditReport
 from kiosk.model.codec import same_method_id
@@ -174,8 +171,11 @@ class Recorder:
         self.audit.append(AUDIT_VERIFIED, outcome=outcome, operator=self.operator,
                           count=report.records, counts={"problems": len(report.problems)})
 
-    def shift_reported(self, report: ShiftReport, paths: Sequence[Path]) -> None:
-        self.audit.append(SHIFT_REPORTED, **report.audit_fields(paths))  # counts, no PIN
+    def shift_reported(self, report: ShiftReport, paths: Sequence[Path] = (), *,
+                       job: Mapping[str, object] | None = None, reason: str = "") -> None:
+        """Written to the outbox (``paths``) or printed (``job``; ``reason``: it was not)."""
+        fields = report.audit_fields(paths, job, reason)  # counts and files: never a PIN
+        self.audit.append(fields.pop("event"), **fields)
 
     # ---- paper: labels and PIN mailers -------------------------------------------------
 

@@ -3,12 +3,15 @@
 A shift runs from an "operator signed in" record to that operator's "operator signed out"
 (or to the end of the trail while they are still signed in). Within it the report counts the
 keys enrolled, the users failed (by reason) and skipped (by reason), the failed attempts, the
-keys reset before enrollment and the keys that need a reset (an orphan credential: Entra does
-not know it). Only records that name the shift's operator count. A record never holds a PIN,
+keys reset before enrollment, the keys that need a reset (an orphan credential Entra does not
+know, or a key whose method was deleted and that was not reset since) and the key returns
+(:mod:`kiosk.enroll.lifecycle`: keys returned, reset back into stock or retired, lost). Only
+records that name the shift's operator count. A record never holds a PIN,
 so neither does a report: it is counts, reasons, key serials and times.
 
-The Recorder writes the "shift reported" record; :func:`write_report` writes it as CSV and
-JSON beside the shipping manifests.
+The Recorder writes the "shift reported" record (and "shift report printed" when the print
+desk printed it); :func:`write_report` writes it as CSV and JSON in the outbox;
+:meth:`ShiftReport.lines` is the text the screen and the printed page show.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ from kiosk.enroll.manifest import ManifestError, csv_safe
 SIGNED_IN = "operator signed in"
 SIGNED_OUT = "operator signed out"
 SHIFT_REPORTED = "shift reported"
+SHIFT_PRINTED = "shift report printed"
+SHIFT_NOT_PRINTED = "shift report not printed"
+RETURN_EVENTS = {
+    "key returned": "returned", "key in_stock": "back_in_stock",
+    "key retired": "retired", "key lost": "lost",
+}
+"""Key-life records (:mod:`kiosk.enroll.lifecycle`) counted as returns, by report field."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,13 @@ class ShiftReport:
     attempts_failed: int = 0
     keys_reset: int = 0
     keys_needing_reset: tuple[str, ...] = ()
-    """The serial of each key holding a credential Entra does not know ("" when none)."""
+    """The serial of each key that needs a reset before it is used again ("" when none)."""
+    returned: int = 0
+    """Keys taken back (returned) in this shift."""
+    back_in_stock: int = 0
+    """Keys reset and taken into stock (a return, or an unknown key an admin reset)."""
+    retired: int = 0
+    lost: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,22 +71,67 @@ class ShiftReport:
             "skipped_by_reason": dict(self.skipped_by_reason),
             "attempts_failed": self.attempts_failed, "keys_reset": self.keys_reset,
             "keys_needing_reset": list(self.keys_needing_reset),
+            "returned": self.returned, "back_in_stock": self.back_in_stock,
+            "retired": self.retired, "lost": self.lost,
         }
 
-    def audit_fields(self, paths: Sequence[Path]) -> dict[str, Any]:
-        """The "shift reported" record's fields: the operator, the counts, the files."""
+    def audit_fields(
+        self, paths: Sequence[Path] = (), job: Mapping[str, object] | None = None,
+        reason: str = "",
+    ) -> dict[str, Any]:
+        """A shift-report record's event and fields: the operator, the counts and the files
+        written, or (``job``) the print job: queue, job id and name; ``reason``: not printed."""
         counts = {
             "enrolled": self.enrolled, "failed": self.failed, "skipped": self.skipped,
             "attempts_failed": self.attempts_failed, "keys_reset": self.keys_reset,
-            "keys_needing_reset": len(self.keys_needing_reset),
+            "keys_needing_reset": len(self.keys_needing_reset), "returned": self.returned,
+            "back_in_stock": self.back_in_stock, "retired": self.retired, "lost": self.lost,
         }
-        return {
-            "operator": self.operator, "counts": counts,
-            "detail": ", ".join(str(p) for p in paths),
-        }
+        fields: dict[str, Any] = {"operator": self.operator, "counts": counts}
+        if job is None:
+            return {"event": SHIFT_REPORTED, **fields, "detail": ", ".join(map(str, paths))}
+        event = SHIFT_NOT_PRINTED if reason else SHIFT_PRINTED
+        outcome = "failed" if reason else "ok"
+        return {"event": event, **fields, "outcome": outcome, "reason": reason,
+                "print": dict(job)}
+
+    def lines(self) -> list[str]:
+        """The report as the screen and the printed page show it (plain text; the operator's
+        name and the reasons come from the trail: a front end cleans them as outside text)."""
+        out = [
+            f"Operator: {self.operator}",
+            f"Started:  {_when(self.started)}",
+            f"Ended:    {_when(self.ended) if self.ended else 'still signed in'}",
+            f"Keys enrolled: {self.enrolled}" + (
+                f" ({self.keys_reset} reset first)" if self.keys_reset else ""),
+            f"Users failed: {self.failed}",
+            *[f"  {n} {reason or 'no reason given'}" for reason, n in
+              self.failed_by_reason.items()],
+            f"Users skipped: {self.skipped}",
+            *[f"  {n} {reason or 'no reason given'}" for reason, n in
+              self.skipped_by_reason.items()],
+            f"Failed attempts (tried again or not): {self.attempts_failed}",
+            f"Keys needing a reset: {len(self.keys_needing_reset)}",
+            *[f"  key {serial or '(no serial)'}" for serial in self.keys_needing_reset],
+            f"Keys returned: {self.returned} (back in stock {self.back_in_stock}, "
+            f"retired {self.retired}); keys lost: {self.lost}",
+        ]
+        return out
+
+    @property
+    def busy(self) -> bool:
+        """Something happened in this shift (a key, a user, a return)."""
+        return any((self.enrolled, self.failed, self.skipped, self.attempts_failed,
+                    self.keys_needing_reset, self.returned, self.back_in_stock, self.lost))
 
     def json_line(self) -> str:
         return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def _when(stamp: str) -> str:
+    """A trail time (``2026-12-04T09:15:02.123Z``) as people read it: 2026-12-04 09:15:02 UTC."""
+    day, _, clock = stamp.partition("T")
+    return f"{day} {clock[:8]} UTC" if clock.endswith("Z") else stamp
 
 
 def _text(value: object) -> str:
@@ -97,7 +158,9 @@ def last_shift(
     ended: str | None = None
     failed: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
-    counts = {"enrolled": 0, "attempts_failed": 0, "keys_reset": 0}
+    counts = dict.fromkeys(
+        ("enrolled", "attempts_failed", "keys_reset", *RETURN_EVENTS.values()), 0
+    )
     needing: list[str] = []
     for r in records[start + 1:]:
         event = r.get("event")
@@ -116,8 +179,15 @@ def last_shift(
             skipped[reason] += 1
         elif event == "attempt failed":
             counts["attempts_failed"] += 1
-        elif event == "orphan credential":
-            needing.append(_text((r.get("key") or {}).get("serial")))
+        elif event in RETURN_EVENTS:
+            counts[RETURN_EVENTS[str(event)]] += 1
+        serial = _text((r.get("key") or {}).get("serial"))
+        if event in ("orphan credential", "key needs_reset") and (
+            not serial or serial not in needing
+        ):
+            needing.append(serial)  # a key without a serial counts each time
+        elif event in ("key in_stock", "key retired") and serial:
+            needing = [s for s in needing if s != serial]
     return ShiftReport(
         operator=name, started=_text(records[start].get("time")), ended=ended,
         first_seq=int(records[start].get("seq", 0)), failed=sum(failed.values()),
@@ -152,14 +222,22 @@ def render_csv(report: ShiftReport) -> str:
     out.writerow(["keys_needing_reset", "", len(report.keys_needing_reset)])
     for serial in report.keys_needing_reset:
         out.writerow(["key_needing_reset", csv_safe(serial or "no serial"), 1])
+    for name in RETURN_EVENTS.values():
+        out.writerow([name, "", getattr(report, name)])
     return buf.getvalue()
 
 
-def write_report(report: ShiftReport, directory: str | Path) -> list[Path]:
-    """Write ``shift-<seq>.csv`` and ``.json`` in ``directory`` (seq: of the sign-in record,
-    so a shift reported twice keeps one pair of files); return [csv, json]."""
+def report_paths(report: ShiftReport, directory: str | Path) -> list[Path]:
+    """``shift-<seq>.csv`` and ``.json`` in ``directory`` (seq: of the sign-in record, so a
+    shift reported twice keeps one pair of files)."""
     folder = Path(directory)
-    paths = [folder / f"shift-{report.first_seq}.csv", folder / f"shift-{report.first_seq}.json"]
+    return [folder / f"shift-{report.first_seq}.csv", folder / f"shift-{report.first_seq}.json"]
+
+
+def write_report(report: ShiftReport, directory: str | Path) -> list[Path]:
+    """Write the report as CSV and JSON in ``directory`` (:func:`report_paths`); return them."""
+    folder = Path(directory)
+    paths = report_paths(report, folder)
     try:
         folder.mkdir(mode=0o750, parents=True, exist_ok=True)
         atomic_write(paths[0], render_csv(report).encode("utf-8-sig"), 0o640)

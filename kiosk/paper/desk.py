@@ -11,7 +11,7 @@ The hand-over comes last, after the key's :class:`KeyEnrolled`: that record wait
 secret in it) for the hand-over of the same attempt (entry, UPN and serial), which sends the
 mailer at once; a hand-over that comes first waits for its record instead.
 Every job is audited by queue, job id and job name (``kiosk-label-000042``, no personal data),
-never with the PIN.
+never with the PIN. A shift report (no PIN on it) prints on the report queue when someone asks.
 """
 
 from __future__ import annotations
@@ -37,11 +37,13 @@ from kiosk.enroll.events import (
     StepChanged,
 )
 from kiosk.enroll.recorder import Recorder
+from kiosk.enroll.shift_report import ShiftReport
 from kiosk.model.steps import ENDINGS
 from kiosk.paper.address import Address, AddressMode
 from kiosk.paper.cups import PrintedJob, PrintFault
 from kiosk.paper.label import LabelData, render_label
 from kiosk.paper.mailer import MailerData, render_mailer
+from kiosk.paper.shift_sheet import render_shift_sheet
 from kiosk.paper.stocks import STOCKS
 from kiosk.store import Store
 
@@ -89,6 +91,11 @@ class PrintDesk:
         self._jobs: queue.Queue[object] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="print-desk", daemon=True)
         self._thread.start()
+
+    @property
+    def report_queue(self) -> str:
+        """Where shift reports print: paper.report_queue, else the (A4) mailer queue."""
+        return self.paper.report_queue or self.paper.mailer_queue
 
     @property
     def mailers_on(self) -> bool:
@@ -193,6 +200,13 @@ class PrintDesk:
         self._put(row.label_id)
         return True
 
+    def print_report(self, report: ShiftReport) -> bool:
+        """Print a shift report (someone asked); False when no queue takes reports."""
+        if not self.report_queue:
+            return False
+        self._put(report)
+        return True
+
     def drain(self, timeout: float = 120.0) -> bool:
         """Wait until every job asked for so far has been tried; False on timeout."""
         deadline = time.monotonic() + timeout
@@ -224,13 +238,19 @@ class PrintDesk:
                     self._print_mailer(job)
                 elif isinstance(job, int):
                     self._print_label(job)
+                elif isinstance(job, ShiftReport):
+                    self._print_report(job)
             except Exception as exc:  # a bug, a full disk: say so, never end the kiosk
                 log.exception("the print desk failed on a job")
-                what = "PIN mailer" if isinstance(job, _Mailer) else "Label"
+                kind = "mailer" if isinstance(job, _Mailer) else "label"
+                kind = "report" if isinstance(job, ShiftReport) else kind
+                what = {"mailer": "PIN mailer", "label": "Label", "report": "Shift report"}
                 self.emit(PaperNotice(
-                    False, f"{what} not printed: the print desk failed ({type(exc).__name__}).",
-                    "Reprint from the summary (R); if it fails again, call the kiosk admin.",
-                    len(self.waiting()), kind="mailer" if what != "Label" else "label",
+                    False, f"{what[kind]} not printed: the print desk failed "
+                    f"({type(exc).__name__}).",
+                    ("Print it again from the report (P)" if kind == "report" else
+                     "Reprint from the summary (R)") + "; if it fails again, call the kiosk admin.",
+                    len(self.waiting()), kind=kind,
                 ))
             finally:
                 del job
@@ -302,6 +322,24 @@ class PrintDesk:
             True, f"PIN mailer for {event.upn} printed on {printed.queue}.",
             waiting=len(self.waiting()), entry_id=event.entry_id, kind="mailer",
         ))
+
+    def _print_report(self, report: ShiftReport) -> None:
+        pdf = render_shift_sheet(report, f"{self.clock():%Y-%m-%d %H:%M}")
+        name = f"kiosk-shift-{report.first_seq:06d}"
+        fields: dict[str, object] = {"kind": "report", "queue": self.report_queue}
+        try:
+            job = self.printer.print_pdf(self.report_queue, pdf, name)
+        except PrintFault as fault:
+            fields.update(job_name=name, state=fault.kind)
+            reason = f"{fault.title}: {fault.detail}"
+            self.recorder.shift_reported(report, job=fields, reason=reason)
+            self.emit(PaperNotice(False, f"Shift report not printed: {fault.detail}",
+                                  fault.next_step, len(self.waiting()), kind="report"))
+            return
+        fields.update(job_id=job.job_id, job_name=job.job_name, state=job.state)
+        self.recorder.shift_reported(report, job=fields)
+        self.emit(PaperNotice(True, f"Shift report printed on {job.queue}.",
+                              waiting=len(self.waiting()), kind="report"))
 
     def _fault(self, fault: PrintFault, *, kind: str, upn: str, entry_id: int,
                serial: str | None, reference: str, job_name: str, sent: int) -> None:

@@ -23,6 +23,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from kiosk.config import Settings
 from kiosk.enroll.api import EngineControl
 from kiosk.enroll.events import Event, PinHandover, Prompt
+from kiosk.enroll.manifest import outbox
+from kiosk.enroll.shift_report import ShiftReport, report_paths
 from kiosk.errors import KioskError
 from kiosk.keys.types import HidBackend
 from kiosk.operators.idle import IdleLock
@@ -246,7 +248,9 @@ class KioskApp(EngineView):
         if self.operator is not None and self.idle.due():
             self.action_lock()
 
-    def action_lock(self) -> None:
+    def action_lock(self, report: bool = False) -> None:
+        """Lock the kiosk: the operator is signed out. ``report`` (the Lock key, the
+        operator is there): show the report of the shift that ended, if anything happened."""
         if self.operator is None:
             return
         from kiosk.tui.screens.admin import AdminScreen
@@ -256,10 +260,17 @@ class KioskApp(EngineView):
         while any(isinstance(screen, AdminScreen) for screen in self.screen_stack):
             self.pop_screen()
         self.operator = None
-        if self._engine is not None:
-            self._engine.set_operator(None)
+        ended = self._engine.set_operator(None) if self._engine is not None else None
         # The enrollment screen is composed after the sign-in, so the first frame comes fast.
         self.push_screen(self._sign_in_screen(locked=True), self._signed_in)
+        if report and ended is not None and ended.busy:
+            self._show_shift(ended)
+
+    def _show_shift(self, report: ShiftReport, paths: list[Path] | None = None) -> None:
+        from kiosk.tui.screens.shift import ShiftReportScreen
+
+        written = report_paths(report, outbox(self.settings)) if paths is None else paths
+        self.push_screen(ShiftReportScreen(self.engine, report, written))
 
     def action_locked_down(self) -> None:
         self.bell()

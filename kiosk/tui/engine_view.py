@@ -22,6 +22,7 @@ from kiosk.tui import messages
 from kiosk.tui.screens.enroll import EnrollScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
 from kiosk.tui.screens.handover import HandoverScreen, PinEntryScreen
+from kiosk.tui.screens.shift import ShiftReportScreen
 from kiosk.tui.screens.skip import SkipReasonScreen
 from kiosk.tui.state import BatchState
 
@@ -114,6 +115,10 @@ class EngineView(App[int]):
                 self._mailer_news[event.entry_id] = (event.ok, event.text)
                 while len(self._mailer_news) > MAILER_NEWS_KEPT:
                     del self._mailer_news[next(iter(self._mailer_news))]
+        if event.kind == "report":  # the shift report on screen says whether it printed
+            for report in self.screen_stack:
+                if isinstance(report, ShiftReportScreen):
+                    report.news(event.ok, event.text)
         self.redraw()
 
     def on_engine_queue_changed(self, message: messages.QueueChanged) -> None:

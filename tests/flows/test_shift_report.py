@@ -16,6 +16,11 @@ import pytest
 
 from kiosk.cli import main
 from kiosk.enroll.events import EnrollmentResult, Event, Prompt, PromptChanged, TouchNeeded
+from kiosk.enroll.lifecycle import KeyLife
+from kiosk.keys.creation import DEFAULT_RP_ID
+from kiosk.keys.errors import KeyPulledError
+from kiosk.keys.session import KeySession
+from kiosk.keys.virtual.device import VirtualKey
 from kiosk.model.steps import Step
 from tests.fixtures.engine import EngineRig
 
@@ -110,7 +115,7 @@ def test_each_shift_report_matches_the_journal_and_the_trail(
     assert (olivia["failed"], olivia["skipped"], olivia["keys_reset"]) == (0, 0, 0)
     assert reported["counts"] == {
         "enrolled": 2, "failed": 0, "skipped": 0, "attempts_failed": 0, "keys_reset": 0,
-        "keys_needing_reset": 1,
+        "keys_needing_reset": 1, "returned": 0, "back_in_stock": 0, "retired": 0, "lost": 0,
     }
     assert olivia["ended"] == next(
         r["time"] for r in trail if r["event"] == "operator signed out"
@@ -137,3 +142,54 @@ def test_each_shift_report_matches_the_journal_and_the_trail(
                  config]) == 0
     assert json.loads(capsys.readouterr().out) == olivia
     assert "pin" not in json.dumps(olivia).lower().replace("pin_", "")
+
+
+def test_returns_in_the_shift_match_the_inventory_and_the_trail(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    """Olivia enrolls four keys, then takes back three (one to stock, one retired, one whose
+    reset is interrupted by a pulled key) and reports one lost: her report counts what the
+    key-life records say, and the interrupted key is the one that needs a reset."""
+    rig = engine_rig(operator=None, reset="automatic")
+    upns = rig.add_users(4, prefix="ret")
+    keys = [rig.key() for _ in upns]
+    rig.robot(iter(keys))
+    rig.engine.set_operator("Olivia")
+    rig.start()
+    rig.wait_results(4, timeout=90)
+    rig.stop()
+    life = KeyLife(rig.graph, rig.store, rig.engine.recorder, rp_id=DEFAULT_RP_ID)
+
+    def back(key: VirtualKey, **how: str) -> str:
+        session = KeySession(rig.port.open(rig.port.plug(key)))
+        return life.take_back(session, life.identify(session), reinsert=lambda: session,
+                              reason="leaver", **how)
+
+    assert back(keys[0]) == "in_stock"
+    assert back(keys[1], retire="cracked case") == "retired"
+    keys[2].authenticator.reset_window = 0.0  # the reset needs a re-insert: the key is pulled
+
+    def pulled() -> KeySession:
+        rig.port.unplug(keys[2])
+        raise KeyPulledError()
+
+    session = KeySession(rig.port.open(rig.port.plug(keys[2])))
+    with pytest.raises(KeyPulledError):
+        life.take_back(session, life.identify(session), reinsert=pulled, reason="leaver")
+    (lost,) = life.find(upn=upns[3])
+    life.lost(lost, "left on a train", replace=False)
+    report = rig.engine.set_operator(None)
+
+    assert report is not None and report.operator == "Olivia" and report.enrolled == 4
+    by_event = Counter(r["event"] for r in _trail(rig) if r.get("operator") == "Olivia")
+    assert report.returned == by_event["key returned"] == 3
+    assert report.back_in_stock == by_event["key in_stock"] == 1
+    assert report.retired == by_event["key retired"] == 1
+    assert report.lost == by_event["key lost"] == 1
+    states = {e.serial: e.state for e in rig.store.inventory.all()}
+    assert [s for s, state in states.items() if state == "needs_reset"] == list(
+        report.keys_needing_reset
+    ) == [str(keys[2].profile.serial)]
+    (reported,) = [r for r in _trail(rig) if r["event"] == "shift reported"]
+    assert reported["counts"]["returned"] == 3 and reported["counts"]["lost"] == 1
+    assert "Keys returned: 3 (back in stock 1, retired 1); keys lost: 1" in report.lines()

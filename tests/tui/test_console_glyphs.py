@@ -211,7 +211,10 @@ async def test_console_questions_pin_entry_errors_lock_and_admin_use_console_cha
         await pilot.press("enter", "enter")  # the first reason, no note
         await pilot.press("f4")
 
-        await pilot.press("l")
+        await pilot.press("l")  # the operator signs out: the shift's report first
+        await wait_for_text(pilot, "Shift report: ")
+        shows(await check(pilot, "shift report"), "Users failed: 1", "Users skipped: 1")
+        await pilot.press("escape")
         await wait_for_text(pilot, "KIOSK LOCKED")
         shows(await check(pilot, "locked"), "[LOCKED] KIOSK LOCKED", "(Up Down Enter)")
         await sign_in(pilot)

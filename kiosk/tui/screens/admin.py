@@ -1,5 +1,6 @@
-"""Admin, behind the admin PIN: sync a group, import a CSV, export the manifest, verify the
-audit trail, show the effective configuration (secrets masked), exit the kiosk."""
+"""Admin, behind the admin PIN: sync a group, import a CSV, export the manifest, the last
+shift's report (R: written, audited, shown, printable), verify the audit trail, show the
+effective configuration (secrets masked), exit the kiosk."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from kiosk.operators.sign_in import SignInGate
 from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
 from kiosk.tui.screens.error import ConfirmScreen
+from kiosk.tui.screens.shift import ShiftReportScreen
 from kiosk.tui.widgets.secret_input import SecretInput
 from kiosk.tui.words import plural
 
@@ -167,6 +169,7 @@ class AdminScreen(Screen[None]):
         Binding("v", "verify", "Verify audit"),
         Binding("f", "fleet", "Fleet", show=False),  # the 80-column footer is full
         Binding("p", "passkey_policy", "Passkey policy", show=False),
+        Binding("r", "shift_report", "Shift report", show=False),
         Binding("c", "config", "Config"),
         Binding("x", "exit_kiosk", "Exit kiosk"),
     ]
@@ -274,6 +277,22 @@ class AdminScreen(Screen[None]):
     def _export(self) -> None:
         paths = self.engine.export_manifest(Path(self.settings.store.manifest_directory))
         self.app.call_from_thread(self.say, *[f"written: {p}" for p in paths])
+
+    def action_shift_report(self) -> None:
+        self.say("Writing the last shift's report…")
+        self._shift_report()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="task")
+    def _shift_report(self) -> None:
+        written = self.engine.report_shift()
+        if written is None:
+            self.app.call_from_thread(self.say, "No shift yet: nobody has signed in.")
+            return
+        report, paths = written
+        self.app.call_from_thread(self.say, *[f"written: {p}" for p in paths])
+        self.app.call_from_thread(
+            self.app.push_screen, ShiftReportScreen(self.engine, report, paths)
+        )
 
     def action_verify(self) -> None:
         self.say("Verifying the audit trail…")

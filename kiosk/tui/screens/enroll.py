@@ -100,7 +100,7 @@ class EnrollScreen(Screen[None]):
         Binding("c", "app.engine_cancel", "Cancel"),
         Binding("r", "app.engine_retry", "Retry"),
         Binding("k", "app.engine_skip", "Skip"),
-        Binding("l", "app.lock", "Lock"),
+        Binding("l", "app.lock(True)", "Lock"),  # the operator is there: the shift's report
         Binding("a", "app.show_admin", "Admin"),
     ]
 
