@@ -20,6 +20,7 @@ from kiosk.enroll.shift_report import ShiftReport
 from kiosk.model.audit import AuditReport
 from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
 from kiosk.operators.sign_in import SignInRecord
+from kiosk.store.station_counts import StationCounts
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,9 @@ class EngineControl(Protocol):
         ...
     def shifts(self) -> list[ShiftReport]:
         """Each operator's last shift, from the audit trail (counts, keys needing a reset)."""
+        ...
+    def stations(self) -> list[StationCounts]:
+        """Each fleet station's keys (done, failed, needing a reset); [] off a fleet."""
         ...
     def report_shift(
         self, directory: Path | None = None, *, operator: str | None = None

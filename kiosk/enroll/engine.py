@@ -52,6 +52,7 @@ from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
 from kiosk.operators.sign_in import SignInRecord
 from kiosk.store import Store
 from kiosk.store.db import Clock, utc_now
+from kiosk.store.station_counts import StationCounts, station_counts
 
 log = logging.getLogger("kiosk.enroll.engine")
 
@@ -277,6 +278,9 @@ class Engine:
 
     def shifts(self) -> list[ShiftReport]:
         return self.shift_reports.each()
+
+    def stations(self) -> list[StationCounts]:
+        return station_counts(self.store.db) if self.store.fleet else []
 
     def labels_to_print(self) -> list[LabelWaiting]:
         return self.paper.waiting() if self.paper is not None else []

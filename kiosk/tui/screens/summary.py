@@ -17,6 +17,7 @@ from kiosk.config import Settings
 from kiosk.enroll.api import EngineControl
 from kiosk.enroll.shift_report import ShiftReport
 from kiosk.model.steps import Step
+from kiosk.store.station_counts import StationCounts
 from kiosk.tui.glyphs import UNICODE, Glyphs, glyphs_of
 from kiosk.tui.messages import TaskDone
 from kiosk.tui.screens.reprint import ReprintScreen
@@ -65,6 +66,7 @@ class SummaryScreen(Screen[None]):
         self.state = state
         self.settings = settings
         self._shifts: list[ShiftReport] = []
+        self._stations: list[StationCounts] = []
         self._shifts_at = -1
 
     def compose(self) -> ComposeResult:
@@ -76,9 +78,7 @@ class SummaryScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self._shifts = self.engine.shifts()
-        self._shifts_at = len(self.state.results)
-        self.show_state()
+        self.show_state()  # reads the shifts and stations: _shifts_at is -1
 
     def show_state(self, *_: Any) -> None:
         counts = self.engine.counts()
@@ -95,7 +95,8 @@ class SummaryScreen(Screen[None]):
         self.query_one("#table", Static).update(table)
         if len(self.state.results) != self._shifts_at:  # the trail is read once per result
             self._shifts, self._shifts_at = self.engine.shifts(), len(self.state.results)
-        self.query_one(BatchPicture).show(self.state, counts, self._shifts)
+            self._stations = self.engine.stations()
+        self.query_one(BatchPicture).show(self.state, counts, self._shifts, self._stations)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "reprint":

@@ -1,7 +1,8 @@
 """The summary's pictures, beside its table of counts, keys per hour and time left at the
-current pace: the batch bar, keys per quarter hour, failures by reason, keys needing a reset
-and each operator's keys (:mod:`kiosk.tui.pace` draws the bar and the sparkline). Every text
-from outside (a reason, an operator's name, a serial) is plain ``Text``, cut to the width."""
+current pace: the batch bar, keys per quarter hour, failures by reason, keys needing a reset,
+each operator's keys and, on a fleet, each station's (:mod:`kiosk.tui.pace` draws the bar and
+the sparkline). Every text from outside (a reason, an operator's name, a station's name, a
+serial) is plain ``Text``, cut to the width."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from textual.widget import Widget
 from kiosk.enroll.shift_report import ShiftReport
 from kiosk.model.steps import Step
 from kiosk.model.text import clean
+from kiosk.store.station_counts import StationCounts
 from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.pace import batch_bar, per_quarter, sparkline
 from kiosk.tui.state import BatchState
@@ -29,11 +31,14 @@ class BatchPicture(Widget):
         self.state: BatchState | None = None
         self.counts: dict[str, int] = {}
         self.shifts: Sequence[ShiftReport] = ()
+        self.stations: Sequence[StationCounts] = ()
 
     def show(
-        self, state: BatchState, counts: dict[str, int], shifts: Sequence[ShiftReport]
+        self, state: BatchState, counts: dict[str, int], shifts: Sequence[ShiftReport],
+        stations: Sequence[StationCounts] = (),
     ) -> None:
         self.state, self.counts, self.shifts = state, dict(counts), list(shifts)
+        self.stations = list(stations)
         self.refresh(layout=True)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
@@ -84,4 +89,12 @@ class BatchPicture(Widget):
             for shift in self.shifts:
                 name = clean(shift.operator)
                 line = f"  {name}: {shift.enrolled} done, {shift.failed} failed"
+                text.append("\n" + line[:width])
+        if self.stations:  # a fleet: each station's keys from the shared journal
+            text.append("\nBy station", style="bold")
+            for st in self.stations:
+                line = f"  {clean(st.name)}: {st.done} done, {st.failed} failed"
+                if st.needing_reset:
+                    line += f", {st.needing_reset} need{'s' if st.needing_reset == 1 else ''}"
+                    line += " a reset"
                 text.append("\n" + line[:width])
