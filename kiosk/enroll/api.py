@@ -18,7 +18,7 @@ from typing import Protocol
 from kiosk.enroll.events import Event
 from kiosk.enroll.shift_report import ShiftReport
 from kiosk.model.audit import AuditReport
-from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
+from kiosk.model.queue import ImportProgress, ImportReport, QueueRow, SortKey, Status
 from kiosk.operators.sign_in import SignInRecord
 from kiosk.store.station_counts import StationCounts
 
@@ -82,7 +82,7 @@ class EngineControl(Protocol):
     # Queue (blocking: call from a worker thread, except queue_page/counts which are fast).
     def import_csv(
         self, path: Path, *, keys_per_user: int = 1, replace: bool = False,
-        progress: Callable[[int], bool] | None = None,
+        progress: Callable[[ImportProgress], bool] | None = None,
     ) -> ImportReport: ...
     def add_user(
         self, upn: str, *, keys_per_user: int = 1, replace: bool = False

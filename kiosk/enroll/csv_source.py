@@ -74,6 +74,13 @@ class CsvImportError(KioskError):
     )
 
 
+class ImportCancelled(CsvImportError):
+    """The operator stopped the import; nothing was queued."""
+
+    title = "Import cancelled"
+    next_step = "Import the file again when you are ready."
+
+
 def _norm_header(cell: str) -> str:
     return re.sub(r"[\s_\-]", "", cell.strip().lstrip("\ufeff")).casefold()
 
@@ -228,7 +235,7 @@ def _parse(
                 "is meant.",
             )
         if progress and counted and counted % PROGRESS_EVERY == 0 and not progress(counted):
-            raise CsvImportError(f"cancelled at line {start}; nothing was queued.")
+            raise ImportCancelled(f"cancelled at line {start}; nothing was queued.")
         if not any(c.strip() for c in cells):
             continue
         if not header_done:

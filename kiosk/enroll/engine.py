@@ -48,7 +48,7 @@ from kiosk.keys.mds import MdsCatalog
 from kiosk.keys.types import HidBackend
 from kiosk.keys.watcher import KeyWatcher
 from kiosk.model.audit import AuditReport
-from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
+from kiosk.model.queue import ImportProgress, ImportReport, QueueRow, SortKey, Status
 from kiosk.operators.sign_in import SignInRecord
 from kiosk.store import Store
 from kiosk.store.db import Clock, utc_now
@@ -203,7 +203,7 @@ class Engine:
 
     def import_csv(
         self, path: Path, *, keys_per_user: int = 1, replace: bool = False,
-        progress: Callable[[int], bool] | None = None,
+        progress: Callable[[ImportProgress], bool] | None = None,
     ) -> ImportReport:
         return self.queue.import_csv(
             path, keys_per_user=keys_per_user, replace=replace, progress=progress

@@ -6,7 +6,7 @@ these; the engine is built with them injected, never with stand-ins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from kiosk.entra.errors import AuthError, GraphError
@@ -18,7 +18,9 @@ from kiosk.model.keys import CreatedCredential
 
 class Graph(Protocol):
     def get_user(self, upn_or_id: str) -> User: ...
-    def get_users(self, upns_or_ids: Sequence[str]) -> Mapping[str, User | KioskError]: ...
+    def get_users(
+        self, upns_or_ids: Sequence[str], *, progress: Callable[[int], bool] | None = None
+    ) -> Mapping[str, User | KioskError]: ...
     def find_group(self, name_or_id: str) -> Group: ...
     def iter_group_users(self, group_id: str) -> Iterable[User]: ...
     def creation_options(self, user_id: str) -> CreationOptions: ...

@@ -17,7 +17,7 @@ from kiosk.enroll.ports import Graph
 from kiosk.enroll.recorder import Recorder
 from kiosk.enroll.settle import Settled
 from kiosk.errors import KioskError
-from kiosk.model.queue import ImportReport, QueueRow, SortKey, Status
+from kiosk.model.queue import ImportProgress, ImportReport, QueueRow, SortKey, Status
 from kiosk.store.queue import Queue
 
 
@@ -43,7 +43,7 @@ class QueueService:
 
     def import_csv(
         self, path: Path, *, keys_per_user: int = 1, replace: bool = False,
-        progress: Callable[[int], bool] | None = None,
+        progress: Callable[[ImportProgress], bool] | None = None,
         requeue: bool = False,
     ) -> ImportReport:
         source = f"csv:{path.name}"

@@ -12,14 +12,17 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from kiosk.enroll.csv_source import MAX_ROWS, parse_upn_csv
+from kiosk.enroll.csv_source import MAX_ROWS, PROGRESS_EVERY, ImportCancelled, parse_upn_csv
 from kiosk.enroll.ports import ENTRA_ERRORS, Graph
 from kiosk.enroll.settle import Settled, settle
 from kiosk.entra.errors import GraphNotFoundError
 from kiosk.entra.models import User
 from kiosk.errors import KioskError
-from kiosk.model.queue import ImportProblem, ImportReport
+from kiosk.model.queue import ImportProblem, ImportProgress, ImportReport
 from kiosk.store.queue import Queue
+
+ImportProgressFn = Callable[[ImportProgress], bool]
+"""Told how far a CSV import has come; returning False stops it at its next safe point."""
 
 
 class PostalBook(Protocol):
@@ -79,14 +82,58 @@ def add_user(
     return _report(f"UPN {text}", done, (), _warnings(postal, [found], "upn")), done
 
 
+class _LookUps:
+    """Tells an import's ``progress`` every thousand users looked up; remembers a stop."""
+
+    def __init__(self, progress: ImportProgressFn, rows_read: int, total: int) -> None:
+        self.progress, self.rows_read, self.total = progress, rows_read, total
+        self.told = -1
+        self.going = True
+
+    def __call__(self, done: int, *, last: bool = False) -> bool:
+        same = done // PROGRESS_EVERY == self.told // PROGRESS_EVERY
+        if not self.going or done == self.told or (same and not last):
+            return self.going
+        self.told = done
+        self.going = self.progress(ImportProgress(self.rows_read, done, self.total))
+        return self.going
+
+    def stopped(self) -> ImportCancelled:
+        return ImportCancelled(
+            f"stopped after {self.told:,} of {self.total:,} users were looked up in "
+            "Entra ID; nothing was queued."
+        )
+
+
+def _look_up(
+    graph: Graph, upns: list[str], rows_read: int, progress: ImportProgressFn | None
+) -> Mapping[str, User | KioskError]:
+    """Each UPN's user, or why not. ``progress`` is told before the first lookup, every
+    thousand, and once all are answered, before anything is queued: a stop at any of these
+    raises :class:`ImportCancelled`."""
+    if progress is None:
+        return graph.get_users(upns)
+    told = _LookUps(progress, rows_read, len(upns))
+    if not told(0):
+        raise told.stopped()
+    found = graph.get_users(upns, progress=told)
+    if not told(len(found), last=True) or len(found) < len(upns):
+        raise told.stopped()
+    return found
+
+
 def import_csv(
     graph: Graph, queue: Queue, path: Path, *, keys_per_user: int, replace: bool,
     postal: PostalBook | None = None, max_rows: int = MAX_ROWS,
-    progress: Callable[[int], bool] | None = None, requeue: bool = False,
+    progress: ImportProgressFn | None = None, requeue: bool = False,
 ) -> tuple[ImportReport, Settled]:
-    rows, parse_problems = parse_upn_csv(path, max_rows=max_rows, progress=progress)
+    def reading(rows_read: int) -> bool:
+        return progress is None or progress(ImportProgress(rows_read))
+
+    rows, parse_problems = parse_upn_csv(path, max_rows=max_rows, progress=reading)
     problems: list[ImportProblem] = list(parse_problems)
-    resolved = graph.get_users([r.upn for r in rows]) if rows else {}
+    upns = [r.upn for r in rows]
+    resolved = _look_up(graph, upns, len(rows) + len(problems), progress) if rows else {}
     by_keys: dict[int, list[User]] = {}
     given: dict[str, dict[str, str]] = {}
     lines: dict[str, int] = {}

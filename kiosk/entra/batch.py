@@ -23,6 +23,7 @@ final :class:`ItemAnswer`:
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import threading
 import time
@@ -77,6 +78,9 @@ class ItemAnswer:
 
 
 T = TypeVar("T")
+R = TypeVar("R")
+Progress = Callable[[int], bool]
+"""Told how many lookups are answered so far; False: send no more."""
 
 ItemResult = ItemAnswer | GraphError | AuthError
 """An item's answer, or the error that ended its whole batch."""
@@ -100,6 +104,29 @@ class _GiveUp:
         with self.lock:
             if self.error is None:
                 self.error = error
+
+
+@dataclass
+class _Tally:
+    """Answers counted as they come in (on the lookups' own threads), told to ``progress``
+    one at a time; once it says stop, no further batch or lookup starts (those already
+    sent finish and are kept)."""
+
+    progress: Progress | None
+    answered: int = 0
+    stopped: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, work: Callable[[], dict[str, R]]) -> dict[str, R]:
+        if self.stopped:
+            return {}
+        got = work()
+        if self.progress is not None:
+            with self.lock:
+                self.answered += len(got)
+                if not self.stopped and not self.progress(self.answered):
+                    self.stopped = True
+        return got
 
 
 @dataclass
@@ -144,20 +171,32 @@ class BatchGetter:
         self.clock = clock
         self.in_flight = max(1, in_flight)
 
-    def get_all(self, items: Sequence[tuple[str, str]], what: str) -> dict[str, ItemResult]:
-        """``{key: answer}`` for ``(key, relative url)`` pairs (keys unique)."""
+    def get_all(
+        self, items: Sequence[tuple[str, str]], what: str, progress: Progress | None = None
+    ) -> dict[str, ItemResult]:
+        """``{key: answer}`` for ``(key, relative url)`` pairs (keys unique).
+
+        ``progress`` is told how many items are answered as each batch is (see
+        :class:`_Tally`); once it says stop, no further batch is sent and the items of the
+        batches never sent are left out of the result.
+        """
         out: dict[str, ItemResult] = {}
         chunks = list(_chunks(items, BATCH_MAX))
         give_up = _GiveUp()
+        tally = _Tally(progress)
         if len(chunks) <= 1 or self.in_flight == 1:
             for chunk in chunks:
-                out.update(self._chunk(chunk, what, give_up))
+                out.update(tally.run(functools.partial(self._chunk, chunk, what, give_up)))
             return out
         with ThreadPoolExecutor(self.in_flight, thread_name_prefix="graph-batch") as pool:
             # Each batch runs in a copy of the caller's context, so the caller's call
             # collectors (kiosk.entra.calls) see its calls.
             futures = [
-                pool.submit(contextvars.copy_context().run, self._chunk, chunk, what, give_up)
+                pool.submit(
+                    contextvars.copy_context().run,
+                    tally.run,
+                    functools.partial(self._chunk, chunk, what, give_up),
+                )
                 for chunk in chunks
             ]
             for future in futures:
@@ -309,11 +348,27 @@ def user_from_answer(key: str, answer: ItemResult) -> User | GraphError | AuthEr
     )
 
 
-def one_by_one(lookup: Callable[[str], T], keys: Sequence[str]) -> dict[str, T]:
+def one_by_one(
+    lookup: Callable[[str], T], keys: Sequence[str], progress: Progress | None = None
+) -> dict[str, T]:
     """``{key: lookup(key)}``, :data:`UNBATCHED_WORKERS` at a time: batching switched off.
 
     Each lookup runs in a copy of the caller's context, so its call collectors see the calls.
+    ``progress`` as for :meth:`BatchGetter.get_all`, told as each lookup is answered.
     """
+    tally = _Tally(progress)
+    out: dict[str, T] = {}
     with ThreadPoolExecutor(UNBATCHED_WORKERS, thread_name_prefix="graph-user") as pool:
-        futures = [(k, pool.submit(contextvars.copy_context().run, lookup, k)) for k in keys]
-        return {k: future.result() for k, future in futures}
+        futures = [
+            pool.submit(
+                contextvars.copy_context().run, tally.run, functools.partial(_one, lookup, k)
+            )
+            for k in keys
+        ]
+        for future in futures:
+            out.update(future.result())
+    return out
+
+
+def _one(lookup: Callable[[str], T], key: str) -> dict[str, T]:
+    return {key: lookup(key)}

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from kiosk.config import Settings
-from kiosk.entra.batch import BatchGetter, one_by_one, user_from_answer
+from kiosk.entra.batch import BatchGetter, Progress, one_by_one, user_from_answer
 from kiosk.entra.calls import GraphCalls
 from kiosk.entra.errors import (
     AuthError,
@@ -116,13 +116,17 @@ class GraphClient(GraphReader):
         url = self._url(user_path(upn_or_id)) + query_string({"$select": USER_SELECT})
         return parse_user(self._get_json(url, what), what)
 
-    def get_users(self, upns_or_ids: Sequence[str]) -> dict[str, User | KioskError]:
+    def get_users(
+        self, upns_or_ids: Sequence[str], *, progress: Progress | None = None
+    ) -> dict[str, User | KioskError]:
         """Many users by object id or UPN: ``{as given: the user, or why not}``.
 
         Unknown users are a :class:`GraphNotFoundError`, as :meth:`get_user` raises it.
         With :attr:`batching` (the default), 20 lookups go in each ``$batch`` round trip,
         several batches at once (:mod:`kiosk.entra.batch`); without it, one GET each,
-        :data:`~kiosk.entra.batch.UNBATCHED_WORKERS` at a time.
+        :data:`~kiosk.entra.batch.UNBATCHED_WORKERS` at a time. ``progress`` is told how many
+        lookups are answered so far; when it returns False, no more are sent and the users
+        not looked up yet are missing from the answer.
         """
         keys = list(dict.fromkeys(upns_or_ids))
         out: dict[str, User | KioskError] = {}
@@ -136,7 +140,7 @@ class GraphClient(GraphReader):
                     "No user given.", title="Which user?", next_step="Type a UPN."
                 )
         if not self.batching:
-            out.update(one_by_one(self._user_or_error, [k for k, _url in lookups]))
+            out.update(one_by_one(self._user_or_error, [k for k, _url in lookups], progress))
             return out
         getter = BatchGetter(
             self.http,
@@ -145,7 +149,7 @@ class GraphClient(GraphReader):
             sleep=self.sleep,
             now=self.now,
         )
-        for key, answer in getter.get_all(lookups, "Looking up users").items():
+        for key, answer in getter.get_all(lookups, "Looking up users", progress).items():
             out[key] = user_from_answer(key, answer)
         return out
 

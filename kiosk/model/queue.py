@@ -47,5 +47,16 @@ class ImportReport:
     one more key (a backup key)."""
 
 
+@dataclass(frozen=True)
+class ImportProgress:
+    """How far a CSV import has come, told to whoever started it (who may stop it)."""
+
+    rows_read: int
+    looked_up: int | None = None
+    """Users looked up in Entra ID so far; None while the file is still being read."""
+    to_look_up: int = 0
+    """Users the file names, once it is read."""
+
+
 ROW_OUTCOMES = ("queued", "requeued", "backup key queued", "already done", "already queued",
                 "skipped, not requeued", "failed, not requeued")

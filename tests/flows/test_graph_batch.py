@@ -177,3 +177,32 @@ def test_lookups_refused_401_inside_a_batch_go_again_with_a_fresh_token(
     assert client.calls("batch") == [200, 200]
     assert client.calls("user") == [200, 401, 401, 401, 200, 200, 200]
     assert client.slept == []
+
+
+def test_progress_that_says_stop_sends_no_more_batches(
+    tenant: FakeTenant, client: Client
+) -> None:
+    upns = _users(tenant, 200)  # 10 batches, 4 at a time
+    told: list[int] = []
+
+    def progress(done: int) -> bool:
+        told.append(done)
+        return done < 20
+
+    found = client.graph.get_users(upns, progress=progress)
+    assert told == [20]  # the first batch answered said stop: told no more
+    sent = client.calls("batch")
+    assert 1 <= len(sent) <= 4 < 10  # the four sent at once, none after the first answer
+    assert len(found) == 20 * len(sent)  # the batches sent are kept whole, the rest left out
+    assert all(isinstance(found[upn], User) for upn in found)
+
+
+def test_progress_that_says_stop_sends_no_more_single_lookups(
+    tenant: FakeTenant, client: Client
+) -> None:
+    upns = _users(tenant, 60)
+    client.graph.batching = False
+    found = client.graph.get_users(upns, progress=lambda done: done < 3)
+    sent = client.calls("user")
+    assert 3 <= len(sent) <= 3 + 7 < 60  # eight at a time; none started after the third answer
+    assert len(found) == len(sent)

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from kiosk.demo.operators import DEMO_ADMIN_PIN
 from kiosk.enroll.events import Prompt
 from kiosk.tui.screens.admin import AdminScreen
@@ -90,25 +88,46 @@ async def test_the_admin_screen_shows_what_the_passkey_policy_blocks(demo_env: A
 
 
 @run_async
-@pytest.mark.skip(
-    reason="racy on an idle machine: the 90,000 rows are read before Esc arrives, and the "
-    "Graph look-ups after reading cannot be cancelled; to be made deterministic"
-)
 async def test_a_long_csv_shows_progress_and_esc_cancels_it(
     demo_env: Any, tmp_path: Path
 ) -> None:
-    path = tmp_path / "users.csv"
-    path.write_text("upn\n" + "".join(f"user{i}@contoso.com\n" for i in range(90_000)))
+    """Esc while the users are being looked up in Entra ID (Graph held at its first batch, so
+    the look-ups are known to be under way when Esc comes): the import stops at the next safe
+    point and queues nobody, not even the users already found."""
     env = demo_env(users=1)
+    found = [env.tenant.state.add_user(f"late{i}@{env.tenant.state.domain}", f"Late {i}")
+             for i in range(5)]
+    path = tmp_path / "users.csv"
+    unknown = "".join(f"user{i}@contoso.com\n" for i in range(90_000))
+    path.write_text("upn\n" + "".join(f"{u.user_principal_name}\n" for u in found) + unknown)
     before = env.engine.counts()["pending"]
+    held = env.tenant.faults.hold("batch")
     app = kiosk_app(env)
-    async with app.run_test(size=SIZE) as pilot:
-        await _admin(pilot)
-        await pilot.press("i")
-        await pilot.press(*str(path), "enter")
-        await wait_for_text(pilot, "rows read (Esc cancels)")
-        await pilot.press("escape")
-        await wait_for_text(pilot, "cancelled at line", timeout=60)
-        assert "nothing was queued" in screen_text(app)
-        assert isinstance(app.screen, AdminScreen)  # Esc cancelled the import, not the screen
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await _admin(pilot)
+            await pilot.press("i")
+            await pilot.press(*str(path), "enter")
+            await wait_for_text(pilot, "rows read (Esc cancels)")
+            await _until(pilot, held.arrived.is_set)  # the look-ups have started
+            await pilot.press("escape")
+            await wait_for_text(pilot, "Cancelling the import")
+            held.release()
+            await wait_for_text(pilot, "cancelled", timeout=60)
+            shown = screen_text(app)
+            assert "looked up" in shown
+            assert "nothing was queued" in shown
+            assert isinstance(app.screen, AdminScreen)  # Esc cancelled the import only
+    finally:
+        held.release()
     assert env.engine.counts()["pending"] == before
+    batches = len(env.tenant.routes_called("batch"))
+    assert batches < 90_005 // 20 // 2, f"{batches} batches sent after Esc"
+
+
+async def _until(pilot: Any, done: Any, timeout: float = 30.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if done():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("timed out")

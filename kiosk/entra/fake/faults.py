@@ -18,6 +18,9 @@ Kinds:
 - ``expire_token``: every bearer token expires just before this call (so it gets a 401).
 - ``bad_json`` / ``html`` / ``truncated``: a 200 whose body is broken JSON, an HTML page, or
   shorter than its Content-Length (the connection is then closed).
+
+A :class:`Hold` (:meth:`FaultPlan.hold`) keeps every request of a route waiting until a test
+releases it, so a test can act while a call is known to be in flight.
 """
 
 from __future__ import annotations
@@ -87,6 +90,23 @@ class Fired:
     kind: FaultKind
 
 
+HOLD_MAX_S = 60.0
+"""A forgotten hold lets its requests go after this long: the fake never hangs for good."""
+
+
+@dataclass
+class Hold:
+    """Requests of ``route`` wait here until :meth:`release` (see :meth:`FaultPlan.hold`)."""
+
+    route: str
+    arrived: threading.Event = field(default_factory=threading.Event)
+    """Set once a request of the route has come and is waiting."""
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
 @dataclass
 class FaultPlan:
     """Faults to inject, the latency of every request, and a record of what fired."""
@@ -97,8 +117,26 @@ class FaultPlan:
     faults: list[Fault] = field(default_factory=list)
     fired: list[Fired] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
+    holds: list[Hold] = field(default_factory=list)
     _fire_counts: dict[int, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hold(self, route: str) -> Hold:
+        """From now on, requests of ``route`` wait until the returned hold is released."""
+        if route not in ROUTES:
+            raise ValueError(f"unknown route {route!r}; known: {', '.join(ROUTES)}")
+        held = Hold(route)
+        with self._lock:
+            self.holds.append(held)
+        return held
+
+    def wait_if_held(self, route: str) -> None:
+        """Called on a request's thread before it is answered."""
+        with self._lock:
+            waiting = [h for h in self.holds if h.route == route and not h.released.is_set()]
+        for held in waiting:
+            held.arrived.set()
+            held.released.wait(HOLD_MAX_S)
 
     def add(self, fault: Fault) -> Fault:
         with self._lock:

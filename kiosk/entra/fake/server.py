@@ -295,6 +295,7 @@ class FakeTenant(ClientConfig):
         self, route: str, handler: Any, needs_token: bool, req: Request, ids: tuple[str, str]
     ) -> Outcome:
         rid, crid = ids
+        self.faults.wait_if_held(route)
         fault = self.faults.next_call(route)
         kind = fault.kind if fault else None
         if fault is not None and kind == "drop":

@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 from kiosk.config import SECRET_WORDS, SECTIONS, Settings
 from kiosk.enroll.api import EngineControl
 from kiosk.errors import KioskError
-from kiosk.model.queue import ImportReport
+from kiosk.model.queue import ImportProgress, ImportReport
 from kiosk.model.text import clean
 from kiosk.operators.sign_in import SignInGate
 from kiosk.tui.glyphs import glyphs_of
@@ -229,14 +229,19 @@ class AdminScreen(Screen[None]):
             self.asking = ""
             return
         if self._importing.is_set():
-            self._cancel.set()  # the CSV being read stops at its next thousand rows
+            self._cancel.set()  # the import stops at its next thousand rows or users
             self.say("Cancelling the import…")
             return
         self.dismiss(None)
 
-    def _csv_progress(self, rows: int) -> bool:
-        """Told every thousand rows of a CSV being read (worker thread); False cancels."""
-        self.app.call_from_thread(self.say, f"… {rows:,} rows read (Esc cancels)")
+    def _csv_progress(self, done: ImportProgress) -> bool:
+        """Told every thousand rows of a CSV being read, then every thousand users looked up
+        (worker thread); False cancels."""
+        if done.looked_up is None:
+            line = f"… {done.rows_read:,} rows read (Esc cancels)"
+        else:
+            line = f"… {done.looked_up:,} of {done.to_look_up:,} users looked up (Esc cancels)"
+        self.app.call_from_thread(self.say, line)
         return not self._cancel.is_set()
 
     def action_ask(self, what: str) -> None:
