@@ -182,6 +182,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deletions_state ON deletions (state);
     """,
+    # 7: the claim's own index: only the entries still waiting, in queue order. The claim
+    # walked the whole queue by position (every finished entry before the first waiting one)
+    # and sorted by id; with this it reads the first waiting entries in order and stops.
+    """
+    CREATE INDEX queue_pending ON queue (position, id) WHERE status = 'pending';
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -176,6 +176,9 @@ PG_MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deletions_state ON deletions (state);
     """,
+    """
+    CREATE INDEX queue_pending ON queue (position, id) WHERE status = 'pending';
+    """,
 )
 
 assert len(PG_MIGRATIONS) == LATEST  # noqa: S101 - both dialects move together
