@@ -1,14 +1,18 @@
 """Messages the TUI passes around: small dataclasses, safe to post from any thread.
 
 Each kind of engine event comes to the app as its own message (``on_engine_step_changed``,
-``on_engine_prompt_changed``, ...). A newer prompt, key or count makes an older one that is
-still waiting in the queue moot: those say so with ``can_replace``.
+``on_engine_prompt_changed``, ...): the message class ``X(EngineMessage[events.X])`` carries
+event ``X``, and :data:`MESSAGES` is read from those classes; an event of
+:data:`kiosk.enroll.events.Event` without one stops this module from importing. A newer
+prompt, key or count makes an older one that is still waiting in the queue moot: those say so
+with ``can_replace``.
 """
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from textual.message import Message
 
@@ -78,46 +82,26 @@ class PaperNotice(EngineMessage[events.PaperNotice], namespace="engine"):
     """Printing news: a label or mailer printed, or a printer fault."""
 
 
-AnyEngineMessage = (
-    StepChanged
-    | PromptChanged
-    | TouchNeeded
-    | KeyIdentified
-    | KeyGone
-    | PinHandover
-    | EnrollmentResult
-    | ErrorRaised
-    | QueueChanged
-    | KeyEnrolled
-    | PaperNotice
-)
+def _event_of(cls: type[EngineMessage[Any]]) -> type:
+    """The event class a message class carries: ``X`` of ``EngineMessage[X]``."""
+    (base,) = getattr(cls, "__orig_bases__", (None,))
+    (event,) = typing.get_args(base)
+    return typing.cast(type, event)
 
 
-def message_for(event: events.Event) -> AnyEngineMessage:
+MESSAGES: dict[type, type[EngineMessage[Any]]] = {
+    _event_of(cls): cls for cls in EngineMessage.__subclasses__()
+}
+"""Event class -> the message class that carries it, read from the classes above."""
+
+_missing = set(typing.get_args(events.Event)) - set(MESSAGES)
+if _missing:  # a new kind of engine event needs its message class above
+    raise TypeError(f"engine events without a message: {sorted(e.__name__ for e in _missing)}")
+
+
+def message_for(event: events.Event) -> EngineMessage[Any]:
     """The message that carries ``event`` to the app's loop."""
-    match event:
-        case events.StepChanged():
-            return StepChanged(event)
-        case events.PromptChanged():
-            return PromptChanged(event)
-        case events.TouchNeeded():
-            return TouchNeeded(event)
-        case events.KeyIdentified():
-            return KeyIdentified(event)
-        case events.KeyGone():
-            return KeyGone(event)
-        case events.PinHandover():
-            return PinHandover(event)
-        case events.EnrollmentResult():
-            return EnrollmentResult(event)
-        case events.ErrorRaised():
-            return ErrorRaised(event)
-        case events.QueueChanged():
-            return QueueChanged(event)
-        case events.KeyEnrolled():
-            return KeyEnrolled(event)
-        case events.PaperNotice():
-            return PaperNotice(event)
+    return MESSAGES[type(event)](event)
 
 
 @dataclass

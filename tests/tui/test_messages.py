@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import typing
 
 from kiosk.enroll import events
@@ -15,13 +17,37 @@ KEY = KeyInfo(path="virtual:1", aaguid="ee882879-721c-4913-9775-3dfcce97072a",
 
 def test_every_event_kind_has_its_own_message_and_the_app_a_handler_for_those_it_shows() -> None:
     kinds = typing.get_args(events.Event)
-    classes = {kind: type(messages.message_for(_sample(kind))) for kind in kinds}
-    assert len(set(classes.values())) == len(kinds)
-    for kind, cls in classes.items():
+    assert set(messages.MESSAGES) == set(kinds)
+    assert len(set(messages.MESSAGES.values())) == len(kinds)
+    for kind in kinds:
+        sample = _sample(kind)
+        message = messages.message_for(sample)
+        assert message.event is sample
+        cls = type(message)
+        assert cls is messages.MESSAGES[kind]
         assert cls.handler_name.startswith("on_engine_")
         assert cls.__name__ == kind.__name__
-    shown = {cls.handler_name for cls in classes.values()} - {"on_engine_key_enrolled"}
+    shown = {cls.handler_name for cls in messages.MESSAGES.values()} - {"on_engine_key_enrolled"}
     assert all(callable(getattr(KioskApp, name, None)) for name in shown)
+
+
+def test_a_new_event_kind_without_a_message_stops_the_tui_at_import() -> None:
+    """The mapping is read from the message classes: an event added to the engine's union
+    and forgotten here fails at once, not when the engine first sends it."""
+    code = (
+        "import dataclasses\n"
+        "from kiosk.enroll import events\n"
+        "@dataclasses.dataclass(frozen=True)\n"
+        "class CoffeeBreak:\n"
+        "    minutes: int\n"
+        "events.Event = events.Event | CoffeeBreak\n"
+        "import kiosk.tui.messages\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode != 0
+    assert "engine events without a message: ['CoffeeBreak']" in done.stderr
 
 
 def test_newer_counts_prompts_and_keys_make_queued_older_ones_moot() -> None:
