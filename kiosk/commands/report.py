@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,11 @@ def handle(args: argparse.Namespace) -> int:
         lines = trail.read_bytes().split(b"\n") if trail.exists() else []
         records = [r for r in map(parse_line, lines) if r is not None]
         report = last_shift(records, args.operator)
+        if report is not None and settings.store.url:  # a fleet: the station it was worked at
+            from kiosk.store import default_station
+
+            station = settings.store.station or default_station(settings.store.url)
+            report = dataclasses.replace(report, station=station)
     if report is None:
         print("no shift: nobody has signed in yet", file=sys.stderr)
         return 1

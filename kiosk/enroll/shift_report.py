@@ -62,6 +62,8 @@ class ShiftReport:
     """Keys reset and taken into stock (a return, or an unknown key an admin reset)."""
     retired: int = 0
     lost: int = 0
+    station: str = ""
+    """The fleet station the shift was worked at ("" for a kiosk on its own)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,7 +74,7 @@ class ShiftReport:
             "attempts_failed": self.attempts_failed, "keys_reset": self.keys_reset,
             "keys_needing_reset": list(self.keys_needing_reset),
             "returned": self.returned, "back_in_stock": self.back_in_stock,
-            "retired": self.retired, "lost": self.lost,
+            "retired": self.retired, "lost": self.lost, "station": self.station,
         }
 
     def audit_fields(
@@ -100,6 +102,7 @@ class ShiftReport:
         name and the reasons come from the trail: a front end cleans them as outside text)."""
         out = [
             f"Operator: {self.operator}",
+            *([f"Station:  {self.station}"] if self.station else []),
             f"Started:  {_when(self.started)}",
             f"Ended:    {_when(self.ended) if self.ended else 'still signed in'}",
             f"Keys enrolled: {self.enrolled}" + (
@@ -192,7 +195,10 @@ def last_shift(
         operator=name, started=_text(records[start].get("time")), ended=ended,
         first_seq=int(records[start].get("seq", 0)), failed=sum(failed.values()),
         failed_by_reason=dict(failed), skipped=sum(skipped.values()),
-        skipped_by_reason=dict(skipped), keys_needing_reset=tuple(needing), **counts,
+        skipped_by_reason=dict(skipped), keys_needing_reset=tuple(needing),
+        enrolled=counts["enrolled"], attempts_failed=counts["attempts_failed"],
+        keys_reset=counts["keys_reset"], returned=counts["returned"],
+        back_in_stock=counts["back_in_stock"], retired=counts["retired"], lost=counts["lost"],
     )
 
 
@@ -211,6 +217,8 @@ def render_csv(report: ShiftReport) -> str:
     out = csv.writer(buf, lineterminator="\r\n")
     out.writerow(["what", "detail", "count"])
     out.writerow(["operator", csv_safe(report.operator), ""])
+    if report.station:
+        out.writerow(["station", csv_safe(report.station), ""])
     out.writerow(["started", report.started, ""])
     out.writerow(["ended", report.ended or "still signed in", ""])
     for name in ("enrolled", "failed", "skipped", "attempts_failed", "keys_reset"):

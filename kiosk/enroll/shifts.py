@@ -4,6 +4,7 @@ the Recorder. Printing is the print desk's (:mod:`kiosk.paper.desk`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from kiosk.audit import AuditTrail
@@ -21,14 +22,18 @@ class Shifts:
         self.settings = settings
         self.audit = audit
         self.recorder = recorder
+        self.station = recorder.store.station if recorder.store.fleet else ""
+        """Named in each report on a fleet (each station keeps its own trail)."""
 
     def last(self, operator: str | None = None) -> ShiftReport | None:
         """The last shift (of ``operator`` when named), not written anywhere."""
-        return last_shift(self.audit.recent(SHIFT_TRAIL_BYTES), operator)
+        report = last_shift(self.audit.recent(SHIFT_TRAIL_BYTES), operator)
+        return report and dataclasses.replace(report, station=self.station)
 
     def each(self) -> list[ShiftReport]:
         """Each operator's last shift."""
-        return last_shifts(self.audit.recent(SHIFT_TRAIL_BYTES))
+        reports = last_shifts(self.audit.recent(SHIFT_TRAIL_BYTES))
+        return [dataclasses.replace(r, station=self.station) for r in reports]
 
     def report(
         self, directory: Path | None = None, operator: str | None = None

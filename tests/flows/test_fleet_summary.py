@@ -1,12 +1,14 @@
 """The batch summary on a fleet: each station's keys beside each operator's. Two stations (two
 real engines, virtual keys, one fake tenant) share one real PostgreSQL database; station B's
 first registration is refused (an orphan: a key needing a reset) and its user gets another key.
-Either station's summary names both stations with the counts their results say."""
+Either station's summary names both stations with the counts their results say; a shift report
+names the station it was worked at."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,3 +97,10 @@ def test_each_station_has_its_keys_in_the_summary(stations: dict[str, EngineRig]
     assert "A: 2 done, 0 failed" in text and "B: 2 done, 0 failed, 1 needs a reset" in text
     assert "Op A: 2 done, 0 failed" in text  # this station's operators, from its own trail
     assert "4 of 4 finished" in text
+    # Each station's shift report names the station (each keeps its own trail).
+    report = b.engine.set_operator(None)
+    assert report is not None and report.station == "B" and report.operator == "Op B"
+    assert report.enrolled == 2 and len(report.keys_needing_reset) == 1
+    assert "Station:  B" in report.lines()
+    (json_path,) = Path(b.settings.store.manifest_directory).glob("shift-*.json")
+    assert json.loads(json_path.read_text(encoding="utf-8"))["station"] == "B"

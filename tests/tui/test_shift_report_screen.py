@@ -17,6 +17,7 @@ from kiosk.tui.screens.handover import HandoverScreen
 from kiosk.tui.screens.shift import ShiftReportScreen
 from kiosk.tui.screens.signin import SignInScreen
 from tests.fixtures.tui import (
+    enroll_one,
     kiosk_app,
     plug,
     run_async,
@@ -134,3 +135,22 @@ async def test_a_lock_with_nothing_done_shows_no_report_and_an_admin_asks_for_on
     reported = [r for r in _trail(env) if r["event"] == "shift reported"]
     assert len(reported) == 2 and reported[-1]["operator"] == DEMO_OPERATOR
 
+
+
+@run_async
+async def test_an_idle_lock_writes_the_report_but_does_not_show_it(demo_env: Any) -> None:
+    """The operator is away: the report of a busy shift is written and audited, and the lock
+    screen (which shows nothing of the batch) is what anyone walking up sees."""
+    env = demo_env(users=2)
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await enroll_one(pilot)
+        await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+        app.clock.advance(env.settings.kiosk.idle_lock_minutes * 60 + 1)
+        await wait_for_text(pilot, "KIOSK LOCKED")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, SignInScreen)
+        assert not any(isinstance(s, ShiftReportScreen) for s in app.screen_stack)
+    (reported,) = [r for r in _trail(env) if r["event"] == "shift reported"]
+    assert reported["operator"] == DEMO_OPERATOR and reported["counts"]["enrolled"] == 1
