@@ -193,3 +193,26 @@ def test_returns_in_the_shift_match_the_inventory_and_the_trail(
     (reported,) = [r for r in _trail(rig) if r["event"] == "shift reported"]
     assert reported["counts"]["returned"] == 3 and reported["counts"]["lost"] == 1
     assert "Keys returned: 3 (back in stock 1, retired 1); keys lost: 1" in report.lines()
+
+
+def test_report_shift_write_writes_the_files_and_audits_them(
+    engine_rig: Callable[..., EngineRig], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`kiosk report --shift --write --dir DIR`: Bob's running shift, printed as one JSON line,
+    written as CSV and JSON in DIR and recorded in the trail with the same counts."""
+    rig = engine_rig(operator=None, reset="automatic")
+    config = _config(rig, tmp_path)
+    _two_shifts(rig)
+    out = tmp_path / "elsewhere"
+    assert main(["report", "--shift", "--write", "--dir", str(out), "--config", config]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    bob = json.loads(line)
+    assert bob["operator"] == "Bob" and bob["ended"] is None and bob["enrolled"] == 1
+    (csv_path,) = out.glob("shift-*.csv")
+    (json_path,) = out.glob("shift-*.json")
+    assert json.loads(json_path.read_text(encoding="utf-8")) == bob
+    assert "Bob" in csv_path.read_text(encoding="utf-8-sig")
+    reported = [r for r in _trail(rig) if r["event"] == "shift reported"]
+    assert [r["operator"] for r in reported] == ["Olivia", "Bob"]
+    assert reported[-1]["detail"] == f"{csv_path}, {json_path}"
+    assert reported[-1]["counts"]["enrolled"] == 1 and reported[-1]["counts"]["skipped"] == 1
