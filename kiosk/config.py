@@ -119,10 +119,8 @@ class PolicySettings:
     blocked_aaguids: list[str] = setting([], "These AAGUIDs are always refused.", aaguids)
     min_firmware: str = setting("", 'Refuse keys with older firmware, e.g. "5.4.3" (empty: any).')
     pin_policy: Literal["required", "optional"] = setting(
-        "required",
-        "required: refuse keys that cannot enforce min PIN length / force PIN change; "
-        "optional: enroll them without and say so.",
-    )
+        "required", "required: refuse keys that cannot enforce min PIN length / force PIN change; "
+        "optional: enroll them without and say so.")
     reset: Literal["never", "ask", "automatic"] = setting(
         "ask", "What to do with a key that already has a PIN or credentials."
     )
@@ -145,6 +143,8 @@ class PolicySettings:
         "{model} {serial}", "Name of the method in Entra; 30 characters at most, serial kept."
     )
     keys_per_user: int = setting(1, "Keys per user by default (backups).", _between(1, 10))
+    guests: Literal["allow", "ask", "refuse"] = setting(
+        "ask", "B2B guest accounts (#EXT#): allow, ask the operator (name, home tenant) or refuse.")
     csv_max_rows: int = setting(
         100_000, "Most rows one CSV may hold; a larger file is refused.", _between(1, 10**7)
     )

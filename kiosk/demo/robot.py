@@ -99,6 +99,8 @@ class Robot:
         self.touch_delay = touch_delay
         self.confirm_resets = confirm_resets
         self.confirm_replaces = confirm_replaces
+        self.confirm_guests = True
+        """The answer to a guest question (policy.guests = ask): the demo's guest is expected."""
         self.touch_keys = touch_keys
         self.answer_errors = answer_errors
         self.log = RobotLog()
@@ -169,6 +171,8 @@ class Robot:
             self.engine.confirm_reset(self.confirm_resets)
         elif prompt is Prompt.CONFIRM_REPLACE:
             self.engine.confirm_replace(self.confirm_replaces)
+        elif prompt is Prompt.CONFIRM_GUEST:
+            self.engine.confirm_guest(self.confirm_guests)
 
     def _plug_new(self) -> None:
         with self._lock:

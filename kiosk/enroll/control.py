@@ -21,7 +21,8 @@ from kiosk.model.steps import Step
 @dataclass(frozen=True)
 class Command:
     name: str
-    """cancel, retry, skip, confirm_reset, confirm_replace, provide_pin, select, wake."""
+    """cancel, retry, skip, confirm_reset, confirm_replace, confirm_guest, provide_pin,
+    select, wake."""
     value: object = None
 
     def __repr__(self) -> str:  # provide_pin carries a PIN: never show the value

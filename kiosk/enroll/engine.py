@@ -157,6 +157,9 @@ class Engine:
     def confirm_replace(self, ok: bool) -> None:
         self.signals.put(Command("confirm_replace", ok))
 
+    def confirm_guest(self, ok: bool) -> None:
+        self.signals.put(Command("confirm_guest", ok))
+
     def provide_pin(self, pin: str) -> None:
         self.signals.put(Command("provide_pin", pin))
 

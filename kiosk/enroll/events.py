@@ -26,6 +26,7 @@ class Prompt(enum.StrEnum):
     ONE_KEY_ONLY = "only one key at a time"
     CONFIRM_RESET = "confirm reset"
     CONFIRM_REPLACE = "confirm replace"
+    CONFIRM_GUEST = "confirm guest"
     TYPE_PIN = "type the PIN for this key"
     """policy.pin_source = operator: the engine waits for ``provide_pin``."""
 

@@ -15,6 +15,7 @@ from kiosk.enroll import steps
 from kiosk.enroll.control import Command, EntryOver, Stopped
 from kiosk.enroll.dialog import Dialog
 from kiosk.enroll.events import EnrollmentResult, KeyEnrolled, KeyGone, Prompt
+from kiosk.enroll.guests import check_guest
 from kiosk.enroll.keyio import KeyIO
 from kiosk.enroll.manifest import label_reference
 from kiosk.enroll.pins import Pin
@@ -50,6 +51,7 @@ def work_entry(st: Station, entry: QueueEntry) -> int | None:
     calls = GraphCalls()  # every Graph call made on this thread for the entry
     try:
         with calls:
+            check_guest(dialog, st.settings.policy.guests, entry)
             old_methods = (
                 confirm_replace(dialog, st.graph, st.store.queue, entry) if entry.replace else []
             )

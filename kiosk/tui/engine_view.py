@@ -26,7 +26,7 @@ from kiosk.tui.screens.shift import ShiftReportScreen
 from kiosk.tui.screens.skip import SkipReasonScreen
 from kiosk.tui.state import BatchState
 
-QUESTIONS = (Prompt.CONFIRM_RESET, Prompt.CONFIRM_REPLACE, Prompt.TYPE_PIN)
+QUESTIONS = (Prompt.CONFIRM_RESET, Prompt.CONFIRM_REPLACE, Prompt.CONFIRM_GUEST, Prompt.TYPE_PIN)
 MAILER_NEWS_KEPT = 8
 
 
@@ -150,6 +150,15 @@ class EngineView(App[int]):
                 ),
                 self._confirm_replace,
             )
+        elif event.prompt is Prompt.CONFIRM_GUEST:
+            self.push_screen(
+                ConfirmScreen(
+                    "Enroll a guest?", event.detail or "This user is a B2B guest account.",
+                    "Y enrolls a key for this guest; N skips the user (U in the queue brings "
+                    "them back).",
+                ),
+                self._confirm_guest,
+            )
 
         elif event.prompt is Prompt.TYPE_PIN:
             self.push_screen(
@@ -172,6 +181,10 @@ class EngineView(App[int]):
     def _confirm_replace(self, ok: bool | None) -> None:
         if self.state.prompt is Prompt.CONFIRM_REPLACE:
             self.engine.confirm_replace(bool(ok))
+
+    def _confirm_guest(self, ok: bool | None) -> None:
+        if self.state.prompt is Prompt.CONFIRM_GUEST:
+            self.engine.confirm_guest(bool(ok))
 
     def _show_held_pins(self) -> None:
         if self.operator is None:

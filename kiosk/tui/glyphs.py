@@ -96,6 +96,7 @@ UNICODE = Glyphs(
         Prompt.ONE_KEY_ONLY: "!",
         Prompt.CONFIRM_RESET: "?",
         Prompt.CONFIRM_REPLACE: "?",
+        Prompt.CONFIRM_GUEST: "?",
         Prompt.TYPE_PIN: "⌨",
     },
 )
@@ -127,6 +128,7 @@ CONSOLE = Glyphs(
         Prompt.ONE_KEY_ONLY: "!",
         Prompt.CONFIRM_RESET: "?",
         Prompt.CONFIRM_REPLACE: "?",
+        Prompt.CONFIRM_GUEST: "?",
         Prompt.TYPE_PIN: ">",
     },
     borders={

@@ -88,6 +88,10 @@ def test_batch_of_three_in_a_real_terminal(tmux: Tmux) -> None:
     tmux.keys("Enter", *DEMO_OPERATOR_PIN, "Enter")
     pins: list[str] = []
     for n in range(1, 4):
+        if n == 3:  # the demo's last user is a B2B guest: the kiosk asks first (policy.guests)
+            screen = tmux.wait("Enroll a guest?")
+            assert "a guest from partner.example" in screen, screen
+            tmux.keys("y")
         tmux.wait("INSERT A KEY")
         tmux.keys("F2")
         tmux.wait("plug in a virtual key")

@@ -15,6 +15,7 @@ from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
 from kiosk.tui.screens.handover import PinEntryScreen
 from kiosk.tui.screens.signin import SignInScreen
 from tests.fixtures.tui import (
+    answer_guest,
     enroll_one,
     kiosk_app,
     plug,
@@ -126,6 +127,8 @@ async def test_a_long_guest_upn_stays_on_the_enrolling_line(demo_env: Any) -> No
     async with app.run_test(size=SMALL) as pilot:
         await sign_in(pilot)
         await wait_until(pilot, lambda: app.state.upn == guest.upn, "the guest is next")
+        await answer_guest(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
         await wait_for_text(pilot, guest.display_name)
         (line,) = [ln for ln in screen_text(app).splitlines() if "Enrolling:" in ln]
         assert f"<{guest.upn[:40]}" in line  # the UPN is on the line, cut at its end

@@ -26,6 +26,7 @@ HEADLINES: dict[Prompt, str] = {
     Prompt.ONE_KEY_ONLY: "ONLY ONE KEY AT A TIME",
     Prompt.CONFIRM_RESET: "CONFIRM THE RESET",
     Prompt.CONFIRM_REPLACE: "CONFIRM REPLACING THE KEYS",
+    Prompt.CONFIRM_GUEST: "CONFIRM A GUEST ACCOUNT",
     Prompt.TYPE_PIN: "TYPE THE PIN FOR THIS KEY",
 }
 """The words of each prompt; its symbol comes from the glyph set (``Glyphs.prompts``)."""
@@ -40,6 +41,7 @@ CSS_CLASS: dict[Prompt, str] = {
     Prompt.ONE_KEY_ONLY: "-warn",
     Prompt.CONFIRM_RESET: "-warn",
     Prompt.CONFIRM_REPLACE: "-warn",
+    Prompt.CONFIRM_GUEST: "-warn",
     Prompt.TYPE_PIN: "-warn",
 }
 
