@@ -6,7 +6,9 @@ Checks, in order (a check that depends on an earlier failed one is skipped, and 
    (readable PIN hashes and key credentials), and is not writable by others.
 2. secret files: the app credential's files are private and the credential loads (not expired).
 3. helpdesk certificates: sealed PIN escrow has usable recipients.
-4. state directories: the database, audit, escrow and manifest directories are writable.
+4. state directories: the database, audit, escrow and manifest directories are writable;
+   files in and out: the inbox, the outbox and the USB stick's mount point
+   (:mod:`kiosk.check_files`).
 5. clock: the local clock agrees with the ``Date`` of the login (token) endpoint.
 6. token: the app signs in and gets a Graph token.
 7. Graph permissions: the group is readable; creation options come for the canary user; which
@@ -333,14 +335,18 @@ def run_checks(ctx: CheckContext) -> list[CheckResult]:
 
     results = [check_configuration(ctx)]
     if results[0].status == "fail":
-        names = ("secret files", "helpdesk certificates", "state directories", "clock", "token",
+        names = ("secret files", "helpdesk certificates", "state directories",
+                 "files in and out", "clock", "token",
                  "Graph permissions", "passkey policy", "HID devices", "MDS blob", "audit trail",
                  "printing", "restarts")
         return results + [
             CheckResult(n, "skip", "not checked: the configuration is not valid.") for n in names
         ] + [check_console(ctx)]
     secret = check_secret_files(ctx)
-    results += [secret, check_helpdesk(ctx), check_directories(ctx), check_clock(ctx)]
+    from kiosk.check_files import check_files
+
+    results += [secret, check_helpdesk(ctx), check_directories(ctx), check_files(ctx),
+                check_clock(ctx)]
     if secret.status == "fail":
         results += [
             CheckResult("token", "skip", "not checked: no usable app credential."),

@@ -27,7 +27,22 @@ class StoreSettings:
     path: str = setting("/var/lib/fido-kiosk/kiosk.db", "SQLite database (WAL) of queue and keys.")
     audit_path: str = setting("/var/lib/fido-kiosk/audit.jsonl", "Hash-chained audit trail.")
     manifest_directory: str = setting(
-        "/var/lib/fido-kiosk/manifests", "Shipping manifests go here."
+        "/srv/fido-kiosk/outbox",
+        "The outbox: shipping manifests and shift reports go here (group fido-kiosk-files "
+        "may read them, no root needed; never a PIN).",
+    )
+    inbox: str = setting(
+        "/srv/fido-kiosk/inbox",
+        "The inbox: CSV files to import, copied here by a member of group fido-kiosk-files.",
+    )
+    usb_mount: str = setting(
+        "/media/kioskusb",
+        "Where a USB stick labelled KIOSKUSB is mounted (systemd/media-kioskusb.mount); "
+        "empty: no USB stick.",
+    )
+    eject_request: str = setting(
+        "/run/fido-kiosk/eject-usb",
+        "File the kiosk writes to have the USB stick unmounted (fido-kiosk-eject.path).",
     )
     mds_blob: str = setting("/var/lib/fido-kiosk/mds3.jwt", "FIDO MDS3 blob placed by the admin.")
     url: str = setting(

@@ -21,6 +21,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
+        os.fchmod(fd, mode)  # the mode asked for, whatever the umask (the service's is 0077)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]

@@ -165,6 +165,7 @@ class DemoEnvironment:
 
     def make_settings(self) -> Settings:
         state = self.state_dir
+        (state / "inbox").mkdir(mode=0o700, exist_ok=True)  # the admin screen's O lists it
         base = Settings(
             graph=dataclasses.replace(self.graph_settings, group=DEMO_GROUP),
             policy=self.policy,
@@ -177,6 +178,9 @@ class DemoEnvironment:
                 path=str(state / "kiosk.db"),
                 audit_path=str(state / "audit.jsonl"),
                 manifest_directory=str(state / "manifests"),
+                inbox=str(state / "inbox"),
+                usb_mount=str(state / "usb"),
+                eject_request=str(state / "eject-usb"),
                 mds_blob=str(state / "mds3.jwt"),
             ),
             kiosk=KioskSettings(operators=demo_people(self._operator_credential)),

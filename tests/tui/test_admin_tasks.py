@@ -6,28 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kiosk.demo.operators import DEMO_ADMIN_PIN
-from kiosk.enroll.events import Prompt
 from kiosk.tui.screens.admin import AdminScreen
 from tests.fixtures.tui import (
+    admin_mode,
     kiosk_app,
     run_async,
     screen_text,
-    sign_in,
     wait_for_text,
-    wait_prompt,
 )
 
 SIZE = (120, 36)
 
 
 async def _admin(pilot: Any) -> None:
-    await sign_in(pilot)
-    await wait_prompt(pilot, Prompt.INSERT_KEY)
-    await pilot.press("a")
-    await wait_for_text(pilot, "Admin PIN")
-    await pilot.press(*DEMO_ADMIN_PIN, "enter")
-    await wait_for_text(pilot, "Admin mode")
+    await admin_mode(pilot)
 
 
 @run_async

@@ -126,6 +126,10 @@ def make_box(fake_tenant: FakeTenant, helpdesk: tuple[Path, Path], tmp_path: Pat
         fido.chmod(0o666)  # without root the group cannot be given away; open to all instead
     _hidraw(tmp_path, "hidraw1", KEYBOARD_DESCRIPTOR, 0o600)  # a keyboard: none of our business
     _locked_console(tmp_path / "os")
+    for place in ("srv/inbox", "srv/outbox"):  # what the tmpfiles lines make (2770)
+        (tmp_path / place).mkdir(parents=True)
+        (tmp_path / place).chmod(0o2770)
+    (tmp_path / "media/kioskusb").mkdir(parents=True)
     b = Box(tmp_path, fake_tenant, tmp_path / "kiosk.toml", signer.root_der, {})
     b.write(
         kiosk={"operators": [{"name": "Olga", "role": "admin", "pin_hash": PIN_HASH}]},
@@ -134,7 +138,9 @@ def make_box(fake_tenant: FakeTenant, helpdesk: tuple[Path, Path], tmp_path: Pat
         store={
             "path": str(var / "kiosk.db"),
             "audit_path": str(var / "audit.jsonl"),
-            "manifest_directory": str(var / "manifests"),
+            "manifest_directory": str(tmp_path / "srv/outbox"),
+            "inbox": str(tmp_path / "srv/inbox"),
+            "usb_mount": str(tmp_path / "media/kioskusb"),
             "mds_blob": str(var / "mds3.jwt"),
         },
     )
@@ -144,7 +150,8 @@ def make_box(fake_tenant: FakeTenant, helpdesk: tuple[Path, Path], tmp_path: Pat
 def test_a_ready_kiosk_passes_every_check(box: Box) -> None:
     results = box.results()
     assert set(results) == {
-        "configuration", "secret files", "helpdesk certificates", "state directories", "clock",
+        "configuration", "secret files", "helpdesk certificates", "state directories",
+        "files in and out", "clock",
         "token", "Graph permissions", "passkey policy", "HID devices", "MDS blob", "audit trail",
         "printing", "restarts", "console lockdown",
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 from kiosk.enroll.manifest import COLUMNS, ManifestRow, batch_rows, csv_safe, write_manifest
@@ -112,3 +113,16 @@ def test_the_manifest_covers_every_user_of_the_batch_with_their_state() -> None:
     assert rows[0].name == "Ada Lovelace" and rows[0].key_label == "YubiKey 5 NFC 41000001"
     assert rows[2].reason == "skipped by operator: not here" and rows[2].name == "Alan Turing"
     assert rows[0].reference.startswith("K000005-")
+
+
+def test_manifests_are_readable_by_the_files_group_under_the_services_umask(
+    tmp_path: Path,
+) -> None:
+    """The service runs with UMask=0077; the outbox's group (admins, no root) must still read
+    the manifest: the files get 0640 as asked, not 0600."""
+    old = os.umask(0o077)
+    try:
+        paths = write_manifest([_row("1", "a@contoso.com")], tmp_path / "outbox", "x")
+    finally:
+        os.umask(old)
+    assert [p.stat().st_mode & 0o777 for p in paths] == [0o640, 0o640]

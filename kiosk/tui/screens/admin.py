@@ -23,20 +23,18 @@ from textual.worker import Worker, WorkerState
 
 from kiosk.config import SECRET_WORDS, SECTIONS, Settings
 from kiosk.enroll.api import EngineControl
-from kiosk.errors import KioskError
-from kiosk.model.queue import ImportProgress, ImportReport
+from kiosk.model.queue import ImportProgress
 from kiosk.model.text import clean
 from kiosk.operators.sign_in import SignInGate
 from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
+from kiosk.tui.screens.admin_lines import SAY_MAX, report_lines, task_error_lines
 from kiosk.tui.screens.error import ConfirmScreen
 from kiosk.tui.screens.shift import ShiftReportScreen
 from kiosk.tui.widgets.secret_input import SecretInput
 from kiosk.tui.words import plural
 
 MASK = "•••••• (set)"
-SAY_MAX = 2000
-"""Longest line the admin screen shows of a task's output."""
 LONG_WORDS = ("credential",)
 """Not secret, but too long to read on a kiosk screen: shown as set or not."""
 
@@ -73,17 +71,6 @@ def effective_config(settings: Settings) -> list[str]:
                     lines.append(f"{name}.{f.name}[{index}] = {_masked(f.name, [item])[1:-1]}")
             else:
                 lines.append(f"{name}.{f.name} = {_masked(f.name, value)}")
-    return lines
-
-
-def report_lines(report: ImportReport) -> list[str]:
-    lines = [
-        f"{report.source}: {report.added} added, {report.already_queued} already queued, "
-        f"{plural(len(report.problems), 'problem')}"
-    ]
-    for problem in report.problems:
-        where = f"line {problem.line}: " if problem.line is not None else ""
-        lines.append(f"  {where}{problem.value!r}: {problem.reason}")
     return lines
 
 
@@ -145,20 +132,6 @@ class AdminPinScreen(ModalScreen[str]):
         self.dismiss(None)
 
 
-def task_error_lines(error: BaseException | None) -> list[str]:
-    """What the admin reads of a failed task: the error's title, detail and next step."""
-    if isinstance(error, KioskError):
-        return [f"✘ {error.title}: {error.detail}", f"  next: {error.next_step}"]
-    what = type(error).__name__ if error is not None else "an unknown error"
-    if isinstance(error, OSError) and error.strerror:
-        what = f"{what} ({error.strerror})"
-    return [
-        f"✘ The task stopped: {what}.",
-        "  next: Check the file, disk or network named above and try again; if it fails "
-        "again, see `journalctl -u fido-kiosk`.",
-    ]
-
-
 class AdminScreen(Screen[None]):
     CSS_PATH = "admin.tcss"
     BINDINGS = [
@@ -170,6 +143,7 @@ class AdminScreen(Screen[None]):
         Binding("f", "fleet", "Fleet", show=False),  # the 80-column footer is full
         Binding("p", "passkey_policy", "Passkey policy", show=False),
         Binding("r", "shift_report", "Shift report", show=False),
+        Binding("o", "files", "Files", show=False),
         Binding("c", "config", "Config"),
         Binding("x", "exit_kiosk", "Exit kiosk"),
     ]
@@ -206,7 +180,13 @@ class AdminScreen(Screen[None]):
         self.say(
             "Admin mode. Press a key from the footer; Esc goes back to the kiosk.",
             "F: fleet status. P: what the tenant's passkey (FIDO2) policy means here.",
+            "O: files in and out (CSV files, manifests: inbox, outbox, USB stick).",
         )
+
+    def action_files(self) -> None:
+        from kiosk.tui.screens.files import FilesScreen, UsbStick
+
+        self.app.push_screen(FilesScreen(self.engine, self.settings, UsbStick.of(self.settings)))
 
     def say(self, *lines: str) -> None:
         log = self.query_one(Log)
