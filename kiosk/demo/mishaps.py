@@ -4,7 +4,8 @@ mistakes of a real one, one per user in turn, and the kiosk must still end with 
 The mishaps (:data:`PLAN`, by the user's turn): two keys plugged at once at "insert a key",
 the operator's own sign-in key plugged for a user, a key pulled during the touch and plugged
 back, a key whose credential store is full, a used key (PIN and credentials: reset, re-insert),
-a user skipped with a reason (put back in the queue at the end of the round), and, after the
+a user skipped with a reason (put back in the queue at the end of the round), the guest account
+(asked, and confirmed), and, after the
 round, a backup key for a user who is done. The robot acts only through the virtual USB port
 and the engine's public commands, as a person at the kiosk would.
 """
@@ -36,6 +37,7 @@ FULL_KEY = "full key"
 USED_KEY = "used key"
 SKIP = "skip with a reason, then requeue"
 BACKUP = "backup key for a user who is done"
+GUEST = "a guest account, asked and confirmed"
 
 PLAN: tuple[str, ...] = (TWO_KEYS, OPERATOR_KEY, PULLED_MID_TOUCH, FULL_KEY, USED_KEY, SKIP)
 """The mishap of each user's turn, from the second user on (the first goes smoothly)."""
@@ -83,6 +85,9 @@ class MishapRobot(Robot):
             self._pull_extra()
             self._pull()
             self.engine.retry()
+        elif prompt is Prompt.CONFIRM_GUEST:
+            self.made.append(GUEST)
+            super()._act(event)
         elif prompt is Prompt.REINSERT_KEY and self.put_back is not None and not self.port.keys:
             key, self.put_back = self.put_back, None
             self._plug(key)
