@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Protocol
 
 from kiosk.enroll.events import Event
+from kiosk.enroll.lifecycle import LostReport
+from kiosk.enroll.return_desk import ReturnDesk
 from kiosk.enroll.shift_report import ShiftReport
 from kiosk.model.audit import AuditReport
 from kiosk.model.queue import ImportProgress, ImportReport, QueueRow, SortKey, Status
 from kiosk.operators.sign_in import SignInRecord
+from kiosk.store.inventory import InventoryEntry
 from kiosk.store.station_counts import StationCounts
 
 
@@ -103,6 +106,20 @@ class EngineControl(Protocol):
     ) -> list[QueueRow]: ...
     def queue_size(self, *, search: str = "", status: Status | None = None) -> int: ...
     def counts(self) -> dict[str, int]: ...
+    def open_return_desk(self) -> ReturnDesk:
+        """Pause enrollment for the return desk (``ReturnDesk.close`` resumes it); the desk's
+        methods block: call them from a worker thread."""
+        ...
+    def inventory_counts(self) -> dict[str, dict[str, int]]:
+        """The stock: keys by state, then by model."""
+        ...
+    def inventory_search(self, text: str = "") -> list[InventoryEntry]:
+        """Keys whose serial or UPN contains ``text`` (the first few hundred)."""
+        ...
+    def key_lost(self, serial: str, reason: str, *, replace: bool) -> LostReport:
+        """Delete the key's method in Entra at once, mark it lost, queue a replacement for
+        its owner when ``replace`` (blocking: Graph)."""
+        ...
     def returns_today(self) -> dict[str, int]:
         """Keys reset and taken back today (UTC): ``in_stock`` and ``retired``."""
         ...

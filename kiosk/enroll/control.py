@@ -102,6 +102,11 @@ class Signals:
         self.abort = None
         self.cancel_event.clear()
 
+    def forget_keys(self) -> None:
+        """Drop the key events not handled yet, after one more look at the port."""
+        self.watcher.poll()
+        self._keys.clear()
+
     def next(self, timeout: float | None = None) -> Command | WatchEvent | None:
         """The next command or key event; None when ``timeout`` passes first."""
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -16,7 +16,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC
 from pathlib import Path
 
 from cryptography import x509
@@ -30,6 +29,7 @@ from kiosk.enroll.dialog import Dialog, Listener
 from kiosk.enroll.escrow import EscrowStore, load_recipients
 from kiosk.enroll.events import Prompt
 from kiosk.enroll.flow import work_entry
+from kiosk.enroll.key_control import KeyLifeControl
 from kiosk.enroll.keyio import KeyIO
 from kiosk.enroll.manifest import batch_rows, write_manifest
 from kiosk.enroll.ports import Graph
@@ -62,7 +62,7 @@ RUN_HANDOVER_SECONDS = 15.0
 """How long a second run waits for the previous one (an app restarted over one engine)."""
 
 
-class Engine:
+class Engine(KeyLifeControl):
     """One kiosk's enrollment engine. Build it with real, injected collaborators.
 
     Nothing is enrolled while no operator is signed in (``operator`` None: the kiosk is
@@ -275,10 +275,6 @@ class Engine:
             ]
         return verdict_lines(verdict)
 
-    def returns_today(self) -> dict[str, int]:
-        midnight = self.clock().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        return self.store.inventory.back_since(self.store.db.now_of(midnight))
-
     def shifts(self) -> list[ShiftReport]:
         return self.shift_reports.each()
 
@@ -332,6 +328,10 @@ class Engine:
 
     def _loop_once(self) -> None:
         self._handle_idle_commands()
+        if self.station.desk.hold(self.keys):
+            self.dialog.prompt(Prompt.IDLE, "Return desk open: enrollment waits.")
+            self.idle_wait()
+            return
         if self._recovery_retry_at is not None and time.monotonic() >= self._recovery_retry_at:
             self.recovery_report.extend(resume(self.station))
             self._schedule_recovery()

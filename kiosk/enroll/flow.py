@@ -108,6 +108,8 @@ def wait_insert(st: Station, entry: QueueEntry) -> HidDescriptor:
     dialog, keys = st.dialog, st.keys
     n = entry.keys_done + 1
     which = f" (key {n} of {entry.keys_wanted})" if entry.keys_wanted > 1 else ""
+    if st.desk.asked.is_set():
+        raise Switch  # the return desk is open: the key that comes in is a returned one
     dialog.prompt(Prompt.INSERT_KEY, f"Insert a new security key for {entry.upn}{which}.")
     waiting = keys.waiting_key()
     if waiting is not None:
@@ -126,8 +128,8 @@ def wait_insert(st: Station, entry: QueueEntry) -> HidDescriptor:
                 dialog.handle(signal)
                 raise Switch
             dialog.handle(signal)
-            if st.recorder.operator is None:
-                raise Switch  # the kiosk was locked: take no key until someone signs in
+            if st.recorder.operator is None or st.desk.asked.is_set():
+                raise Switch  # locked, or the return desk opened: take no key for the user
 
 
 def wait_removal(dialog: Dialog, keys: KeyIO) -> None:

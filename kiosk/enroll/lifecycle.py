@@ -13,6 +13,7 @@ the re-insert handshake) -> checked clean -> ``in_stock`` or ``retired``.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -167,6 +168,7 @@ class KeyLife:
     def take_back(
         self, session: KeySession, case: ReturnCase, *, reinsert: Reinsert, reason: str,
         retire: str = "", on_touch: Callable[[], None] | None = None,
+        event: threading.Event | None = None, window: Callable[[], bool] | None = None,
     ) -> str:
         """The confirmed return of a known key; the state it ends in (``in_stock`` or
         ``retired``). Resumes from the state an interrupted return left."""
@@ -181,7 +183,9 @@ class KeyLife:
             self.recorder.key_state(was.serial, "needs_reset", _with(reason, note), was=was)
         elif was.state not in ("needs_reset",):
             raise LifecycleError(f"Key {was.serial} is {was.state}; nothing to take back.")
-        info = self._reset(session, case.info, reinsert, on_touch)
+        info = self._reset(
+            session, case.info, reinsert, on_touch, event=event, window=window
+        )
         self.recorder.key_wiped(was.serial, "reset on return")
         final: KeyState = "retired" if retire else "in_stock"
         self.recorder.key_state(
@@ -191,32 +195,39 @@ class KeyLife:
 
     def stock_unknown(
         self, session: KeySession, *, reinsert: Reinsert, reason: str,
-        on_touch: Callable[[], None] | None = None,
+        on_touch: Callable[[], None] | None = None, event: threading.Event | None = None,
+        window: Callable[[], bool] | None = None,
     ) -> KeyInfo:
         """An admin resets a key the inventory does not know and takes it into stock."""
         info = session.identify()
         if not info.serial:
             raise LifecycleError("A key without a serial cannot be kept in stock by serial.")
-        clean = self._reset(session, info, reinsert, on_touch)
+        clean = self._reset(session, info, reinsert, on_touch, event=event, window=window)
         self.recorder.key_stocked(clean, reason)
         return clean
 
     def _reset(
         self, session: KeySession, info: KeyInfo, reinsert: Reinsert,
-        on_touch: Callable[[], None] | None,
+        on_touch: Callable[[], None] | None, *, event: threading.Event | None = None,
+        window: Callable[[], bool] | None = None,
     ) -> KeyInfo:
-        """Reset (re-insert when the key's window has passed), then check the key is clean."""
-        try:
-            session.reset(on_touch)
-        except ResetRefusedError:
+        """Reset (re-insert first when the kiosk's reset window has passed, or when the key
+        refuses the reset), then check the key is clean."""
+        refused = window is not None and not window()
+        if not refused:
+            try:
+                session.reset(on_touch, event)
+            except ResetRefusedError:
+                refused = True
+        if refused:
             session.close()
             session = reinsert()
             again = session.identify()
             if info.serial and again.serial != info.serial:
                 raise LifecycleError(
                     f"Another key ({again.serial_or_none}) came in instead of {info.serial}."
-                ) from None
-            session.reset(on_touch)
+                )
+            session.reset(on_touch, event)
         fresh = session.identify()
         held = self._our_credentials(info.serial)
         if fresh.pin_set or fresh.has_credentials or (

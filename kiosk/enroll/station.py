@@ -14,7 +14,7 @@ roles it needs from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 
@@ -26,6 +26,7 @@ from kiosk.enroll.keyio import KeyIO
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.prefetch import Prefetcher
 from kiosk.enroll.recorder import Recorder
+from kiosk.enroll.return_desk import DeskPause
 from kiosk.store import Store
 from kiosk.store.db import Clock
 
@@ -49,6 +50,8 @@ class Station:
     store: Store
     escrow: Escrow
     clock: Clock
+    desk: DeskPause = field(default_factory=DeskPause)
+    """The return desk's pause: while asked, no key is taken for a user."""
 
     def queue_changed(self) -> None:
         """Tell the listeners the new counts, and the prefetcher that the queue moved."""

@@ -257,7 +257,11 @@ class KioskApp(EngineView):
 
         clear_shown_pins(self)  # a PIN on screen is never left to whoever unlocks
         # Admin rights end with the lock: whoever unlocks must type the admin PIN again.
-        while any(isinstance(screen, AdminScreen) for screen in self.screen_stack):
+        from kiosk.tui.screens.returns import ReturnScreen
+
+        # The return desk closes too (enrollment goes on once someone signs in).
+        desks = (AdminScreen, ReturnScreen)
+        while any(isinstance(screen, desks) for screen in self.screen_stack):
             self.pop_screen()
         self.operator = None
         ended = self._engine.set_operator(None) if self._engine is not None else None
@@ -302,6 +306,16 @@ class KioskApp(EngineView):
                 self.push_screen(AdminScreen(self.engine, self.settings, admin, self.exit_kiosk))
 
         self.push_screen(AdminPinScreen(self.gate, self.operator), unlocked)
+
+    def action_show_returns(self) -> None:
+        if self.starting():
+            return
+        if self.state.prompt not in NOTHING_TO_CANCEL:
+            self.notify("A key is being enrolled: finish or cancel it (C) first, then press T.")
+            return
+        from kiosk.tui.screens.returns import ReturnScreen
+
+        self.push_screen(ReturnScreen(self.engine, self.gate, self.operator))
 
     def action_engine_cancel(self) -> None:
         if self.starting():

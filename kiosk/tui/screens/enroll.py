@@ -40,6 +40,11 @@ def touch_detail(reason: str) -> str:
     return f"Touch its contact {why}."
 
 
+def reinsert_detail(serial: str) -> str:
+    """What to do once a key pulled for its reset is out (enrollment and return desk)."""
+    return f"Key {serial} is out: insert it again now and touch it when it blinks."
+
+
 def remove_detail(state: BatchState) -> str:
     """What to do with the key when the engine asks for it back without saying more."""
     if state.step is Step.DONE:
@@ -102,6 +107,7 @@ class EnrollScreen(Screen[None]):
         Binding("k", "app.engine_skip", "Skip"),
         Binding("l", "app.lock(True)", "Lock"),  # the operator is there: the shift's report
         Binding("a", "app.show_admin", "Admin"),
+        Binding("t", "app.show_returns", "Return"),
     ]
 
     failed: reactive[bool] = reactive(False)
@@ -167,10 +173,7 @@ class EnrollScreen(Screen[None]):
         elif state.prompt is Prompt.REMOVE_KEY and not detail:
             detail = remove_detail(state)
         elif state.prompt is Prompt.REINSERT_KEY and state.reinsert_serial:
-            detail = (
-                f"Key {state.reinsert_serial} is out: insert it again now and touch it "
-                "when it blinks."
-            )
+            detail = reinsert_detail(state.reinsert_serial)
         elif state.prompt is Prompt.IDLE and state.counts and not queue_left(state.counts):
             detail = f"{detail} {NOTHING_LEFT}".strip()
         self.query_one(BigPrompt).show(state.prompt, glyphs.text(detail))
