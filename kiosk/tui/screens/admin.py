@@ -142,6 +142,7 @@ class AdminScreen(Screen[None]):
         Binding("v", "verify", "Verify audit"),
         Binding("f", "fleet", "Fleet", show=False),  # the 80-column footer is full
         Binding("p", "passkey_policy", "Passkey policy", show=False),
+        Binding("n", "inventory", "Inventory", show=False),
         Binding("r", "shift_report", "Shift report", show=False),
         Binding("o", "files", "Files", show=False),
         Binding("c", "config", "Config"),
@@ -181,6 +182,7 @@ class AdminScreen(Screen[None]):
             "Admin mode. Press a key from the footer; Esc goes back to the kiosk.",
             "F: fleet status. P: what the tenant's passkey (FIDO2) policy means here.",
             "O: files in and out (CSV files, manifests: inbox, outbox, USB stick).",
+            "N: the inventory of keys (search, lost keys).",
         )
 
     def action_files(self) -> None:
@@ -312,6 +314,11 @@ class AdminScreen(Screen[None]):
     def _fleet(self) -> None:
         lines = self.engine.fleet_status()
         self.app.call_from_thread(self.say, *lines)
+
+    def action_inventory(self) -> None:
+        from kiosk.tui.screens.inventory import InventoryScreen
+
+        self.app.push_screen(InventoryScreen(self.engine))
 
     def action_config(self) -> None:
         self.say(*effective_config(self.settings))
