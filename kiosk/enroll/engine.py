@@ -374,10 +374,10 @@ class Engine(KeyLifeControl):
             self.prefetch.wake()
             return True
         if command.name == "retry" and self._last_ended is not None:
-            self.store.queue.requeue(self._last_ended)
-            self._selected = self._last_ended
+            # The user who just ended, again: audited like any requeue (U on the queue screen).
+            if self.queue.requeue(self._last_ended):
+                self._selected = self._last_ended
             self._last_ended = None
-            self.queue_changed()
             return True
         return command.name in ("wake", "cancel", "skip")
 
