@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 DEFAULT_CONFIG = "/etc/fido-kiosk/kiosk.toml"
 
@@ -24,3 +27,30 @@ def config_or_default(given: str | None) -> str:
     """The kiosk.toml named on the command line, else $KIOSK_CONFIG (when not empty), else
     :data:`DEFAULT_CONFIG`."""
     return given or os.environ.get("KIOSK_CONFIG") or DEFAULT_CONFIG
+
+
+Handler = Callable[[argparse.Namespace], int]
+"""What runs a (sub)command: the parsed arguments in, the exit code out."""
+
+
+def add_actions(subparsers: Any, name: str, help: str, description: str | None = None) -> Any:
+    """`kiosk NAME ACTION ...`: a command made of actions, one of which must be given; add
+    them to what this returns with :func:`action`."""
+    parser = subparsers.add_parser(name, help=help, description=description)
+    actions = parser.add_subparsers(dest=f"{name}_command", metavar="ACTION")
+    actions.required = True
+    return actions
+
+
+@contextmanager
+def action(
+    actions: Any, name: str, handler: Handler, *, config: bool = True, **texts: str
+) -> Iterator[argparse.ArgumentParser]:
+    """One action of :func:`add_actions` (``help=``, ``description=``): its own arguments are
+    added inside the ``with``; then ``--config`` (unless ``config=False``), last, and the
+    handler."""
+    parser: argparse.ArgumentParser = actions.add_parser(name, **texts)
+    yield parser
+    if config:
+        add_config_option(parser)
+    parser.set_defaults(func=handler)

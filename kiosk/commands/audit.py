@@ -8,43 +8,39 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.commands import DEFAULT_CONFIG, config_or_default
+from kiosk.commands import DEFAULT_CONFIG, action, add_actions, config_or_default
 
 if TYPE_CHECKING:
     from kiosk.config import Settings
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "audit", help="Work with the audit trail.", description="Work with the audit trail."
-    )
-    sub = parser.add_subparsers(dest="audit_command", metavar="ACTION")
-    sub.required = True
-    verify = sub.add_parser(
-        "verify",
+    text = "Work with the audit trail."
+    actions = add_actions(subparsers, "audit", text, text)
+    with action(
+        actions, "verify", _verify, config=False,
         help="Check the hash chain; name any edited, removed or reordered record.",
         description="Check the audit trail's hash chain. Exit 0 when it is intact, 1 when not.",
-    )
-    verify.add_argument(
-        "path", nargs="?", help="The audit trail (default: store.audit_path from the config)."
-    )
-    verify.add_argument(
-        "--config",
-        help=f"kiosk.toml to read store.audit_path from (default: $KIOSK_CONFIG or "
-        f"{DEFAULT_CONFIG}).",
-    )
-    verify.add_argument(
-        "--head",
-        help="SHA-256 the last record must have (the last 'hash=' of kiosk.audit in the "
-        "system log); catches an edited or removed end of the trail.",
-    )
-    verify.add_argument(
-        "--fleet",
-        action="store_true",
-        help="Also check every station's chain mirrored in the fleet database (store.url), "
-        "and this station's records there against its own file.",
-    )
-    verify.set_defaults(func=_verify)
+    ) as verify:
+        verify.add_argument(
+            "path", nargs="?", help="The audit trail (default: store.audit_path from the config)."
+        )
+        verify.add_argument(
+            "--config",
+            help=f"kiosk.toml to read store.audit_path from (default: $KIOSK_CONFIG or "
+            f"{DEFAULT_CONFIG}).",
+        )
+        verify.add_argument(
+            "--head",
+            help="SHA-256 the last record must have (the last 'hash=' of kiosk.audit in the "
+            "system log); catches an edited or removed end of the trail.",
+        )
+        verify.add_argument(
+            "--fleet",
+            action="store_true",
+            help="Also check every station's chain mirrored in the fleet database (store.url), "
+            "and this station's records there against its own file.",
+        )
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -7,31 +7,25 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from kiosk.commands import add_config_option
+from kiosk.commands import action, add_actions
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "escrow", help="Sealed PIN envelopes kept in the database.",
-        description="Sealed PIN envelopes kept in the database.",
-    )
-    sub = parser.add_subparsers(dest="escrow_command", metavar="ACTION")
-    sub.required = True
-    get = sub.add_parser(
-        "get",
+    text = "Sealed PIN envelopes kept in the database."
+    actions = add_actions(subparsers, "escrow", text, text)
+    with action(
+        actions, "get", _get,
         help="Write the sealed PIN envelopes of a user or a key (audited).",
         description=(
             "Write the sealed PIN envelopes (CMS, DER) of a user or of a key to files named "
             "pin-<serial>-<time>.p7m. Open one with: openssl cms -decrypt -inform DER -in "
             "FILE -recip helpdesk.pem -inkey helpdesk.key. Each retrieval is an audit record."
         ),
-    )
-    which = get.add_mutually_exclusive_group(required=True)
-    which.add_argument("--upn", help="The user whose envelopes to write.")
-    which.add_argument("--serial", help="The key whose envelopes to write.")
-    get.add_argument("--out", type=Path, default=Path("."), help="Directory (default: here).")
-    add_config_option(get)
-    get.set_defaults(func=_get)
+    ) as get:
+        which = get.add_mutually_exclusive_group(required=True)
+        which.add_argument("--upn", help="The user whose envelopes to write.")
+        which.add_argument("--serial", help="The key whose envelopes to write.")
+        get.add_argument("--out", type=Path, default=Path("."), help="Directory (default: here).")
 
 
 def _get(args: argparse.Namespace) -> int:

@@ -8,50 +8,44 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from kiosk.commands import add_config_option
+from kiosk.commands import action, add_actions
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "fleet", help="Stations sharing one queue (PostgreSQL).",
-        description="Stations sharing one queue (PostgreSQL).",
-    )
-    sub = parser.add_subparsers(dest="fleet_command", metavar="ACTION")
-    sub.required = True
-    status = sub.add_parser(
-        "status", help="Each station, the queue left, the time to finish.",
+    text = "Stations sharing one queue (PostgreSQL)."
+    actions = add_actions(subparsers, "fleet", text, text)
+    with action(
+        actions, "status", _status,
+        help="Each station, the queue left, the time to finish.",
         description="Each station (online, operator, current user, keys in the last hour), "
         "the users left and the time to finish at the last hour's rate.",
-    )
-    status.add_argument("--json", action="store_true", help="One JSON object.")
-    add_config_option(status)
-    status.set_defaults(func=_status)
-    release = sub.add_parser(
-        "release", help="Give a started user back to the queue (name the key's serial).",
+    ) as status:
+        status.add_argument("--json", action="store_true", help="One JSON object.")
+    with action(
+        actions, "release", _release,
+        help="Give a started user back to the queue (name the key's serial).",
         description="A user that a station started stays with that station (its key is "
         "there) until it resumes. When it cannot (broken, gone), an admin with the key in "
         "hand releases the user, naming the key's serial. Audited.",
-    )
-    release.add_argument("--upn", required=True)
-    release.add_argument("--serial", help="Serial of the key the station was enrolling.")
-    add_config_option(release)
-    release.set_defaults(func=_release)
-    migrate = sub.add_parser(
-        "migrate", help="Bring the fleet database's schema up to this kiosk's (as the owner).",
+    ) as release:
+        release.add_argument("--upn", required=True)
+        release.add_argument("--serial", help="Serial of the key the station was enrolling.")
+    with action(
+        actions, "migrate", _migrate, config=False,
+        help="Bring the fleet database's schema up to this kiosk's (as the owner).",
         description="Open the fleet database as its owner and apply this kiosk's schema "
         "migrations (stations sign in with a role that cannot). Then run the grants again.",
-    )
-    migrate.add_argument("--url", required=True, help="postgresql:// URL of the owner role.")
-    migrate.add_argument("--password-file", default="", help="The owner's password (0600).")
-    migrate.set_defaults(func=_migrate)
-    grants = sub.add_parser(
-        "grants", help="Print the GRANT statements of a station (or helpdesk) role.",
+    ) as migrate:
+        migrate.add_argument("--url", required=True, help="postgresql:// URL of the owner role.")
+        migrate.add_argument("--password-file", default="", help="The owner's password (0600).")
+    with action(
+        actions, "grants", _grants, config=False,
+        help="Print the GRANT statements of a station (or helpdesk) role.",
         description="Print the SQL that gives a role exactly what a station needs (or, with "
         "--helpdesk, what `kiosk escrow get` needs). Run it as the owner.",
-    )
-    grants.add_argument("--role", required=True)
-    grants.add_argument("--helpdesk", action="store_true")
-    grants.set_defaults(func=_grants)
+    ) as grants:
+        grants.add_argument("--role", required=True)
+        grants.add_argument("--helpdesk", action="store_true")
 
 
 def _status(args: argparse.Namespace) -> int:

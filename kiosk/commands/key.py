@@ -7,33 +7,28 @@ import argparse
 import getpass
 from typing import Any
 
-from kiosk.commands import add_config_option
+from kiosk.commands import action, add_actions
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "key", help="A key's life after enrollment: report a lost key.",
-    )
-    sub = parser.add_subparsers(dest="key_command", metavar="ACTION")
-    sub.required = True
-    lost = sub.add_parser(
-        "lost",
+    actions = add_actions(subparsers, "key", "A key's life after enrollment: report a lost key.")
+    with action(
+        actions, "lost", handle_lost,
         help="Delete a lost key's method in Entra, mark it lost, queue a replacement.",
         description=(
             "Delete the Entra FIDO2 method the kiosk registered for the key (by serial, or "
             "every enrolled key of a user), mark the key lost and queue its owner for a "
             "replacement key. Only the method the kiosk registered is deleted."
         ),
-    )
-    which = lost.add_mutually_exclusive_group(required=True)
-    which.add_argument("--serial", help="The lost key's serial number.")
-    which.add_argument("--upn", help="The user whose enrolled keys are lost.")
-    lost.add_argument("--reason", default="reported lost", help="Why (audited).")
-    lost.add_argument("--no-replacement", action="store_true",
-                      help="Do not queue the user for a replacement key.")
-    lost.add_argument("--operator", default="", help="Who reports it (default: login name).")
-    add_config_option(lost)
-    lost.set_defaults(func=handle_lost)
+    ) as lost:
+        which = lost.add_mutually_exclusive_group(required=True)
+        which.add_argument("--serial", help="The lost key's serial number.")
+        which.add_argument("--upn", help="The user whose enrolled keys are lost.")
+        lost.add_argument("--reason", default="reported lost", help="Why (audited).")
+        lost.add_argument("--no-replacement", action="store_true",
+                          help="Do not queue the user for a replacement key.")
+        lost.add_argument("--operator", default="",
+                          help="Who reports it (default: login name).")
 
 
 def handle_lost(args: argparse.Namespace) -> int:

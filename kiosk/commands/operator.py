@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from kiosk.commands import action, add_actions
 from kiosk.errors import KioskError
 
 if TYPE_CHECKING:
@@ -22,30 +23,27 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "operator", help="Manage kiosk operators (PIN hashes for kiosk.toml)."
+    actions = add_actions(
+        subparsers, "operator", "Manage kiosk operators (PIN hashes for kiosk.toml)."
     )
-    sub = parser.add_subparsers(dest="operator_command", metavar="ACTION")
-    sub.required = True
-    add = sub.add_parser(
-        "add",
+    with action(
+        actions, "add", handle_add, config=False,
         help="Ask for a PIN twice (not echoed) and print the [[kiosk.operators]] entry.",
-    )
-    add.add_argument("name", help="Operator's name as shown at sign-in.")
-    add.add_argument(
-        "--key",
-        action="store_true",
-        help="Also register the operator's own FIDO2 key for sign-in (insert it, touch it).",
-    )
-    add.add_argument(
-        "--hidraw", default="/dev/hidraw*", help="Where to look for the key (with --key)."
-    )
-    add.add_argument(
-        "--admin",
-        action="store_true",
-        help='Make this person an admin (role = "admin": admin screen and exit).',
-    )
-    add.set_defaults(func=handle_add)
+    ) as add:
+        add.add_argument("name", help="Operator's name as shown at sign-in.")
+        add.add_argument(
+            "--key",
+            action="store_true",
+            help="Also register the operator's own FIDO2 key for sign-in (insert it, touch it).",
+        )
+        add.add_argument(
+            "--hidraw", default="/dev/hidraw*", help="Where to look for the key (with --key)."
+        )
+        add.add_argument(
+            "--admin",
+            action="store_true",
+            help='Make this person an admin (role = "admin": admin screen and exit).',
+        )
 
 
 def _toml_string(value: str) -> str:
