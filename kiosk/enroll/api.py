@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Protocol
 
 from kiosk.enroll.events import Event
-from kiosk.enroll.lifecycle import LostReport
+from kiosk.enroll.lifecycle import Deleted, LostReport
 from kiosk.enroll.return_desk import ReturnDesk
 from kiosk.enroll.shift_report import ShiftReport
+from kiosk.entra.models import Fido2Method
 from kiosk.model.audit import AuditReport
 from kiosk.model.queue import ImportProgress, ImportReport, QueueRow, SortKey, Status
 from kiosk.operators.sign_in import SignInRecord
@@ -115,6 +116,12 @@ class EngineControl(Protocol):
         ...
     def inventory_search(self, text: str = "") -> list[InventoryEntry]:
         """Keys whose serial or UPN contains ``text`` (the first few hundred)."""
+        ...
+    def user_methods(self, serial: str) -> list[Fido2Method]:
+        """The FIDO2 methods Entra lists for the owner of key ``serial`` (blocking: Graph)."""
+        ...
+    def delete_picked_method(self, serial: str, method_id: str, reason: str) -> Deleted:
+        """Delete one method an admin picked from that list; never another (blocking)."""
         ...
     def key_lost(self, serial: str, reason: str, *, replace: bool) -> LostReport:
         """Delete the key's method in Entra at once, mark it lost, queue a replacement for

@@ -12,11 +12,12 @@ from datetime import UTC
 
 from kiosk.enroll.control import Command
 from kiosk.enroll.keyio import KeyIO
-from kiosk.enroll.lifecycle import KeyLife, LifecycleError, LostReport
+from kiosk.enroll.lifecycle import Deleted, KeyLife, LifecycleError, LostReport
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.recorder import Recorder
 from kiosk.enroll.return_desk import ReturnDesk
 from kiosk.enroll.station import Station
+from kiosk.entra.models import Fido2Method
 from kiosk.keys.creation import DEFAULT_RP_ID
 from kiosk.store import Store
 from kiosk.store.db import Clock
@@ -53,12 +54,23 @@ class KeyLifeControl:
     def inventory_search(self, text: str = "") -> list[InventoryEntry]:
         return self.store.inventory.search(text.strip())[:SEARCH_LIMIT]
 
-    def key_lost(self, serial: str, reason: str, *, replace: bool) -> LostReport:
-        """The key stops working at once (its method deleted in Entra), marked lost; its
-        owner queued for a replacement when ``replace``. Blocking (Graph)."""
+    def user_methods(self, serial: str) -> list[Fido2Method]:
+        """The FIDO2 methods Entra lists for the owner of key ``serial`` (blocking: Graph)."""
+        return self.key_life().methods_of(self._entry(serial))
+
+    def delete_picked_method(self, serial: str, method_id: str, reason: str) -> Deleted:
+        """Delete the method an admin picked from the owner's list (blocking: Graph)."""
+        return self.key_life().delete_picked(self._entry(serial), method_id, reason)
+
+    def _entry(self, serial: str) -> InventoryEntry:
         entry = self.store.inventory.get(serial)
         if entry is None:
             raise LifecycleError(f"No key {serial} in the inventory.")
-        report = self.key_life().lost(entry, reason, replace=replace)
+        return entry
+
+    def key_lost(self, serial: str, reason: str, *, replace: bool) -> LostReport:
+        """The key stops working at once (its method deleted in Entra), marked lost; its
+        owner queued for a replacement when ``replace``. Blocking (Graph)."""
+        report = self.key_life().lost(self._entry(serial), reason, replace=replace)
         self.station.queue_changed()
         return report

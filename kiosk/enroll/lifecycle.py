@@ -12,6 +12,7 @@ the re-insert handshake) -> checked clean -> ``in_stock`` or ``retired``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -137,6 +138,25 @@ class KeyLife:
                 if after is None:
                     return "deleted"
         raise LifecycleError(f"The method of key {was.serial} could not be deleted in Entra.")
+
+    # ---- another of the user's methods, picked by an admin ------------------------------
+
+    def methods_of(self, entry: InventoryEntry) -> list[Fido2Method]:
+        """The FIDO2 methods Entra lists for the key's owner (for an admin to pick from)."""
+        if not entry.user_id:
+            return []
+        try:
+            return list(self.graph.list_fido2_methods(entry.user_id))
+        except GraphNotFoundError:
+            return []
+
+    def delete_picked(self, entry: InventoryEntry, method_id: str, reason: str) -> Deleted:
+        """Delete the method an admin picked from the owner's list: only one that Entra
+        lists for that user; journaled and reconciled like the kiosk's own."""
+        if not any(same_method_id(m.id, method_id) for m in self.methods_of(entry)):
+            raise LifecycleError(f"{entry.upn} has no such method in Entra (any more).")
+        picked = dataclasses.replace(entry, serial="", method_id=method_id)
+        return self.delete_method(picked, "picked by an admin: " + reason)
 
     # ---- a lost key -------------------------------------------------------------------
 

@@ -297,3 +297,22 @@ def test_a_replacement_in_replace_mode_leaves_the_old_key_to_reset_and_it_return
                           reason="old key back") == "in_stock"
     assert len(rig.tenant.routes_called("delete_method")) == 1
     assert len(rig.tenant.state.methods_of(upn)) == 1 and old.authenticator.credential_count == 0
+
+
+def test_an_admin_deletes_only_the_method_picked_from_the_users_list(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    rig, (upn,), _ = _enrolled(engine_rig, 1)
+    (entry,) = rig.store.inventory.of_user(upn)
+    life = _life(rig)
+    listed = life.methods_of(entry)
+    assert [m.id for m in listed] == [m.id for m in rig.tenant.state.methods_of(upn)]
+    with pytest.raises(LifecycleError, match="no such method"):
+        life.delete_picked(entry, "bm90LWEtbWV0aG9k", "not in Entra's list")
+    assert rig.tenant.routes_called("delete_method") == []
+    (picked,) = listed
+    assert life.delete_picked(entry, picked.id, "helpdesk ticket 42").how == "deleted"
+    assert rig.tenant.state.methods_of(upn) == []
+    (deletion,) = rig.store.inventory.deletions()
+    assert deletion.serial is None and deletion.state == "deleted"
+    assert "picked by an admin: helpdesk ticket 42" in deletion.reason

@@ -15,12 +15,15 @@ from textual.worker import Worker, WorkerState
 
 from kiosk.enroll.api import EngineControl
 from kiosk.enroll.lifecycle import LostReport
+from kiosk.entra.models import Fido2Method
 from kiosk.model.text import clean
 from kiosk.store.inventory import KEY_STATES, InventoryEntry
 from kiosk.tui.screens.admin_lines import task_error_lines
 from kiosk.tui.screens.error import ConfirmScreen
+from kiosk.tui.screens.methods import MethodPickScreen
 
 LOST_REASON = "reported lost at the kiosk"
+PICKED_REASON = "picked from the owner's list on the inventory screen"
 
 
 def counts_text(counts: dict[str, dict[str, int]]) -> Text:
@@ -66,6 +69,7 @@ class InventoryScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("slash", "search", "Search"),
         Binding("l", "lost", "Lost key"),
+        Binding("m", "methods", "Owner's methods"),
     ]
 
     def __init__(self, engine: EngineControl) -> None:
@@ -114,12 +118,17 @@ class InventoryScreen(Screen[None]):
     def action_back(self) -> None:
         self.dismiss(None)
 
-    def action_lost(self) -> None:
+    def _picked(self) -> InventoryEntry | None:
         index = self.query_one("#keys", OptionList).highlighted
         if index is None or index >= len(self.entries):
-            self.say("Search for the key first (/), then pick it and press L.")
+            self.say("Search for the key first (/), then pick it and press its letter.")
+            return None
+        return self.entries[index]
+
+    def action_lost(self) -> None:
+        entry = self._picked()
+        if entry is None:
             return
-        entry = self.entries[index]
         if entry.state not in ("enrolled", "lost"):
             self.say(f"Key {entry.serial} is {entry.state.replace('_', ' ')}: only an "
                      "enrolled key can be reported lost.")
@@ -158,6 +167,56 @@ class InventoryScreen(Screen[None]):
         report = self.engine.key_lost(serial, LOST_REASON, replace=replace)
         self.app.call_from_thread(self.say, lost_lines(report))
         self.app.call_from_thread(self.refresh_stock, search)
+
+    def action_methods(self) -> None:
+        entry = self._picked()
+        if entry is None:
+            return
+        if not entry.user_id:
+            self.say(f"Key {entry.serial} has no owner in Entra.")
+            return
+        self.say(f"Reading {entry.upn}'s methods in Entra…")
+        self._list_methods(entry)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="task")
+    def _list_methods(self, entry: InventoryEntry) -> None:
+        methods = self.engine.user_methods(entry.serial)
+        self.app.call_from_thread(self._pick_method, entry, methods)
+
+    def _pick_method(self, entry: InventoryEntry, methods: list[Fido2Method]) -> None:
+        if not methods:
+            self.say(f"Entra lists no FIDO2 method for {entry.upn}.")
+            return
+        self.say("")
+
+        def picked(method_id: str | None) -> None:
+            if method_id:
+                self._confirm_delete(entry, method_id)
+
+        self.app.push_screen(MethodPickScreen(entry.upn, methods, entry.method_id), picked)
+
+    def _confirm_delete(self, entry: InventoryEntry, method_id: str) -> None:
+        sure = ConfirmScreen(
+            "Delete this method?",
+            f"The method {clean(method_id, 40)} of {clean(entry.upn)} is deleted in Entra; "
+            "the key that holds it stops working for them.",
+            "Y: delete it. N or Esc: keep it.",
+        )
+        sure.from_engine = False
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete_picked(entry.serial, method_id)
+
+        self.app.push_screen(sure, answered)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="task")
+    def _delete_picked(self, serial: str, method_id: str) -> None:
+        deleted = self.engine.delete_picked_method(serial, method_id, PICKED_REASON)
+        said = f"Method {method_id[:20]} deleted in Entra."
+        if deleted.how != "deleted":
+            said = f"Method {method_id[:20]}: {deleted.note}."
+        self.app.call_from_thread(self.say, said)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group in ("task", "stock") and event.state is WorkerState.ERROR:
