@@ -152,7 +152,11 @@ class DemoKioskApp(KioskApp):
             self.notify("The demo is still starting.")
             return
         again = None
-        if self._pulled is not None and self.state.prompt is Prompt.REINSERT_KEY:
+        from kiosk.tui.screens.returns import ReturnScreen
+
+        # The same key again: for a reset's re-insert, and at the return desk (a key back).
+        desk = isinstance(self.screen, ReturnScreen)
+        if self._pulled is not None and (self.state.prompt is Prompt.REINSERT_KEY or desk):
             serial = self._pulled.profile.serial
             again = f"serial {serial}" if serial is not None else "no serial"
 
