@@ -210,3 +210,26 @@ async def test_key_pulled_during_the_return_resumes_without_a_second_delete(
     deletions = env.kiosk.store.inventory.deletions()
     assert [d.state for d in deletions] == ["deleted"]
     assert key.authenticator.credential_count == 0
+
+
+@run_async
+async def test_the_idle_lock_closes_the_desk_and_enrollment_goes_on_after_sign_in(
+    demo_env: Any,
+) -> None:
+    env = demo_env(users=1)
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await open_desk(pilot)
+        assert env.engine.station.desk.asked.is_set()
+        app.action_lock()  # what the idle lock does
+        await wait_for_text(pilot, "Choose your name")
+        assert not any(isinstance(s, ReturnScreen) for s in app.screen_stack)
+        assert not env.engine.station.desk.asked.is_set()
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        await plug(pilot, "yubikey5")
+        await wait_prompt(pilot, Prompt.TOUCH_KEY)
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
