@@ -1,24 +1,60 @@
 """Schema versions of the kiosk database, applied in order inside one transaction each.
 
-SQLite's statements are here; PostgreSQL's, the same tables and columns in its dialect, are in
-:mod:`kiosk.store.migrations_pg` (a test compares the two schemas column by column). The applied
-version lives in SQLite's ``user_version``. A migration is never edited once shipped: add a new
-one at the end, to both lists.
+One list of steps (:data:`STEPS`) for both backends, written once with a few words that each
+:class:`Dialect` spells its own way: the row id, 64-bit integers, binary data and UPNs
+compared without case (SQLite's ``NOCASE``; PostgreSQL indexes ``lower(upn)``). SQLite's
+rendering is :data:`MIGRATIONS` here, PostgreSQL's is in :mod:`kiosk.store.migrations_pg`
+with the way it is applied there (a test compares the two schemas column by column). The
+applied version lives in SQLite's ``user_version``. A step is never edited once shipped: add a
+new one at the end.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 
 from kiosk.errors import KioskError
 
-MIGRATIONS: tuple[str, ...] = (
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one backend spells the words the steps leave open (``{id}`` and so on)."""
+
+    id: str
+    """The row id column: an integer primary key the database numbers."""
+    bigint: str
+    """An integer that may hold a row id."""
+    blob: str
+    """Binary data."""
+    upn_unique: str
+    """Appended to the queue's ``upn`` column: unique without regard to case, if the column
+    itself can say so."""
+    queue_upn_indexes: str
+    """Statements right after the queue table (each led by a ``;``) for the dialects whose
+    column cannot."""
+    ci_upn: str
+    """What an index on ``upn`` indexes so that a search without case uses it."""
+
+    def render(self, step: str) -> str:
+        return step.format(
+            id=self.id, bigint=self.bigint, blob=self.blob, upn_unique=self.upn_unique,
+            queue_upn_indexes=self.queue_upn_indexes, ci_upn=self.ci_upn,
+        )
+
+
+SQLITE = Dialect(
+    id="INTEGER PRIMARY KEY", bigint="INTEGER", blob="BLOB",
+    upn_unique=" COLLATE NOCASE UNIQUE", queue_upn_indexes="", ci_upn="upn COLLATE NOCASE",
+)
+
+STEPS: tuple[str, ...] = (
     # 1: queue, enrollments (the journal), key inventory, events.
     """
     CREATE TABLE queue (
-        id           INTEGER PRIMARY KEY,
+        id           {id},
         position     INTEGER NOT NULL,
-        upn          TEXT NOT NULL COLLATE NOCASE UNIQUE,
+        upn          TEXT NOT NULL{upn_unique},
         user_id      TEXT NOT NULL,
         display_name TEXT NOT NULL DEFAULT '',
         keys_wanted  INTEGER NOT NULL DEFAULT 1,
@@ -28,7 +64,7 @@ MIGRATIONS: tuple[str, ...] = (
         reason       TEXT NOT NULL DEFAULT '',
         source       TEXT NOT NULL DEFAULT '',
         updated      TEXT NOT NULL
-    );
+    );{queue_upn_indexes}
     CREATE INDEX queue_position ON queue (position);
     CREATE INDEX queue_status_position ON queue (status, position);
     CREATE INDEX queue_updated ON queue (updated);
@@ -36,8 +72,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX queue_user ON queue (user_id);
 
     CREATE TABLE enrollments (
-        id                 INTEGER PRIMARY KEY,
-        entry_id           INTEGER NOT NULL REFERENCES queue (id),
+        id                 {id},
+        entry_id           {bigint} NOT NULL REFERENCES queue (id),
         user_id            TEXT NOT NULL,
         upn                TEXT NOT NULL,
         step               TEXT NOT NULL,
@@ -65,7 +101,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX enrollments_serial ON enrollments (serial);
 
     CREATE TABLE keys (
-        id         INTEGER PRIMARY KEY,
+        id         {id},
         serial     TEXT NOT NULL UNIQUE,
         aaguid     TEXT NOT NULL,
         model      TEXT NOT NULL,
@@ -77,9 +113,9 @@ MIGRATIONS: tuple[str, ...] = (
     );
 
     CREATE TABLE events (
-        id       INTEGER PRIMARY KEY,
+        id       {id},
         time     TEXT NOT NULL,
-        entry_id INTEGER,
+        entry_id {bigint},
         kind     TEXT NOT NULL,
         detail   TEXT NOT NULL DEFAULT ''
     );
@@ -102,14 +138,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE addresses (
         user_id  TEXT PRIMARY KEY,
         mode     TEXT NOT NULL,
-        fields   TEXT NOT NULL DEFAULT '{}',
+        fields   TEXT NOT NULL DEFAULT '{{}}',
         source   TEXT NOT NULL DEFAULT '',
         updated  TEXT NOT NULL
     );
     CREATE TABLE labels (
-        id            INTEGER PRIMARY KEY,
-        enrollment_id INTEGER NOT NULL UNIQUE,
-        entry_id      INTEGER NOT NULL,
+        id            {id},
+        enrollment_id {bigint} NOT NULL UNIQUE,
+        entry_id      {bigint} NOT NULL,
         upn           TEXT NOT NULL,
         serial        TEXT,
         reference     TEXT NOT NULL,
@@ -139,20 +175,20 @@ MIGRATIONS: tuple[str, ...] = (
         state       TEXT NOT NULL DEFAULT 'online'
     );
     CREATE TABLE escrow (
-        id            INTEGER PRIMARY KEY,
-        entry_id      INTEGER,
+        id            {id},
+        entry_id      {bigint},
         upn           TEXT NOT NULL,
         serial        TEXT,
         station       TEXT NOT NULL,
         sha256        TEXT NOT NULL,
-        envelope      BLOB NOT NULL,
+        envelope      {blob} NOT NULL,
         sealed        TEXT NOT NULL
     );
-    CREATE INDEX escrow_upn ON escrow (upn COLLATE NOCASE);
+    CREATE INDEX escrow_upn ON escrow ({ci_upn});
     CREATE INDEX escrow_serial ON escrow (serial);
     CREATE TABLE audit_records (
         station TEXT NOT NULL,
-        seq     INTEGER NOT NULL,
+        seq     {bigint} NOT NULL,
         line    TEXT NOT NULL,
         PRIMARY KEY (station, seq)
     );
@@ -166,9 +202,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE keys ADD COLUMN station TEXT;
     ALTER TABLE keys ADD COLUMN changed TEXT;
     CREATE INDEX keys_state ON keys (state);
-    CREATE INDEX keys_upn ON keys (upn COLLATE NOCASE);
+    CREATE INDEX keys_upn ON keys ({ci_upn});
     CREATE TABLE deletions (
-        id        INTEGER PRIMARY KEY,
+        id        {id},
         serial    TEXT,
         user_id   TEXT NOT NULL,
         upn       TEXT NOT NULL,
@@ -190,7 +226,11 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-LATEST = len(MIGRATIONS)
+
+MIGRATIONS: tuple[str, ...] = tuple(SQLITE.render(step) for step in STEPS)
+"""The steps in SQLite's words."""
+
+LATEST = len(STEPS)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
