@@ -4,10 +4,11 @@ mistakes of a real one, one per user in turn, and the kiosk must still end with 
 The mishaps (:data:`PLAN`, by the user's turn): two keys plugged at once at "insert a key",
 the operator's own sign-in key plugged for a user, a key pulled during the touch and plugged
 back, a key whose credential store is full, a used key (PIN and credentials: reset, re-insert),
-a user skipped with a reason (put back in the queue at the end of the round), the guest account
-(asked, and confirmed), and, after the
-round, a backup key for a user who is done. The robot acts only through the virtual USB port
-and the engine's public commands, as a person at the kiosk would.
+a user skipped with a reason (put back in the queue at the end of the round), the kiosk stopped
+while a key waits for its touch and started again over the same state (the key left in), the
+guest account (asked, and confirmed), and, after the round, a backup key for a user who is done.
+The robot acts only through the virtual USB port and the engine's public commands, as a person
+at the kiosk would.
 """
 
 from __future__ import annotations
@@ -38,8 +39,11 @@ USED_KEY = "used key"
 SKIP = "skip with a reason, then requeue"
 BACKUP = "backup key for a user who is done"
 GUEST = "a guest account, asked and confirmed"
+RESTART = "kiosk stopped during the touch, started again over the same state"
 
-PLAN: tuple[str, ...] = (TWO_KEYS, OPERATOR_KEY, PULLED_MID_TOUCH, FULL_KEY, USED_KEY, SKIP)
+PLAN: tuple[str, ...] = (
+    TWO_KEYS, OPERATOR_KEY, PULLED_MID_TOUCH, FULL_KEY, USED_KEY, SKIP, RESTART,
+)
 """The mishap of each user's turn, from the second user on (the first goes smoothly)."""
 SKIP_REASON = "skipped by operator: user not here today"
 
@@ -69,17 +73,26 @@ class MishapRobot(Robot):
         """ids of keys plugged on purpose that the kiosk must refuse (pulled, not enrolled)."""
         self.extra: list[VirtualKey] = []
         self.pull_at_touch = False
+        self.stop_at_touch = False
+        self.restart = threading.Event()
+        """Set at the touch of the RESTART turn: the runner stops the kiosk and starts it again
+        (the key stays in the port, untouched, as after a power cut)."""
         self.put_back: VirtualKey | None = None
         self._insert_turns: set[int] = set()
 
     def _act(self, event: Event) -> None:
         prompt = event.prompt if isinstance(event, PromptChanged) else None
+        if self.restart.is_set():
+            return  # the kiosk is going down: hands off, the key stays in
         if prompt is Prompt.INSERT_KEY:
             self._at_insert()
         elif prompt is Prompt.ONE_KEY_ONLY:
             self._pull_extra()
         elif self.pull_at_touch and (isinstance(event, TouchNeeded) or prompt is Prompt.TOUCH_KEY):
             self._pull_mid_touch()
+        elif self.stop_at_touch and (isinstance(event, TouchNeeded) or prompt is Prompt.TOUCH_KEY):
+            self.stop_at_touch = False
+            self.restart.set()
         elif isinstance(event, ErrorRaised) and id(self.current) in self.refused:
             self.log.errors.append(event)  # refused as it should be: take it out, go on
             self._pull_extra()
@@ -128,6 +141,7 @@ class MishapRobot(Robot):
                 self._plug(key, refused=mishap == FULL_KEY)
         else:
             self.pull_at_touch = mishap == PULLED_MID_TOUCH
+            self.stop_at_touch = mishap == RESTART
             self._plug_new()
 
     def _plug(self, key: VirtualKey, *, refused: bool = False) -> None:

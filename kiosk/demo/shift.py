@@ -6,6 +6,7 @@ kiosk. Nothing here is asserted: a figure that disagrees with another shows a de
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -21,6 +22,7 @@ from kiosk.entra.fake.state import MethodRecord
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.store.journal import State
 from kiosk.store.queue import QueueEntry
+from kiosk.wiring import build_kiosk
 
 STATES: tuple[State, ...] = ("open", "done", "failed", "orphan", "wiped")
 ACTIONABLE = ("pending", "failed", "skipped")
@@ -81,13 +83,38 @@ def run_mishaps(
                    USED_KEY: KeyLog(lambda: env.new_key("used"))}
         robot = MishapRobot(env.engine, env.port, handed, operator_key=env.operator_key,
                             special=dict(special))
-        with robot_at_work(env, robot=robot) as runner:
-            wait_queue(env, deadline, runner.is_alive)
-            _second_round(env, robot)
-            wait_queue(env, deadline, runner.is_alive)
+        while True:
+            with robot_at_work(env, robot=robot) as runner:
+                _work(env, deadline, runner, robot)
+                if not robot.restart.is_set():
+                    _second_round(env, robot)
+                    wait_queue(env, deadline, runner.is_alive)
+                    break
+            _restart(env, robot)
         seconds = time.monotonic() - started
         keys = [*handed.handed, *special[FULL_KEY].handed, *special[USED_KEY].handed]
         return _count(env, robot, keys, round(seconds, 3))
+
+
+def _work(env: DemoEnvironment, deadline: float, runner: threading.Thread,
+          robot: MishapRobot) -> None:
+    """Until the queue is through, or the robot wants the kiosk stopped and started again."""
+    while time.monotonic() < deadline and runner.is_alive() and not robot.restart.is_set():
+        counts = env.engine.counts()
+        if counts.get("pending", 0) == 0 and counts.get("active", 0) == 0:
+            return
+        time.sleep(0.02)
+
+
+def _restart(env: DemoEnvironment, robot: MishapRobot) -> None:
+    """The kiosk stopped (its engine already is) and started again over the same state
+    directory, store, audit trail and tenant, as the service would after a crash; the key
+    waiting for its touch is still in the port."""
+    assert env.kiosk is not None  # noqa: S101
+    env.kiosk.close()
+    env.kiosk = build_kiosk(env.settings, env.port, operator="headless demo", env={})
+    robot.engine = env.engine
+    robot.restart.clear()
 
 
 def _second_round(env: DemoEnvironment, robot: MishapRobot) -> None:

@@ -57,6 +57,13 @@ def test_every_mishap_is_made_and_nobody_is_stuck(
     assert events.count("enrolled") == result["enrolled"] + 1  # type: ignore[operator]
     assert events.count("entry requeued") >= 2  # the skipped user, the backup key
     assert "enrollment skipped" in events
+    # Keys the kiosk itself had given a PIN before a mishap were reset, then enrolled: the
+    # key pulled mid-touch, and the key left in while the kiosk stopped and started again (the
+    # used key arrived with a PIN of its own).
+    trail = [json.loads(x) for x in (state / "audit.jsonl").read_text().splitlines()]
+    reset_then_enrolled = [r for r in trail if r["event"] == "enrolled"
+                           and "reset" in r.get("timings_ms", {})]
+    assert len(reset_then_enrolled) == 3
 
 
 def test_the_operator_key_was_refused_by_name_and_never_holds_a_user_credential(
