@@ -154,3 +154,20 @@ async def test_an_idle_lock_writes_the_report_but_does_not_show_it(demo_env: Any
         assert not any(isinstance(s, ShiftReportScreen) for s in app.screen_stack)
     (reported,) = [r for r in _trail(env) if r["event"] == "shift reported"]
     assert reported["operator"] == DEMO_OPERATOR and reported["counts"]["enrolled"] == 1
+
+
+@run_async
+async def test_the_report_closes_by_itself(demo_env: Any) -> None:
+    """Left open after a sign-out, the report goes after a while: the lock screen under it
+    shows nothing of the batch to whoever walks up."""
+    env = demo_env(users=1)
+    app = kiosk_app(env)
+    async with app.run_test(size=SMALL) as pilot:
+        await sign_in(pilot)
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        written = env.engine.report_shift()
+        assert written is not None
+        app.push_screen(ShiftReportScreen(env.engine, *written, close_after=3.0))
+        await wait_for_text(pilot, "P prints. Enter or Esc closes; it closes itself in")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ShiftReportScreen), "closed")
+        assert ShiftReportScreen(env.engine, *written).close_after == 120.0  # two minutes

@@ -17,9 +17,13 @@ from kiosk.enroll.api import EngineControl
 from kiosk.enroll.shift_report import ShiftReport
 from kiosk.model.text import clean
 from kiosk.tui.glyphs import glyphs_of
+from kiosk.tui.state import format_duration
 
 SHOWN_LINES = 14
 """Report lines shown at most (80x24); the files hold every line."""
+CLOSE_AFTER_SECONDS = 120.0
+"""The report closes by itself after this long: the lock screen shows nothing of the batch
+to whoever walks up once the operator has gone."""
 
 
 class ShiftReportScreen(ModalScreen[None]):
@@ -31,11 +35,15 @@ class ShiftReportScreen(ModalScreen[None]):
         Binding("p", "print", "Print"),
     ]
 
-    def __init__(self, engine: EngineControl, report: ShiftReport, paths: list[Path]) -> None:
+    def __init__(
+        self, engine: EngineControl, report: ShiftReport, paths: list[Path],
+        close_after: float = CLOSE_AFTER_SECONDS,
+    ) -> None:
         super().__init__()
         self.engine = engine
         self.report = report
         self.paths = paths
+        self.close_after = close_after
 
     def compose(self) -> ComposeResult:
         glyphs = glyphs_of(self)
@@ -54,8 +62,13 @@ class ShiftReportScreen(ModalScreen[None]):
                 "Not written to the outbox (see the kiosk's log).",
                 id="detail", markup=False,
             )
-            yield Static("P prints it. Enter or Esc closes.", id="next", markup=False)
+            after = format_duration(self.close_after)
+            yield Static(f"P prints. Enter or Esc closes; it closes itself in {after}.",
+                         id="next", markup=False)
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_timer(self.close_after, self.action_close)
 
     def action_print(self) -> None:
         if self.engine.print_shift_report(self.report):
@@ -70,4 +83,5 @@ class ShiftReportScreen(ModalScreen[None]):
         self.query_one("#next", Static).update(glyphs_of(self).text(f"{mark} {clean(text, 200)}"))
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        if self.is_current:  # once: a key and the timer may both close it
+            self.dismiss(None)
