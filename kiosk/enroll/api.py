@@ -23,6 +23,7 @@ from kiosk.entra.models import Fido2Method
 from kiosk.model.audit import AuditReport
 from kiosk.model.queue import ImportProgress, ImportReport, QueueRow, SortKey, Status
 from kiosk.operators.sign_in import SignInRecord
+from kiosk.store.fleet import FleetStatus
 from kiosk.store.inventory import InventoryEntry
 from kiosk.store.station_counts import StationCounts
 
@@ -148,8 +149,9 @@ class EngineControl(Protocol):
         ...
     def export_manifest(self, directory: Path) -> list[Path]: ...
     def verify_audit(self) -> AuditReport: ...
-    def fleet_status(self) -> list[str]:
-        """The fleet's stations, users left and time to finish, as lines (blocking)."""
+    def fleet_status(self) -> FleetStatus | None:
+        """The fleet's stations, users left and time to finish; None when this kiosk is not
+        part of a fleet (blocking: reads the shared database)."""
         ...
     def passkey_policy(self) -> list[str]:
         """The tenant's passkey policy judged for this batch, as lines (blocking)."""

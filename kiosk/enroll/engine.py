@@ -52,6 +52,7 @@ from kiosk.model.queue import ImportProgress, ImportReport, QueueRow, SortKey, S
 from kiosk.operators.sign_in import SignInRecord
 from kiosk.store import Store
 from kiosk.store.db import Clock, utc_now
+from kiosk.store.fleet import FleetStatus, fleet_status
 from kiosk.store.station_counts import StationCounts, station_counts
 
 log = logging.getLogger("kiosk.enroll.engine")
@@ -172,6 +173,7 @@ class Engine(KeyLifeControl):
             return None
         try:
             self.recorder.operator_changed(name)
+            self.store.queue.claims.signed_in(self.operator)
         except KioskError as exc:
             log.error("operator change not audited: %s", exc.detail)
             self.dialog.error(exc, retryable=False)
@@ -251,12 +253,10 @@ class Engine(KeyLifeControl):
         self.recorder.audit_verified(report)
         return report
 
-    def fleet_status(self) -> list[str]:
-        from kiosk.store.fleet import fleet_status, status_lines
-
+    def fleet_status(self) -> FleetStatus | None:
         if not self.store.fleet:
-            return ["This kiosk is not part of a fleet (store.url is empty)."]
-        return status_lines(fleet_status(self.store.db, self.clock()))
+            return None
+        return fleet_status(self.store.db, self.clock())
 
     def passkey_policy(self) -> list[str]:
         """The tenant's passkey (FIDO2) policy judged for the batch's group and the kiosk's key

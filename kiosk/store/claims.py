@@ -38,6 +38,13 @@ class Claims:
         self.station = station
         self.lease_seconds = lease_seconds
         self._beat_at = -HEARTBEAT_SECONDS
+        self.operator: str | None = None
+        """Who is signed in at this station (None: locked), told with each heartbeat."""
+
+    def signed_in(self, operator: str | None) -> None:
+        """An operator signed in or out here: the next look at the queue heartbeats with it."""
+        self.operator = operator
+        self._beat_at = time.monotonic() - 2 * HEARTBEAT_SECONDS
 
     def lease_until(self, seconds: float | None = None) -> str:
         span = self.lease_seconds if seconds is None else seconds
@@ -126,9 +133,10 @@ class Claims:
 
     def _heartbeat(self, conn: Conn, now: str) -> None:
         conn.execute(
-            "INSERT INTO stations (name, started, seen) VALUES (?, ?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET seen = excluded.seen, state = 'online'",
-            (self.station, now, now),
+            "INSERT INTO stations (name, started, seen, operator) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET seen = excluded.seen, state = 'online',"
+            " operator = excluded.operator",
+            (self.station, now, now, self.operator),
         )
 
     def start(self, conn: Conn, entry_id: int, now: str) -> None:

@@ -18,6 +18,7 @@ class StationStatus:
     online: bool
     seen: str
     operator: str | None
+    """Enrolling the current user, else signed in, else the last one who enrolled here."""
     current_upn: str | None
     keys_last_hour: int
 
@@ -62,11 +63,11 @@ def fleet_status(db: Database, now: datetime) -> FleetStatus:
             online=str(r["seen"]) >= offline,
             seen=str(r["seen"]),
             operator=current.get(str(r["name"]), (None, None))[1]
-            or last_operator.get(str(r["name"])),
+            or r["operator"] or last_operator.get(str(r["name"])),
             current_upn=current.get(str(r["name"]), (None, None))[0],
             keys_last_hour=keys.get(str(r["name"]), 0),
         )
-        for r in db.query("SELECT name, seen FROM stations ORDER BY name")
+        for r in db.query("SELECT name, seen, operator FROM stations ORDER BY name")
     )
     left = int(db.query(
         "SELECT COUNT(*) FROM queue WHERE status IN ('pending', 'active')"

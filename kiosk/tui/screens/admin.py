@@ -31,6 +31,7 @@ from kiosk.tui.motion import calm_inputs
 from kiosk.tui.screens.admin_lines import SAY_MAX, report_lines, task_error_lines
 from kiosk.tui.screens.error import ConfirmScreen
 from kiosk.tui.screens.shift import ShiftReportScreen
+from kiosk.tui.widgets.fleet_panel import FleetPanel
 from kiosk.tui.widgets.secret_input import SecretInput
 from kiosk.tui.words import plural
 
@@ -173,6 +174,7 @@ class AdminScreen(Screen[None]):
         yield Static(Text(" ADMIN" + by), id="banner")
         hint = glyphs_of(self).text("G: sync a group · I: import a CSV file")
         yield Input(id="arg", disabled=True, placeholder=hint)
+        yield FleetPanel(self.engine.fleet_status, id="fleet")
         yield Log(id="out", highlight=False)
         yield Footer(compact=True)
 
@@ -180,7 +182,7 @@ class AdminScreen(Screen[None]):
         calm_inputs(self)
         self.say(
             "Admin mode. Press a key from the footer; Esc goes back to the kiosk.",
-            "F: fleet status. P: what the tenant's passkey (FIDO2) policy means here.",
+            "F: the fleet, live. P: what the tenant's passkey (FIDO2) policy means here.",
             "O: files in and out (CSV files, manifests: inbox, outbox, USB stick).",
             "N: the inventory of keys (search, lost keys).",
         )
@@ -307,13 +309,10 @@ class AdminScreen(Screen[None]):
             self.say(*task_error_lines(event.worker.error))
 
     def action_fleet(self) -> None:
-        self.say("Fleet status…")
-        self._fleet()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="task")
-    def _fleet(self) -> None:
-        lines = self.engine.fleet_status()
-        self.app.call_from_thread(self.say, *lines)
+        """Show the fleet panel (read again every few seconds), or hide it."""
+        shown = not self.has_class("-fleet")
+        self.set_class(shown, "-fleet")
+        self.query_one(FleetPanel).follow(shown)
 
     def action_inventory(self) -> None:
         from kiosk.tui.screens.inventory import InventoryScreen
