@@ -70,6 +70,20 @@ class Tmux:
     def dead(self) -> bool:
         return self.run("display-message", "-p", "-t", self.session, "#{pane_dead}").strip() == "1"
 
+    def admin_exit(self) -> None:
+        """From the enrollment screen: the admin's PIN, X, Y; wait until the demo has ended."""
+        self.keys("a")
+        self.wait("Admin PIN")
+        self.keys(*DEMO_ADMIN_PIN, "Enter")
+        self.wait("Admin mode")
+        self.keys("x")
+        self.wait("Exit the kiosk?")
+        self.keys("y")
+        deadline = time.monotonic() + 30
+        while not self.dead():
+            assert time.monotonic() < deadline, self.screen()
+            time.sleep(0.2)
+
     def kill(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
                        check=False, timeout=30)
@@ -108,17 +122,7 @@ def test_batch_of_three_in_a_real_terminal(tmux: Tmux) -> None:
         tmux.keys("F4")
         tmux.wait(f"✔ done {n}")
     assert len(set(pins)) == 3
-    tmux.keys("a")
-    tmux.wait("Admin PIN")
-    tmux.keys(*DEMO_ADMIN_PIN, "Enter")
-    tmux.wait("Admin mode")
-    tmux.keys("x")
-    tmux.wait("Exit the kiosk?")
-    tmux.keys("y")
-    deadline = time.monotonic() + 30
-    while not tmux.dead():
-        assert time.monotonic() < deadline, tmux.screen()
-        time.sleep(0.2)
+    tmux.admin_exit()
     history = tmux.history()
     flat = history.replace(" ", "")
     for pin in pins:

@@ -162,9 +162,8 @@ def _drive(tmux: Tmux, state: Path) -> None:
     # The skipped user back in the queue from the queue screen (U), then on with the batch.
     shift.next_user()
     tmux.keys("q")
-    tmux.wait("QUEUE")
-    screen = tmux.wait("skipped")
-    row = next(i for i, ln in enumerate(_queue_rows(screen)) if "skipped" in ln)
+    tmux.wait("# Status")
+    row = _skipped_row(tmux)
     tmux.keys(*["Down"] * row, "u")
     tmux.wait("back in the queue")
     tmux.keys("Escape")
@@ -177,9 +176,21 @@ def _drive(tmux: Tmux, state: Path) -> None:
     tmux.pins = shift.pins  # type: ignore[attr-defined]
 
 
+def _skipped_row(tmux: Tmux, timeout: float = 20.0) -> int:
+    """The index of the skipped user's row in the queue list, once the list is drawn."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = _queue_rows(tmux.screen())
+        found = [i for i, line in enumerate(rows) if "skipped" in line]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, tmux.screen()
+        time.sleep(0.1)
+
+
 def _queue_rows(screen: str) -> list[str]:
     lines = screen.splitlines()
-    start = next(i for i, ln in enumerate(lines) if "# Status" in ln)
+    start = next((i for i, ln in enumerate(lines) if "# Status" in ln), len(lines))
     return [ln for ln in lines[start + 1:] if re.match(r"^\s*[▶>]?\s*\d+ ", ln)]
 
 
@@ -208,13 +219,9 @@ def _backup_key_and_exit(tmux: Tmux, shift: Shift, state: Path, done: int) -> No
     tmux.wait("Admin mode")
     tmux.keys("e")
     tmux.wait("written:")
-    tmux.keys("x")
-    tmux.wait("Exit the kiosk?")
-    tmux.keys("y")
-    deadline = time.monotonic() + 30
-    while not tmux.dead():
-        assert time.monotonic() < deadline, tmux.screen()
-        time.sleep(0.2)
+    tmux.keys("Escape")
+    tmux.wait("WAITING FOR THE QUEUE")  # everyone is done
+    tmux.admin_exit()
 
 
 def _check_end_state(state: Path, history: str, tmux: Tmux) -> None:
