@@ -131,6 +131,9 @@ class EngineControl(Protocol):
     def returns_today(self) -> dict[str, int]:
         """Keys reset and taken back today (UTC): ``in_stock`` and ``retired``."""
         ...
+    def keys_needing_reset(self) -> list[InventoryEntry]:
+        """Keys left holding the kiosk's PIN or an unregistered credential (inventory)."""
+        ...
     def shifts(self) -> list[ShiftReport]:
         """Each operator's last shift, from the audit trail (counts, keys needing a reset)."""
         ...

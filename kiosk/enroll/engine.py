@@ -53,6 +53,7 @@ from kiosk.operators.sign_in import SignInRecord
 from kiosk.store import Store
 from kiosk.store.db import Clock, utc_now
 from kiosk.store.fleet import FleetStatus, fleet_status
+from kiosk.store.inventory import InventoryEntry
 from kiosk.store.station_counts import StationCounts, station_counts
 
 log = logging.getLogger("kiosk.enroll.engine")
@@ -274,6 +275,9 @@ class Engine(KeyLifeControl):
                 f"permission {POLICY_READ} (with admin consent) to see it here."
             ]
         return verdict_lines(verdict)
+
+    def keys_needing_reset(self) -> list[InventoryEntry]:
+        return self.recorder.keys_needing_reset()
 
     def shifts(self) -> list[ShiftReport]:
         return self.shift_reports.each()

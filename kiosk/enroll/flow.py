@@ -218,7 +218,7 @@ def _attempt(st: Station, att: steps.Attempt, holder: list[CreationOptions | Non
             verdict = steps.check(st, att, info)
         if verdict.reset != "none":
             if verdict.reset == "ask":
-                steps.ask_reset(st.dialog, att, info)
+                steps.ask_reset(st, att, info)
             with steps.timed(t, "reset"):
                 info = steps.reset(st.dialog, st.keys, st.recorder, att)
         pin = steps.choose_pin(st.dialog, st.settings.policy, att, info)
@@ -323,6 +323,7 @@ def _attempt_failed(
     )
     if not pinned:
         return None
+    _keeps_kiosk_pin(st, att, exc, holds)
     if isinstance(exc, KioskError):
         # The error keeps its type, title and own next step (an escrow failure's "do not hand
         # the key out" first); the reset comes after it.
@@ -343,6 +344,16 @@ def _attempt_failed(
         "another key."
     )
     return KioskError(reason, title=f"Key {serial} must be reset", next_step=again)
+
+
+def _keeps_kiosk_pin(st: Station, att: steps.Attempt, exc: BaseException, holds: str) -> None:
+    """The key leaves with the PIN the kiosk set: tracked as needing a reset (inventory)."""
+    why = exc.title if isinstance(exc, KioskError) else steps.describe_failure(exc)
+    entry = att.entry
+    st.recorder.key_needs_reset(
+        att.info, f"it holds the PIN the kiosk set for {entry.upn}{holds}; that enrollment "
+        f"failed: {why}", upn=entry.upn, user_id=entry.user_id, entry_id=entry.entry_id,
+    )
 
 
 def finish(st: Station, att: steps.Attempt, display: str, pin_policy: str, method_id: str) -> None:

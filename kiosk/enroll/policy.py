@@ -141,17 +141,33 @@ def _pin_policy(info: KeyInfo, policy: PolicySettings) -> tuple[bool, str]:
     )
 
 
-def _reset(info: KeyInfo, policy: PolicySettings) -> ResetNeed:
-    """Whether the key needs a reset first (it holds a PIN or credentials) and how."""
-    dirty = info.pin_set or bool(info.has_credentials)
-    if not dirty:
-        return "none"
+def is_full(info: KeyInfo) -> bool:
+    """getInfo's remainingDiscoverableCredentials is 0: no room for another credential (a key
+    that does not report it is not known to be full)."""
+    return info.remaining_credentials == 0
+
+
+def what_it_holds(info: KeyInfo) -> str:
+    """What a key needing a reset holds, as getInfo tells before anything is changed:
+    "is full: ...", "already holds a PIN", "... credentials", "... a PIN and credentials"."""
+    if is_full(info):
+        held = " and a PIN" if info.pin_set else ""
+        return f"is full{held}: it reports no room for another credential"
     what = "a PIN" if info.pin_set else "credentials"
     if info.pin_set and info.has_credentials:
         what = "a PIN and credentials"
+    return f"already holds {what}"
+
+
+def _reset(info: KeyInfo, policy: PolicySettings) -> ResetNeed:
+    """Whether the key needs a reset first (it holds a PIN or credentials, or it is full) and
+    how; decided from getInfo, before any change to the key."""
+    dirty = info.pin_set or bool(info.has_credentials) or is_full(info)
+    if not dirty:
+        return "none"
     if policy.reset == "never":
         raise KeyRefused(
-            f"This key already holds {what}, and the policy never resets keys.",
+            f"This key {what_it_holds(info)}, and the policy never resets keys.",
             next_step="Set this key aside for an administrator, and insert a new one.",
         )
     if not info.serial:

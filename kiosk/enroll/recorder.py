@@ -21,6 +21,7 @@ from typing import Protocol
 from kiosk.audit import AuditTrail, credential_id_sha256
 from kiosk.audit_chain import AuditFieldError
 from kiosk.enroll.escrow import escrow_fields
+from kiosk.enroll.recorder_resets import KeyFields, ResetRecords
 from kiosk.enroll.shift_report import ShiftReport
 from kiosk.errors import KioskError
 from kiosk.model.audit import AuditReport
@@ -49,8 +50,6 @@ ORPHAN = "orphan credential"
 METHOD_DELETED = "method deleted"
 KEY_STATE = "key "
 """Prefix of a key's state change in the trail: ``key in_stock``, ``key lost``, ...."""
-
-KeyFields = KeyInfo | Mapping[str, str | None] | None
 
 
 class Subject(Protocol):
@@ -84,7 +83,7 @@ class Success:
     """The Graph calls made for this key: its creation options, register (and retries), lists."""
 
 
-class Recorder:
+class Recorder(ResetRecords):
     """Owns every journal, inventory and audit write of the kiosk (see the module text)."""
 
     def __init__(self, store: Store, audit: AuditTrail, *, operator: str | None = None) -> None:
@@ -105,13 +104,8 @@ class Recorder:
             self.operator = None
             self.audit.append(SIGNED_OUT, operator=previous, detail="the kiosk was locked")
         if name is not None:
-            self.audit.append(
-                SIGNED_IN,
-                operator=name,
-                detail=f"the kiosk was unlocked; {previous} was signed in before"
-                if previous
-                else "",
-            )
+            was = f"the kiosk was unlocked; {previous} was signed in before" if previous else ""
+            self.audit.append(SIGNED_IN, operator=name, detail=was)
             self.operator = name
 
     def sign_in(self, record: SignInRecord) -> None:
@@ -315,6 +309,8 @@ class Recorder:
             upn=subject.upn, user_id=subject.user_id, entry_id=subject.entry_id,
             key=key, graph_calls=graph_calls,
         )
+        self.key_needs_reset(key, reason, operator=operator, upn=subject.upn,
+                             user_id=subject.user_id, entry_id=subject.entry_id)
 
     def entry_ended(
         self, entry: QueueEntry, status: Status, reason: str, graph_calls: Sequence[Timing] = ()

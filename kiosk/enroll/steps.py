@@ -142,14 +142,22 @@ def recognised(st: Station, att: Attempt, info: KeyInfo) -> Enrollment | None:
     return by_id.get(found) if found is not None else None
 
 
-def ask_reset(dialog: Dialog, att: Attempt, info: KeyInfo) -> None:
+def ask_reset(st: Station, att: Attempt, info: KeyInfo) -> None:
+    dialog = st.dialog
+    tracked = st.store.inventory.get(info.serial) if info.serial else None
     text = (
-        f"Key {info.serial_or_none} already holds a PIN or credentials. Reset it? "
-        "Everything on it is erased."
+        f"Key {info.serial_or_none} {key_policy.what_it_holds(info)}. Reset it? Everything "
+        "on it is erased. Erase only keys from your own stock."
     )
+    if tracked is not None and tracked.state == "needs_reset":
+        # The kiosk itself left this key so (its PIN, a credential Entra does not know).
+        text = (
+            f"Key {info.serial} {key_policy.what_it_holds(info)}: this kiosk left it so "
+            f"({tracked.reason}). Reset it? Everything on it is erased."
+        )
     if not info.serial:
         text = (
-            f"This {info.model} has no serial number and already holds a PIN or credentials, "
+            f"This {info.model} has no serial number and {key_policy.what_it_holds(info)}, "
             "so the kiosk cannot tell who had it. Reset it? Everything on it is erased: a "
             "previous owner's passkey on it will stop working."
         )
@@ -157,7 +165,8 @@ def ask_reset(dialog: Dialog, att: Attempt, info: KeyInfo) -> None:
     answer = dialog.wait_command({"confirm_reset"}, key_path=str(att.descriptor.path))
     if not answer.value:
         raise key_policy.KeyRefused(
-            f"The reset of key {info.serial_or_none} was declined.",
+            f"Key {info.serial_or_none} {key_policy.what_it_holds(info)}; its reset was "
+            "declined.",
             next_step="Pull this key and insert another one, or skip this user.",
         )
 
@@ -204,7 +213,12 @@ def _after_reset(dialog: Dialog, recorder: Recorder, att: Attempt) -> KeyInfo:
     recorder.reached(att.enrollment_id, Step.RESET)
     dialog.step(att.entry, Step.RESET)
     dialog.prompt(Prompt.WORKING)
-    return identify(dialog, att)
+    info = identify(dialog, att)
+    recorder.key_reset_by_kiosk(info, f"reset by the kiosk to enroll it for {att.entry.upn}")
+    if key_policy.is_full(info):  # still no room after the reset: the PIN is not set
+        raise key_policy.KeyRefused(f"Key {info.serial_or_none} is still full after its reset.",
+                                    next_step="Set this key aside as faulty; insert another.")
+    return info
 
 
 def choose_pin(dialog: Dialog, pol: PolicySettings, att: Attempt, info: KeyInfo) -> Pin:

@@ -122,6 +122,23 @@ class Inventory:
             )
 
     @retried
+    def needs_reset(self, *, serial: str, aaguid: str, model: str, firmware: str | None,
+                    reason: str) -> None:
+        """A key left holding what the kiosk put on it (its PIN, a credential Entra does not
+        know): ``needs_reset``, whether the inventory knew it or not (an owner is kept)."""
+        now = self.db.now()
+        with self.db.tx() as conn:
+            conn.execute(
+                "INSERT INTO keys (serial, aaguid, model, firmware, user_id, upn, method_id,"
+                " enrolled, state, reason, station, changed)"
+                " VALUES (?, ?, ?, ?, '', '', NULL, ?, 'needs_reset', ?, ?, ?)"
+                " ON CONFLICT (serial) DO UPDATE SET state = 'needs_reset',"
+                " reason = excluded.reason, station = excluded.station,"
+                " changed = excluded.changed",
+                (serial, aaguid, model, firmware, now, reason, self.station, now),
+            )
+
+    @retried
     def set_state(self, serial: str, state: KeyState, reason: str) -> bool:
         """Move a key to ``state``; in stock (or retired) it belongs to nobody any more."""
         keep_owner = state in ("enrolled", "lost", "needs_reset", "returned")

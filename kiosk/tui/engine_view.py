@@ -136,8 +136,7 @@ class EngineView(App[int]):
                 ConfirmScreen(
                     "Reset this key?",
                     event.detail or "The key already has a PIN or credentials.",
-                    "Erase only keys from your own stock. After Y, touch the key as soon as "
-                    "it blinks. N refuses this key.",
+                    "After Y, touch the key as soon as it blinks. N refuses this key.",
                 ),
                 self._confirm_reset,
             )

@@ -149,7 +149,9 @@ directory = "{state / 'escrow'}"
     )
     out_dir = tmp_path / "out"
     assert main(["export", "--config", str(config), "--dir", str(out_dir)]) == 0
-    paths = [Path(p) for p in capsys.readouterr().out.split()]
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "Keys to reset before reuse: 0"  # none left holding the kiosk's PIN
+    paths = [Path(p) for p in out[:-1]]
     assert {p.suffix for p in paths} == {".csv", ".json"}
     csv_path = next(p for p in paths if p.suffix == ".csv")
     rows = list(csv.DictReader(csv_path.open(encoding="utf-8-sig")))

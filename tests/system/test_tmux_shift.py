@@ -2,8 +2,9 @@
 `kiosk demo` driven with send-keys, the screen read with capture-pane.
 
 What the demo on main lets a person do, in this order: a normal enrollment; the operator's own
-sign-in key plugged for a user (refused by name, pulled, retried); a full key (refused, pulled,
-retried); a user skipped with a reason, then put back from the queue screen (U); a used key
+sign-in key plugged for a user (refused by name, pulled, retried); a full key (found from what
+it reports before its PIN is set: its reset declined with N, pulled, retried); a user skipped
+with a reason, then put back from the queue screen (U); a used key
 (reset confirmed with Y, touched, then the credential); the guest account's question (Y); a
 backup key for a user who is done (a CSV with keys = 2 dropped in the inbox and imported from
 the admin screen's files, O); the manifest exported; the admin's exit. Then the end state is
@@ -135,12 +136,13 @@ def _drive(tmux: Tmux, state: Path) -> None:
     shift.plug("9")
     shift.refused_then_retry("This is Demo operator's operator key. Remove it.")
     shift.enroll(done_after=1)
-    # user0002: a full key, refused; then a good one.
+    # user0002: a full key, found before its PIN is set (no touch): its reset declined,
+    # refused; then a good one.
     tmux.wait("INSERT A KEY")
     shift.plug("4")
-    tmux.wait("TOUCH THE KEY NOW")
-    tmux.keys("F3")
-    shift.refused_then_retry("Key is full")
+    tmux.wait("is full: it reports no room for another credential")
+    tmux.keys("n")
+    shift.refused_then_retry("its reset was declined")
     shift.enroll(done_after=2)
     # user0003: not here today: skipped with a reason (and a note).
     tmux.wait("INSERT A KEY")
@@ -248,7 +250,7 @@ def _check_end_state(state: Path, history: str, tmux: Tmux) -> None:
     assert sorted((r["upn"], r["serial"]) for r in rows) == enrolled
     refused = [r.get("reason", "") for r in trail if r["event"] == "attempt failed"]
     assert any("This is Demo operator's operator key" in r for r in refused)
-    assert any(r.startswith("Key is full") for r in refused)
+    assert any("is full: it reports no room" in r and "declined" in r for r in refused)
     pins: list[str] = getattr(tmux, "pins", [])
     assert len(pins) == USERS + 1 and len(set(pins)) == len(pins)
     flat = history.replace(" ", "")

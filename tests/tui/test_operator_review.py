@@ -68,15 +68,17 @@ async def test_refusals_mark_the_step_that_stopped_and_a_new_key_starts_over(
     async with app.run_test(size=SMALL) as pilot:
         await sign_in(pilot)
         await wait_prompt(pilot, Prompt.INSERT_KEY)
-        # A full key fails at the credential, after its PIN was set.
+        # A full key is found from what it reports, before its PIN is set: the reset
+        # question says it is full; declined, the key stops at the reset, its PIN not set.
         await plug(pilot, "full")
-        await wait_prompt(pilot, Prompt.TOUCH_KEY)
-        await pilot.press("f3")
-        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen), "key is full")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "full key")
+        assert "is full: it reports no room for another credential" in screen_text(app)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen), "declined")
         await pilot.press("escape")
-        await wait_for_text(pilot, "✘ Credential made")
+        await wait_for_text(pilot, "✘ Reset if needed")
         text = screen_text(app)
-        assert "▶ Credential made" not in text and "Key is full" in text
+        assert "· PIN set" in text and "Credential made" in text and "✘ Credential" not in text
         await pilot.press("f4")
         # A used key next: the list starts again (its PIN is not set yet), and the reset
         # question says what to do without saying "erase" twice.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from fido2.ctap2 import ClientPin, Config
@@ -53,6 +54,16 @@ def test_used_key_arrives_with_a_pin_and_credentials() -> None:
 def test_full_key_reports_no_room_left() -> None:
     with plugged(FULL_KEY) as rig:
         assert rig.ctap.get_info().remaining_disc_creds == 0
+
+
+def test_a_ctap20_key_reports_no_remaining_count_even_when_full() -> None:
+    # CTAP 2.1 section 6.4: remainingDiscoverableCredentials (0x14) is new in 2.1 and
+    # optional; absent, the count is unknown. A full CTAP 2.0 key says nothing: the kiosk
+    # learns it only from makeCredential's CTAP2_ERR_KEY_STORE_FULL.
+    full20 = dataclasses.replace(CTAP20_KEY, max_credentials=1, preset_credentials=1)
+    with plugged(full20) as rig:
+        info = rig.ctap.get_info()
+        assert info.remaining_disc_creds is None and info.options["clientPin"] is False
 
 
 def test_reset_within_the_window_after_a_touch_wipes_pin_credentials_and_policy() -> None:

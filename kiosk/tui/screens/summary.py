@@ -90,6 +90,8 @@ class SummaryScreen(Screen[None]):
             table.add_row("Keys reset into stock today", "", str(back["in_stock"]))
         if back.get("retired"):
             table.add_row("Keys retired today", "", str(back["retired"]))
+        if needing := len(self.engine.keys_needing_reset()):
+            table.add_row("Keys to reset", str(needing), "", style="bold red")
         if waiting:
             table.add_row("Labels to reprint", "", f"{waiting} (R)", style="bold red")
         self.query_one("#table", Static).update(table)

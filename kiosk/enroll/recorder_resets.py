@@ -1,0 +1,67 @@
+"""Keys that need a reset, as part of the Recorder (the one writer): a key that leaves the
+kiosk holding the PIN the kiosk set, or a credential Entra does not know, gets the inventory
+state ``needs_reset`` (with an audit record ``key needs_reset``) until the kiosk resets it.
+
+Only a key with a serial can be tracked: the inventory knows keys by serial. The batch
+summary and ``kiosk export`` read :meth:`ResetRecords.keys_needing_reset`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from kiosk.audit import AuditTrail
+from kiosk.model.keys import KeyInfo
+from kiosk.store import Store
+from kiosk.store.inventory import InventoryEntry
+
+NEEDS_RESET = "key needs_reset"
+RESET_DONE = "key in_stock"
+
+KeyFields = KeyInfo | Mapping[str, str | None] | None
+
+
+def _field(key: KeyFields, name: str) -> str | None:
+    if isinstance(key, KeyInfo):
+        value = getattr(key, name)
+        return value if isinstance(value, str) else None
+    return key.get(name) if key is not None else None
+
+
+class ResetRecords:
+    """The Recorder's records of keys that need a reset."""
+
+    store: Store
+    audit: AuditTrail
+    operator: str | None
+
+    def key_needs_reset(
+        self, key: KeyFields, reason: str, *, operator: str | None = None,
+        upn: str | None = None, user_id: str | None = None, entry_id: int | None = None,
+    ) -> bool:
+        """The key leaves holding what the kiosk put on it (for the attempt of ``upn``);
+        False when it has no serial (it cannot be tracked; the error on screen names it)."""
+        serial = _field(key, "serial")
+        if not serial:
+            return False
+        self.store.inventory.needs_reset(
+            serial=serial, aaguid=_field(key, "aaguid") or "", model=_field(key, "model") or "",
+            firmware=_field(key, "firmware"), reason=reason,
+        )
+        self.audit.append(NEEDS_RESET, reason=reason, operator=operator or self.operator,
+                          key=key, upn=upn, user_id=user_id, entry_id=entry_id)
+        return True
+
+    def key_reset_by_kiosk(self, info: KeyInfo, reason: str) -> None:
+        """The kiosk reset this key (for an enrollment): a key that needed a reset no longer
+        does; it is in stock until it is enrolled."""
+        was = self.store.inventory.get(info.serial) if info.serial else None
+        if was is None or was.state != "needs_reset":
+            return
+        self.store.inventory.set_state(was.serial, "in_stock", reason)
+        self.audit.append(RESET_DONE, reason=reason, operator=self.operator, key=info,
+                          upn=was.upn or None, user_id=was.user_id or None)
+
+    def keys_needing_reset(self) -> list[InventoryEntry]:
+        """Every key the inventory says needs a reset (serial, reason, when)."""
+        return self.store.inventory.search(state="needs_reset")
