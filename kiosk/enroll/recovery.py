@@ -25,7 +25,7 @@ from kiosk.enroll.flow import record_success
 from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.enroll.recorder import Success
 from kiosk.enroll.registration import lookup, register_once
-from kiosk.enroll.replace import delete_methods
+from kiosk.enroll.replace import REPLACING, delete_methods
 from kiosk.enroll.station import Station
 from kiosk.entra.calls import GraphCalls, merged
 from kiosk.model.steps import Step
@@ -81,6 +81,10 @@ def _finish_replacements(st: Station) -> list[str]:
         ours = {e.method_id for e in st.store.journal.for_entry(entry.entry_id) if e.method_id}
         try:
             old = [m.id for m in st.graph.list_fido2_methods(entry.user_id) if m.id not in ours]
+            old += [  # sent before the stop, answer unknown: reconciled (never sent again)
+                d.method_id for d in st.store.inventory.deletions(state="sending")
+                if d.user_id == entry.user_id and d.reason == REPLACING and d.method_id not in old
+            ]
             delete_methods(None, st.graph, st.recorder, st.store.queue, entry, method_ids=old)
         except ENTRA_ERRORS as exc:
             lines.append(f"{entry.upn}: old security keys not deleted yet ({exc.title}).")

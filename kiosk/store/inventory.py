@@ -13,6 +13,9 @@ KeyState = Literal["in_stock", "enrolled", "needs_reset", "returned", "lost", "r
 KEY_STATES: tuple[KeyState, ...] = get_args(KeyState)
 DeletionState = Literal["sending", "deleted", "gone"]
 DELETION_STATES: tuple[DeletionState, ...] = get_args(DeletionState)
+DeletionClaim = Literal["send", "resume", "elsewhere", "done"]
+"""What :meth:`Inventory.claim_deletion` found: send it now; this station's own earlier try,
+to reconcile; another station is sending it; deleted (or found gone) already."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,33 @@ class Inventory:
                 (serial, user_id, upn, method_id, reason, operator, self.station, now, now),
             ).fetchone()
             return int(row[0])
+
+    @retried
+    def claim_deletion(self, *, user_id: str, upn: str, method_id: str, reason: str,
+                       operator: str | None) -> tuple[int, DeletionClaim]:
+        """Journal a deletion about to be sent, unless that method's deletion is journaled
+        already: one transaction, serialised on the method, so that two stations never both
+        send it (see :data:`DeletionClaim`). Returns the journal's id and what to do."""
+        with self.db.tx() as conn:
+            self.db.serialize(conn, f"deletion {user_id} {method_id}")
+            row = conn.execute(
+                "SELECT id, state, station FROM deletions WHERE user_id = ? AND method_id = ?"
+                " ORDER BY id DESC LIMIT 1",
+                (user_id, method_id),
+            ).fetchone()
+            if row is not None:
+                if row["state"] != "sending":
+                    return int(row["id"]), "done"
+                mine = row["station"] in (None, self.station)  # NULL: before station names
+                return int(row["id"]), "resume" if mine else "elsewhere"
+            now = self.db.now()
+            row = conn.execute(
+                "INSERT INTO deletions (serial, user_id, upn, method_id, state, reason,"
+                " operator, station, started, updated)"
+                " VALUES (NULL, ?, ?, ?, 'sending', ?, ?, ?, ?, ?) RETURNING id",
+                (user_id, upn, method_id, reason, operator, self.station, now, now),
+            ).fetchone()
+            return int(row[0]), "send"
 
     @retried
     def deletion_done(self, deletion_id: int, state: DeletionState) -> None:

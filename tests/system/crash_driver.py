@@ -7,7 +7,7 @@ variable ``CRASH_AT`` is ``<label>|<before|after>|<n>``, the store's journal-wri
 wrapped so the process SIGKILLs itself just before or just after the n-th journal write with
 that label (labels: ``key inserted``, ``key checked``, ``reset``, ``PIN set``,
 ``credential created``, ``PIN policy applied``, ``registered``, ``done``; and ``method
-deleted``: before replace mode's n-th Graph delete call). Without it the
+deleted``: before or after replace mode's n-th Graph delete call). Without it the
 driver runs the queue to the end and prints one JSON line: the recovery report and counts.
 
 The demo's robot operator (on the engine's thread) plugs a fresh zero-latency, auto-touch
@@ -42,13 +42,17 @@ from kiosk.wiring import build_kiosk
 def arm(journal: Journal, spec: str, graph: Any) -> None:
     label, when, nth = spec.split("|")
     count = itertools.count(1)
-    if label == "method deleted":  # replace mode: crash before the n-th old method is deleted
+    if label == "method deleted":  # replace mode: crash at the n-th old method's deletion
         delete = graph.delete_fido2_method
 
         def deleting(*args: Any, **kwargs: Any) -> Any:
-            if next(count) == int(nth):
+            hit = next(count) == int(nth)
+            if hit and when == "before":
                 os.kill(os.getpid(), signal.SIGKILL)
-            return delete(*args, **kwargs)
+            result = delete(*args, **kwargs)
+            if hit and when == "after":  # Entra deleted it; the kiosk never heard
+                os.kill(os.getpid(), signal.SIGKILL)
+            return result
 
         graph.delete_fido2_method = deleting
         return

@@ -52,8 +52,9 @@ KILL_POINTS = [
 ]
 ORPHAN_POINTS = {("PIN set", "after"), ("credential created", "before")}
 """The key holds a PIN and (maybe) a credential the journal never saw: it must be reset."""
-REPLACE = ("method deleted", "before", 1)
-"""Replace mode: crash after the new key is registered, before the old method is deleted."""
+REPLACE = [("method deleted", "before", 1), ("method deleted", "after", 1)]
+"""Replace mode: crash after the new key is registered, before the old method's DELETE is sent,
+and after Entra deleted it but before the kiosk heard."""
 EXPIRED = ("credential created", "after", 1, 7200.0)
 """Crash right after the credential is journaled; come back two hours later (60-min challenge)."""
 
@@ -141,7 +142,7 @@ def crashes(
     base = tmp_path_factory.mktemp("crashes")
     scenarios = [Scenario(lb, wh, n) for lb, wh in KILL_POINTS for n in (1, 2)]
     scenarios.append(Scenario(*EXPIRED))
-    scenarios.append(Scenario(*REPLACE, replace=True))
+    scenarios += [Scenario(*point, replace=True) for point in REPLACE]
     with FakeTenant() as tenant:
         for n, sc in enumerate(scenarios):
             _prepare(tenant, base, helpdesk[0], n, sc)
@@ -215,11 +216,12 @@ def test_expired_challenge_after_a_crash_is_an_orphan_on_its_serial(
     store.close()
 
 
-def test_replace_interrupted_before_deleting_the_old_key_is_finished_on_restart(
-    crashes: tuple[FakeTenant, dict[str, Scenario]],
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_replace_interrupted_at_deleting_the_old_key_is_finished_on_restart(
+    crashes: tuple[FakeTenant, dict[str, Scenario]], when: str
 ) -> None:
     tenant, scenarios = crashes
-    sc = scenarios["method deleted|before|1"]
+    sc = scenarios[f"method deleted|{when}|1"]
     store, report = _check(tenant, sc)  # exactly one method each: the old one is gone
     done = {row.method_id for row in store.journal.with_state("done")}
     for upn in sc.upns:
@@ -227,6 +229,10 @@ def test_replace_interrupted_before_deleting_the_old_key_is_finished_on_restart(
         assert method.id in done  # and the one left is the new key
     assert any("finished replacing" in line for line in report)
     assert store.queue.unfinished_replacements() == []
+    # Every old method's deletion was journaled, and ended: none left 'sending'.
+    assert [d.state for d in store.inventory.deletions()] == ["deleted"] * USERS
+    trail = [json.loads(line) for line in (sc.state / "audit.jsonl").read_text().splitlines()]
+    assert sum(r["event"] == "method deleted" for r in trail) == USERS
     store.close()
 
 
