@@ -37,7 +37,9 @@ def register(subparsers: Any) -> None:
         "--state-dir",
         type=Path,
         default=None,
-        help="Keep the demo's state here (default: a temporary directory removed at exit).",
+        help="Keep the demo here: started again with the same directory (after an exit or "
+        "kill -9) it goes on with the same tenant, users, keys and records (default: a "
+        "temporary directory removed at exit).",
     )
     parser.add_argument(
         "--returns", type=int, default=0,
@@ -66,6 +68,22 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from kiosk.entra.fake.snapshot import SnapshotError
+
+    try:
+        return _handle(args)
+    except SnapshotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if args.state_dir is None or not args.headless:
+            raise
+        print(f"error: the demo cannot use its state directory {args.state_dir}: "
+              f"{exc.strerror or exc}. Give another --state-dir.", file=sys.stderr)
+        return 2
+
+
+def _handle(args: argparse.Namespace) -> int:
     if args.users < 1:
         print("error: --users must be at least 1", file=sys.stderr)
         return 2
@@ -92,7 +110,14 @@ def handle(args: argparse.Namespace) -> int:
         )
         print(result.to_json(), flush=True)
         return 0 if result.ok else 1
+    return _interactive(args)
 
+
+def _interactive(args: argparse.Namespace) -> int:
+    if args.state_dir is not None:  # a kept demo that cannot start says so before its screen
+        from kiosk.demo.environment import check_kept
+
+        check_kept(args.state_dir)
     from kiosk.tui.demo import run_demo_lazily
 
     def make_env() -> Any:

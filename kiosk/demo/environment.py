@@ -7,10 +7,8 @@ Used by `kiosk demo` (interactive and headless), the TUI tests and the benchmark
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import shutil
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,13 +24,15 @@ from kiosk.config import (
     Settings,
     StoreSettings,
 )
+from kiosk.demo.keyshelf import KeyShelf
 from kiosk.demo.operators import DEMO_BANNER, demo_people, make_operator_key
 from kiosk.enroll.engine import Engine
 from kiosk.entra.fake.demo_tenant import make_demo_tenant
 from kiosk.entra.fake.server import FakeTenant
 from kiosk.keys.virtual.device import VirtualKey
+from kiosk.keys.virtual.key_state import pin_hash
 from kiosk.keys.virtual.port import VirtualPort
-from kiosk.keys.virtual.profiles import HARDWARE_LATENCY, NO_LATENCY, PROFILES, KeyProfile
+from kiosk.keys.virtual.profiles import HARDWARE_LATENCY, NO_LATENCY, KeyProfile
 from kiosk.paper.cups import Cups
 from kiosk.paper.desk import Printer
 from kiosk.paper.folder import FolderPrinter
@@ -43,13 +43,17 @@ LatencyName = Literal["none", "hardware"]
 DEMO_GROUP = "FIDO2 Rollout"
 
 
-def write_helpdesk(directory: Path) -> tuple[Path, Path]:
+def write_helpdesk(directory: Path, *, keep: bool = False) -> tuple[Path, Path]:
     """A demo helpdesk certificate and key (RSA, key encipherment) for sealed PINs.
 
     In the demo the key sits beside the kiosk so trainers can open a sealed PIN with openssl;
-    on a real kiosk the helpdesk key never comes near it.
+    on a real kiosk the helpdesk key never comes near it. ``keep``: the pair already in
+    ``directory`` (a demo started again) serves on, so PINs sealed before open with it.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    cert_file, key_file = directory / "helpdesk.pem", directory / "helpdesk.key"
+    if keep and cert_file.is_file() and key_file.is_file():
+        return cert_file, key_file
     key = rsa_key()
     now = datetime.now(UTC)
     cert = certificate(
@@ -62,10 +66,32 @@ def write_helpdesk(directory: Path) -> tuple[Path, Path]:
     return write_pair(cert, key, directory / "helpdesk.pem", directory / "helpdesk.key")
 
 
+def check_kept(state_dir: Path) -> None:
+    """Read what a demo kept in ``state_dir`` without starting anything: SnapshotError names
+    a file that cannot be used and what to do (the interactive demo asks before its screen)."""
+    from kiosk.entra.fake.pki import load_pki
+    from kiosk.entra.fake.snapshot import SNAPSHOT_NAME, bad_file, load
+
+    tenant = state_dir / "tenant"
+    if load(tenant / SNAPSHOT_NAME) is not None:
+        try:
+            load_pki(tenant)
+        except (OSError, ValueError) as exc:
+            raise bad_file(tenant / "server-cert.pem", exc) from None
+    KeyShelf(state_dir / "keys", NO_LATENCY).load()
+
+
 class DemoEnvironment:
     """Everything `kiosk demo` runs on. Use as a context manager.
 
     ``plug(profile)``, ``touch()`` and ``pull()`` are the demo's hands on the virtual USB port.
+
+    With a ``state_dir`` the demo is kept there: the fake tenant (``tenant/``: ids, users,
+    methods, challenges, certificates) and the virtual keys (``keys/``: each key's memory and
+    whether it is in the port), so an environment started again over the same directory
+    (after ``kill -9``) finds everything as it was, and the kiosk's own store and journal
+    recovery do the rest. Without one, everything lives in a temporary directory removed at
+    :meth:`close`. The directory is made 0700; its private keys are 0600.
     """
 
     def __init__(
@@ -104,13 +130,15 @@ class DemoEnvironment:
         self.cups_server = cups_server
         self.printed_to = ""
         """Where the demo prints: a CUPS queue's name, or the folder of PDF files."""
+        keep = not self._own_dir
         self.tenant = FakeTenant(
-            self.state_dir / "tenant", page_size=page_size, rtt_ms=rtt_ms, seed=seed
+            self.state_dir / "tenant", page_size=page_size, rtt_ms=rtt_ms, seed=seed, keep=keep
         )
         self.port = VirtualPort()
-        self._serials = itertools.count(41_000_001)
-        self._keys: list[VirtualKey] = []
-        self._lock = threading.Lock()
+        self.shelf = KeyShelf(self.state_dir / "keys" if keep else None, self.latency)
+        """Every key the demo made (kept with the state directory)."""
+        self.restored = self.tenant.restored
+        """Started again over a kept state directory."""
         self.kiosk: Kiosk | None = None
         self.banner = DEMO_BANNER
         self.operator_key: VirtualKey | None = None
@@ -133,8 +161,14 @@ class DemoEnvironment:
 
     def start(self) -> None:
         self.tenant.start()
-        make_demo_tenant(self.tenant.state, self.users, seed=self.seed, group_name=DEMO_GROUP)
-        self.helpdesk_cert, self.helpdesk_key = write_helpdesk(self.state_dir / "helpdesk")
+        if not self.tenant.restored:
+            make_demo_tenant(self.tenant.state, self.users, seed=self.seed, group_name=DEMO_GROUP)
+            self.tenant.save()
+        self.helpdesk_cert, self.helpdesk_key = write_helpdesk(
+            self.state_dir / "helpdesk", keep=not self._own_dir
+        )
+        for key in self.shelf.load():  # left in the port when the demo stopped
+            self.port.plug(key)
         self.operator_key, self._operator_credential = make_operator_key(self.port)
         self.settings = self.make_settings()
         printer: Printer | None = None
@@ -156,6 +190,7 @@ class DemoEnvironment:
             self.engine.sync_group(DEMO_GROUP)
 
     def close(self) -> None:
+        self.shelf.close()  # the keys in the port stay in as far as the kept state knows
         self.port.unplug()
         if self.kiosk is not None:
             self.kiosk.close()
@@ -198,18 +233,24 @@ class DemoEnvironment:
     def new_key(
         self, profile: str | KeyProfile = "yubikey5", *, auto_touch: float | None = None
     ) -> VirtualKey:
-        """A fresh key of ``profile`` (a name from PROFILES) with its own serial."""
-        base = PROFILES[profile] if isinstance(profile, str) else profile
-        serial = next(self._serials) if base.serial is not None else None
-        prof = base.with_serial(serial).with_latency(self.latency)
-        return VirtualKey(prof, auto_touch=auto_touch)
+        """A fresh key of ``profile`` (a name from PROFILES) with its own serial (on the
+        demo's shelf: kept with the state directory, offered again by F2 once pulled)."""
+        return self.shelf.make(profile, auto_touch=auto_touch)
 
     def plug(self, profile: str | KeyProfile = "yubikey5") -> VirtualKey:
         key = self.new_key(profile)
-        with self._lock:
-            self._keys.append(key)
         self.port.plug(key)
         return key
+
+    def plug_again(self, key: VirtualKey) -> None:
+        """Put a key pulled earlier back in."""
+        if not key.plugged:
+            self.port.plug(key)
+
+    def pulled_keys(self) -> list[tuple[VirtualKey, str]]:
+        """Keys pulled earlier (the last one first), each with a line saying what it is: its
+        serial, why it was pulled and what it holds."""
+        return [(e.key, describe(e.key, e.note)) for e in self.shelf.pulled()]
 
     def touch(self, settle: float = 2.0) -> bool:
         """Touch the key that waits for a touch (else the last one plugged).
@@ -231,10 +272,26 @@ class DemoEnvironment:
         target.touch()
         return True
 
-    def pull(self) -> bool:
-        """Pull the last key plugged in."""
+    def pull(self, why: str = "") -> bool:
+        """Pull the last key plugged in (``why``: said of it in the F2 menu)."""
         keys = self.port.keys
         if not keys:
             return False
+        self.shelf.note(keys[-1], why)
         self.port.unplug(keys[-1])
         return True
+
+
+def describe(key: VirtualKey, note: str = "") -> str:
+    """One line on a demo key: serial, why it was pulled, what it holds ("41000003 pulled
+    mid-touch, PIN set by the kiosk")."""
+    serial = key.profile.serial
+    first = f"{serial}" if serial is not None else f"{key.profile.name} key (no serial)"
+    parts = [f"{first} {note}" if note else first]
+    auth, preset = key.authenticator, key.profile.preset_pin
+    own = preset is not None and auth.state.pin_hash == pin_hash(preset)
+    parts.append("its old PIN" if own else "PIN set by the kiosk" if auth.pin_set else "no PIN")
+    if auth.credential_count:
+        n = auth.credential_count
+        parts.append(f"{n} credential{'s' if n != 1 else ''}")
+    return ", ".join(parts)

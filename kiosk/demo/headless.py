@@ -75,6 +75,7 @@ def robot_at_work(
     ``robot``) plugging fresh demo keys (or ``keys``); on leaving, the engine is stopped, then
     the robot."""
     robot = robot or Robot(env.engine, env.port, keys or (lambda _n: env.new_key()))
+    robot.adopt(env.port.keys)  # a kept demo started again: the keys left in the port
     robot.start()
     stop = threading.Event()
     runner = threading.Thread(target=env.engine.run, args=(stop,), name="engine", daemon=True)

@@ -108,6 +108,7 @@ class Robot:
         self._inbox: queue.Queue[Event | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._left_in: set[int] = set()
 
     # Engine listener: called on the engine's thread; only hands the event on.
     def __call__(self, event: Event) -> None:
@@ -122,6 +123,14 @@ class Robot:
         self.engine.subscribe(self)
         self._thread = threading.Thread(target=self._loop, name="demo-robot", daemon=True)
         self._thread.start()
+
+    def adopt(self, keys: list[VirtualKey]) -> None:
+        """Keys found in the port as the kiosk starts (left in when it stopped, as after a
+        power cut): the last one is the robot's current key; one the kiosk then refuses (a key
+        enrolled before the stop) is set aside and the user gets a fresh key."""
+        if keys and self.current is None:
+            self.current = keys[-1]
+            self._left_in.update(id(k) for k in keys)
 
     def stop(self) -> None:
         self._inbox.put(None)
@@ -145,7 +154,11 @@ class Robot:
             self.log.errors.append(event)
             if not self.answer_errors:
                 return
-            if event.retryable:
+            if self.current is not None and id(self.current) in self._left_in:
+                self._left_in.discard(id(self.current))
+                self._pull()
+                self.engine.retry()
+            elif event.retryable:
                 self.engine.retry()
             else:
                 self.engine.skip(event.title)

@@ -13,9 +13,11 @@ against it over real TLS and real HTTP.
 - :mod:`.options`      creation options shaped like Graph's (challenges recorded)
 - :mod:`.verify`       registration checks as a relying party makes them; tenant FIDO2 policy
 - :mod:`.state`        users, groups, methods, challenges
+- :mod:`.kept`         the tenant's identity at start: new, or read back from its state directory
+- :mod:`.snapshot`     the tenant kept on disk (``keep=True``): written before each answer leaves
 - :mod:`.demo_tenant`  ``make_demo_tenant``: a made-up directory for demos and tests
 - :mod:`.faults`       latency and faults, scheduled or random from a seed
 - :mod:`.permissions`  the application permission each Graph route needs
-- :mod:`.pki`          CA, server certificate and app certificate made at start
+- :mod:`.pki`          CA, server certificate and app certificate made at start (or read back)
 - :mod:`.wire`         requests, responses, Graph and AADSTS error bodies
 """

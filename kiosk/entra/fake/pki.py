@@ -1,4 +1,5 @@
-"""Certificates of the fake tenant, made fresh at every start with ``cryptography``.
+"""Certificates of the fake tenant, made at start with ``cryptography`` (or, for a tenant kept
+in a state directory, read back from there: :func:`load_pki`).
 
 - a CA (``ca.pem``): the only thing a client must trust to talk to the fake tenant;
 - a TLS server certificate for ``127.0.0.1`` and ``localhost`` signed by that CA;
@@ -35,7 +36,7 @@ from kiosk.x509util import (
 )
 
 # write_private is re-exported: the tenant server writes its client secret with it.
-__all__ = ["TenantPki", "create_pki", "make_app_certificate", "write_private"]
+__all__ = ["TenantPki", "create_pki", "load_pki", "make_app_certificate", "write_private"]
 
 
 def _name(cn: str) -> x509.Name:
@@ -92,6 +93,35 @@ def create_pki(
 ) -> TenantPki:
     """Make the CA, the server certificate and the app certificate under ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
+    ca_file, server_cert_file, server_key_file = _server_pki(directory, hosts)
+    app_cert_file, app_key_file, app_cert = make_app_certificate(directory, key=app_key)
+    return TenantPki(
+        ca_file, server_cert_file, server_key_file, app_cert_file, app_key_file, app_cert
+    )
+
+
+def load_pki(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> TenantPki:
+    """The certificates :func:`create_pki` wrote under ``directory`` (a kept tenant); the CA
+    and server certificate are made again when they expire within a day (the app certificate,
+    registered with the tenant, is kept). OSError or ValueError if a file is missing or bad."""
+    ca_file, server_cert_file = directory / "ca.pem", directory / "server-cert.pem"
+    server_key_file = directory / "server-key.pem"
+    ca = x509.load_pem_x509_certificate(ca_file.read_bytes())
+    server = x509.load_pem_x509_certificate(server_cert_file.read_bytes())
+    soon = utcnow() + dt.timedelta(days=1)
+    if min(ca.not_valid_after_utc, server.not_valid_after_utc) < soon:
+        ca_file, server_cert_file, server_key_file = _server_pki(directory, hosts)
+    app_cert_file, app_key_file = directory / "app-cert.pem", directory / "app-key.pem"
+    app_cert = x509.load_pem_x509_certificate(app_cert_file.read_bytes())
+    pki = TenantPki(
+        ca_file, server_cert_file, server_key_file, app_cert_file, app_key_file, app_cert
+    )
+    pki.server_context()  # the key matches the certificate, or ValueError/SSLError now
+    return pki
+
+
+def _server_pki(directory: Path, hosts: tuple[str, ...]) -> tuple[Path, Path, Path]:
+    """A new CA and a TLS server certificate for ``hosts`` signed by it."""
     now = utcnow()
     not_before, not_after = now - dt.timedelta(hours=1), now + dt.timedelta(days=30)
     ca_key = ec_key()
@@ -128,7 +158,4 @@ def create_pki(
     server_cert_file, server_key_file = write_pair(
         server, server_key, directory / "server-cert.pem", directory / "server-key.pem"
     )
-    app_cert_file, app_key_file, app_cert = make_app_certificate(directory, key=app_key)
-    return TenantPki(
-        ca_file, server_cert_file, server_key_file, app_cert_file, app_key_file, app_cert
-    )
+    return ca_file, server_cert_file, server_key_file

@@ -29,17 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 import shutil
 import socket
 import ssl
 import tempfile
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +49,11 @@ from kiosk.entra.fake.client_config import ClientConfig
 from kiosk.entra.fake.faults import Fault, FaultPlan
 from kiosk.entra.fake.graph_api import VERSIONS, GraphApi
 from kiosk.entra.fake.http_server import Outcome, TenantHttpServer
+from kiosk.entra.fake.kept import open_tenant
 from kiosk.entra.fake.options import OptionsFactory
 from kiosk.entra.fake.permissions import check_roles
-from kiosk.entra.fake.pki import TenantPki, create_pki, write_private
-from kiosk.entra.fake.state import AppRegistration, TenantState
+from kiosk.entra.fake.pki import write_private
+from kiosk.entra.fake.snapshot import dump as dump_snapshot
 from kiosk.entra.fake.tokens import TokenService
 from kiosk.entra.fake.verify import RegistrationPolicy, RegistrationVerifier
 from kiosk.entra.fake.wire import (
@@ -67,7 +65,6 @@ from kiosk.entra.fake.wire import (
     gzip_response,
     new_request_id,
     token_error_response,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -113,30 +110,23 @@ class FakeTenant(ClientConfig):
         app_key: rsa.RSAPrivateKey | None = None,
         gzip_level: int = 0,
         id_spelling: str = "mixed",
+        keep: bool = False,
     ) -> None:
+        """``keep``: the tenant lives on in ``state_dir`` (:mod:`.kept`)."""
         self._own_dir = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="fake-tenant-")) if state_dir is None else (
             Path(state_dir)
         )
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.port = port
-        self.pki: TenantPki = create_pki(self.state_dir, app_key=app_key)
-        self.tenant_id = tenant_id or str(uuid.UUID(int=secrets.randbits(128), version=4))
-        self.client_id = client_id or str(uuid.UUID(int=secrets.randbits(128), version=4))
-        self.client_secret = "fk~" + secrets.token_urlsafe(30)
-        """A demo secret for this fake tenant only; fine to print and to put in a test."""
+        core = open_tenant(self.state_dir, keep=keep, app_key=app_key, domain=domain,
+                           tenant_id=tenant_id, client_id=client_id, id_spelling=id_spelling)
+        self.keeper, self.restored = core.keeper, core.restored
+        self.pki, self.state, self.tenant_id = core.pki, core.state, core.state.tenant_id
+        self.client_id, self.client_secret = core.client_id, core.client_secret
+        """The client secret is a demo secret for this fake tenant only; fine to print."""
         self.client_secret_file = self.state_dir / "client-secret"
         write_private(self.client_secret_file, self.client_secret.encode())
-        self.state = TenantState(self.tenant_id, domain)
-        self.state.id_spelling = id_spelling
-        self.state.add_app(
-            AppRegistration(
-                client_id=self.client_id,
-                display_name="fido-kiosk",
-                secrets=((self.client_secret, utcnow() + timedelta(days=180)),),
-                certificates=(self.pki.app_certificate.public_bytes(Encoding.DER),),
-            )
-        )
         self.faults = FaultPlan(seed=seed, rtt_ms=rtt_ms)
         self.gzip_level = gzip_level
         """zlib level for answers a client accepts gzipped (as Graph sends them); 0: never."""
@@ -149,6 +139,9 @@ class FakeTenant(ClientConfig):
             from kiosk.keys.virtual.attestation import attestation_root_pem
 
             self.trust_root_pem(attestation_root_pem())
+        for root in core.trust_roots:
+            if root not in self.policy.trust_roots:  # the roots of keys made before a restart
+                self.policy.trust_roots.append(root)
         self.options = OptionsFactory(self.state)
         self.verifier = RegistrationVerifier(self.state, self.policy)
         self.graph = GraphApi(
@@ -212,6 +205,15 @@ class FakeTenant(ClientConfig):
         self.stop()
 
     # ---- test and demo controls ----------------------------------------------------------
+    def save(self) -> None:
+        """Write the tenant to its state directory if it is kept and changed (the server does
+        after every answer, before it leaves; seeding code calls it once done)."""
+        if self.keeper is not None:
+            self.keeper.save(lambda: dump_snapshot(
+                self.state, client_id=self.client_id, client_secret=self.client_secret,
+                trust_roots=self.policy.trust_roots,
+            ))
+
     def expire_tokens(self) -> None:
         """Every bearer token issued so far expires now."""
         self.tokens.expire_all()
@@ -268,6 +270,7 @@ class FakeTenant(ClientConfig):
             gzip_response(outcome.response, req.header("accept-encoding"), self.gzip_level)
         status = outcome.response.status if outcome.response is not None else 0
         self.record(req, route, status, (rid, crid), answered=outcome.response is not None)
+        self.save()  # what this answer tells is on disk before it leaves
         _wait_until(arrived + self.faults.rtt_ms / 1000.0 + outcome.delay_s)
         return outcome
 

@@ -9,7 +9,6 @@ live in client_pin, make_credential, get_assertion, config and cred_mgmt.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -32,6 +31,7 @@ from kiosk.keys.virtual.key_state import (
     KeyContext,
     KeyState,
     RequestIO,
+    pin_hash,
 )
 from kiosk.keys.virtual.presence import UserPresence
 from kiosk.keys.virtual.profiles import KeyProfile
@@ -214,7 +214,7 @@ class Authenticator:
         profile, ctx = self.profile, self._ctx
         if profile.preset_pin is not None:
             state = ctx.state
-            state.pin_hash = hashlib.sha256(profile.preset_pin.encode("utf-8")).digest()[:16]
+            state.pin_hash = pin_hash(profile.preset_pin)
             state.pin_length = len(profile.preset_pin)
         for n in range(1, profile.preset_credentials + 1):
             key = self._entropy.ec_key()
@@ -238,6 +238,18 @@ class Authenticator:
             )
 
     # -- what tests and the demo may read -----------------------------------------------------
+
+    @property
+    def state(self) -> KeyState:
+        """What the key remembers, as it is now (the demo keeps it on disk between runs; read
+        it only between commands)."""
+        return self._ctx.state
+
+    def restore(self, state: KeyState) -> None:
+        """Remember ``state`` instead (a key kept on disk, read back); powers the key on."""
+        with self._lock:
+            self._ctx.state = state
+        self.power_on()
 
     @property
     def pin_set(self) -> bool:

@@ -77,6 +77,9 @@ class VirtualKey:
         """Exceptions the authenticator raised (answered as CTAP1_ERR_OTHER); 0 in a good key."""
         self.transactions = TransactionLog()
         """Every request this key answered (CBOR and vendor commands), named, in order."""
+        self.keeper: Callable[[VirtualKey, bool], None] | None = None
+        """Called (key, its state changed) after every CTAP command, before the answer goes
+        out, and (key, False) when it is plugged in or pulled: the demo keeps keys on disk."""
 
     def __repr__(self) -> str:
         state = "plugged" if self.plugged else "unplugged"
@@ -116,11 +119,18 @@ class VirtualKey:
         self._interface.attach()
         self.authenticator.power_on()
         self._pulled.clear()
+        self._keep(changed=False)
 
     def power_off(self) -> None:
         """Pull: every open connection fails; a running command is abandoned."""
         self._pulled.set()
         self._interface.detach()
+        self._keep(changed=False)
+
+    def _keep(self, *, changed: bool) -> None:
+        keeper = self.keeper
+        if keeper is not None:
+            keeper(self, changed)
 
     def connect(self) -> VirtualConnection:
         """Open a connection (a HID handle); raises FileNotFoundError if not plugged."""
@@ -142,6 +152,8 @@ class VirtualKey:
             status = reply.payload[0] if request.command == CTAPHID.CBOR and reply.payload else 0
         named = name_request(request.command, request.payload)
         self.transactions.add(dataclasses.replace(named, status=status, seconds=seconds))
+        if request.command == CTAPHID.CBOR:
+            self._keep(changed=True)  # as a real key's flash: stored before it answers
         return reply
 
     def _answer(self, request: Request, keepalive: Keepalive, cancelled: threading.Event) -> Reply:

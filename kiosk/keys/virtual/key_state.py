@@ -275,6 +275,11 @@ class KeyContext:
         ).digest()
 
 
+def pin_hash(pin: str) -> bytes:
+    """What a key keeps of its PIN: LEFT(SHA-256(PIN), 16) (CTAP 2.1 section 6.5.5.5)."""
+    return hashlib.sha256(pin.encode("utf-8")).digest()[:16]
+
+
 def _rp_hash(rp_id: str) -> bytes:
     return hashlib.sha256(rp_id.encode("utf-8")).digest()
 
