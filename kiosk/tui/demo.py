@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -26,8 +27,16 @@ if TYPE_CHECKING:
     from kiosk.keys.virtual.device import VirtualKey
     from kiosk.keys.virtual.port import VirtualPort
 
-AGAIN = "again"
+AGAIN = "again:"
+"""Option ids of keys pulled earlier: ``again:<n>``, n counting from the one pulled last."""
 OPERATOR = "operator"
+PULLED_SHOWN = 12
+"""Keys pulled earlier that the F2 menu lists (the last pulled first)."""
+LETTERS = "abcdefghijk"
+"""The keys that pick the second, third, ... key pulled earlier (0 picks the last one)."""
+WHY_PULLED = {Prompt.TOUCH_KEY: "pulled mid-touch", Prompt.CONFIRM_RESET: "pulled at the reset "
+              "question", Prompt.REINSERT_KEY: "pulled for its re-insert"}
+"""What the F2 menu says of a key pulled while the kiosk showed that prompt."""
 
 
 class DemoKeys(Protocol):
@@ -44,38 +53,46 @@ class DemoKeys(Protocol):
     @property
     def banner(self) -> str: ...
     def plug(self, profile: str) -> Any: ...
+    def plug_again(self, key: VirtualKey) -> None: ...
+    def pulled_keys(self) -> list[tuple[VirtualKey, str]]: ...
     def touch(self) -> Any: ...
-    def pull(self) -> Any: ...
+    def pull(self, why: str = "") -> Any: ...
     def close(self) -> None: ...
 
 
 class ProfileScreen(ModalScreen[str]):
-    """DEMO: choose which kind of key to plug in (or the key just pulled, again)."""
+    """DEMO: choose which kind of key to plug in, or a key pulled earlier (listed with its
+    serial and state: "41000003, pulled mid-touch, PIN set by the kiosk")."""
 
     CSS_PATH = "screens/modal.tcss"
     BINDINGS = [
         *[Binding(str(n), f"pick({n - 1})", show=False) for n in range(1, len(PROFILES) + 1)],
-        Binding("0", "again", show=False),
+        Binding("0", "again(0)", show=False),
+        *[Binding(c, f"again({n})", show=False) for n, c in enumerate(LETTERS, 1)],
         Binding("9", "operator", show=False),
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, again: str | None = None) -> None:
+    def __init__(self, pulled: list[str] | None = None) -> None:
         super().__init__()
-        self._again = again
+        self._pulled = (pulled or [])[:PULLED_SHOWN]
 
     def compose(self) -> ComposeResult:
         options = [
-            Option(f"{n}  {p.name}: {p.description}", id=p.name)
+            Option(Text(f"{n}  {p.name}: {p.description}"), id=p.name)
             for n, p in enumerate(PROFILES.values(), 1)
         ]
-        if self._again is not None:
-            options.insert(0, Option(f"0  the key just pulled ({self._again}), again", id=AGAIN))
+        again = [
+            Option(Text(f"0  the key just pulled, again: {line}" if n == 0
+                        else f"{LETTERS[n - 1]}  again: {line}"), id=f"{AGAIN}{n}")
+            for n, line in enumerate(self._pulled)
+        ]
+        options = [*again[:1], *options, *again[1:]]
         options.append(Option("9  the demo operator's own key (sign in with F5)", id=OPERATOR))
         with Vertical(id="dialog"):
             yield Static("DEMO: plug in a virtual key", id="title")
             yield OptionList(*options, id="profiles")
-            hint = glyphs_of(self).text("Press its number, or ↑ ↓ and Enter.")
+            hint = glyphs_of(self).text("Press its number or letter, or ↑ ↓ and Enter.")
             yield Static(hint, id="next")
         yield Footer()
 
@@ -93,9 +110,9 @@ class ProfileScreen(ModalScreen[str]):
     def action_operator(self) -> None:
         self.dismiss(OPERATOR)
 
-    def action_again(self) -> None:
-        if self._again is not None:
-            self.dismiss(AGAIN)
+    def action_again(self, n: int) -> None:
+        if n < len(self._pulled):
+            self.dismiss(f"{AGAIN}{n}")
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -127,7 +144,8 @@ class DemoKioskApp(KioskApp):
         super().__init__(engine, settings, boot=self._start_env, **kw)
         self.env = env
         self._make_env = make_env
-        self._pulled: VirtualKey | None = None
+        self._offered: list[VirtualKey] = []
+        """The keys pulled earlier that the open F2 menu lists, in its order."""
         if env is not None:
             self.hid = env.port
 
@@ -151,37 +169,32 @@ class DemoKioskApp(KioskApp):
         if self.env is None:
             self.notify("The demo is still starting.")
             return
-        again = None
-        from kiosk.tui.screens.returns import ReturnScreen
-
-        # The same key again: for a reset's re-insert, and at the return desk (a key back).
-        desk = isinstance(self.screen, ReturnScreen)
-        if self._pulled is not None and (self.state.prompt is Prompt.REINSERT_KEY or desk):
-            serial = self._pulled.profile.serial
-            again = f"serial {serial}" if serial is not None else "no serial"
+        pulled = self.env.pulled_keys()[:PULLED_SHOWN]
+        self._offered = [key for key, _ in pulled]
 
         def chosen(profile: str | None) -> None:
             if profile:
                 self.demo_do("plug", profile)
 
-        self.push_screen(ProfileScreen(again), chosen)
+        self.push_screen(ProfileScreen([line for _, line in pulled]), chosen)
 
     def action_demo_touch(self) -> None:
         self.demo_do("touch")
 
     def action_demo_pull(self) -> None:
-        self.demo_do("pull")
+        self.demo_do("pull", why=WHY_PULLED.get(self.state.prompt, ""))
 
     @work(thread=True, exit_on_error=False, group="demo")
-    def demo_do(self, what: str, profile: str = "") -> None:
+    def demo_do(self, what: str, profile: str = "", why: str = "") -> None:
         env = self.env
         if env is None:
             return
         if what == "plug" and profile == OPERATOR and env.operator_key is not None:
             env.port.plug(env.operator_key)
-        elif what == "plug" and profile == AGAIN and self._pulled is not None:
-            key, self._pulled = self._pulled, None
-            env.port.plug(key)
+        elif what == "plug" and profile.startswith(AGAIN):
+            n = int(profile.removeprefix(AGAIN))
+            if n < len(self._offered):
+                env.plug_again(self._offered[n])
         elif what == "plug":
             env.plug(profile)
         elif what == "touch":
@@ -192,9 +205,7 @@ class DemoKioskApp(KioskApp):
                 )
             env.touch()
         else:
-            keys = env.port.keys
-            self._pulled = keys[-1] if keys else None
-            env.pull()
+            env.pull(why)
 
 
 def demo_exit_code(return_code: int | None) -> int:

@@ -12,9 +12,10 @@ read from the state directory: every user enrolled once (the backup user twice, 
 a state the summary shows, no operator key enrolled, the journal, the audit trail and the
 manifest naming the same keys, and no PIN in the terminal's scrollback.
 
-Not driven here (not possible in the demo on main yet): a key pulled mid-touch and put back (F2
-offers the same key again only at the re-insert prompt), a second key during the touch, an idle
-lock during the PIN box, and kill -9 with a restart over the same state directory.
+Not driven here: a key pulled mid-touch and put back (F2 lists every key pulled earlier; Pilot:
+tests/tui/test_demo_keys.py), a second key during the touch, an idle lock during the PIN box,
+and kill -9 with a restart over the same state directory (kept since --state-dir keeps the
+demo; headless: tests/flows/test_demo_kept.py).
 """
 
 from __future__ import annotations

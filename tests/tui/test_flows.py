@@ -26,6 +26,7 @@ from tests.fixtures.tui import (
     enroll_one,
     kiosk_app,
     plug,
+    reset_question,
     run_async,
     screen_text,
     sign_in,
@@ -72,8 +73,7 @@ async def test_key_that_needs_a_reset_is_reset_after_confirmation(demo_env: Any)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         await wait_prompt(pilot, Prompt.INSERT_KEY)
-        await plug(pilot, "used")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "reset question")
+        await reset_question(pilot)
         await wait_for_text(pilot, "already holds a PIN. Reset it?")
         await pilot.press("y")
         await wait_prompt(pilot, Prompt.TOUCH_KEY)
@@ -112,15 +112,14 @@ async def test_reset_outside_the_window_asks_to_reinsert_the_same_key(demo_env: 
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         await wait_prompt(pilot, Prompt.INSERT_KEY)
-        await plug(pilot, "used")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "reset question")
+        await reset_question(pilot)
         await pilot.press("y")
         await wait_prompt(pilot, Prompt.REINSERT_KEY)
         await wait_for_text(pilot, "PULL THE KEY AND INSERT IT AGAIN")
         await pilot.press("f4")
         await pilot.pause(0.3)
         await pilot.press("f2")
-        await wait_for_text(pilot, "the key just pulled (serial 41000001), again")
+        await wait_for_text(pilot, "the key just pulled, again: 41000001")
         await pilot.press("0")
         await touch_reset_then_credential_and_pull(pilot, env)
     assert len(env.tenant.state.methods_of(upn)) == 1
@@ -134,8 +133,7 @@ async def test_pulling_the_key_withdraws_the_reset_question(demo_env: Any) -> No
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         await wait_prompt(pilot, Prompt.INSERT_KEY)
-        await plug(pilot, "used")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "reset question")
+        await reset_question(pilot)
         await pilot.press("f4")
         await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "withdrawn")
         await wait_prompt(pilot, Prompt.INSERT_KEY)

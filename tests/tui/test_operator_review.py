@@ -19,6 +19,7 @@ from tests.fixtures.tui import (
     enroll_one,
     kiosk_app,
     plug,
+    reset_question,
     run_async,
     screen_text,
     sign_in,
@@ -82,8 +83,7 @@ async def test_refusals_mark_the_step_that_stopped_and_a_new_key_starts_over(
         await pilot.press("f4")
         # A used key next: the list starts again (its PIN is not set yet), and the reset
         # question says what to do without saying "erase" twice.
-        await plug(pilot, "used")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "reset question")
+        await reset_question(pilot)
         text = screen_text(app)
         assert "Erase only keys from your own stock" in text
         assert "N refuses this key" in text
@@ -287,15 +287,14 @@ async def test_a_key_asked_back_says_it_is_out_once_pulled(demo_env: Any) -> Non
     async with app.run_test(size=SMALL) as pilot:
         await sign_in(pilot)
         await wait_prompt(pilot, Prompt.INSERT_KEY)
-        await plug(pilot, "used")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "reset question")
+        await reset_question(pilot)
         await pilot.press("y")
         await wait_prompt(pilot, Prompt.REINSERT_KEY)
         assert "is out" not in screen_text(app)
         await pilot.press("f4")
         await wait_for_text(pilot, "Key 41000001 is out: insert it again now")
         await pilot.press("f2")
-        await wait_for_text(pilot, "the key just pulled (serial 41000001), again")
+        await wait_for_text(pilot, "the key just pulled, again: 41000001")
         await pilot.press("0")
         await wait_for_text(pilot, "to confirm the reset")
         assert "is out" not in screen_text(app)

@@ -108,7 +108,7 @@ async def test_return_outside_the_reset_window_asks_for_the_key_again(demo_env: 
         await pilot.press("f4")
         await pilot.pause(0.2)
         await pilot.press("f2")  # the demo's hands: the key just pulled, again
-        await wait_for_text(pilot, f"the key just pulled (serial {serial}), again")
+        await wait_for_text(pilot, f"the key just pulled, again: {serial}")
         await pilot.press("0")
         await wait_for_text(pilot, "to confirm the reset")
         await pilot.press("f3")
