@@ -146,10 +146,11 @@ def _interactive(args: argparse.Namespace) -> int:
     for signum in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(signum, _end_demo)
     from kiosk.config import Settings
-    from kiosk.demo.operators import DEMO_BANNER, demo_settings
+    from kiosk.demo.operators import DEMO_BANNER, DEMO_SIGN_IN, demo_settings
 
     start = demo_settings(Settings(source="kiosk demo"))
-    return run_demo_lazily(make_env, start, banner=DEMO_BANNER, glyphs=choose(args.glyphs))
+    return run_demo_lazily(make_env, start, banner=DEMO_BANNER, sign_in_note=DEMO_SIGN_IN,
+                           glyphs=choose(args.glyphs))
 
 
 def _end_demo(signum: int, _frame: object) -> None:

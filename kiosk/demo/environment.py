@@ -25,7 +25,7 @@ from kiosk.config import (
     StoreSettings,
 )
 from kiosk.demo.keyshelf import KeyShelf
-from kiosk.demo.operators import DEMO_BANNER, demo_people, make_operator_key
+from kiosk.demo.operators import DEMO_BANNER, DEMO_SIGN_IN, demo_people, make_operator_key
 from kiosk.enroll.engine import Engine
 from kiosk.entra.fake.demo_tenant import make_demo_tenant
 from kiosk.entra.fake.server import FakeTenant
@@ -141,6 +141,8 @@ class DemoEnvironment:
         """Started again over a kept state directory."""
         self.kiosk: Kiosk | None = None
         self.banner = DEMO_BANNER
+        self.sign_in_note = DEMO_SIGN_IN
+        """The demo's PINs, for its sign-in screen."""
         self.operator_key: VirtualKey | None = None
         """The demo operator's own sign-in key (plugged with ``port.plug``)."""
         self._operator_credential = ""

@@ -24,8 +24,14 @@ DEMO_OPERATOR_PIN = "135790"
 DEMO_ADMIN_PIN = "864213"
 DEMO_KEY_PIN = "246813"
 """The PIN of the demo operator's own key (typed before F5: the key checks it)."""
-DEMO_BANNER = f"DEMO: PIN {DEMO_OPERATOR_PIN}, admin PIN {DEMO_ADMIN_PIN}, key PIN {DEMO_KEY_PIN}"
-"""What the demo shows in its banner: the demo's public PINs."""
+DEMO_BANNER = f"DEMO PINs: {DEMO_OPERATOR_PIN}, admin {DEMO_ADMIN_PIN}, key {DEMO_KEY_PIN}"
+"""What the demo shows in its header: the demo's public PINs (the header fits 80 columns)."""
+DEMO_SIGN_IN = (
+    f"DEMO  Demo operator: PIN {DEMO_OPERATOR_PIN}\n"
+    f"      Demo admin: PIN {DEMO_ADMIN_PIN}\n"
+    f"      operator's own key (F2, then 9): key PIN {DEMO_KEY_PIN}"
+)
+"""What the demo's sign-in screen shows: who signs in with which PIN."""
 OPERATOR_KEY_SERIAL = 49_999_999
 # scrypt hashes of the two PINs above, made with fixed salts (public on purpose: the demo).
 _DEMO_OPERATOR_HASH = (

@@ -64,6 +64,7 @@ class KioskApp(EngineView):
         clock: Callable[[], float] = time.monotonic,
         motion: bool = True,
         banner: str = "",
+        sign_in_note: str = "",
         start_engine: bool = True,
         glyphs: Glyphs | None = None,
         hid: HidBackend | None = None,
@@ -78,6 +79,8 @@ class KioskApp(EngineView):
         self.clock = clock
         self.motion = motion
         self.banner = banner
+        self.sign_in_note = sign_in_note
+        """Shown on the sign-in screen (the demo's PINs)."""
         self.start_engine = start_engine
         self.state = BatchState(clock=clock)
         self.operator: str | None = None
@@ -241,7 +244,9 @@ class KioskApp(EngineView):
         self._show_held_pins()
 
     def _sign_in_screen(self, *, locked: bool) -> SignInScreen:
-        return SignInScreen(self.gate, locked=locked, hid=lambda: self.hid)
+        return SignInScreen(
+            self.gate, locked=locked, hid=lambda: self.hid, note=self.sign_in_note
+        )
 
     def check_idle_lock(self) -> None:
         clear_shown_pins(self, self.clock())

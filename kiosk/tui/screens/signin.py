@@ -44,8 +44,11 @@ class SignInScreen(Screen[str]):
         *,
         locked: bool,
         hid: Callable[[], HidBackend | None] = lambda: None,
+        note: str = "",
     ) -> None:
+        """``note``: shown under the title (the demo's PINs)."""
         super().__init__(classes="-locked" if locked else "")
+        self._note = note
         self._gate = gate
         self._people = list(gate.people)
         self._locked = locked
@@ -58,6 +61,8 @@ class SignInScreen(Screen[str]):
             if self._locked:
                 title = f"{glyphs.locked} KIOSK LOCKED"
             yield Static(title, id="title", markup=False)
+            if self._note:
+                yield Static(Text(self._note), id="note")
             if self._locked:
                 yield Static("Sign in to go on where the kiosk stopped.", classes="hint")
             yield Static(f"1. Choose your name ({glyphs.up_down} Enter)", classes="hint")
