@@ -64,6 +64,8 @@ class KeyWatcher:
         """The count last reported by MultipleKeys; 0 while one key or none is present."""
         self._lock = threading.Lock()
         self._failing = False
+        self._held: list[WatchEvent] = []
+        """Events :meth:`wait_for` passed over, handed out first by the next :meth:`poll`."""
 
     @property
     def present(self) -> list[HidDescriptor]:
@@ -78,8 +80,10 @@ class KeyWatcher:
         return None
 
     def poll(self) -> list[WatchEvent]:
-        """Look once; return what changed since the last look."""
+        """Look once; return what changed since the last look (after any events
+        :meth:`wait_for` passed over, in the order they happened)."""
         with self._lock:
+            held, self._held = self._held, []
             try:
                 found = self.backend.list_descriptors()
             except OSError as exc:
@@ -87,9 +91,9 @@ class KeyWatcher:
                 if not self._failing:
                     logger.warning("Listing security keys failed: %s", exc)
                 self._failing = True
-                return []
+                return held
             self._failing = False
-            return self._update({str(d.path): d for d in found})
+            return held + self._update({str(d.path): d for d in found})
 
     def _update(self, now: dict[str, HidDescriptor]) -> list[WatchEvent]:
         before = self._present
@@ -136,15 +140,22 @@ class KeyWatcher:
     ) -> E | None:
         """Poll until an event of ``kind`` happens; None on timeout or when ``stop`` is set.
 
-        Events of other kinds still update the watcher's picture, then are dropped.
+        Events of other kinds are not lost: the next :meth:`poll` returns them first (a
+        second key plugged meanwhile is still reported as :class:`MultipleKeys`), as it
+        returns the events that came after the one found.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         stop = stop or threading.Event()
         while not stop.is_set():
             started = time.monotonic()
-            for event in self.poll():
+            events = self.poll()
+            for i, event in enumerate(events):
                 if isinstance(event, kind):
+                    with self._lock:
+                        self._held = events[:i] + events[i + 1 :] + self._held
                     return event
+            with self._lock:
+                self._held = events + self._held
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 return None

@@ -147,6 +147,22 @@ def test_wait_for_returns_the_event_none_on_timeout_and_on_stop(port: CountingPo
     assert time.monotonic() - started < 1
 
 
+def test_wait_for_keeps_the_events_it_passes_over(port: CountingPort) -> None:
+    """A second key plugged while something waits for another kind of event is still
+    reported: the next look returns it, then what happened after."""
+    watcher = KeyWatcher(port, poll_interval=0.01)
+    first = yk()
+    port.plug(first)
+    inserted = watcher.wait_for(KeyInserted, timeout=1)
+    assert inserted is not None
+    port.plug(yk())
+    assert watcher.wait_for(KeyRemoved, timeout=0.1) is None
+    port.unplug(first)
+    events = watcher.poll()
+    assert events[0] == MultipleKeys(2)
+    assert KeyRemoved(inserted.path) in events[1:]
+
+
 class FlakyBackend:
     """A HidBackend whose listing fails for a while (e.g. /dev briefly unreadable)."""
 
