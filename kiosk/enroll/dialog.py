@@ -24,7 +24,7 @@ from kiosk.enroll.events import (
 from kiosk.enroll.ports import EntraError
 from kiosk.errors import KioskError
 from kiosk.keys.errors import KeyPulledError
-from kiosk.keys.watcher import KeyRemoved
+from kiosk.keys.watcher import KeyRemoved, MultipleKeys
 from kiosk.model.steps import Step
 from kiosk.store.queue import QueueEntry
 
@@ -65,6 +65,11 @@ class Dialog:
         self._last_prompt = event
         self.emit(event)
 
+    @property
+    def last_prompt(self) -> PromptChanged | None:
+        """The prompt up now (the last one said)."""
+        return self._last_prompt
+
     def step(self, entry: QueueEntry, step: Step, detail: str = "") -> None:
         self.emit(StepChanged(entry.entry_id, entry.upn, step, detail, entry.display_name))
 
@@ -92,14 +97,20 @@ class Dialog:
         """A command that means the same at any wait; True when it was one."""
         return self.on_command(command)
 
-    def wait_command(self, names: set[str], *, key_path: str | None) -> Command:
-        """Wait for one of ``names``; a pulled key (``key_path`` gone) raises KeyPulledError."""
+    def wait_command(
+        self, names: set[str], *, key_path: str | None,
+        crowded: Callable[[], None] | None = None,
+    ) -> Command:
+        """Wait for one of ``names``; a pulled key (``key_path`` gone) raises KeyPulledError.
+        More than one key in the port calls ``crowded`` (it returns once they are pulled)."""
         while True:
             signal = self.signals.next()
             if isinstance(signal, Command):
                 if signal.name in names:
                     return signal
                 self.handle(signal)
+            elif isinstance(signal, MultipleKeys) and crowded is not None:
+                crowded()
             elif (
                 isinstance(signal, KeyRemoved) and key_path is not None and signal.path == key_path
             ):

@@ -32,6 +32,7 @@ from kiosk.enroll.flow import work_entry
 from kiosk.enroll.key_control import KeyLifeControl
 from kiosk.enroll.keyio import KeyIO
 from kiosk.enroll.manifest import batch_rows, write_manifest
+from kiosk.enroll.one_key import show_port
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.prefetch import Prefetcher
 from kiosk.enroll.queue_service import QueueService
@@ -102,6 +103,7 @@ class Engine(KeyLifeControl):
             mds=mds,
         )
         self.dialog = Dialog(self.keys.signals, self.handle_global)
+        self.keys.signals.on_port = self._port_changed
         self.prefetch = Prefetcher(
             graph.creation_options,
             self._upcoming,
@@ -141,6 +143,9 @@ class Engine(KeyLifeControl):
 
     def queue_changed(self) -> None:
         self.station.queue_changed()
+
+    def _port_changed(self) -> None:
+        show_port(self.dialog, self.keys)  # the key panel shows what is really in the port
 
     # ---- operator commands (any thread) ----------------------------------------------
 

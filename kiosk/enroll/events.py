@@ -65,6 +65,14 @@ class KeyGone:
 
 
 @dataclass(frozen=True)
+class PortChanged:
+    """The keys in the port now: one serial per key (None where it is not known), whatever
+    the engine is doing with them; empty when the port is empty."""
+
+    serials: tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
 class PinHandover:
     """Show this PIN once, large, for the PIN mailer; then forget it. Sent last, once the
     key is registered and its PIN policy applied, naming the person and the key."""
@@ -143,6 +151,7 @@ Event = (
     | TouchNeeded
     | KeyIdentified
     | KeyGone
+    | PortChanged
     | PinHandover
     | EnrollmentResult
     | ErrorRaised

@@ -11,13 +11,14 @@ from typing import Literal
 
 from fido2.hid.base import HidDescriptor
 
-from kiosk.enroll import steps
+from kiosk.enroll import key_reset, steps
 from kiosk.enroll.control import Command, EntryOver, Stopped
 from kiosk.enroll.dialog import Dialog
 from kiosk.enroll.events import EnrollmentResult, KeyEnrolled, KeyGone, Prompt
 from kiosk.enroll.guests import check_guest
 from kiosk.enroll.keyio import KeyIO
 from kiosk.enroll.manifest import label_reference
+from kiosk.enroll.one_key import PULL_ALL, TAKE_ONE, Crowd
 from kiosk.enroll.pins import Pin
 from kiosk.enroll.ports import ENTRA_ERRORS
 from kiosk.enroll.recorder import Success
@@ -29,7 +30,7 @@ from kiosk.entra.errors import GraphNotFoundError
 from kiosk.entra.models import CreationOptions, Fido2Method
 from kiosk.errors import KioskError
 from kiosk.keys.errors import KeyPulledError
-from kiosk.keys.watcher import KeyInserted, KeyRemoved, MultipleKeys
+from kiosk.keys.watcher import KeyInserted, KeyRemoved
 from kiosk.model.queue import Status
 from kiosk.model.steps import Step
 from kiosk.model.timing import Timing
@@ -114,13 +115,15 @@ def wait_insert(st: Station, entry: QueueEntry) -> HidDescriptor:
     waiting = keys.waiting_key()
     if waiting is not None:
         return waiting  # inserted while the kiosk was idle (or locked)
+    crowd = Crowd(dialog, keys, TAKE_ONE)
+    crowd.look()  # keys left in from before: say so now
     while True:
         signal = keys.signals.next()
+        if not isinstance(signal, Command) and crowd.look():
+            continue
         if isinstance(signal, KeyInserted):
             return signal.descriptor
-        if isinstance(signal, MultipleKeys):
-            dialog.prompt(Prompt.ONE_KEY_ONLY, f"{signal.count} keys are inserted: leave only one.")
-        elif isinstance(signal, KeyRemoved):
+        if isinstance(signal, KeyRemoved):
             dialog.emit(KeyGone())
             dialog.prompt(Prompt.INSERT_KEY, f"Insert a new security key for {entry.upn}{which}.")
         elif isinstance(signal, Command):
@@ -138,11 +141,14 @@ def wait_removal(dialog: Dialog, keys: KeyIO) -> None:
         return
     dialog.prompt(Prompt.REMOVE_KEY)
     keys.signals.clear_abort()
+    crowd = Crowd(dialog, keys, PULL_ALL)
     while keys.watcher.present:
+        crowd.look()
         try:
             signal = keys.signals.next(timeout=1.0)
         except EntryOver:
             continue
+        crowd.look()
         if isinstance(signal, KeyRemoved):
             dialog.emit(KeyGone())
         elif isinstance(signal, Command) and signal.name != "retry":
@@ -214,16 +220,16 @@ def _attempt(st: Station, att: steps.Attempt, holder: list[CreationOptions | Non
             att.session = st.keys.open_session(descriptor)
             st.dialog.step(entry, Step.KEY_INSERTED)
             st.dialog.prompt(Prompt.WORKING)
-            info = steps.identify(st.dialog, att)
+            info = steps.identify(st.dialog, att, st.keys)
             verdict = steps.check(st, att, info)
         if verdict.reset != "none":
             if verdict.reset == "ask":
-                steps.ask_reset(st, att, info)
+                key_reset.ask_reset(st, att, info)
             with steps.timed(t, "reset"):
-                info = steps.reset(st.dialog, st.keys, st.recorder, att)
-        pin = steps.choose_pin(st.dialog, st.settings.policy, att, info)
+                info = key_reset.reset(st.dialog, st.keys, st.recorder, att)
+        pin = steps.choose_pin(st.dialog, st.keys, st.settings.policy, att, info)
         with steps.timed(t, "set_pin"):
-            steps.set_pin(st.dialog, st.recorder, att, pin)
+            steps.set_pin(st.dialog, st.keys, st.recorder, att, pin)
         options = steps.fresh_options(st, att)
         with steps.timed(t, "make_credential"):
             steps.make_credential(st, att, pin)

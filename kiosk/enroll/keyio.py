@@ -12,6 +12,7 @@ import threading
 from fido2.hid.base import HidDescriptor
 
 from kiosk.enroll.control import Signals
+from kiosk.keys.identity import hid_serial, port_serial
 from kiosk.keys.mds import MdsCatalog
 from kiosk.keys.session import KeySession
 from kiosk.keys.types import HidBackend
@@ -34,6 +35,10 @@ class KeyIO:
         self.reset_window_seconds = reset_window_seconds
         self.used_paths: set[str] = set()
         """Keys (HID paths) an attempt has used and that have not been seen removed since."""
+        self._serials: dict[str, tuple[HidDescriptor, str | None]] = {}
+        """The serial of each key in the port the kiosk knows (path -> descriptor, serial)."""
+        self.shown: tuple[str | None, ...] = ()
+        """The port as the listeners were last told it (:class:`PortChanged`)."""
 
     @property
     def cancel_event(self) -> threading.Event:
@@ -60,3 +65,25 @@ class KeyIO:
     def used(self, descriptor: HidDescriptor) -> None:
         """An attempt starts with this key: it is not taken again until it is pulled."""
         self.used_paths.add(str(descriptor.path))
+
+    def note(self, descriptor: HidDescriptor, serial: str | None) -> None:
+        """The attempt identified this key: its serial is known while it stays in."""
+        self._serials[str(descriptor.path)] = (descriptor, serial)
+
+    def port(self, *, read: bool = False) -> tuple[str | None, ...]:
+        """The serial of each key in the port at the last look, as the port lists them (None:
+        not known). Known: the keys an attempt identified, and the serial a descriptor gives;
+        ``read`` asks the others once per insertion (a YubiKey's management read, nothing
+        that changes a key: :func:`kiosk.keys.identity.port_serial`)."""
+        present = {str(d.path): d for d in self.watcher.present}
+        self._serials = {
+            path: known for path, known in self._serials.items() if present.get(path) == known[0]
+        }
+        serials: list[str | None] = []
+        for path, descriptor in present.items():
+            known = self._serials.get(path)
+            if known is None and read:
+                known = (descriptor, port_serial(descriptor, self.backend.open))
+                self._serials[path] = known
+            serials.append(known[1] if known is not None else hid_serial(descriptor))
+        return tuple(serials)

@@ -2,15 +2,17 @@
 
 Order (see :class:`kiosk.model.steps.Step`): key inserted -> identified and checked ->
 (reset) -> PIN set -> credential created -> attestation journaled and PIN sealed (fsync) ->
-PIN policy applied -> registered -> recorded. Every transition is journaled in the store before
-its side effect is treated as done, so a crash anywhere is finished by
-:mod:`kiosk.enroll.recovery` from the journal alone.
+PIN policy applied -> registered -> recorded (the reset: :mod:`kiosk.enroll.key_reset`).
+Before each step that talks to the key, no other key may be in the port (:func:`alone`).
+Every transition is journaled in the store before its side effect is treated as done, so a
+crash anywhere is finished by :mod:`kiosk.enroll.recovery` from the journal alone.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,8 +20,9 @@ from datetime import datetime
 from fido2.hid.base import HidDescriptor
 
 from kiosk.config import PolicySettings
+from kiosk.enroll import one_key
 from kiosk.enroll import policy as key_policy
-from kiosk.enroll.control import Command, EntryOver, Signals
+from kiosk.enroll.control import EntryOver, Signals
 from kiosk.enroll.dialog import Dialog
 from kiosk.enroll.escrow import seal
 from kiosk.enroll.events import KeyGone, KeyIdentified, PinHandover, Prompt
@@ -35,9 +38,9 @@ from kiosk.entra.errors import GraphNotFoundError, GraphPermissionError, GraphRe
 from kiosk.entra.models import CreationOptions, Fido2Method
 from kiosk.errors import KioskError
 from kiosk.keys.creation import DEFAULT_RP_ID
-from kiosk.keys.errors import KeyPulledError, ResetRefusedError
+from kiosk.keys.errors import KeyPulledError
 from kiosk.keys.session import KeySession
-from kiosk.keys.watcher import KeyInserted, KeyRemoved
+from kiosk.keys.watcher import KeyInserted
 from kiosk.model.codec import b64_lenient
 from kiosk.model.keys import CreatedCredential, KeyInfo
 from kiosk.model.steps import Step
@@ -95,16 +98,21 @@ def timed(timings: dict[str, float], name: str) -> Iterator[None]:
         timings[name] = (time.perf_counter() - start) * 1000
 
 
-def identify(dialog: Dialog, att: Attempt) -> KeyInfo:
+def identify(dialog: Dialog, att: Attempt, keys: KeyIO | None = None) -> KeyInfo:
+    """Who the attempt's key is; with ``keys``, a key just inserted: its serial is known in
+    the port's picture from now on."""
     assert att.session is not None  # noqa: S101
     info = att.session.identify()
     att.info = info
+    if keys is not None:
+        keys.note(att.descriptor, info.serial)
     dialog.emit(KeyIdentified(info))
     return info
 
 
 def check(st: Station, att: Attempt, info: KeyInfo) -> key_policy.KeyCheck:
     assert att.session is not None  # noqa: S101
+    alone(st.dialog, st.keys, att)  # the first step that talks to the key after identifying it
     # An operator's own sign-in key is never enrolled: asked without a touch, refused by name.
     refuse_operator_key(att.session.device, st.settings.kiosk.operators)
     store = st.store
@@ -142,92 +150,18 @@ def recognised(st: Station, att: Attempt, info: KeyInfo) -> Enrollment | None:
     return by_id.get(found) if found is not None else None
 
 
-def ask_reset(st: Station, att: Attempt, info: KeyInfo) -> None:
-    dialog = st.dialog
-    tracked = st.store.inventory.get(info.serial) if info.serial else None
-    text = (
-        f"Key {info.serial_or_none} {key_policy.what_it_holds(info)}. Reset it? Everything "
-        "on it is erased. Erase only keys from your own stock."
-    )
-    if tracked is not None and tracked.state == "needs_reset":
-        # The kiosk itself left this key so (its PIN, a credential Entra does not know).
-        text = (
-            f"Key {info.serial} {key_policy.what_it_holds(info)}: this kiosk left it so "
-            f"({tracked.reason}). Reset it? Everything on it is erased."
-        )
-    if not info.serial:
-        text = (
-            f"This {info.model} has no serial number and {key_policy.what_it_holds(info)}, "
-            "so the kiosk cannot tell who had it. Reset it? Everything on it is erased: a "
-            "previous owner's passkey on it will stop working."
-        )
-    dialog.prompt(Prompt.CONFIRM_RESET, text)
-    answer = dialog.wait_command({"confirm_reset"}, key_path=str(att.descriptor.path))
-    if not answer.value:
-        raise key_policy.KeyRefused(
-            f"Key {info.serial_or_none} {key_policy.what_it_holds(info)}; its reset was "
-            "declined.",
-            next_step="Pull this key and insert another one, or skip this user.",
-        )
-
-
-def reset(dialog: Dialog, keys: KeyIO, recorder: Recorder, att: Attempt) -> KeyInfo:
-    """Reset the key; outside the reset window, ask for a re-insert and reset right after."""
-    assert att.session is not None and att.info is not None  # noqa: S101
-    window = keys.reset_window_seconds
-    if time.monotonic() - att.inserted_at < window:
-        try:
-            att.session.reset(dialog.touch_callback("reset"), keys.cancel_event)
-            return _after_reset(dialog, recorder, att)
-        except ResetRefusedError:
-            pass
-    serial = att.info.serial
-    dialog.prompt(
-        Prompt.REINSERT_KEY,
-        f"A reset is only accepted within {window:g} seconds of inserting the key: pull key "
-        f"{att.info.serial_or_none}, insert it again and touch it when it blinks.",
-    )
-    att.session.close()
-    path = str(att.descriptor.path)
-    gone = False
-    while True:
-        signal = keys.signals.next()
-        if isinstance(signal, Command):
-            dialog.handle(signal)
-        elif isinstance(signal, KeyRemoved) and signal.path == path:
-            gone = True
-            dialog.emit(KeyGone())
-        elif isinstance(signal, KeyInserted) and (gone or signal.path != path):
-            att.descriptor = signal.descriptor
-            break
-    att.inserted_at = time.monotonic()
-    att.session = keys.open_session(att.descriptor)
-    info = identify(dialog, att)
-    if serial and info.serial and info.serial != serial:
-        raise Reinserted(att.descriptor)
-    att.session.reset(dialog.touch_callback("reset"), keys.cancel_event)
-    return _after_reset(dialog, recorder, att)
-
-
-def _after_reset(dialog: Dialog, recorder: Recorder, att: Attempt) -> KeyInfo:
-    recorder.reached(att.enrollment_id, Step.RESET)
-    dialog.step(att.entry, Step.RESET)
-    dialog.prompt(Prompt.WORKING)
-    info = identify(dialog, att)
-    recorder.key_reset_by_kiosk(info, f"reset by the kiosk to enroll it for {att.entry.upn}")
-    if key_policy.is_full(info):  # still no room after the reset: the PIN is not set
-        raise key_policy.KeyRefused(f"Key {info.serial_or_none} is still full after its reset.",
-                                    next_step="Set this key aside as faulty; insert another.")
-    return info
-
-
-def choose_pin(dialog: Dialog, pol: PolicySettings, att: Attempt, info: KeyInfo) -> Pin:
+def choose_pin(
+    dialog: Dialog, keys: KeyIO, pol: PolicySettings, att: Attempt, info: KeyInfo
+) -> Pin:
     if pol.pin_source == "generated":
         length = max(pol.pin_length, pol.min_pin_length)
         return generate_pin(length, pol.pin_alphabet, key_min_length=info.min_pin_length)
     dialog.prompt(Prompt.TYPE_PIN, f"Type a PIN of at least {pol.min_pin_length} characters.")
     while True:
-        command = dialog.wait_command({"provide_pin"}, key_path=str(att.descriptor.path))
+        command = dialog.wait_command(
+            {"provide_pin"}, key_path=str(att.descriptor.path),
+            crowded=lambda: alone(dialog, keys, att),
+        )
         try:
             return validate_operator_pin(
                 str(command.value), pol.min_pin_length, info.min_pin_length
@@ -236,8 +170,15 @@ def choose_pin(dialog: Dialog, pol: PolicySettings, att: Attempt, info: KeyInfo)
             dialog.error(exc)
 
 
-def set_pin(dialog: Dialog, recorder: Recorder, att: Attempt, pin: Pin) -> None:
+def alone(dialog: Dialog, keys: KeyIO, att: Attempt) -> None:
+    """The safe point before a step talks to the attempt's key: no other key in the port
+    (:func:`kiosk.enroll.one_key.alone`)."""
+    one_key.alone(dialog, keys, att.descriptor, att.info.serial if att.info else None)
+
+
+def set_pin(dialog: Dialog, keys: KeyIO, recorder: Recorder, att: Attempt, pin: Pin) -> None:
     assert att.session is not None  # noqa: S101
+    alone(dialog, keys, att)
     dialog.prompt(Prompt.WORKING)
     att.session.set_pin(pin.reveal())
     recorder.reached(att.enrollment_id, Step.PIN_SET)
@@ -253,13 +194,17 @@ def fresh_options(st: Station, att: Attempt) -> CreationOptions:
 
 
 def make_credential(st: Station, att: Attempt, pin: Pin) -> CreatedCredential:
-    assert att.session is not None  # noqa: S101
-    options = fresh_options(st, att)
-    cred = att.session.make_credential(
-        options.public_key, pin.reveal(), st.dialog.touch_callback("credential"),
-        st.keys.cancel_event,
-    )
-    att.spent, att.options = options, None  # the challenge is spent
+    session = att.session
+    assert session is not None and att.info is not None  # noqa: S101
+    used: list[CreationOptions] = []
+
+    def make(on_touch: Callable[[], None], event: threading.Event) -> CreatedCredential:
+        used[:] = [fresh_options(st, att)]  # sent again after a second key: fresh enough
+        return session.make_credential(used[0].public_key, pin.reveal(), on_touch, event)
+
+    key = (att.descriptor, att.info.serial)
+    cred = one_key.touched(st.dialog, st.keys, key, "credential", make)
+    att.spent, att.options = used[0], None  # the challenge is spent
     att.credential = cred
     st.dialog.prompt(Prompt.WORKING)
     return cred
@@ -313,6 +258,7 @@ def apply_pin_policy(st: Station, att: Attempt, pin: Pin, apply: bool) -> str:
         while True:
             try:
                 assert att.session is not None  # noqa: S101
+                alone(st.dialog, st.keys, att)
                 att.session.apply_pin_policy(pin.reveal(), min_length, pol.force_pin_change)
                 break
             except KeyPulledError:
@@ -331,14 +277,14 @@ def _wait_same_key(dialog: Dialog, keys: KeyIO, att: Attempt) -> None:
         f"Key {att.info.serial_or_none} was pulled before its PIN policy was set: insert it "
         "again.",
     )
+    crowd = one_key.Crowd(dialog, keys, one_key.only(att.info.serial))
     while True:
-        signal = keys.signals.next()
-        if isinstance(signal, Command):
-            dialog.handle(signal)
-        elif isinstance(signal, KeyInserted):
+        signal = crowd.next_event()
+        if isinstance(signal, KeyInserted):
             session = keys.open_session(signal.descriptor)
             info = session.identify()
-            if info.serial == att.info.serial:
+            keys.note(signal.descriptor, info.serial)
+            if (info.serial, info.aaguid) == (att.info.serial, att.info.aaguid):
                 att.session, att.descriptor = session, signal.descriptor
                 dialog.prompt(Prompt.WORKING)
                 return

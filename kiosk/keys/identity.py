@@ -13,12 +13,13 @@ model name loses control characters and is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import uuid
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -26,7 +27,9 @@ from typing import Any
 from fido2.ctap2.base import Ctap2, Info
 from fido2.ctap2.pin import ClientPin
 from fido2.hid import CAPABILITY, CtapHidDevice
+from fido2.hid.base import HidDescriptor
 
+from kiosk.errors import KioskError
 from kiosk.keys.errors import KeyProblem, NotSupportedError, Op, is_pulled, key_error, translated
 from kiosk.keys.mds import MdsCatalog
 from kiosk.model.keys import KeyInfo
@@ -182,6 +185,44 @@ def yubikey_details(device: CtapHidDevice) -> tuple[str | None, str | None]:
     return serial, firmware
 
 
+def hid_serial(descriptor: HidDescriptor) -> str | None:
+    """The serial the HID descriptor gives (checked), read without opening the device."""
+    if not descriptor.serial_number:
+        return None
+    return key_serial(descriptor.serial_number, str(descriptor.path))
+
+
+def _serial_and_firmware(device: CtapHidDevice) -> tuple[str | None, str | None]:
+    """A YubiKey's serial and firmware (management command), else the descriptor's serial."""
+    serial: str | None = None
+    firmware: str | None = None
+    if device.descriptor.vid == YUBICO_VID:
+        serial, firmware = yubikey_details(device)
+    return serial or hid_serial(device.descriptor), firmware
+
+
+def port_serial(
+    descriptor: HidDescriptor, open_device: Callable[[HidDescriptor], CtapHidDevice]
+) -> str | None:
+    """The serial of a key the kiosk does not work with (another key in the port), read as
+    :func:`identify` reads it: a YubiKey is opened for its management read and closed again
+    (nothing else is sent), any other key gives its descriptor's serial. None: it has none, or
+    it was pulled or would not say."""
+    if descriptor.vid != YUBICO_VID:
+        return hid_serial(descriptor)
+    try:
+        device = open_device(descriptor)
+    except Exception:  # pulled meanwhile, or not ours to open: it has no serial to show
+        return hid_serial(descriptor)
+    try:
+        return _serial_and_firmware(device)[0]
+    except KioskError:
+        return hid_serial(descriptor)
+    finally:
+        with contextlib.suppress(Exception):
+            device.close()
+
+
 def _hid_version(device: CtapHidDevice) -> str | None:
     version = device.device_version
     if any(version):
@@ -239,12 +280,7 @@ def identify(
     with translated(Op.IDENTIFY, path=path):
         info = ctap2.info
         retries = pin_retries(ctap2)
-    serial: str | None = None
-    firmware: str | None = None
-    if descriptor.vid == YUBICO_VID:
-        serial, firmware = yubikey_details(device)
-    if serial is None and descriptor.serial_number:
-        serial = key_serial(descriptor.serial_number, path)
+    serial, firmware = _serial_and_firmware(device)
     raw_fw = _int_or(info.firmware_version, 0) or 0
     if raw_fw:
         firmware = format_firmware(raw_fw, descriptor.vid)

@@ -87,6 +87,10 @@ class EngineView(App[int]):
         self._close_top(ConfirmScreen, PinEntryScreen)  # the engine stopped asking
         self.redraw()
 
+    def on_engine_port_changed(self, message: messages.PortChanged) -> None:
+        self._fold(message.event)
+        self.redraw()
+
     def on_engine_pin_handover(self, message: messages.PinHandover) -> None:
         self._held_pins.append(message.event)
         self._show_held_pins()
@@ -126,8 +130,13 @@ class EngineView(App[int]):
         self.redraw()
 
     def _close_top(self, *kinds: type[Screen[Any]]) -> None:
-        """Close stale engine dialogs of these kinds on top of the stack (no answer sent)."""
-        while isinstance(self.screen, kinds) and getattr(self.screen, "from_engine", False):
+        """Close stale engine dialogs of these kinds on top of the stack (no answer sent).
+        With no screen left (the app is closing while the engine still reports), nothing."""
+        while (
+            self.screen_stack
+            and isinstance(self.screen, kinds)
+            and getattr(self.screen, "from_engine", False)
+        ):
             self.pop_screen()
 
     def _ask(self, event: PromptChanged) -> None:

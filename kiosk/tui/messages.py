@@ -55,6 +55,13 @@ class KeyGone(EngineMessage[events.KeyGone], namespace="engine"):
     """The key in the port was pulled."""
 
 
+class PortChanged(EngineMessage[events.PortChanged], namespace="engine"):
+    """The keys in the port; a newer picture still queued makes this one moot."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, PortChanged)
+
+
 class PinHandover(EngineMessage[events.PinHandover], namespace="engine"):
     """A PIN to show once for the mailer (never logged; see the event)."""
 

@@ -19,6 +19,7 @@ from kiosk.enroll.events import (
     KeyIdentified,
     PaperNotice,
     PinHandover,
+    PortChanged,
     Prompt,
     PromptChanged,
     QueueChanged,
@@ -68,6 +69,8 @@ class BatchState:
     """The key asked back ("pull it and insert it again") is out: its serial, until it is in."""
     paper: PaperNotice | None = None
     """The printer's last news (a label or mailer printed, or a fault)."""
+    port: tuple[str | None, ...] | None = None
+    """The keys in the port as the engine last saw them (a serial each; None: not told)."""
 
     def apply(self, event: Event) -> None:
         """Fold one event in. PinHandover and ErrorRaised are shown by screens, not kept."""
@@ -121,6 +124,8 @@ class BatchState:
             self.counts = dict(event.counts)
         elif isinstance(event, ErrorRaised):
             self.halted = event.title
+        elif isinstance(event, PortChanged):
+            self.port = event.serials
         elif isinstance(event, PaperNotice):
             self.paper = event
         elif isinstance(event, PinHandover):

@@ -57,6 +57,8 @@ def test_newer_counts_prompts_and_keys_make_queued_older_ones_moot() -> None:
     assert prompt.can_replace(messages.PromptChanged(events.PromptChanged(events.Prompt.WORKING)))
     key = messages.KeyIdentified(events.KeyIdentified(KEY))
     assert key.can_replace(messages.KeyIdentified(events.KeyIdentified(KEY)))
+    port = messages.PortChanged(events.PortChanged(("1", "2")))
+    assert port.can_replace(messages.PortChanged(events.PortChanged(("1",))))
     # A step, a result or an error is never dropped, and a prompt never drops another kind.
     step = messages.StepChanged(events.StepChanged(1, "a@x", events.Step.PIN_SET))
     done = messages.StepChanged(events.StepChanged(1, "a@x", events.Step.DONE))
@@ -73,6 +75,7 @@ def _sample(kind: type) -> events.Event:
         events.TouchNeeded: events.TouchNeeded("credential"),
         events.KeyIdentified: events.KeyIdentified(KEY),
         events.KeyGone: events.KeyGone(),
+        events.PortChanged: events.PortChanged(("1", None)),
         events.PinHandover: events.PinHandover(1, "a@x", "123456"),
         events.EnrollmentResult: events.EnrollmentResult(1, "a@x", events.Step.DONE),
         events.ErrorRaised: events.ErrorRaised("t", "d", "n"),

@@ -97,7 +97,9 @@ async def test_refusals_mark_the_step_that_stopped_and_a_new_key_starts_over(
 
 
 @run_async
-async def test_pulling_one_of_two_keys_still_asks_for_the_other(demo_env: Any) -> None:
+async def test_a_second_key_stops_the_touch_and_the_key_panel_shows_what_is_in_the_port(
+    demo_env: Any,
+) -> None:
     env = demo_env(users=2)
     second = env.engine.queue_page(1, 1)[0].upn
     app = kiosk_app(env)
@@ -106,18 +108,42 @@ async def test_pulling_one_of_two_keys_still_asks_for_the_other(demo_env: Any) -
         await wait_prompt(pilot, Prompt.INSERT_KEY)
         await plug(pilot)
         await wait_prompt(pilot, Prompt.TOUCH_KEY)
+        (enrolled,) = env.port.keys
         await plug(pilot)  # a second key goes in while the first one blinks
+        await wait_prompt(pilot, Prompt.ONE_KEY_ONLY)
+        first, extra = (str(k.profile.serial) for k in env.port.keys)
+        text = screen_text(app)
+        assert "ONLY ONE KEY AT A TIME" in text
+        assert f"keep key {first} in" in app.state.prompt_detail
+        assert f"Also in    1 more: {extra}" in text  # the key panel names the other key
+        await pilot.press("f4")  # the second key out (F4 pulls the last one plugged)
+        await wait_prompt(pilot, Prompt.TOUCH_KEY)
         await pilot.press("f3")
         await wait_prompt(pilot, Prompt.REMOVE_KEY)
         await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
-        await pilot.press("f4")  # one key out, one still in
-        await wait_until(pilot, lambda: len(env.port.keys) == 1, "one key pulled")
+        assert str(enrolled.profile.serial) in env.tenant.state.methods_of(
+            env.engine.queue_page(0, 1)[0].upn
+        )[0].display_name
+        # Two more keys while the enrolled one waits to be pulled; then the enrolled one out.
+        await plug(pilot)
+        await plug(pilot)
+        await wait_for_text(pilot, "3 keys are in the port")
+        others = [str(k.profile.serial) for k in env.port.keys[1:]]
+        env.port.unplug(enrolled)
+        await wait_for_text(pilot, "2 keys are in the port")
+        await wait_for_text(pilot, "In the port 2 keys")
+        text = screen_text(app)
+        assert "No key in the port." not in text
+        assert f"Serials     {', '.join(others)}" in text
+        await pilot.press("f4")  # one key out, one still in: the kiosk still waits
+        await wait_for_text(pilot, "REMOVE THE KEY")
         await pilot.pause(0.3)
-        assert app.state.prompt is Prompt.REMOVE_KEY
-        assert "REMOVE THE KEY" in screen_text(app) and "INSERT A KEY" not in screen_text(app)
+        assert app.state.prompt is Prompt.REMOVE_KEY and "INSERT A KEY" not in screen_text(app)
+        await wait_for_text(pilot, f"Serial      {others[0]}")
         await pilot.press("f4")
         await wait_prompt(pilot, Prompt.INSERT_KEY)
         await wait_until(pilot, lambda: app.state.upn == second, "the next user")
+        await wait_for_text(pilot, "No key in the port.")
 
 
 @run_async

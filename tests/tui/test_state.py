@@ -129,6 +129,20 @@ def test_key_panel_shows_model_serial_aaguid_firmware_and_pin_state() -> None:
     assert "✔ min length 8, PIN change forced" in applied and "min length 6" not in applied
 
 
+def test_key_panel_shows_what_is_really_in_the_port() -> None:
+    """The engine's picture of the port wins: keys it does not work with are counted and
+    named (a serial it could not read says so), an empty port is empty."""
+    both = plain(key_table(None, port=("41000002", None)), width=100)
+    assert "In the port 2 keys" in both and "Serials     41000002, not read" in both
+    assert "No key in the port." not in both
+    assert plain(key_table(INFO, port=())).strip() == "No key in the port."
+    beside = plain(key_table(INFO, port=("41000009", INFO.serial)), width=100)
+    assert "Serial     40000001" in beside and "Also in    1 more: 41000009" in beside
+    assert "Also in" not in plain(key_table(INFO, port=(INFO.serial,)), width=100)
+    hostile = plain(key_table(None, port=("\x1b]0;owned\x07[/bold]7",)), width=100)
+    assert "\x1b" not in hostile and "\x07" not in hostile and "[/bold]7" in hostile
+
+
 def test_effective_config_masks_secrets_and_hashes() -> None:
     settings = Settings(
         tenant=TenantSettings(

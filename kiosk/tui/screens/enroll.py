@@ -177,7 +177,7 @@ class EnrollScreen(Screen[None]):
         elif state.prompt is Prompt.IDLE and state.counts and not queue_left(state.counts):
             detail = f"{detail} {NOTHING_LEFT}".strip()
         self.query_one(BigPrompt).show(state.prompt, glyphs.text(detail))
-        self.query_one(KeyPanel).show(state.key, state.pin_policy)
+        self.query_one(KeyPanel).show(state.key, state.pin_policy, state.port)
         result = render_result(state, glyphs)
         paper = render_paper(state, glyphs)
         if paper is not None:

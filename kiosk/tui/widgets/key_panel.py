@@ -1,6 +1,10 @@
-"""What the kiosk knows about the key in the port: model, serial, AAGUID, firmware, PIN state."""
+"""What the kiosk knows about the key in the port: model, serial, AAGUID, firmware, PIN state;
+and what is really in the port (the engine's :class:`~kiosk.enroll.events.PortChanged`): other
+keys beside it by serial, keys the kiosk does not work with, or none."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from rich.table import Table
 from rich.text import Text
@@ -29,13 +33,45 @@ def describe_policy(info: KeyInfo, applied: str = "", glyphs: Glyphs = UNICODE) 
 
 
 NO_KEY = "No key in the port."
+NOT_READ = "not read"
 
 
-def key_table(info: KeyInfo | None, applied: str = "", glyphs: Glyphs = UNICODE) -> Table:
-    """The key's facts; every cell is plain ``Text`` (a serial is whatever the key says)."""
+def serials_text(serials: Sequence[str | None]) -> str:
+    return ", ".join(clean(s, 64) if s else NOT_READ for s in serials)
+
+
+def others_in(port: tuple[str | None, ...], info: KeyInfo) -> list[str | None]:
+    """The keys in the port besides the one described (``info``)."""
+    others = list(port)
+    if info.serial in others:
+        others.remove(info.serial)
+    elif others:
+        others.pop(0)
+    return others
+
+
+def key_table(
+    info: KeyInfo | None,
+    applied: str = "",
+    glyphs: Glyphs = UNICODE,
+    port: tuple[str | None, ...] | None = None,
+) -> Table:
+    """The key's facts; every cell is plain ``Text`` (a serial is whatever the key says).
+
+    ``port`` is what the engine last saw in the port (a serial per key; None: not told yet):
+    keys there that are not the one described are listed, and an empty port is shown empty."""
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
+    if port is not None and (info is None or not port):
+        if not port:
+            table.add_row(Text(NO_KEY), Text(""))
+        else:
+            count = "1 key" if len(port) == 1 else f"{len(port)} keys"
+            table.add_row(Text("In the port"), Text(count))
+            table.add_row(Text("Serial" if len(port) == 1 else "Serials"),
+                          Text(serials_text(port)))
+        return table
     if info is None:
         table.add_row(Text(NO_KEY), Text(""))
         return table
@@ -49,6 +85,9 @@ def key_table(info: KeyInfo | None, applied: str = "", glyphs: Glyphs = UNICODE)
     ]
     if info.has_credentials is not None:
         rows.append(("Credentials", "some on the key" if info.has_credentials else "none"))
+    if port is not None and len(port) > 1:
+        others = others_in(port, info)
+        rows.append(("Also in", f"{len(others)} more: {serials_text(others)}"))
     for label, value in rows:
         table.add_row(Text(label), Text(clean(value)))
     return table
@@ -65,6 +104,8 @@ class KeyPanel(Static):
         self.border_title = "Key"
         self.show(None)
 
-    def show(self, info: KeyInfo | None, applied: str = "") -> None:
-        self.set_class(info is not None, "-present")
-        self.update(key_table(info, applied, glyphs_of(self)))
+    def show(
+        self, info: KeyInfo | None, applied: str = "", port: tuple[str | None, ...] | None = None
+    ) -> None:
+        self.set_class(info is not None or bool(port), "-present")
+        self.update(key_table(info, applied, glyphs_of(self), port))
