@@ -3,10 +3,12 @@ mistakes of a real one, one per user in turn, and the kiosk must still end with 
 
 The mishaps (:data:`PLAN`, by the user's turn): two keys plugged at once at "insert a key",
 the operator's own sign-in key plugged for a user, a key pulled during the touch and plugged
-back, a key whose credential store is full, a used key (PIN and credentials: reset, re-insert),
-a user skipped with a reason (put back in the queue at the end of the round), the kiosk stopped
-while a key waits for its touch and started again over the same state (the key left in), the
-guest account (asked, and confirmed), and, after the round, a backup key for a user who is done.
+back, a key whose credential store is full, a used key (PIN and credentials: reset,
+re-insert), a user skipped with a reason (put back in the queue at the end of the round), the
+kiosk stopped while a key waits for its touch and started again over the same state (the key
+left in), a second key plugged while the first blinks for its touch (touched only once the
+kiosk said ONLY ONE KEY AT A TIME and the second key is out), the guest account (asked, and
+confirmed), and, after the round, a backup key for a user who is done.
 The robot acts only through the virtual USB port and the engine's public commands, as a person
 at the kiosk would.
 """
@@ -32,6 +34,7 @@ from kiosk.keys.virtual.port import VirtualPort
 logger = logging.getLogger(__name__)
 
 TWO_KEYS = "second key at insert"
+KEY_AT_TOUCH = "second key while the key blinks for its touch"
 OPERATOR_KEY = "operator key"
 PULLED_MID_TOUCH = "key pulled mid-touch and re-inserted"
 FULL_KEY = "full key"
@@ -42,7 +45,7 @@ GUEST = "a guest account, asked and confirmed"
 RESTART = "kiosk stopped during the touch, started again over the same state"
 
 PLAN: tuple[str, ...] = (
-    TWO_KEYS, OPERATOR_KEY, PULLED_MID_TOUCH, FULL_KEY, USED_KEY, SKIP, RESTART,
+    TWO_KEYS, OPERATOR_KEY, PULLED_MID_TOUCH, FULL_KEY, USED_KEY, SKIP, RESTART, KEY_AT_TOUCH,
 )
 """The mishap of each user's turn, from the second user on (the first goes smoothly)."""
 SKIP_REASON = "skipped by operator: user not here today"
@@ -78,16 +81,27 @@ class MishapRobot(Robot):
         """Set at the touch of the RESTART turn: the runner stops the kiosk and starts it again
         (the key stays in the port, untouched, as after a power cut)."""
         self.put_back: VirtualKey | None = None
+        self.plug_at_touch = False
+        self.hold_touch = False
+        """A second key went in at the touch: no touch until the kiosk says ONLY ONE KEY AT A
+        TIME (a touch before it could still make the credential) and the key is pulled."""
         self._insert_turns: set[int] = set()
 
     def _act(self, event: Event) -> None:
         prompt = event.prompt if isinstance(event, PromptChanged) else None
         if self.restart.is_set():
             return  # the kiosk is going down: hands off, the key stays in
+        if isinstance(event, ErrorRaised):
+            self.hold_touch = False  # the kiosk gave up waiting: carry on as usual
         if prompt is Prompt.INSERT_KEY:
             self._at_insert()
         elif prompt is Prompt.ONE_KEY_ONLY:
+            self.hold_touch = False
             self._pull_extra()
+        elif self.plug_at_touch and (isinstance(event, TouchNeeded) or prompt is Prompt.TOUCH_KEY):
+            self._plug_at_touch()
+        elif self.hold_touch and (isinstance(event, TouchNeeded) or prompt is Prompt.TOUCH_KEY):
+            return  # the kiosk must first see the second key
         elif self.pull_at_touch and (isinstance(event, TouchNeeded) or prompt is Prompt.TOUCH_KEY):
             self._pull_mid_touch()
         elif self.stop_at_touch and (isinstance(event, TouchNeeded) or prompt is Prompt.TOUCH_KEY):
@@ -142,6 +156,7 @@ class MishapRobot(Robot):
         else:
             self.pull_at_touch = mishap == PULLED_MID_TOUCH
             self.stop_at_touch = mishap == RESTART
+            self.plug_at_touch = mishap == KEY_AT_TOUCH
             self._plug_new()
 
     def _plug(self, key: VirtualKey, *, refused: bool = False) -> None:
@@ -157,6 +172,15 @@ class MishapRobot(Robot):
             key = self.extra.pop()
             if key.plugged:
                 self.port.unplug(key)
+
+    def _plug_at_touch(self) -> None:
+        self.plug_at_touch = False
+        second = self.keys(self.log.keys_plugged)
+        if second is None:
+            return
+        self.hold_touch = True
+        self.extra.append(second)
+        self.port.plug(second)
 
     def _pull_mid_touch(self) -> None:
         key = self.current
