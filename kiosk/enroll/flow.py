@@ -179,8 +179,10 @@ def after_error(dialog: Dialog, keys: KeyIO, exc: KioskError) -> Literal["retry"
         dialog.emit(KeyGone())
         return "removed"
     dialog.prompt(Prompt.REMOVE_KEY, f"{exc.title}. Pull the key, or retry with it.")
+    crowd = Crowd(dialog, keys, PULL_ALL)
     while True:
         signal = keys.signals.next(timeout=0.2)
+        crowd.look()
         if not keys.watcher.present:
             dialog.emit(KeyGone())
             return "removed"

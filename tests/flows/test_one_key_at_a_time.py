@@ -191,3 +191,30 @@ def test_keys_plugged_while_the_key_waits_for_removal(
     _enrolled_with(rig, upns[0], enrolled)
     _untouched(a)
     _untouched(b)
+
+
+def test_a_second_key_while_a_refused_key_waits_to_be_pulled(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    """After an error the kiosk waits for the key to go (or a retry): a second key then is
+    named too, and the kiosk asks for the next key only once both are out."""
+    rig = engine_rig(reset="never")
+    rig.add_users(1)
+    used, other = rig.key("used"), rig.key()
+    held = used.authenticator.credential_count
+    rig.port.plug(used)
+    rig.start()
+    _wait_prompt(rig, Prompt.REMOVE_KEY)  # refused: it holds a PIN and credentials
+    seen = len(_prompts(rig))
+    rig.port.plug(other)
+    crowd = _wait_prompt(rig, Prompt.ONE_KEY_ONLY, seen)
+    assert f"({_serial(used)}, {_serial(other)}): pull them all" in crowd.detail
+    rig.port.unplug(used)
+    _wait_prompt(rig, Prompt.REMOVE_KEY, seen)
+    time.sleep(0.3)
+    assert not any(p.prompt is Prompt.INSERT_KEY for p in _prompts(rig)[seen:])
+    rig.port.unplug(other)
+    _wait_prompt(rig, Prompt.INSERT_KEY, seen)
+    rig.stop()
+    _untouched(used, credentials=held, pin=True)
+    _untouched(other)
