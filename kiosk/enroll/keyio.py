@@ -18,6 +18,9 @@ from kiosk.keys.session import KeySession
 from kiosk.keys.types import HidBackend
 from kiosk.keys.watcher import KeyWatcher
 
+SERIAL_READ_SECONDS = 1.0
+"""How long the kiosk waits for another key in the port to say its serial."""
+
 
 class KeyIO:
     def __init__(
@@ -83,7 +86,21 @@ class KeyIO:
         for path, descriptor in present.items():
             known = self._serials.get(path)
             if known is None and read:
-                known = (descriptor, port_serial(descriptor, self.backend.open))
+                known = (descriptor, self._read_serial(descriptor))
                 self._serials[path] = known
             serials.append(known[1] if known is not None else hid_serial(descriptor))
         return tuple(serials)
+
+    def _read_serial(self, descriptor: HidDescriptor) -> str | None:
+        """Another key's serial, given up after :data:`SERIAL_READ_SECONDS`: a device that
+        never answers (a broken or hostile one) must not hold up the kiosk. The reading
+        thread is left to end by itself; the key is named by its descriptor's serial."""
+        found: list[str | None] = []
+
+        def read() -> None:
+            found.append(port_serial(descriptor, self.backend.open))
+
+        reader = threading.Thread(target=read, name="port-serial", daemon=True)
+        reader.start()
+        reader.join(SERIAL_READ_SECONDS)
+        return found[0] if found else hid_serial(descriptor)
