@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kiosk.config import Settings
+
+IDLE_HELP = ("Lock the kiosk after this many minutes without a key press (default 5, as "
+             "kiosk.idle_lock_minutes; from 0.5), to show the idle lock without a long wait.")
 
 
 def register(subparsers: Any) -> None:
@@ -64,7 +71,22 @@ def register(subparsers: Any) -> None:
         default="auto",
         help="Symbols: console = ASCII for the Linux text console (default: auto, from TERM).",
     )
+    parser.add_argument("--idle-lock", type=_idle_minutes, metavar="MINUTES", help=IDLE_HELP)
     parser.set_defaults(func=handle)
+
+
+def _idle_minutes(text: str) -> float:
+    from kiosk.config import KioskSettings
+
+    check = next(f for f in dataclasses.fields(KioskSettings) if f.name == "idle_lock_minutes")
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = float("nan")
+    problem = check.metadata["check"](minutes)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text!r}: give {problem} (minutes)")
+    return minutes
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -145,12 +167,23 @@ def _interactive(args: argparse.Namespace) -> int:
     # temporary state (sealed demo PINs, the demo helpdesk key) is removed, not left behind.
     for signum in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(signum, _end_demo)
-    from kiosk.config import Settings
-    from kiosk.demo.operators import DEMO_BANNER, DEMO_SIGN_IN, demo_settings
+    from kiosk.demo.operators import DEMO_BANNER, DEMO_SIGN_IN
 
-    start = demo_settings(Settings(source="kiosk demo"))
+    start = _start_settings(args.idle_lock)
     return run_demo_lazily(make_env, start, banner=DEMO_BANNER, sign_in_note=DEMO_SIGN_IN,
                            glyphs=choose(args.glyphs))
+
+
+def _start_settings(idle_lock: float | None) -> Settings:
+    """The settings the kiosk starts with (its idle lock is made from them)."""
+    from kiosk.config import Settings
+    from kiosk.demo.operators import demo_settings
+
+    start = demo_settings(Settings(source="kiosk demo"))
+    if idle_lock is None:
+        return start
+    kiosk = dataclasses.replace(start.kiosk, idle_lock_minutes=idle_lock)
+    return dataclasses.replace(start, kiosk=kiosk)
 
 
 def _end_demo(signum: int, _frame: object) -> None:

@@ -1,0 +1,184 @@
+"""The operator's hands and eyes on `kiosk demo` in tmux, for the shift test.
+
+Each method is one thing an operator does at the kiosk (plug a key, answer a question, sign in
+again after the idle lock) and waits for what the screen says back. PINs shown in the PIN box
+are noted so the test can look for them in the terminal's scrollback at the end.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from kiosk.demo.operators import DEMO_ADMIN_PIN, DEMO_OPERATOR_PIN
+from tests.system.test_tmux_demo import SPACED_PIN, Tmux
+
+PIN_BOX = "shown only this once"
+
+
+class Shift:
+    """The operator at the demo kiosk in tmux."""
+
+    def __init__(self, tmux: Tmux, state: Path) -> None:
+        self.t = tmux
+        self.state = state
+        self.pins: list[str] = []
+        self.guests = 0
+
+    # ---- reading the screen ---------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """The batch counts on the bottom line (pending, active, done, failed, skipped)."""
+        line = next((ln for ln in self.t.screen().splitlines()
+                     if "pending" in ln and "done" in ln), "")
+        found = re.findall(r"(pending|active|done|failed|skipped) (\d+)", line)
+        return {word: int(n) for word, n in found}
+
+    def wait_done(self, n: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.counts().get("done") != n:
+            assert time.monotonic() < deadline, self.t.screen()
+            time.sleep(0.1)
+
+    def next_user(self) -> None:
+        """Wait for INSERT A KEY; the guest's question first (answered yes: expected)."""
+        deadline = time.monotonic() + 30
+        while True:
+            screen = self.t.screen()
+            if "Enroll a guest?" in screen:
+                self.guests += 1
+                self.t.keys("y")
+            elif "INSERT A KEY" in screen:
+                return
+            assert time.monotonic() < deadline, screen
+            time.sleep(0.1)
+
+    # ---- the demo's keys --------------------------------------------------------------------
+    def plug(self, choice: str) -> None:
+        """F2 and the menu's choice: a profile's number, 9 (the operator's key), 0 (again)."""
+        self.t.keys("F2")
+        self.t.wait("plug in a virtual key")
+        self.t.keys(choice)
+
+    # ---- sign-in -------------------------------------------------------------------------
+    def sign_in(self) -> None:
+        """The operator's name and PIN. The operator reads the screen first: keys typed the
+        instant the lock screen is drawn can come before its list has the focus."""
+        self.t.wait("Choose your name")
+        time.sleep(0.5)
+        self.t.keys("Enter", *DEMO_OPERATOR_PIN, "Enter")
+
+    def admin(self) -> None:
+        self.t.keys("a")
+        self.t.wait("Admin PIN")
+        self.t.keys(*DEMO_ADMIN_PIN, "Enter")
+        self.t.wait("Admin mode")
+
+    # ---- one user ------------------------------------------------------------------------
+    def take_pin(self) -> str:
+        """The PIN box is up: note the PIN it shows."""
+        screen = self.t.wait(PIN_BOX)
+        found = SPACED_PIN.search(screen)
+        assert found, screen
+        self.pins.append(found.group(1).replace("  ", ""))
+        return self.pins[-1]
+
+    def touch_and_take_pin(self) -> None:
+        """TOUCH THE KEY NOW -> F3; the PIN box: note the PIN, clear it; pull the key."""
+        self.t.wait("TOUCH THE KEY NOW")
+        self.t.keys("F3")
+        pin = self.take_pin()
+        self.t.keys("Space")
+        screen = self.t.wait("REMOVE THE KEY")
+        assert pin not in screen.replace("  ", "")
+        self.t.keys("F4")
+
+    def enroll(self, done_after: int) -> None:
+        self.next_user()
+        self.plug("1")
+        self.touch_and_take_pin()
+        self.wait_done(done_after)
+
+    def refused_then_retry(self, error: str) -> None:
+        self.t.wait(error)
+        self.t.keys("F4")
+        time.sleep(0.5)
+        self.t.keys("r")
+        self.t.wait("INSERT A KEY")
+
+    def skip(self, note: str) -> None:
+        """K, the first reason of the list and a note; wait for the result line."""
+        self.t.wait("INSERT A KEY")
+        self.t.keys("k")
+        self.t.wait("why?")
+        time.sleep(0.5)  # drawn before its list has the focus: an Enter at once can be lost
+        self.t.keys("Enter")
+        self.t.run("send-keys", "-t", self.t.session, "-l", note)
+        self.t.keys("Enter")
+        self.t.wait(note)  # the last result: skipped, with the reason and the note
+
+    def requeue_skipped(self) -> None:
+        """The queue screen (Q): the skipped user's row, U; back to enrolling."""
+        self.next_user()
+        self.t.keys("q")
+        self.t.wait("# Status")
+        row = self._skipped_row()
+        self.t.keys(*["Down"] * row, "u")
+        self.t.wait("back in the queue")
+        self.t.keys("Escape")
+
+    def _skipped_row(self, timeout: float = 20.0) -> int:
+        """The index of the skipped user's row in the queue list, once the list is drawn."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.t.screen().splitlines()
+            start = next((i for i, ln in enumerate(lines) if "# Status" in ln), len(lines))
+            rows = [ln for ln in lines[start + 1:] if re.match(r"^\s*[▶>]?\s*\d+ ", ln)]
+            found = [i for i, line in enumerate(rows) if "skipped" in line]
+            if found:
+                return found[0]
+            assert time.monotonic() < deadline, self.t.screen()
+            time.sleep(0.1)
+
+    def idle_lock_in_pin_box(self, done_after: int, idle_minutes: float) -> None:
+        """The operator walks away with the PIN on screen: the kiosk locks itself, the PIN
+        goes with the lock; after signing in again the key is pulled as usual."""
+        self.next_user()
+        self.plug("1")
+        self.t.wait("TOUCH THE KEY NOW")
+        self.t.keys("F3")
+        pin = self.take_pin()
+        screen = self.t.wait("KIOSK LOCKED", timeout=idle_minutes * 60 + 15)
+        assert pin not in screen.replace(" ", "")
+        self.sign_in()
+        screen = self.t.wait("REMOVE THE KEY")
+        assert pin not in screen.replace(" ", "")
+        self.t.keys("F4")
+        self.wait_done(done_after)
+
+    def backup_key(self, upn: str, done: int) -> None:
+        """A CSV asking a second key for a user who is done, dropped in the inbox and imported
+        from the admin screen (O); the backup key enrolled."""
+        (self.state / "inbox" / "backup.csv").write_text(f"upn,keys\n{upn},2\n", encoding="utf-8")
+        self.admin()
+        self.t.keys("o")
+        self.t.wait("backup.csv  (inbox,")
+        self.t.keys("Enter")
+        self.t.wait("already queued")  # the report line; the backup key is queued for that user
+        self.t.keys("Escape")
+        self.t.wait("Admin mode")
+        self.t.keys("Escape")
+        self.t.wait("INSERT A KEY")
+        self.plug("1")
+        self.touch_and_take_pin()
+        self.wait_done(done)  # the backup user was done before and is done again
+
+    def export_and_exit(self) -> None:
+        """The manifest exported from the admin screen (E), then the admin's exit."""
+        time.sleep(1.0)
+        self.admin()
+        self.t.keys("e")
+        self.t.wait("written:")
+        self.t.keys("Escape")
+        self.t.wait("WAITING FOR THE QUEUE")  # everyone is done
+        self.t.admin_exit()
