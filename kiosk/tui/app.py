@@ -42,9 +42,6 @@ from kiosk.tui.state import BatchState
 from kiosk.tui.theme import HIGH_CONTRAST, THEMES
 
 LOCKED_KEYS = ("ctrl+c", "ctrl+q", "ctrl+z", "ctrl+backslash")
-NOTHING_TO_CANCEL = (Prompt.IDLE, Prompt.INSERT_KEY, Prompt.REMOVE_KEY, Prompt.ONE_KEY_ONLY)
-"""Prompts where the engine has no step under way that Cancel could stop."""
-
 
 
 class KioskApp(EngineView):
@@ -315,7 +312,7 @@ class KioskApp(EngineView):
     def action_show_returns(self) -> None:
         if self.starting():
             return
-        if self.state.prompt not in NOTHING_TO_CANCEL:
+        if self.state.step_under_way:
             self.notify("A key is being enrolled: finish or cancel it (C) first, then press T.")
             return
         from kiosk.tui.screens.returns import ReturnScreen
@@ -325,7 +322,7 @@ class KioskApp(EngineView):
     def action_engine_cancel(self) -> None:
         if self.starting():
             return
-        if self.state.prompt in NOTHING_TO_CANCEL:
+        if not self.state.step_under_way:
             self.notify("Nothing to cancel: no step is under way. K skips this user.")
             return
         self.engine.cancel()

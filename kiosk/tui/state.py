@@ -31,6 +31,9 @@ from kiosk.model.steps import Step
 
 FINAL = (Step.DONE, Step.FAILED, Step.SKIPPED)
 ORDER: tuple[Step, ...] = tuple(Step)
+IN_ATTEMPT = ORDER[ORDER.index(Step.KEY_INSERTED) : ORDER.index(Step.REGISTERED) + 1]
+"""The steps of an attempt with a key: a second key there stops it in the middle."""
+WAITING_FOR_KEYS = (Prompt.IDLE, Prompt.INSERT_KEY, Prompt.REMOVE_KEY)
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,16 @@ class BatchState:
             self.pin_policy = event.detail or "applied"
         if self.started_at is None and event.step is Step.KEY_INSERTED:
             self.started_at = self.clock()
+
+    @property
+    def step_under_way(self) -> bool:
+        """A step of an attempt is under way: Cancel can stop it, and the return desk waits.
+        Not while the kiosk only waits for keys to come or go; ONLY ONE KEY AT A TIME is
+        under way in the middle of an attempt (a touch, a question, a re-insert), not at
+        insert, at removal or after an error."""
+        if self.prompt is Prompt.ONE_KEY_ONLY:
+            return self.step in IN_ATTEMPT and not self.halted
+        return self.prompt not in WAITING_FOR_KEYS
 
     @property
     def last_result(self) -> ResultLine | None:

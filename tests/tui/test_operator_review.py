@@ -13,6 +13,7 @@ from kiosk.enroll.events import Prompt
 from kiosk.tui.screens.admin import AdminPinScreen, AdminScreen
 from kiosk.tui.screens.error import ConfirmScreen, ErrorScreen
 from kiosk.tui.screens.handover import PinEntryScreen
+from kiosk.tui.screens.returns import ReturnScreen
 from kiosk.tui.screens.signin import SignInScreen
 from tests.fixtures.tui import (
     answer_guest,
@@ -116,6 +117,9 @@ async def test_a_second_key_stops_the_touch_and_the_key_panel_shows_what_is_in_t
         assert "ONLY ONE KEY AT A TIME" in text
         assert f"keep key {first} in" in app.state.prompt_detail
         assert f"Also in    1 more: {extra}" in text  # the key panel names the other key
+        await pilot.press("t")  # mid-enrollment: the return desk waits, as during the touch
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ReturnScreen)
         await pilot.press("f4")  # the second key out (F4 pulls the last one plugged)
         await wait_prompt(pilot, Prompt.TOUCH_KEY)
         await pilot.press("f3")

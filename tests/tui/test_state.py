@@ -143,6 +143,25 @@ def test_key_panel_shows_what_is_really_in_the_port() -> None:
     assert "\x1b" not in hostile and "\x07" not in hostile and "[/bold]7" in hostile
 
 
+def test_only_one_key_at_a_time_is_under_way_only_in_the_middle_of_an_attempt() -> None:
+    """Cancel and the return desk: a second key at the touch stops a step that is under way;
+    at insert, at removal or after an error, nothing is under way."""
+    state = BatchState()
+    state.apply(StepChanged(1, "a@x", Step.OPTIONS_READY))
+    state.apply(PromptChanged(Prompt.ONE_KEY_ONLY, "2 keys"))
+    assert not state.step_under_way  # at insert
+    state.apply(StepChanged(1, "a@x", Step.PIN_SET))
+    state.apply(PromptChanged(Prompt.TOUCH_KEY, "credential"))
+    assert state.step_under_way
+    state.apply(PromptChanged(Prompt.ONE_KEY_ONLY, "2 keys"))
+    assert state.step_under_way  # the touch was stopped in the middle
+    state.apply(ErrorRaised("No touch", "d", "n"))
+    assert not state.step_under_way  # after an error, only keys to pull
+    state.apply(StepChanged(1, "a@x", Step.DONE))
+    state.apply(PromptChanged(Prompt.REMOVE_KEY))
+    assert not state.step_under_way
+
+
 def test_effective_config_masks_secrets_and_hashes() -> None:
     settings = Settings(
         tenant=TenantSettings(
