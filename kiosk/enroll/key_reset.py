@@ -104,7 +104,10 @@ def _after_reset(dialog: Dialog, recorder: Recorder, att: Attempt) -> KeyInfo:
     dialog.step(att.entry, Step.RESET)
     dialog.prompt(Prompt.WORKING)
     info = identify(dialog, att)
-    recorder.key_reset_by_kiosk(info, f"reset by the kiosk to enroll it for {att.entry.upn}")
+    recorder.key_reset_by_kiosk(
+        info, f"reset by the kiosk to enroll it for {att.entry.upn}", upn=att.entry.upn,
+        user_id=att.entry.user_id, entry_id=att.entry.entry_id,
+    )
     if key_policy.is_full(info):  # still no room after the reset: the PIN is not set
         raise key_policy.KeyRefused(f"Key {info.serial_or_none} is still full after its reset.",
                                     next_step="Set this key aside as faulty; insert another.")

@@ -17,6 +17,7 @@ from kiosk.store.inventory import InventoryEntry
 
 NEEDS_RESET = "key needs_reset"
 RESET_DONE = "key in_stock"
+KEY_RESET = "key reset"
 
 KeyFields = KeyInfo | Mapping[str, str | None] | None
 
@@ -52,9 +53,15 @@ class ResetRecords:
                           key=key, upn=upn, user_id=user_id, entry_id=entry_id)
         return True
 
-    def key_reset_by_kiosk(self, info: KeyInfo, reason: str) -> None:
-        """The kiosk reset this key (for an enrollment): a key that needed a reset no longer
-        does; it is in stock until it is enrolled."""
+    def key_reset_by_kiosk(
+        self, info: KeyInfo, reason: str, *, upn: str | None = None,
+        user_id: str | None = None, entry_id: int | None = None,
+    ) -> None:
+        """The kiosk reset this key (for the enrollment of ``upn``): said in the trail
+        (``key reset``, counted by the shift report whether the attempt then succeeds or
+        not); a key that needed a reset no longer does; it is in stock until it is enrolled."""
+        self.audit.append(KEY_RESET, reason=reason, operator=self.operator, key=info,
+                          upn=upn, user_id=user_id, entry_id=entry_id)
         was = self.store.inventory.get(info.serial) if info.serial else None
         if was is None or was.state != "needs_reset":
             return

@@ -3,7 +3,8 @@
 A shift runs from an "operator signed in" record to that operator's "operator signed out"
 (or to the end of the trail while they are still signed in). Within it the report counts the
 keys enrolled, the users failed (by reason) and skipped (by reason), the failed attempts, the
-keys reset before enrollment, the keys that need a reset (an orphan credential Entra does not
+keys the kiosk reset to enroll them (``key reset`` records, whether the attempt then succeeded
+or not), the keys that need a reset (an orphan credential Entra does not
 know, or a key whose method was deleted and that was not reset since) and the key returns
 (:mod:`kiosk.enroll.lifecycle`: keys returned, reset back into stock or retired, lost). Only
 records that name the shift's operator count. A record never holds a PIN,
@@ -27,6 +28,7 @@ from typing import Any
 
 from kiosk.durable import atomic_write
 from kiosk.enroll.manifest import ManifestError, csv_safe
+from kiosk.enroll.recorder_resets import KEY_RESET
 
 SIGNED_IN = "operator signed in"
 SIGNED_OUT = "operator signed out"
@@ -165,6 +167,7 @@ def last_shift(
         ("enrolled", "attempts_failed", "keys_reset", *RETURN_EVENTS.values()), 0
     )
     needing: list[str] = []
+    reset_for: set[object] = set()  # the entries a "key reset" record names
     for r in records[start + 1:]:
         event = r.get("event")
         if event == SIGNED_OUT and r.get("operator") == name:
@@ -175,7 +178,12 @@ def last_shift(
         reason = _text(r.get("reason"))
         if event == "enrolled":
             counts["enrolled"] += 1
-            counts["keys_reset"] += "reset" in (r.get("timings_ms") or {})
+            # A trail written before "key reset" records: the enrolled key's own timings.
+            counts["keys_reset"] += r.get("entry_id") not in reset_for and (
+                "reset" in (r.get("timings_ms") or {}))
+        elif event == KEY_RESET:
+            counts["keys_reset"] += 1
+            reset_for.add(r.get("entry_id"))
         elif event == "enrollment failed":
             failed[reason] += 1
         elif event == "enrollment skipped":

@@ -219,3 +219,29 @@ def test_report_shift_write_writes_the_files_and_audits_them(
     assert [r["operator"] for r in reported] == ["Olivia", "Bob"]
     assert reported[-1]["detail"] == f"{csv_path}, {json_path}"
     assert reported[-1]["counts"]["enrolled"] == 1 and reported[-1]["counts"]["skipped"] == 1
+
+
+def test_a_key_reset_and_then_failed_still_counts_as_reset(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    """Olivia's used key is reset by the kiosk, then Entra refuses its registration (an
+    orphan) and a second key enrolls the user: the report counts the reset all the same, as
+    the trail's 'key reset' record says, and the orphaned key as needing a reset."""
+    rig = engine_rig(operator=None, reset="automatic")
+    (upn,) = rig.add_users(1, prefix="rst")
+    rig.tenant.faults.schedule("403", "register", 1)
+    used = rig.key("used")
+    rig.robot(iter([used, rig.key()]))
+    rig.engine.set_operator("Olivia")
+    rig.start()
+    (result,) = rig.wait_results(1, timeout=60)
+    rig.stop()
+    assert result.status is Step.DONE
+    report = rig.engine.set_operator(None)
+    assert report is not None and report.enrolled == 1
+    (reset,) = [r for r in _trail(rig) if r["event"] == "key reset"]
+    assert reset["operator"] == "Olivia" and reset["upn"] == upn
+    assert reset["key"]["serial"] == str(used.profile.serial)
+    assert report.keys_reset == 1
+    assert list(report.keys_needing_reset) == [str(used.profile.serial)]
+    assert "Keys enrolled: 1 (1 reset first)" in report.lines()
