@@ -123,3 +123,21 @@ async def _until(pilot: Any, done: Any, timeout: float = 30.0) -> None:
             return
         await pilot.pause(0.05)
     raise AssertionError("timed out")
+
+
+@run_async
+async def test_the_opening_lines_name_every_key_the_footer_leaves_out(demo_env: Any) -> None:
+    """The 80-column footer is full: each key it does not show (fleet, passkey policy,
+    inventory, shift report, files) is named in the admin screen's first lines instead."""
+    from textual.binding import Binding
+
+    hidden = [b for b in AdminScreen.BINDINGS if isinstance(b, Binding) and not b.show]
+    assert {b.key for b in hidden} >= {"f", "p", "n", "r", "o"}
+    app = kiosk_app(demo_env(users=1))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _admin(pilot)
+        await wait_for_text(pilot, "Admin mode")
+        shown = screen_text(app)
+    missing = [b.key.upper() for b in hidden if f"{b.key.upper()}: " not in shown]
+    assert missing == []
+    assert "R: the shift report" in shown

@@ -185,6 +185,7 @@ class AdminScreen(Screen[None]):
             "F: the fleet, live. P: what the tenant's passkey (FIDO2) policy means here.",
             "O: files in and out (CSV files, manifests: inbox, outbox, USB stick).",
             "N: the inventory of keys (search, lost keys).",
+            "R: the shift report (the running shift, written to the outbox; P prints it).",
         )
 
     def action_files(self) -> None:
