@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from kiosk.enroll.ports import Graph
 from kiosk.enroll.recorder import Recorder
+from kiosk.enroll.serialless import held_credential
 from kiosk.entra.calls import GraphCalls
 from kiosk.entra.errors import GraphNotFoundError, LostResponseError
 from kiosk.entra.models import Fido2Method
@@ -27,7 +28,7 @@ from kiosk.errors import KioskError
 from kiosk.keys.errors import ResetRefusedError
 from kiosk.keys.session import KeySession
 from kiosk.model.codec import credential_id_readings, same_method_id
-from kiosk.model.keys import KeyInfo
+from kiosk.model.keys import KeyInfo, standin_serial
 from kiosk.store import Store
 from kiosk.store.inventory import InventoryEntry, KeyState
 
@@ -181,8 +182,14 @@ class KeyLife:
     # ---- a returned key ---------------------------------------------------------------
 
     def identify(self, session: KeySession) -> ReturnCase:
+        """The key and what the inventory holds about it: by its serial, or for a key
+        without one, by the credential the kiosk made on it (the key says which, asked
+        silently); unknown (``entry`` None) when the inventory cannot tell."""
         info = session.identify()
-        entry = self.store.inventory.get(info.serial) if info.serial else None
+        if info.serial:
+            return ReturnCase(info, self.store.inventory.get(info.serial))
+        found = held_credential(session, self.store.journal, info, self.rp_id)
+        entry = self.store.inventory.get(standin_serial(found)) if found else None
         return ReturnCase(info, entry)
 
     def take_back(
@@ -193,7 +200,7 @@ class KeyLife:
         """The confirmed return of a known key; the state it ends in (``in_stock`` or
         ``retired``). Resumes from the state an interrupted return left."""
         was = case.entry
-        if was is None or not case.info.serial:
+        if was is None:
             raise LifecycleError("The inventory does not know this key; an admin can reset it.")
         note = ""
         if was.state in ("enrolled", "lost", "returned"):
@@ -204,7 +211,8 @@ class KeyLife:
         elif was.state not in ("needs_reset",):
             raise LifecycleError(f"Key {was.serial} is {was.state}; nothing to take back.")
         info = self._reset(
-            session, case.info, reinsert, on_touch, event=event, window=window
+            session, case.info, reinsert, on_touch, event=event, window=window,
+            known_as="" if case.info.serial else was.serial,
         )
         self.recorder.key_wiped(was.serial, "reset on return")
         final: KeyState = "retired" if retire else "in_stock"
@@ -220,8 +228,6 @@ class KeyLife:
     ) -> KeyInfo:
         """An admin resets a key the inventory does not know and takes it into stock."""
         info = session.identify()
-        if not info.serial:
-            raise LifecycleError("A key without a serial cannot be kept in stock by serial.")
         clean = self._reset(session, info, reinsert, on_touch, event=event, window=window)
         self.recorder.key_stocked(clean, reason)
         return clean
@@ -229,10 +235,11 @@ class KeyLife:
     def _reset(
         self, session: KeySession, info: KeyInfo, reinsert: Reinsert,
         on_touch: Callable[[], None] | None, *, event: threading.Event | None = None,
-        window: Callable[[], bool] | None = None,
+        window: Callable[[], bool] | None = None, known_as: str = "",
     ) -> KeyInfo:
         """Reset (re-insert first when the kiosk's reset window has passed, or when the key
-        refuses the reset), then check the key is clean."""
+        refuses the reset), then check the key is clean. ``known_as``: the inventory's name
+        of a key without a serial (the same key must come back)."""
         refused = window is not None and not window()
         if not refused:
             try:
@@ -242,11 +249,7 @@ class KeyLife:
         if refused:
             session.close()
             session = reinsert()
-            again = session.identify()
-            if info.serial and again.serial != info.serial:
-                raise LifecycleError(
-                    f"Another key ({again.serial_or_none}) came in instead of {info.serial}."
-                )
+            self._same_key(session, info, known_as)
             session.reset(on_touch, event)
         fresh = session.identify()
         held = self._our_credentials(info.serial)
@@ -255,6 +258,23 @@ class KeyLife:
         ):
             raise LifecycleError(f"Key {info.serial_or_none} is not clean after its reset.")
         return fresh
+
+    def _same_key(self, session: KeySession, info: KeyInfo, known_as: str) -> None:
+        """The key inserted again is the one being reset: the same serial, or for a key
+        without one, the same credential of the kiosk's on it (not reset yet)."""
+        again = session.identify()
+        if info.serial:
+            same = again.serial == info.serial
+        elif known_as:
+            found = held_credential(session, self.store.journal, again, self.rp_id)
+            same = found is not None and standin_serial(found) == known_as
+        else:
+            return
+        if not same:
+            raise LifecycleError(
+                f"Another key ({again.serial_or_none}) came in instead of "
+                f"{info.serial or known_as}."
+            )
 
     def _our_credentials(self, serial: str | None) -> list[bytes]:
         if not serial:

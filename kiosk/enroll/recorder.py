@@ -218,11 +218,11 @@ class Recorder(ResetRecords):
     def enrolled(self, subject: Subject, ok: Success) -> None:
         """Registered: the key goes into the inventory, the audit trail says so, and the
         attempt is done with its entry counting one more key."""
-        if ok.serial:
-            self.store.inventory.record(
-                serial=ok.serial, aaguid=ok.aaguid, model=ok.model, firmware=ok.firmware,
-                user_id=subject.user_id, upn=subject.upn, method_id=ok.method_id,
-            )
+        self.store.inventory.record(
+            serial=ok.serial or self.serialless_enrolled(ok.aaguid, ok.credential_id),
+            aaguid=ok.aaguid, model=ok.model, firmware=ok.firmware,
+            user_id=subject.user_id, upn=subject.upn, method_id=ok.method_id,
+        )
         row = self.store.journal.get(ok.enrollment_id)
         if ok.recovered and self._audited_before(ok.credential_id):
             # The kiosk stopped between this record and the journal's "done": not twice.
@@ -310,7 +310,8 @@ class Recorder(ResetRecords):
             key=key, graph_calls=graph_calls,
         )
         self.key_needs_reset(key, reason, operator=operator, upn=subject.upn,
-                             user_id=subject.user_id, entry_id=subject.entry_id)
+                             user_id=subject.user_id, entry_id=subject.entry_id,
+                             enrollment_id=enrollment_id)
 
     def entry_ended(
         self, entry: QueueEntry, status: Status, reason: str, graph_calls: Sequence[Timing] = ()
@@ -359,16 +360,6 @@ class Recorder(ResetRecords):
             method_id=was.method_id if was is not None else None,
             key=key or {"serial": serial},
         )
-
-    def key_stocked(self, info: KeyInfo, reason: str) -> None:
-        """A key the inventory did not know, reset by an admin and taken into stock."""
-        assert info.serial  # noqa: S101 - only keys with a serial are stocked unknown
-        self.store.inventory.stock(
-            serial=info.serial, aaguid=info.aaguid, model=info.model,
-            firmware=info.firmware, reason=reason,
-        )
-        self.audit.append(KEY_STATE + "in_stock", reason=reason, operator=self.operator,
-                          key=info)
 
     def key_wiped(self, serial: str, reason: str) -> None:
         """The key was reset: the attempts that put credentials on it hold none any more."""

@@ -31,6 +31,7 @@ from kiosk.enroll.pins import Pin, PinRuleError, generate_pin, validate_operator
 from kiosk.enroll.ports import ENTRA_ERRORS, Graph
 from kiosk.enroll.recorder import Recorder
 from kiosk.enroll.registration import register_once
+from kiosk.enroll.serialless import held_attempt
 from kiosk.enroll.station import Station
 from kiosk.entra.calls import GraphCalls, merged
 from kiosk.entra.display_name import make_display_name
@@ -41,7 +42,6 @@ from kiosk.keys.creation import DEFAULT_RP_ID
 from kiosk.keys.errors import KeyPulledError
 from kiosk.keys.session import KeySession
 from kiosk.keys.watcher import KeyInserted
-from kiosk.model.codec import b64_lenient
 from kiosk.model.keys import CreatedCredential, KeyInfo
 from kiosk.model.steps import Step
 from kiosk.model.timing import Timing
@@ -135,19 +135,11 @@ def check(st: Station, att: Attempt, info: KeyInfo) -> key_policy.KeyCheck:
 
 def recognised(st: Station, att: Attempt, info: KeyInfo) -> Enrollment | None:
     """The attempt whose credential a used key without a serial still holds, if the key says
-    (asked silently, without its PIN: see ``KeySession.holds_one_of``)."""
-    if info.serial or not (info.pin_set or info.has_credentials) or att.session is None:
-        return None
-    rows = st.store.journal.serialless_holding(info.aaguid)
-    by_id = {b64_lenient(r.credential_id): r for r in rows if r.credential_id}
-    if not by_id:
+    (asked silently, without its PIN: see :mod:`kiosk.enroll.serialless`)."""
+    if att.session is None:
         return None
     rp_id = att.options.rp_id if att.options is not None else DEFAULT_RP_ID
-    try:
-        found = att.session.holds_one_of(rp_id, list(by_id))
-    except KioskError:
-        return None
-    return by_id.get(found) if found is not None else None
+    return held_attempt(att.session, st.store.journal, info, rp_id)
 
 
 def choose_pin(

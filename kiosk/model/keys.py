@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kiosk.model.codec import b64url
+
+SERIALLESS = "no serial "
+"""How the inventory names a key without a serial (``no serial 3f2a9c0d1e4b5a6f``)."""
+
+
+def standin_serial(credential_id: bytes) -> str:
+    """The inventory's name for a key without a serial, made from the credential the kiosk
+    put on it (a key that holds nothing of the kiosk's cannot be told from another)."""
+    return SERIALLESS + hashlib.sha256(credential_id).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

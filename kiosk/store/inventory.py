@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast, get_args
 
+from kiosk.model.keys import SERIALLESS
 from kiosk.store.db import Database, Row, known_value, retried
 
 KeyState = Literal["in_stock", "enrolled", "needs_reset", "returned", "lost", "retired"]
@@ -123,6 +124,20 @@ class Inventory:
                 " ON CONFLICT (serial) DO NOTHING",
                 (serial, aaguid, model, firmware, now, reason, self.station, now),
             )
+
+    @retried
+    def restock_serialless(self, serial: str, aaguid: str) -> bool:
+        """A key without a serial is enrolled as ``serial`` (its stand-in): one key of its
+        AAGUID that was in stock without a serial takes that name, so the stock counts it
+        out (keys without a serial cannot be told apart once reset). False: none in stock."""
+        with self.db.tx() as conn:
+            cur = conn.execute(
+                "UPDATE keys SET serial = ? WHERE id = (SELECT id FROM keys WHERE"
+                " state = 'in_stock' AND aaguid = ? AND serial LIKE ? ORDER BY id LIMIT 1)"
+                " AND NOT EXISTS (SELECT 1 FROM keys WHERE serial = ?)",
+                (serial, aaguid, SERIALLESS + "%", serial),
+            )
+            return cur.rowcount > 0
 
     @retried
     def needs_reset(self, *, serial: str, aaguid: str, model: str, firmware: str | None,

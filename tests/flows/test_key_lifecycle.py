@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 
 from kiosk.cli import main
-from kiosk.enroll.lifecycle import KeyLife, LifecycleError
-from kiosk.enroll.recorder import Recorder
+from kiosk.enroll.lifecycle import LifecycleError
 from kiosk.entra.fake.faults import Fault
-from kiosk.keys.creation import DEFAULT_RP_ID
 from kiosk.keys.errors import KeyPulledError
 from kiosk.keys.session import KeySession
 from kiosk.keys.virtual.device import VirtualKey
 from tests.fixtures.engine import EngineRig
+from tests.fixtures.key_life import insert, life_of, reinsert
 
 
 def _enrolled(engine_rig: Callable[..., EngineRig], n: int) -> tuple[EngineRig, list[str],
@@ -37,21 +36,7 @@ def _enrolled(engine_rig: Callable[..., EngineRig], n: int) -> tuple[EngineRig, 
     return rig, upns, keys
 
 
-def _life(rig: EngineRig) -> KeyLife:
-    recorder = Recorder(rig.store, rig.audit, operator="mailroom admin")
-    return KeyLife(rig.graph, rig.store, recorder, rp_id=DEFAULT_RP_ID)
-
-
-def _insert(rig: EngineRig, key: VirtualKey) -> KeySession:
-    return KeySession(rig.port.open(rig.port.plug(key)))
-
-
-def _reinsert(rig: EngineRig, key: VirtualKey) -> Callable[[], KeySession]:
-    def again() -> KeySession:
-        rig.port.unplug(key)
-        return _insert(rig, key)
-
-    return again
+_life, _insert, _reinsert = life_of, insert, reinsert
 
 
 def _trail(rig: EngineRig) -> list[dict[str, object]]:

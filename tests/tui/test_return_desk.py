@@ -27,10 +27,10 @@ from tests.fixtures.tui import (
 SIZE = (120, 36)
 
 
-async def enroll_and_keep(pilot: Any, env: Any) -> Any:
+async def enroll_and_keep(pilot: Any, env: Any, profile: str = "yubikey5") -> Any:
     """Enroll the first queued user's key and pull it; the key (for the return) back."""
     await wait_prompt(pilot, Prompt.INSERT_KEY)
-    await plug(pilot, "yubikey5")
+    await plug(pilot, profile)
     await wait_prompt(pilot, Prompt.TOUCH_KEY)
     await pilot.press("f3")
     await wait_prompt(pilot, Prompt.REMOVE_KEY)
@@ -233,3 +233,34 @@ async def test_the_idle_lock_closes_the_desk_and_enrollment_goes_on_after_sign_i
         await wait_prompt(pilot, Prompt.TOUCH_KEY)
         await pilot.press("f3")
         await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+
+
+@run_async
+async def test_a_key_without_a_serial_is_known_at_the_desk_by_its_credential(
+    demo_env: Any,
+) -> None:
+    """A CTAP 2.0 key reports no serial: the desk still names its owner (the key says, asked
+    silently, which of the kiosk's credentials it holds) and takes it back into stock."""
+    env = demo_env(users=2, pin_policy="optional")
+    first, second = env.engine.queue_page(0, 2)
+    app = kiosk_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        key = await enroll_and_keep(pilot, env, "ctap20")
+        assert key.profile.serial is None
+        (tracked,) = env.kiosk.store.inventory.all()
+        assert tracked.upn == first.upn and tracked.serial.startswith("no serial ")
+        await open_desk(pilot)
+        env.port.plug(key)
+        await wait_for_text(pilot, f"<{first.upn}>")
+        text = screen_text(app)
+        assert "no serial" in text and "known by the credential" in text
+        assert "Not in the inventory" not in text and "State: enrolled" in text
+        await pilot.press("y")
+        await wait_for_text(pilot, "to confirm the reset")
+        await pilot.press("f3")
+        await wait_for_text(pilot, "reset and checked clean: in stock.")
+    assert env.tenant.state.methods_of(first.upn) == []
+    assert env.kiosk.store.inventory.get(tracked.serial).state == "in_stock"
+    assert key.authenticator.credential_count == 0 and not key.authenticator.pin_set
+    assert env.tenant.state.methods_of(second.upn) == []

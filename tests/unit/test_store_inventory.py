@@ -73,3 +73,18 @@ def test_a_state_this_kiosk_does_not_know_is_a_clear_error(store: Store) -> None
         conn.execute("UPDATE keys SET state = 'borrowed' WHERE serial = '500'")
     with pytest.raises(StoreError, match="keys table holds 'borrowed'"):
         store.inventory.get("500")
+
+
+def test_a_serialless_key_enrolled_takes_one_of_its_model_out_of_stock(store: Store) -> None:
+    """Keys without a serial cannot be told apart once reset: enrolling one renames one key
+    of its AAGUID in stock without a serial, so the stock counts it out; none: nothing."""
+    for name in ("no serial 01", "no serial 02"):
+        store.inventory.stock(serial=name, aaguid="c" * 32, model="M", firmware=None,
+                              reason="reset by an admin")
+    store.inventory.stock(serial="500", aaguid="c" * 32, model="M", firmware=None, reason="r")
+    assert store.inventory.restock_serialless("no serial 99", "c" * 32)
+    _enroll(store, "no serial 99", "dora@contoso.test", model="M")
+    assert store.inventory.counts() == {"enrolled": {"M": 1}, "in_stock": {"M": 2}}
+    assert store.inventory.get("500") is not None  # a key with a serial stays in stock
+    assert not store.inventory.restock_serialless("no serial 98", "d" * 32)  # other model
+    assert not store.inventory.restock_serialless("no serial 99", "c" * 32)  # name taken

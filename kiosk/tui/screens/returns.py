@@ -37,8 +37,10 @@ def case_lines(case: DeskCase) -> Text:
     """What the desk knows about the key: model and serial, owner, UPN and Entra method.
     Every string from the key, the store or Graph goes in as plain text."""
     info, entry = case.info, case.case.entry
-    lines = [Text.assemble(("Key: ", "bold"), clean(f"{info.model} · serial "
-                                                     f"{info.serial_or_none}"))]
+    serial = f"serial {info.serial}" if info.serial else "no serial"
+    if not info.serial and entry is not None:
+        serial += " (known by the credential this kiosk made on it)"
+    lines = [Text.assemble(("Key: ", "bold"), clean(f"{info.model} · {serial}"))]
     if entry is None:
         lines.append(Text("Not in the inventory: this kiosk never enrolled this key.",
                           style="bold"))
@@ -237,7 +239,8 @@ class ReturnScreen(Screen[None]):
 
 
 def taken_back(case: DeskCase, final: str) -> str:
-    serial = case.info.serial_or_none
+    entry = case.case.entry
+    serial = case.info.serial or (entry.serial if entry is not None else "without a serial")
     note = case.method_note
     where = "in stock" if final == "in_stock" else "retired"
     said = f"Key {serial} reset and checked clean: {where}."
