@@ -65,8 +65,13 @@ log = logging.getLogger("kiosk.audit")
 TORN_TAIL_EVENT = "torn tail repaired"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stamp(when: datetime) -> str:
+    """A record's time: UTC, milliseconds, ``Z``."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def credential_id_sha256(credential_id: bytes) -> str:
@@ -141,6 +146,8 @@ class AuditTrail:
         """What the torn-tail repair removed when the trail was opened, if anything."""
         self.mirror: Callable[[list[tuple[int, bytes]]], None] | None = None
         """Given each (seq, line) written, after it is on disk (the fleet database's copy)."""
+        self.clock: Callable[[], datetime] = _utc_now
+        """Where each record's time comes from (tests set a clock they move by hand)."""
         created = not self.path.exists()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -284,7 +291,7 @@ class AuditTrail:
         """One record: a single write of the whole line, then fsync. Caller holds the locks."""
         record: dict[str, Any] = {
             "seq": self._seq + 1,
-            "time": _now(),
+            "time": _stamp(self.clock()),
             "prev": self._head,
             "event": event,
             **{k: (list(v) if isinstance(v, tuple) else v) for k, v in body.items()},

@@ -16,6 +16,7 @@ from kiosk.tui.screens.admin import AdminScreen
 from kiosk.tui.screens.handover import HandoverScreen
 from kiosk.tui.screens.shift import ShiftReportScreen
 from kiosk.tui.screens.signin import SignInScreen
+from tests.fixtures.clock import FakeWallClock
 from tests.fixtures.tui import (
     enroll_one,
     kiosk_app,
@@ -171,3 +172,24 @@ async def test_the_report_closes_by_itself(demo_env: Any) -> None:
         await wait_for_text(pilot, "P prints. Enter or Esc closes; it closes itself in")
         await wait_until(pilot, lambda: not isinstance(app.screen, ShiftReportScreen), "closed")
         assert ShiftReportScreen(env.engine, *written).close_after == 120.0  # two minutes
+
+
+def test_the_report_screen_snapshot_at_80x24(demo_env: Any, snap_compare: Any) -> None:
+    """How the report looks after the sign-out of the first behavioural test's shift (one key
+    enrolled), on a wall clock the test sets: signed in at 09:00, out at 11:30 UTC."""
+    env = demo_env(users=2)
+    wall = FakeWallClock()
+    env.kiosk.audit.clock = wall  # the trail's times are the report's
+
+    async def shift_ended(pilot: Any) -> None:
+        app = pilot.app
+        await sign_in(pilot)
+        await enroll_one(pilot)
+        await wait_until(pilot, lambda: env.engine.counts()["done"] == 1, "enrolled")
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
+        wall.advance(150 * 60)
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(app.screen, ShiftReportScreen), "report")
+        await wait_for_text(pilot, "Ended:    2026-12-04 11:30:00 UTC")
+
+    assert snap_compare(kiosk_app(env), terminal_size=SMALL, run_before=shift_ended)

@@ -56,9 +56,8 @@ class ShiftReportScreen(ModalScreen[None]):
             yield Static(title, id="title", markup=False)
             yield Static("\n".join(lines), id="report", markup=False)
             written = " and ".join(p.name for p in self.paths)
-            where = str(self.paths[0].parent) if self.paths else ""
-            yield Static(
-                glyphs.text(f"Written to {where}: {written}") if self.paths else
+            yield Static(  # the folder is the admin's (store.manifest_directory)
+                glyphs.text(f"Written to the outbox: {written}") if self.paths else
                 "Not written to the outbox (see the kiosk's log).",
                 id="detail", markup=False,
             )
