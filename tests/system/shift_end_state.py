@@ -1,5 +1,6 @@
 """What the records say after the shift test in a real terminal: read from the demo's state
-directory (queue and journal, audit trail, manifest) and the terminal's scrollback."""
+directory (the fake tenant kept there, queue and journal, key inventory, audit trail, manifest)
+and the terminal's scrollback."""
 
 from __future__ import annotations
 
@@ -49,8 +50,30 @@ def check_keys_agree(state: Path, users: int) -> list[tuple[str, str]]:
     return enrolled
 
 
+def check_tenant_agrees(state: Path) -> None:
+    """The FIDO2 methods the tenant holds (its kept tenant.json) are those the journal says
+    the kiosk registered, user by user: none lost, none made twice, no stray one."""
+    tenant = json.loads((state / "tenant" / "tenant.json").read_text(encoding="utf-8"))
+    upns = {u["id"]: u["upn"] for u in tenant["users"]}
+    held = sorted((upns[m["user_id"]], m["id"]) for m in tenant["methods"])
+    journal = sorted(rows(state / "kiosk.db",
+                          "SELECT upn, method_id FROM enrollments WHERE state = 'done'"))
+    assert held == journal
+
+
+def check_no_key_needs_reset(state: Path, serials: int) -> None:
+    """Every key the kiosk left holding its PIN (pulled mid-touch, in the port at the kill)
+    was tracked, then reset and enrolled: none is left needing a reset."""
+    events = trail(state)
+    tracked = [r for r in events if r["event"] == "key needs_reset"]
+    assert len(tracked) == serials, tracked
+    states = rows(state / "kiosk.db", "SELECT serial, state FROM keys")
+    assert all(st == "enrolled" for _s, st in states), states
+
+
 def check_mishaps_recorded(state: Path, skip_note: str) -> None:
-    """The trail names the refusals, the skip's reason and the requeue."""
+    """The trail names the refusals, the key pulled mid-touch, the skip's reason and the
+    requeue."""
     events = trail(state)
     assert any(r["event"] == "entry requeued" for r in events)
     assert any(r["event"] == "enrollment skipped" and skip_note in r.get("reason", "")
@@ -58,6 +81,7 @@ def check_mishaps_recorded(state: Path, skip_note: str) -> None:
     refused = [r.get("reason", "") for r in events if r["event"] == "attempt failed"]
     assert any("This is Demo operator's operator key" in r for r in refused)
     assert any("is full: it reports no room" in r and "declined" in r for r in refused)
+    assert any("pulled out while the kiosk was using it" in r for r in refused)
 
 
 def check_no_pin_in(history: str, pins: list[str], expected: int) -> None:

@@ -7,7 +7,9 @@ are noted so the test can look for them in the terminal's scrollback at the end.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from kiosk.demo.operators import DEMO_ADMIN_PIN, DEMO_OPERATOR_PIN
 from tests.system.test_tmux_demo import SPACED_PIN, Tmux
 
 PIN_BOX = "shown only this once"
+ONE_KEY = "ONLY ONE KEY AT A TIME"
+CREDENTIAL_TOUCH = "to create the credential"
 
 
 class Shift:
@@ -40,6 +44,17 @@ class Shift:
             assert time.monotonic() < deadline, self.t.screen()
             time.sleep(0.1)
 
+    def wait_any(self, *texts: str, timeout: float = 30.0) -> str:
+        """Wait until one of ``texts`` is on screen; return that text."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.t.screen()
+            for text in texts:
+                if text in screen:
+                    return text
+            assert time.monotonic() < deadline, screen
+            time.sleep(0.1)
+
     def next_user(self) -> None:
         """Wait for INSERT A KEY; the guest's question first (answered yes: expected)."""
         deadline = time.monotonic() + 30
@@ -62,11 +77,14 @@ class Shift:
 
     # ---- sign-in -------------------------------------------------------------------------
     def sign_in(self) -> None:
-        """The operator's name and PIN. The operator reads the screen first: keys typed the
-        instant the lock screen is drawn can come before its list has the focus."""
+        """The operator's name, then the PIN. Digits typed right after the Enter that picks
+        the name go to the name list while the kiosk is busy (lost: found here after the idle
+        lock), so the operator waits a moment, as one reading the screen would."""
         self.t.wait("Choose your name")
         time.sleep(0.5)
-        self.t.keys("Enter", *DEMO_OPERATOR_PIN, "Enter")
+        self.t.keys("Enter")
+        time.sleep(0.5)
+        self.t.keys(*DEMO_OPERATOR_PIN, "Enter")
 
     def admin(self) -> None:
         self.t.keys("a")
@@ -156,6 +174,99 @@ class Shift:
         self.t.keys("F4")
         self.wait_done(done_after)
 
+    def second_key_at_insert(self, done_after: int) -> None:
+        """Two keys plugged while the kiosk is locked (L): after the sign-in the kiosk says
+        ONLY ONE KEY AT A TIME; the second pulled, it goes on with the first."""
+        self.next_user()
+        self.t.keys("l")
+        if "closes" in self.wait_any("KIOSK LOCKED", "Enter or Esc closes"):
+            self.t.keys("Escape")  # the report of the shift that ended (shown if any)
+            self.t.wait("KIOSK LOCKED")
+        self.plug("1")
+        self.t.wait("Choose your name")
+        self.plug("1")
+        self.sign_in()
+        screen = self.t.wait(ONE_KEY)
+        assert "2 keys" in screen, screen
+        self.t.keys("F4")
+        self.touch_and_take_pin()
+        self.wait_done(done_after)
+
+    def second_key_at_touch(self, done_after: int) -> None:
+        """A second key plugged while the first blinks for its touch: ONLY ONE KEY AT A TIME;
+        the second pulled, the first is touched and enrolled."""
+        self.next_user()
+        self.plug("1")
+        self.t.wait(CREDENTIAL_TOUCH)
+        self.plug("1")
+        self.t.wait(ONE_KEY)
+        self.t.keys("F4")
+        self.touch_and_take_pin()
+        self.wait_done(done_after)
+
+    def pulled_mid_touch(self, done_after: int) -> None:
+        """The key pulled while it blinks: the kiosk says it keeps the PIN it set; R, the same
+        key back through F2 (0, the key just pulled), its reset confirmed, then enrolled."""
+        self.next_user()
+        self.plug("1")
+        self.t.wait(CREDENTIAL_TOUCH)
+        self.t.keys("F4")
+        self.t.wait("keeps the PIN the kiosk set")
+        self.t.keys("r")
+        self.t.wait("INSERT A KEY")
+        self.plug("0")
+        self.t.wait("this kiosk left it so")
+        self.reset_then_enroll(done_after)
+
+    def reset_then_enroll(self, done_after: int) -> None:
+        """At the reset question: Y; the key pulled and put back if the kiosk asks (a reset is
+        only taken soon after the key is inserted), touched for the reset, then enrolled."""
+        self.t.keys("y")
+        touched = reinserted = False
+        deadline = time.monotonic() + 30
+        while CREDENTIAL_TOUCH not in (screen := self.t.screen()):
+            if "INSERT IT AGAIN" in screen and not reinserted:
+                self.t.keys("F4")
+                time.sleep(0.5)
+                self.plug("0")
+                reinserted = True
+            elif "TOUCH THE KEY NOW" in screen and not touched:
+                self.t.keys("F3")
+                touched = True
+            assert time.monotonic() < deadline, screen
+            time.sleep(0.1)
+        self.touch_and_take_pin()
+        self.wait_done(done_after)
+
+    def kill_and_restart(self, command: str, done_after: int) -> None:
+        """kill -9 of the kiosk while the key blinks for its touch; the same `kiosk demo` with
+        the same state directory started again in the same pane: the kiosk names the key left
+        in, the operator signs in, confirms its reset and the user is enrolled."""
+        self.next_user()
+        self.plug("1")
+        self.t.wait(CREDENTIAL_TOUCH)
+        os.kill(self._kiosk_pid(), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not self.t.dead():
+            assert time.monotonic() < deadline, self.t.screen()
+            time.sleep(0.1)
+        self.t.run("respawn-pane", "-t", self.t.session, command)
+        self.t.wait("must be reset", timeout=60)  # what the crash recovery found
+        self.t.keys("Escape")
+        self.sign_in()
+        self.t.wait("this kiosk left it so")
+        self.reset_then_enroll(done_after)
+
+    def _kiosk_pid(self) -> int:
+        """The kiosk's process: the pane's own process (tmux runs the command) or its child."""
+        pane = int(self.t.run("display-message", "-p", "-t", self.t.session,
+                              "#{pane_pid}").strip())
+        for pid in (pane, *_children(pane)):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if b"kiosk" in cmdline and b"demo" in cmdline:
+                return pid
+        raise AssertionError(f"no kiosk demo process under pane process {pane}")
+
     def backup_key(self, upn: str, done: int) -> None:
         """A CSV asking a second key for a user who is done, dropped in the inbox and imported
         from the admin screen (O); the backup key enrolled."""
@@ -182,3 +293,11 @@ class Shift:
         self.t.keys("Escape")
         self.t.wait("WAITING FOR THE QUEUE")  # everyone is done
         self.t.admin_exit()
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(c) for c in text)
+    return found
