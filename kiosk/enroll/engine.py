@@ -41,9 +41,7 @@ from kiosk.enroll.recovery import pending, resume
 from kiosk.enroll.shift_report import ShiftReport
 from kiosk.enroll.shifts import Shifts
 from kiosk.enroll.station import Escrow, Station
-from kiosk.entra.errors import GraphPermissionError
-from kiosk.entra.passkey_policy import assess, verdict_lines
-from kiosk.entra.permissions import POLICY_READ
+from kiosk.entra.passkey_policy import policy_lines
 from kiosk.errors import KioskError
 from kiosk.keys.mds import MdsCatalog
 from kiosk.keys.types import HidBackend
@@ -272,14 +270,7 @@ class Engine(KeyLifeControl):
         )
         mds = self.keys.mds
         known = [a for a in aaguids if mds is None or mds.entry(a) is not None]
-        try:
-            verdict = assess(self.graph, self.settings.graph.group, aaguids, known)
-        except GraphPermissionError:
-            return [
-                f"! The kiosk app may not read the passkey policy: grant it the application "
-                f"permission {POLICY_READ} (with admin consent) to see it here."
-            ]
-        return verdict_lines(verdict)
+        return policy_lines(self.graph, self.settings.graph.group, aaguids, known)
 
     def keys_needing_reset(self) -> list[InventoryEntry]:
         return self.recorder.keys_needing_reset()

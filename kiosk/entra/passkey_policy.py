@@ -19,7 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kiosk.entra.errors import GraphPermissionError
 from kiosk.entra.models import Group
+from kiosk.entra.permissions import POLICY_READ
 from kiosk.errors import KioskError
 
 POLICY_PATH = "policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2"
@@ -254,3 +256,18 @@ def verdict_lines(verdict: Verdict) -> list[str]:
     """The verdict for a screen: what blocks (✘), what to watch (!), what is fine (✔)."""
     lines = [f"✘ {p}" for p in verdict.problems] + [f"! {w}" for w in verdict.warnings]
     return lines + [f"✔ {f}" for f in verdict.fine] or ["✔ nothing in it blocks enrollment"]
+
+
+def policy_lines(
+    source: PolicySource, group: str, aaguids: Iterable[str], in_metadata: Iterable[str]
+) -> list[str]:
+    """:func:`assess` as :func:`verdict_lines`; a missing permission said as such (the admin
+    screen's passkey policy)."""
+    try:
+        verdict = assess(source, group, aaguids, in_metadata)
+    except GraphPermissionError:
+        return [
+            f"! The kiosk app may not read the passkey policy: grant it the application "
+            f"permission {POLICY_READ} (with admin consent) to see it here."
+        ]
+    return verdict_lines(verdict)
