@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.tui",
     "tests.fixtures.cups",
     "tests.fixtures.postgres",
+    "tests.fixtures.stations",
 ]

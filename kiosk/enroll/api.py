@@ -81,8 +81,9 @@ class EngineControl(Protocol):
         """Audit a failed sign-in, a pause, an admin unlock or the admin's exit."""
         ...
 
-    def select(self, entry_id: int) -> None:
-        """Make this queue entry the next one to enroll."""
+    def select(self, entry_id: int) -> str | None:
+        """Make this queue entry the next one to enroll; unless another station holds it
+        (started it, or claimed it), whose name is returned (nothing changes then)."""
         ...
 
     # Queue (blocking: call from a worker thread, except queue_page/counts which are fast).

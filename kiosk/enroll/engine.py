@@ -200,8 +200,11 @@ class Engine(KeyLifeControl):
     def record_sign_in(self, record: SignInRecord) -> None:
         self.recorder.sign_in(record)
 
-    def select(self, entry_id: int) -> None:
-        self.signals.put(Command("select", entry_id))
+    def select(self, entry_id: int) -> str | None:
+        held = self.store.queue.held_elsewhere(entry_id)
+        if held is None:
+            self.signals.put(Command("select", entry_id))
+        return held
 
     @property
     def operator(self) -> str | None:
@@ -352,7 +355,7 @@ class Engine(KeyLifeControl):
             self.idle_wait()
             return
         entry = entries[0]
-        if self._selected == entry.entry_id:
+        if self._selected is not None:  # taken now, or another station took it meanwhile
             self._selected = None
         ended = work_entry(self.station, entry)
         if ended is not None:

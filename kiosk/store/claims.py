@@ -59,6 +59,16 @@ class Claims:
             (self.station,),
         )
 
+    def holder(self, entry_id: int) -> str | None:
+        """The other station that holds this entry: it started it (its key is there), or it
+        claimed it and its lease has not run out. None: free, finished, or this station's."""
+        rows = self.db.query(
+            "SELECT station FROM queue WHERE id = ? AND station IS NOT NULL AND station <> ?"
+            " AND (status = 'active' OR (status = 'pending' AND lease_until >= ?))",
+            (entry_id, self.station, self.db.now()),
+        )
+        return str(rows[0]["station"]) if rows else None
+
     def needs_claim(self, rows: list[Row], wanted: int, first: int | None) -> bool:
         """Is a write due: a lease past half its life, a heartbeat, or an entry to take?"""
         if self.renewal_due(rows):

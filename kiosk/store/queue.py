@@ -168,6 +168,11 @@ class Queue:
         out.extend(e for e in held if e.entry_id != first)
         return out[:limit]
 
+    def held_elsewhere(self, entry_id: int) -> str | None:
+        """The station that holds this entry, when it is another one (see
+        :meth:`Claims.holder`): an operator here may not pick that user."""
+        return self.claims.holder(entry_id)
+
     @retried
     def set_status(self, entry_id: int, status: Status, reason: str = "") -> bool:
         """Set an entry's status; never one that another station has started (False then)."""

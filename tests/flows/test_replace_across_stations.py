@@ -7,12 +7,8 @@ retry after the DELETE's answer was lost does not send it again either."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
-import pytest
+from collections.abc import Callable
 
 from kiosk.enroll.events import ErrorRaised
 from kiosk.enroll.recovery import resume
@@ -20,31 +16,7 @@ from kiosk.entra.fake.server import FakeTenant
 from kiosk.model.steps import Step
 from kiosk.store.queue import NewUser
 from tests.fixtures.engine import EngineRig
-from tests.fixtures.engine_build import build_settings
-from tests.fixtures.postgres import Backend
 from tests.flows.test_engine_modes import _enroll_once
-
-
-@pytest.fixture
-def stations(
-    fake_tenant: FakeTenant, helpdesk: tuple[Path, Path], tmp_path: Path, backend: Backend
-) -> Iterator[dict[str, EngineRig]]:
-    rigs: dict[str, EngineRig] = {}
-    for name in ("A", "B"):
-        settings = build_settings(fake_tenant, tmp_path / name, helpdesk[0])
-        if backend.server is not None:
-            store = dataclasses.replace(
-                settings.store, url=str(backend.target), station=name,
-                password_file=str(backend.server.password_file),
-            )
-        else:
-            store = dataclasses.replace(settings.store, path=str(backend.target), station=name)
-        rigs[name] = EngineRig(fake_tenant, dataclasses.replace(settings, store=store))
-    yield rigs
-    for rig in rigs.values():
-        rig.stop()
-        rig.store.close()
-        rig.audit.close()
 
 
 def _old_method(engine_rig: Callable[..., EngineRig], tenant: FakeTenant) -> tuple[str, str]:

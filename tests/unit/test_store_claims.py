@@ -175,3 +175,20 @@ def test_a_restarting_station_finds_only_its_own_unfinished_attempts(backend: Ba
     a_attempt = a.journal.start(mine.entry_id, mine.user_id, mine.upn, "op-a")
     b.journal.start(theirs.entry_id, theirs.user_id, theirs.upn, "op-b")
     assert [e.id for e in a.journal.open_attempts()] == [a_attempt]  # B's is B's to finish
+
+
+def test_a_user_another_station_holds_is_named_with_that_station(backend: Backend) -> None:
+    clock = Clock()
+    a, b = two(backend, clock)
+    a.queue.add(users(3))
+    claimed, started = a.queue.upcoming(2)
+    free = a.queue.find("u002@contoso.test")
+    assert free is not None
+    a.journal.start(started.entry_id, started.user_id, started.upn, "op-a")
+    assert b.queue.held_elsewhere(claimed.entry_id) == "A"  # an operator at B may not pick it
+    assert b.queue.held_elsewhere(started.entry_id) == "A"
+    assert b.queue.held_elsewhere(free.entry_id) is None
+    assert a.queue.held_elsewhere(claimed.entry_id) is None  # A's own
+    clock.now += timedelta(seconds=61)  # A's lease ran out: the unstarted one is free again
+    assert b.queue.held_elsewhere(claimed.entry_id) is None
+    assert b.queue.held_elsewhere(started.entry_id) == "A"  # its key is at A

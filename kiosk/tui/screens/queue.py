@@ -130,7 +130,11 @@ class QueueScreen(Screen[None]):
             self.notify(f"{event.row.upn} is {event.row.status}, not pending.{hint}",
                         markup=False)
             return
-        self.engine.select(event.row.entry_id)
+        held = self.engine.select(event.row.entry_id)
+        if held is not None:  # a fleet: another station claimed or started this user
+            self.notify(f"{event.row.upn} is held by station {held}, which enrolls them; "
+                        "pick another user.", markup=False)
+            return
         self.notify(self._next_words(event.row.upn), markup=False)
         self.dismiss(None)
 
