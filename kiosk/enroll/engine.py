@@ -301,7 +301,8 @@ class Engine(KeyLifeControl):
     # ---- the loop --------------------------------------------------------------------
 
     def _upcoming(self, n: int) -> list[tuple[int, str]]:
-        return [(e.entry_id, e.user_id) for e in self.store.queue.upcoming(n, first=self._selected)]
+        upcoming = self.store.queue.upcoming(n, first=self._selected, locked=not self.operator)
+        return [(e.entry_id, e.user_id) for e in upcoming]
 
     def run(self, stop: threading.Event) -> None:
         # A front end started again over the same engine waits for the previous run to stop.

@@ -141,6 +141,26 @@ class Claims:
         if beat:
             self._beat_at = time.monotonic()
 
+    def idle(self) -> None:
+        """Nobody is signed in here: hold no unstarted entry (they go back to the queue for
+        the other stations at once, instead of waiting for a lease this station would keep
+        renewing) and heartbeat (the station is up, locked). A write only when one is due."""
+        give_back = any(r["status"] == "pending" for r in self.held())
+        beat = time.monotonic() - self._beat_at > HEARTBEAT_SECONDS
+        if not (give_back or beat):
+            return
+        with self.db.tx() as conn:
+            if give_back:
+                conn.execute(
+                    "UPDATE queue SET station = NULL, lease_until = NULL"
+                    " WHERE station = ? AND status = 'pending'",
+                    (self.station,),
+                )
+            if beat:
+                self._heartbeat(conn, self.db.now())
+        if beat:
+            self._beat_at = time.monotonic()
+
     def _heartbeat(self, conn: Conn, now: str) -> None:
         conn.execute(
             "INSERT INTO stations (name, started, seen, operator) VALUES (?, ?, ?, ?)"

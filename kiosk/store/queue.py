@@ -151,10 +151,16 @@ class Queue:
         rows = self.db.query(f"SELECT * FROM queue WHERE {self.db.ci_eq('upn')}", (upn,))  # noqa: S608
         return _entry(rows[0]) if rows else None
 
-    def upcoming(self, limit: int, *, first: int | None = None) -> list[QueueEntry]:
+    def upcoming(
+        self, limit: int, *, first: int | None = None, locked: bool = False
+    ) -> list[QueueEntry]:
         """The next ``limit`` entries this station holds: ``first`` (if this station could
         take it), its started entry, then by position. Claims more when it holds fewer than
-        ``limit`` and renews its lease (a write only when something is to be done)."""
+        ``limit`` and renews its lease (a write only when something is to be done).
+        ``locked``: nobody is signed in here; none, and the claims go back (:meth:`Claims.idle`)."""
+        if locked:
+            self.db.retrying(self.claims.idle)
+            return []
         rows = self.claims.held()
         held = [_entry(r) for r in rows]
         if self.claims.needs_claim(rows, limit, first):

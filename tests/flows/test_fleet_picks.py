@@ -1,8 +1,9 @@
-"""Picking a user on a fleet: an operator at station A cannot pick a user station B holds (B
-claimed or started them); A is told which station has them and goes on with its own users, B
-enrolls that user, once. A pick that B takes before A gets to it is dropped, not kept waiting
-behind every later user. Two real engines on one store (SQLite, and a real PostgreSQL server),
-virtual keys, one fake tenant."""
+"""Picking a user, and signing out, on a fleet: an operator at station A cannot pick a user
+station B holds (B claimed or started them); A is told which station has them and goes on with
+its own users, B enrolls that user, once. A pick that B takes before A gets to it is dropped,
+not kept waiting behind every later user. A station whose operator signs out gives back the
+users it claimed but has not started, at once, so the others enroll them. Two real engines on
+one store (SQLite, and a real PostgreSQL server), virtual keys, one fake tenant."""
 
 from __future__ import annotations
 
@@ -50,3 +51,26 @@ def test_a_pick_another_station_took_meanwhile_is_dropped(stations: dict[str, En
     a.stop()
     assert results[0].upn == upns[0]  # A went on with its own next user
     assert _started_at(a, last.entry_id) == []
+
+
+def test_a_locked_station_holds_no_user_the_others_could_enroll(
+    stations: dict[str, EngineRig],
+) -> None:
+    a, b = stations["A"], stations["B"]
+    upns = a.add_users(4, prefix="lock")
+    a.robot()
+    a.start()
+    a.wait_results(1)
+    a.engine.set_operator(None)  # the operator at A signs out and leaves; the kiosk runs on
+    # A finishes the user whose key is in, if any, and gives back what it had not started.
+    a.wait(lambda _: not a.store.queue.claims.held(), timeout=10)
+    b.robot()
+    b.start()
+    b.wait_counts(timeout=30, done=len(upns))  # long before A's 60 s lease would run out
+    b.stop()
+    at_a, at_b = ({r.upn for r in rig.wait_results(1)} for rig in (a, b))
+    assert at_a | at_b == set(upns) and not at_a & at_b and len(at_b) >= 2
+    assert {u: len(b.tenant.state.methods_of(u)) for u in upns} == dict.fromkeys(upns, 1)
+    beat = b.store.db.query("SELECT operator FROM stations WHERE name = 'A'")
+    assert [r["operator"] for r in beat] == [None]  # A is still heard from, locked
+    a.stop()

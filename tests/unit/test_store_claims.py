@@ -192,3 +192,14 @@ def test_a_user_another_station_holds_is_named_with_that_station(backend: Backen
     clock.now += timedelta(seconds=61)  # A's lease ran out: the unstarted one is free again
     assert b.queue.held_elsewhere(claimed.entry_id) is None
     assert b.queue.held_elsewhere(started.entry_id) == "A"  # its key is at A
+
+
+def test_a_locked_station_gives_back_what_it_had_not_started(backend: Backend) -> None:
+    a, b = two(backend)
+    a.queue.add(users(3))
+    claimed, started = a.queue.upcoming(2)
+    a.journal.start(started.entry_id, started.user_id, started.upn, "op-a")
+    assert a.queue.upcoming(2, locked=True) == []  # nobody signed in at A
+    assert [e.upn for e in b.queue.upcoming(3)] == [claimed.upn, "u002@contoso.test"]
+    assert a.queue.get(started.entry_id).status == "active"  # type: ignore[union-attr]
+    assert a.queue.held_elsewhere(claimed.entry_id) == "B"
