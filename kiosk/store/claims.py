@@ -23,6 +23,12 @@ DEFAULT_LEASE_SECONDS = 60.0
 HEARTBEAT_SECONDS = 10.0
 MINE = "(station = ? OR station IS NULL)"
 """An entry this station may take as its own (NULL: claimed before stations had names)."""
+NOTHING_IN_FLIGHT = (
+    "NOT EXISTS (SELECT 1 FROM enrollments WHERE enrollments.entry_id = queue.id"
+    " AND enrollments.state = 'open')"
+)
+"""No attempt of the entry is open: no credential of the user may still be registered by the
+station that made it (a restart that could not reach Graph leaves it open, the entry failed)."""
 
 
 class ClaimLost(StoreError):
@@ -190,19 +196,22 @@ class Claims:
         registered by the kiosk) and the user is pending for any station. When the attempt
         knows its key, ``serial`` must name it: the admin has the key in hand. An attempt
         already registered with Graph is refused: its station (or its restart) finishes it.
-        Returns the station that held the user."""
+        A user whose restart could not finish the attempt (failed, the attempt still open)
+        is released the same way. Returns the station that held the user."""
         with self.db.tx() as conn:
             entry = conn.execute(
                 "SELECT status, station FROM queue WHERE id = ?" + self.db.for_update,  # noqa: S608
                 (entry_id,),
             ).fetchone()
-            if entry is None or entry["status"] != "active":
-                raise StoreError("This user is not held by a station (it is not started).")
-            held_by = str(entry["station"] or "")
             attempts = conn.execute(
-                "SELECT id, serial, step FROM enrollments WHERE entry_id = ? AND state = 'open'",
+                "SELECT id, serial, step, station FROM enrollments WHERE entry_id = ?"
+                " AND state = 'open'",
                 (entry_id,),
             ).fetchall()
+            waiting = entry is not None and entry["status"] == "failed" and bool(attempts)
+            if entry is None or not (entry["status"] == "active" or waiting):
+                raise StoreError("This user is not held by a station (it is not started).")
+            held_by = str(entry["station"] or (attempts[0]["station"] if attempts else "") or "")
             for a in attempts:
                 if a["serial"] and a["serial"] != serial:
                     raise StoreError(

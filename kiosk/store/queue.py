@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from kiosk.model.queue import QueueRow, SortKey, Status
-from kiosk.store.claims import DEFAULT_LEASE_SECONDS, MINE, Claims
+from kiosk.store.claims import DEFAULT_LEASE_SECONDS, MINE, NOTHING_IN_FLIGHT, Claims
 from kiosk.store.db import Conn, Database, Row, known_value, retried
 
 BATCH = 400
@@ -218,11 +218,13 @@ class Queue:
     @retried
     def requeue(self, entry_id: int) -> bool:
         """A failed or skipped entry goes back to pending (operator retry), free for any
-        station. False when it was neither (nothing changed)."""
+        station. False when it was neither, or while a credential of the user is in flight
+        (nothing changed)."""
         with self.db.tx() as conn:
             return conn.execute(
-                "UPDATE queue SET status = 'pending', reason = '', updated = ?, station = NULL,"
-                " lease_until = NULL WHERE id = ? AND status IN ('failed', 'skipped')",
+                "UPDATE queue SET status = 'pending', reason = '', updated = ?, station = NULL,"  # noqa: S608
+                " lease_until = NULL WHERE id = ? AND status IN ('failed', 'skipped') AND "
+                + NOTHING_IN_FLIGHT,
                 (self.db.now(), entry_id),
             ).rowcount > 0
 
@@ -238,9 +240,10 @@ class Queue:
             return added[0] > 0
         with self.db.tx() as conn:
             cur = conn.execute(
-                "UPDATE queue SET status = 'pending', keys_wanted = keys_done + 1, reason = '',"
+                "UPDATE queue SET status = 'pending', keys_wanted = keys_done + 1, reason = '',"  # noqa: S608
                 " source = 'replacement', replace = ?, updated = ?, station = NULL,"
-                " lease_until = NULL WHERE id = ? AND status IN ('done', 'failed', 'skipped')",
+                " lease_until = NULL WHERE id = ? AND status IN ('done', 'failed', 'skipped')"
+                " AND " + NOTHING_IN_FLIGHT,
                 (int(replace), self.db.now(), entry.entry_id),
             )
             return cur.rowcount > 0 or entry.status == "pending"

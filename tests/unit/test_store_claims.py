@@ -12,7 +12,7 @@ import pytest
 from kiosk.errors import KioskError
 from kiosk.model.keys import CreatedCredential, KeyInfo
 from kiosk.store import ClaimLost, Store
-from kiosk.store.queue import NewUser
+from kiosk.store.queue import NewUser, QueueEntry
 from tests.fixtures.postgres import Backend
 
 
@@ -33,6 +33,19 @@ def two(backend: Backend, clock: Clock | None = None) -> tuple[Store, Store]:
     a = backend.open(station="A", lease_seconds=60, **kw)
     b = backend.open(station="B", lease_seconds=60, **kw)
     return a, b
+
+
+def credential_made(store: Store, entry: QueueEntry, serial: str) -> int:
+    """An attempt at ``store``'s station that has journaled its key and credential."""
+    attempt = store.journal.start(entry.entry_id, entry.user_id, entry.upn, "op")
+    store.journal.key(attempt, KeyInfo(path="v", aaguid="aa", model="m", firmware="5",
+                                       serial=serial, versions=("FIDO_2_1",)))
+    store.journal.credential(
+        attempt, CreatedCredential(serial.encode().ljust(16, b"\0"), b"{}", b"\xa0", "aa",
+                                   "packed"),
+        challenge_expires=datetime(2030, 1, 1, tzinfo=UTC), display_name="k", escrow_file=None,
+    )
+    return attempt
 
 
 def test_two_stations_hold_different_users_and_cannot_start_each_others(
@@ -156,13 +169,7 @@ def test_a_key_enrolled_or_left_needing_a_reset_at_one_station_is_known_at_anoth
                        user_id=first.user_id, upn=first.upn, method_id="m-1")
     owner = b.inventory.get("31400001")
     assert owner is not None and owner.upn == first.upn  # serial reuse is refused at B too
-    attempt = a.journal.start(second.entry_id, second.user_id, second.upn, "op-a")
-    a.journal.key(attempt, KeyInfo(path="v", aaguid="aa", model="m", firmware="5",
-                                   serial="31400002", versions=("FIDO_2_1",)))
-    a.journal.credential(
-        attempt, CreatedCredential(b"\x01" * 16, b"{}", b"\xa0", "aa", "packed"),
-        challenge_expires=datetime(2030, 1, 1, tzinfo=UTC), display_name="k", escrow_file=None,
-    )
+    attempt = credential_made(a, second, "31400002")
     a.journal.finish(attempt, "orphan", "not registered")  # the key must be reset
     busy = b.journal.serial_busy("31400002")
     assert busy is not None and busy.state == "orphan"
@@ -203,3 +210,38 @@ def test_a_locked_station_gives_back_what_it_had_not_started(backend: Backend) -
     assert [e.upn for e in b.queue.upcoming(3)] == [claimed.upn, "u002@contoso.test"]
     assert a.queue.get(started.entry_id).status == "active"  # type: ignore[union-attr]
     assert a.queue.held_elsewhere(claimed.entry_id) == "B"
+
+
+def test_a_user_whose_credential_is_in_flight_is_not_put_back_by_anyone(
+    backend: Backend,
+) -> None:
+    """A restart could not finish the attempt (Graph away): the entry waits as failed, its
+    credential journaled at A; putting the user back (U, an import's requeue, a backup key)
+    would have another key enrolled while A may still register this one."""
+    a, b = two(backend)
+    a.queue.add(users(1))
+    (entry,) = a.queue.upcoming(1)
+    attempt = credential_made(a, entry, "31400003")
+    assert a.queue.set_status(entry.entry_id, "failed", "waiting for Microsoft Graph")
+    for store in (b, a):
+        assert store.queue.requeue(entry.entry_id) is False
+        assert store.queue.replacement(entry.upn, entry.user_id) is False
+    assert b.queue.get(entry.entry_id).status == "failed"  # type: ignore[union-attr]
+    assert b.queue.upcoming(1) == []
+    a.journal.finish(attempt, "orphan", "challenge expired")  # A resumed: nothing in flight
+    assert b.queue.requeue(entry.entry_id) is True
+
+
+def test_an_admin_releases_a_user_whose_restart_could_not_finish_naming_its_key(
+    backend: Backend,
+) -> None:
+    a, b = two(backend)
+    a.queue.add(users(1))
+    (entry,) = a.queue.upcoming(1)
+    attempt = credential_made(a, entry, "31400004")
+    assert a.queue.set_status(entry.entry_id, "failed", "waiting for Microsoft Graph")
+    with pytest.raises(KioskError, match="31400004"):
+        b.queue.release(entry.entry_id, None)
+    assert b.queue.release(entry.entry_id, "31400004") == "A"  # station A never came back
+    assert a.journal.get(attempt).state == "orphan"  # type: ignore[union-attr]
+    assert [e.upn for e in b.queue.upcoming(1)] == [entry.upn]
