@@ -34,6 +34,10 @@ from kiosk.store.inventory import InventoryEntry, KeyState
 
 log = logging.getLogger("kiosk.enroll.lifecycle")
 
+RETURN_CANDIDATES = 100_000
+"""The kiosk's credentials a returned key without a serial is asked about (all of its model's
+that are still on a key, newest first; the key answers in chunks, without a touch)."""
+
 Reinsert = Callable[[], KeySession]
 """Asks the operator to pull the key and insert it again; the new session (reset window)."""
 
@@ -65,6 +69,8 @@ class ReturnCase:
 
     info: KeyInfo
     entry: InventoryEntry | None
+    credential_id: bytes | None = None
+    """A key without a serial: the kiosk's credential it was known by."""
 
     @property
     def known(self) -> bool:
@@ -188,9 +194,10 @@ class KeyLife:
         info = session.identify()
         if info.serial:
             return ReturnCase(info, self.store.inventory.get(info.serial))
-        found = held_credential(session, self.store.journal, info, self.rp_id)
+        found = held_credential(session, self.store.journal, info, self.rp_id,
+                                limit=RETURN_CANDIDATES)
         entry = self.store.inventory.get(standin_serial(found)) if found else None
-        return ReturnCase(info, entry)
+        return ReturnCase(info, entry, found if entry is not None else None)
 
     def take_back(
         self, session: KeySession, case: ReturnCase, *, reinsert: Reinsert, reason: str,
@@ -214,7 +221,7 @@ class KeyLife:
             session, case.info, reinsert, on_touch, event=event, window=window,
             known_as="" if case.info.serial else was.serial,
         )
-        self.recorder.key_wiped(was.serial, "reset on return")
+        self.recorder.key_wiped(was.serial, "reset on return", case.credential_id)
         final: KeyState = "retired" if retire else "in_stock"
         self.recorder.key_state(
             was.serial, final, _with(retire or reason, note), was=was, key=info
@@ -266,7 +273,8 @@ class KeyLife:
         if info.serial:
             same = again.serial == info.serial
         elif known_as:
-            found = held_credential(session, self.store.journal, again, self.rp_id)
+            found = held_credential(session, self.store.journal, again, self.rp_id,
+                                    limit=RETURN_CANDIDATES)
             same = found is not None and standin_serial(found) == known_as
         else:
             return

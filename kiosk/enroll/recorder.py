@@ -361,9 +361,10 @@ class Recorder(ResetRecords):
             key=key or {"serial": serial},
         )
 
-    def key_wiped(self, serial: str, reason: str) -> None:
-        """The key was reset: the attempts that put credentials on it hold none any more."""
-        self.store.journal.wiped(serial, reason)
+    def key_wiped(self, serial: str, reason: str, credential_id: bytes | None = None) -> None:
+        """The key was reset: the attempts that put credentials on it (a key without a
+        serial: the one of ``credential_id``) hold none any more."""
+        self.store.journal.wiped(serial, reason, credential_id=credential_id)
 
     def deletion_started(self, was: InventoryEntry, method_id: str, reason: str) -> int:
         """Journaled before the DELETE is sent (a lost answer is reconciled from here)."""

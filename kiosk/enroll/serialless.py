@@ -13,12 +13,13 @@ from kiosk.store.journal import Enrollment, Journal
 
 
 def held_attempt(
-    session: KeySession, journal: Journal, info: KeyInfo, rp_id: str
+    session: KeySession, journal: Journal, info: KeyInfo, rp_id: str, *, limit: int = 64
 ) -> Enrollment | None:
-    """The attempt whose credential this key without a serial still holds, if it says."""
+    """The attempt whose credential this key without a serial still holds, if it says
+    (asked about the newest ``limit`` attempts that left a credential on such a key)."""
     if info.serial or not (info.pin_set or info.has_credentials):
         return None
-    rows = journal.serialless_holding(info.aaguid)
+    rows = journal.serialless_holding(info.aaguid, limit)
     by_id = {b64_lenient(r.credential_id): r for r in rows if r.credential_id}
     if not by_id:
         return None
@@ -30,10 +31,10 @@ def held_attempt(
 
 
 def held_credential(
-    session: KeySession, journal: Journal, info: KeyInfo, rp_id: str
+    session: KeySession, journal: Journal, info: KeyInfo, rp_id: str, *, limit: int = 64
 ) -> bytes | None:
     """The credential id of :func:`held_attempt` (None: the key holds none of the kiosk's)."""
-    attempt = held_attempt(session, journal, info, rp_id)
+    attempt = held_attempt(session, journal, info, rp_id, limit=limit)
     if attempt is None or not attempt.credential_id:
         return None
     return b64_lenient(attempt.credential_id)

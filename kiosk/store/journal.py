@@ -265,13 +265,19 @@ class Journal:
         return _enrollment(rows[0]) if rows else None
 
     @retried
-    def wiped(self, serial: str, reason: str) -> int:
-        """The key ``serial`` was reset: its attempts no longer hold a credential on it."""
+    def wiped(self, serial: str, reason: str, *, credential_id: bytes | None = None) -> int:
+        """The key ``serial`` was reset: its attempts no longer hold a credential on it. A key
+        without a serial: the attempt that put ``credential_id`` on it."""
+        where, key = "serial = ?", serial
+        if credential_id is not None:
+            where, key = "(serial IS NULL OR serial = '') AND credential_id = ?", b64url(
+                credential_id
+            )
         with self.db.tx() as conn:
             cur = conn.execute(
-                "UPDATE enrollments SET state = 'wiped', reason = ?, updated = ?"
-                " WHERE serial = ? AND state IN ('done', 'orphan')",
-                (reason, self.db.now(), serial),
+                "UPDATE enrollments SET state = 'wiped', reason = ?, updated = ?"  # noqa: S608
+                " WHERE " + where + " AND state IN ('done', 'orphan')",
+                (reason, self.db.now(), key),
             )
             return cur.rowcount
 

@@ -53,6 +53,10 @@ def test_serialless_keys_are_tracked_and_each_return_is_known_by_its_credential(
     item = rig.store.inventory.get(case.entry.serial)
     assert item is not None and item.state == "in_stock" and item.upn == ""
     assert rig.store.inventory.of_user(first)[0].state == "enrolled"
+    # The journal no longer counts the returned key's credential as on a key.
+    aaguid = tracked[0].aaguid
+    holding = {r.upn for r in rig.store.journal.serialless_holding(aaguid)}
+    assert holding == {first}
 
     # Back in stock, it is enrolled again for someone new: the stock of that model is taken.
     rig.port.unplug(keys[1])
@@ -130,3 +134,18 @@ def test_another_serialless_key_at_the_reinsert_is_refused_not_reset(
     assert other.authenticator.credential_count == 1  # not reset
     item = rig.store.inventory.get(case.entry.serial)
     assert item is not None and item.state == "needs_reset"
+
+
+def test_the_oldest_of_many_serialless_keys_is_still_known_at_its_return(
+    engine_rig: Callable[..., EngineRig],
+) -> None:
+    """Enrollment asks a key about the newest 64 credentials only; a returned key is asked
+    about all of its model's that are still on a key, so the batch's first key is known."""
+    rig = engine_rig(reset="automatic")
+    upns = rig.add_users(66)
+    keys = [rig.key(serial=None) for _ in upns]
+    _enroll(rig, keys, 66)
+    rig.port.unplug(keys[-1])
+    session = _insert(rig, keys[0])
+    case = _life(rig).identify(session)
+    assert case.entry is not None and case.entry.upn == upns[0]
