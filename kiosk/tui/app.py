@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from kiosk.config import Settings
 from kiosk.enroll.api import EngineControl
-from kiosk.enroll.events import Event, PinHandover, Prompt
+from kiosk.enroll.events import ErrorRaised, Event, PinHandover, Prompt
 from kiosk.enroll.manifest import outbox
 from kiosk.enroll.shift_report import ShiftReport, report_paths
 from kiosk.errors import KioskError
@@ -30,6 +30,7 @@ from kiosk.keys.types import HidBackend
 from kiosk.operators.idle import IdleLock
 from kiosk.process import ADMIN_EXIT
 from kiosk.tui import messages
+from kiosk.tui.early_keys import EARLY_KEYS_LIMIT_S, EarlyKeys
 from kiosk.tui.engine_view import EngineView
 from kiosk.tui.glyphs import CONSOLE_SAFE, ConsoleScrollBarRender, Glyphs, choose
 from kiosk.tui.messages import TaskDone
@@ -87,8 +88,11 @@ class KioskApp(EngineView):
         self.sign_in_desk = SignInDesk(lambda: self.settings, clock, settings.store.path)
         self.gate = self.sign_in_desk.gate
         self._held_pins: list[PinHandover] = []
+        self._held_errors: list[ErrorRaised] = []
         self._mailer_news: dict[int, tuple[bool, str]] = {}
         self.enroll_screen = EnrollScreen(motion=motion, banner=banner)
+        self.early_keys = EarlyKeys()
+        """Keys typed before the sign-in screen could take them, given to it once it can."""
         self.register_theme(HIGH_CONTRAST)
         self.theme = THEMES[settings.kiosk.theme]
 
@@ -112,6 +116,9 @@ class KioskApp(EngineView):
             ScrollBar.renderer = ConsoleScrollBarRender
         # The enrollment screen is composed after the sign-in, so the first frame comes fast.
         self.push_screen(self._sign_in_screen(locked=False), self._signed_in)
+        # Held keys go on at the latest after this, sign-in screen ready or not: a key is
+        # never held for good.
+        self.set_timer(EARLY_KEYS_LIMIT_S, self._release_early_keys)
         self.set_interval(1.0, self.check_idle_lock)
         if self._engine is not None:
             self._engine_ready(self._engine)
@@ -225,7 +232,15 @@ class KioskApp(EngineView):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
             self.idle.touch()
+            if not event.is_forwarded and self.early_keys.hold(event):
+                return
         await super().on_event(event)
+
+    def on_sign_in_screen_ready(self, _message: SignInScreen.Ready) -> None:
+        self._release_early_keys()
+
+    def _release_early_keys(self) -> None:
+        self.early_keys.release(self.post_message, self.set_timer)
 
     def _signed_in(self, name: str | None) -> None:
         if not name:
@@ -239,6 +254,7 @@ class KioskApp(EngineView):
         self.idle.touch()
         self.redraw()
         self._show_held_pins()
+        self._show_held_errors()
 
     def _sign_in_screen(self, *, locked: bool) -> SignInScreen:
         return SignInScreen(

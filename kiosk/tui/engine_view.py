@@ -16,6 +16,7 @@ from textual.screen import Screen
 
 from kiosk.config import Settings
 from kiosk.enroll.api import EngineControl
+from kiosk.enroll.events import ErrorRaised as ErrorRaisedEvent
 from kiosk.enroll.events import Event, PinHandover, Prompt, PromptChanged
 from kiosk.model.steps import Step
 from kiosk.tui import messages
@@ -38,6 +39,9 @@ class EngineView(App[int]):
     operator: str | None
     enroll_screen: EnrollScreen
     _held_pins: list[PinHandover]
+    _held_errors: list[ErrorRaisedEvent]
+    """Errors the engine raised while nobody was signed in (crash recovery's findings at
+    start): shown after the sign-in, not over the sign-in screen where the operator types."""
     _mailer_news: dict[int, tuple[bool, str]]
     """A PIN mailer's news that came before its PIN box, by queue entry (a few kept)."""
     clock: Callable[[], float]
@@ -104,8 +108,16 @@ class EngineView(App[int]):
         event = message.event
         self._fold(event)
         self._close_top(ConfirmScreen, PinEntryScreen)  # the engine stopped asking
-        self.show_error(event.title, event.detail, event.next_step, event.retryable)
+        if self.operator is None:
+            self._held_errors.append(event)
+        else:
+            self.show_error(event.title, event.detail, event.next_step, event.retryable)
         self.redraw()
+
+    def _show_held_errors(self) -> None:
+        while self._held_errors and self.operator is not None:
+            event = self._held_errors.pop(0)
+            self.show_error(event.title, event.detail, event.next_step, event.retryable)
 
     def on_engine_paper_notice(self, message: messages.PaperNotice) -> None:
         event = message.event

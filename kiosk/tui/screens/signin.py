@@ -16,6 +16,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -32,6 +33,11 @@ from kiosk.tui.widgets.secret_input import SecretInput
 
 class SignInScreen(Screen[str]):
     CSS_PATH = "signin.tcss"
+
+    class Ready(Message):
+        """The screen is up and its name list has the focus: keys typed from now on (and
+        those the app held back until now) reach it."""
+
     BINDINGS = [
         Binding("tab", "app.focus_next", "Next field", show=False),
         Binding("escape", "back", "Choose name"),
@@ -90,6 +96,7 @@ class SignInScreen(Screen[str]):
             )
         names.highlighted = 0 if self._people else None
         names.focus()
+        self.call_after_refresh(self.post_message, self.Ready())
 
     def _say(self, text: str) -> None:
         for message in self.query("#message").results(Static):  # none once taken down
