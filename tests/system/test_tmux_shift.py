@@ -100,11 +100,7 @@ def _drive(shift: Shift) -> None:
     tmux.wait("INSERT A KEY")
     shift.plug("3")
     tmux.wait("Erase only keys from your own stock")
-    tmux.keys("y")
-    tmux.wait("TOUCH THE KEY NOW")
-    tmux.keys("F3")
-    shift.touch_and_take_pin()
-    shift.wait_done(3)
+    shift.reset_then_enroll(done_after=3)
     # The skipped user back in the queue from the queue screen (U), then on with the batch.
     shift.requeue_skipped()
     # The operator walks away from the PIN box: the idle lock clears it.
