@@ -52,7 +52,7 @@ def write_helpdesk(directory: Path, *, keep: bool = False) -> tuple[Path, Path]:
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     cert_file, key_file = directory / "helpdesk.pem", directory / "helpdesk.key"
-    if keep and cert_file.is_file() and key_file.is_file():
+    if keep and kept_helpdesk(directory):
         return cert_file, key_file
     key = rsa_key()
     now = datetime.now(UTC)
@@ -64,6 +64,23 @@ def write_helpdesk(directory: Path, *, keep: bool = False) -> tuple[Path, Path]:
         extensions=[(key_usage(key_encipherment=True), True)],
     )
     return write_pair(cert, key, directory / "helpdesk.pem", directory / "helpdesk.key")
+
+
+def kept_helpdesk(directory: Path) -> bool:
+    """True if ``directory`` holds the demo helpdesk's certificate and key from an earlier
+    run; SnapshotError names a certificate that cannot be read."""
+    from cryptography import x509
+
+    from kiosk.entra.fake.snapshot import bad_file
+
+    cert_file, key_file = directory / "helpdesk.pem", directory / "helpdesk.key"
+    if not (cert_file.is_file() and key_file.is_file()):
+        return False
+    try:
+        x509.load_pem_x509_certificate(cert_file.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise bad_file(cert_file, exc) from None
+    return True
 
 
 def check_kept(state_dir: Path) -> None:
@@ -79,6 +96,7 @@ def check_kept(state_dir: Path) -> None:
         except (OSError, ValueError) as exc:
             raise bad_file(tenant / "server-cert.pem", exc) from None
     KeyShelf(state_dir / "keys", NO_LATENCY).load()
+    kept_helpdesk(state_dir / "helpdesk")
 
 
 class DemoEnvironment:

@@ -135,3 +135,10 @@ def test_a_kept_state_that_cannot_be_read_is_named_with_what_to_do(tmp_path: Pat
                          timeout=60, check=False)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "kept keys" in out.stderr and "1.cbor is missing" in out.stderr
+    (state / "keys" / "shelf.json").unlink()
+    (state / "helpdesk" / "helpdesk.pem").write_text("not a certificate")
+    out = subprocess.run(_demo(state, "--users", "2"), capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert str(state / "helpdesk" / "helpdesk.pem") in out.stderr
+    assert "Delete the state directory" in out.stderr

@@ -160,7 +160,7 @@ def _why(exc: BaseException) -> str:
 
 def _bad(path: Path, why: str) -> str:
     return (
-        f"The demo's kept tenant {path} cannot be used: {why}. Delete the state directory "
+        f"The demo's kept file {path} cannot be used: {why}. Delete the state directory "
         f"{path.parent.parent} (or give another --state-dir) to start a fresh demo."
     )
 
