@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import signal
-import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,19 +74,24 @@ def handler(args: argparse.Namespace) -> int:
             title="Fake tenant did not start",
             next_step="Choose another --port, or leave it out to take any free port.",
         ) from None
-    for fault in faults:
-        tenant.inject(fault)
-    group = make_demo_tenant(tenant.state, args.users, seed=args.seed) if args.users else None
-    print(
-        describe(tenant, group.display_name if group else None, group.id if group else None),
-        flush=True,
-    )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl+C or SIGTERM from here on is a clean stop: the handlers are in place before the
+    # configuration is printed, so a stop sent the moment it is read (a script, a test) ends
+    # the tenant with status 0 instead of a KeyboardInterrupt between the print and the wait.
+    # The handler only records the signal (taking a lock in it could deadlock the thread it
+    # interrupts); the loop below looks at it.
+    stopped: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stopped.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, _frame: stopped.append(signum))
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        for fault in faults:
+            tenant.inject(fault)
+        group = make_demo_tenant(tenant.state, args.users, seed=args.seed) if args.users else None
+        print(
+            describe(tenant, group.display_name if group else None, group.id if group else None),
+            flush=True,
+        )
+        while not stopped:
+            time.sleep(0.1)
     finally:
         tenant.stop()
     return 0

@@ -70,3 +70,28 @@ def test_a_bad_fault_spec_is_refused_with_the_way_to_write_it(capsys) -> None:
     assert main(["fake-tenant", "--fault", "503@nowhere:1"]) == 2
     err = capsys.readouterr().err
     assert "unknown route 'nowhere'" in err and "KIND@ROUTE" in err
+
+
+def test_a_stop_sent_the_moment_the_configuration_is_read_ends_the_tenant_cleanly(
+    tmp_path: Path,
+) -> None:
+    # A script (or a test) that stops the tenant as soon as it has read what it needs sends
+    # Ctrl+C right after the print; that ended with status 130 (a KeyboardInterrupt before the
+    # tenant's wait) and without stopping the servers.
+    for run in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kiosk", "fake-tenant", "--users", "0", "--state-dir",
+             str(tmp_path / f"tenant{run}")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert first.startswith("fake tenant running"), first
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err
