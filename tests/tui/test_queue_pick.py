@@ -11,8 +11,10 @@ from kiosk.tui.screens.queue import QueueScreen
 from tests.fixtures.tui import (
     kiosk_app,
     plug,
+    queue_row,
     run_async,
     sign_in,
+    told_about,
     wait_prompt,
     wait_until,
 )
@@ -59,20 +61,9 @@ async def test_picking_a_user_another_station_holds_says_which_station(demo_env:
             await sign_in(pilot)
             await wait_prompt(pilot, Prompt.INSERT_KEY)
             (theirs,) = other.queue.upcoming(1)  # the next user nobody holds yet
-            await pilot.press("q")
-            await wait_until(pilot, lambda: isinstance(app.screen, QueueScreen), "queue")
-            screen = app.screen
-            assert isinstance(screen, QueueScreen)
-            await wait_until(pilot, lambda: screen.view.current is not None, "rows")
-            while screen.view.current is not None and screen.view.current.upn != theirs.upn:
-                await pilot.press("down")
+            screen = await queue_row(pilot, theirs.upn)
             await pilot.press("enter")
-
-            def told() -> list[str]:
-                return [n.message for n in app._notifications if theirs.upn in n.message]
-
-            await wait_until(pilot, lambda: bool(told()), "told")
-            assert told() == [
+            assert await told_about(pilot, theirs.upn) == [
                 f"{theirs.upn} is held by station mailroom-2, which enrolls them; "
                 "pick another user."
             ]

@@ -121,6 +121,10 @@ class QueueScreen(Screen[None]):
             return
         if self.engine.requeue(row.entry_id):
             self.notify(f"{row.upn} is back in the queue (pending).", markup=False)
+        else:  # a station still finishing their enrollment (fleet), or changed meanwhile
+            self.notify(f"{row.upn} was not put back in the queue: an interrupted enrollment "
+                        "of theirs is still being finished, or the entry changed meanwhile.",
+                        markup=False)
         self.show_state()
 
     def on_queue_view_chosen(self, event: QueueView.Chosen) -> None:
