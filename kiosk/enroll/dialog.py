@@ -9,7 +9,9 @@ handed to ``on_command``, which the engine provides.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 
 from kiosk.enroll.control import Command, Signals
 from kiosk.enroll.events import (
@@ -41,13 +43,25 @@ class Dialog:
         self._last_prompt: PromptChanged | None = None
         self._said_since = False
         """Another event went out since the last prompt."""
+        self._recovering = False
 
     # ---- what the engine says ----------------------------------------------------------
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    @contextmanager
+    def recovering(self) -> Iterator[None]:
+        """Crash recovery runs: the errors said meanwhile report on past attempts."""
+        self._recovering = True
+        try:
+            yield
+        finally:
+            self._recovering = False
+
     def emit(self, event: Event) -> None:
+        if self._recovering and isinstance(event, ErrorRaised):
+            event = replace(event, past_attempt=True)
         self._said_since = not isinstance(event, PromptChanged)
         for listener in list(self._listeners):
             try:

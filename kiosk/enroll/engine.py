@@ -310,7 +310,8 @@ class Engine(KeyLifeControl):
             raise RuntimeError("Engine.run is already running")
         self.signals.running(stop)  # a touch the key waits for must not delay stopping
         try:
-            self.recovery_report = resume(self.station)
+            with self.dialog.recovering():
+                self.recovery_report = resume(self.station)
             self._schedule_recovery()
             self.queue_changed()
             self.prefetch.start(stop)
@@ -337,7 +338,8 @@ class Engine(KeyLifeControl):
             self.idle_wait()
             return
         if self._recovery_retry_at is not None and time.monotonic() >= self._recovery_retry_at:
-            self.recovery_report.extend(resume(self.station))
+            with self.dialog.recovering():
+                self.recovery_report.extend(resume(self.station))
             self._schedule_recovery()
             self.queue_changed()
         if self.operator is None:

@@ -104,6 +104,9 @@ class ErrorRaised:
     detail: str
     next_step: str
     retryable: bool = True
+    past_attempt: bool = False
+    """A report on an attempt a restart interrupted (crash recovery), not on the user at
+    hand: nothing the operator could do here (retry, skip) acts on the user it names."""
 
 
 @dataclass(frozen=True)

@@ -111,13 +111,17 @@ class EngineView(App[int]):
         if self.operator is None:
             self._held_errors.append(event)
         else:
-            self.show_error(event.title, event.detail, event.next_step, event.retryable)
+            self._show_engine_error(event)
         self.redraw()
 
     def _show_held_errors(self) -> None:
         while self._held_errors and self.operator is not None:
             event = self._held_errors.pop(0)
-            self.show_error(event.title, event.detail, event.next_step, event.retryable)
+            self._show_engine_error(event)
+
+    def _show_engine_error(self, event: ErrorRaisedEvent) -> None:
+        self.show_error(event.title, event.detail, event.next_step, event.retryable,
+                        past=event.past_attempt)
 
     def on_engine_paper_notice(self, message: messages.PaperNotice) -> None:
         event = message.event
@@ -232,8 +236,11 @@ class EngineView(App[int]):
                 refresh(self.state, self.operator)
 
     def show_error(
-        self, title: str, detail: str, next_step: str, retryable: bool = True
+        self, title: str, detail: str, next_step: str, retryable: bool = True,
+        *, past: bool = False,
     ) -> None:
+        """``past``: a report on an attempt a restart interrupted, shown after the sign-in:
+        R and K would act on whoever is at hand now, not on the user it names; only Close."""
         def chosen(choice: str | None) -> None:
             if choice == "skip":
                 self.ask_skip_reason()
@@ -243,7 +250,8 @@ class EngineView(App[int]):
             elif choice == "retry":
                 self.engine.retry()
 
-        screen = ErrorScreen(title, detail, next_step, retryable=retryable)
+        screen = ErrorScreen(title, detail, next_step, retryable=retryable and not past,
+                             skippable=not past)
         screen.from_engine = True
         self.push_screen(screen, chosen)
 

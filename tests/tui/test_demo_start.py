@@ -19,10 +19,12 @@ from kiosk.demo.operators import (
     DEMO_OPERATOR_PIN,
     demo_settings,
 )
+from kiosk.enroll.events import Prompt
 from kiosk.keys.virtual.profiles import YUBIKEY_5_AAGUID
 from kiosk.model.keys import KeyInfo
 from kiosk.model.steps import Step
 from kiosk.tui.demo import DemoKioskApp
+from kiosk.tui.screens.skip import SkipReasonScreen
 from tests.fixtures.clock import FakeClock
 from tests.fixtures.tui import (
     kiosk_app,
@@ -30,6 +32,7 @@ from tests.fixtures.tui import (
     screen_text,
     sign_in,
     wait_for_text,
+    wait_prompt,
     wait_until,
 )
 
@@ -78,13 +81,7 @@ async def test_recovery_at_start_waits_for_the_sign_in_instead_of_eating_its_key
     journal as the kill left it), the kiosk's recovery reports the key to reset. That report
     used to cover the sign-in screen and take the operator's first keys."""
     env = demo_env(users=2)
-    store = env.kiosk.store
-    entry = store.queue.get(store.queue.page(0, 1)[0].entry_id)
-    journal = store.journal
-    attempt = journal.start(entry.entry_id, entry.user_id, entry.upn, DEMO_OPERATOR)
-    journal.key(attempt, KeyInfo("virtual:1", str(YUBIKEY_5_AAGUID), "YubiKey 5 NFC", "5.7.1",
-                                 "41000001", ("FIDO_2_1",)))
-    journal.step(attempt, Step.PIN_SET)
+    journal = _left_open_after_its_pin(env)
     app = kiosk_app(env)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.ready, "the kiosk is up")
@@ -93,6 +90,46 @@ async def test_recovery_at_start_waits_for_the_sign_in_instead_of_eating_its_key
         await wait_until(pilot, lambda: app.operator == DEMO_OPERATOR, "signed in")
         # The report is shown once someone is there to read it.
         await wait_for_text(pilot, "Key 41000001 must be reset")
+
+
+def _left_open_after_its_pin(env: Any) -> Any:
+    """The first user's attempt as a kill -9 leaves it after the PIN was set on key 41000001;
+    the journal."""
+    store = env.kiosk.store
+    entry = store.queue.get(store.queue.page(0, 1)[0].entry_id)
+    journal = store.journal
+    attempt = journal.start(entry.entry_id, entry.user_id, entry.upn, DEMO_OPERATOR)
+    journal.key(attempt, KeyInfo("virtual:1", str(YUBIKEY_5_AAGUID), "YubiKey 5 NFC", "5.7.1",
+                                 "41000001", ("FIDO_2_1",)))
+    journal.step(attempt, Step.PIN_SET)
+    return journal
+
+
+@run_async
+async def test_recoverys_report_offers_nothing_that_acts_on_the_user_at_hand(
+    demo_env: Any,
+) -> None:
+    """The report is about an attempt before the restart; K (skip) or R (retry) on it would
+    act on whoever the kiosk is at now, another user or the same one for a fresh key."""
+    env = demo_env(users=2)
+    _left_open_after_its_pin(env)
+    app = kiosk_app(env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await wait_for_text(pilot, "Key 41000001 must be reset")
+        await wait_until(pilot, lambda: bool(app.state.upn), "a user at hand")
+        footer = screen_text(app).splitlines()[-1]
+        assert "Skip" not in footer and "Retry" not in footer, footer
+        assert "Close" in footer, footer
+        await pilot.press("k", "r")
+        await pilot.pause(0.3)
+        await pilot.press("enter")  # would take the first reason had K asked for one
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, SkipReasonScreen)
+        assert "Key 41000001 must be reset" not in screen_text(app)  # closed
+        queue = env.kiosk.store.queue
+        assert queue.counts().get("skipped", 0) == 0
+        await wait_prompt(pilot, Prompt.INSERT_KEY)
 
 
 @run_async
