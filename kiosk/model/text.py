@@ -31,6 +31,8 @@ KEY_STRING_MAX = 64
 """Longest serial, product or manufacturer string kept as the key gave it."""
 NAME_MAX = 256
 """Longest display name or UPN kept (Entra allows 256 for displayName, 113 for a UPN)."""
+STATION_NAME_MAX = 64
+"""Longest station name kept from the fleet's database (a host name is at most 64)."""
 ELLIPSIS = "…"
 
 

@@ -1,11 +1,13 @@
 """The line as a whole: each station (online, operator, current user, keys in the last hour),
-the queue left and the time to finish at the current rate. Read from the shared database."""
+the queue left and the time to finish at the current rate. Read from the shared database,
+where any station writes: every name is cleaned here (:func:`kiosk.model.text.clean`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from kiosk.model.text import STATION_NAME_MAX, clean
 from kiosk.store.claims import HEARTBEAT_SECONDS
 from kiosk.store.db import Database
 
@@ -59,12 +61,12 @@ def fleet_status(db: Database, now: datetime) -> FleetStatus:
     }
     stations = tuple(
         StationStatus(
-            name=str(r["name"]),
+            name=clean(r["name"], STATION_NAME_MAX),
             online=str(r["seen"]) >= offline,
-            seen=str(r["seen"]),
-            operator=current.get(str(r["name"]), (None, None))[1]
-            or r["operator"] or last_operator.get(str(r["name"])),
-            current_upn=current.get(str(r["name"]), (None, None))[0],
+            seen=clean(r["seen"]),
+            operator=_cleaned(current.get(str(r["name"]), (None, None))[1]
+                              or r["operator"] or last_operator.get(str(r["name"]))),
+            current_upn=_cleaned(current.get(str(r["name"]), (None, None))[0]),
             keys_last_hour=keys.get(str(r["name"]), 0),
         )
         for r in db.query("SELECT name, seen, operator FROM stations ORDER BY name")
@@ -75,6 +77,10 @@ def fleet_status(db: Database, now: datetime) -> FleetStatus:
     rate = sum(keys.values())
     finish = timedelta(hours=left / rate) if rate else None
     return FleetStatus(stations, left, rate, finish)
+
+
+def _cleaned(text: object) -> str | None:
+    return None if text is None else clean(text)
 
 
 def status_lines(st: FleetStatus) -> list[str]:
