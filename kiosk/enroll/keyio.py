@@ -12,14 +12,12 @@ import threading
 from fido2.hid.base import HidDescriptor
 
 from kiosk.enroll.control import Signals
-from kiosk.keys.identity import hid_serial, port_serial
+from kiosk.keys.identity import hid_serial
 from kiosk.keys.mds import MdsCatalog
+from kiosk.keys.port_serials import read_serial
 from kiosk.keys.session import KeySession
 from kiosk.keys.types import HidBackend
 from kiosk.keys.watcher import KeyWatcher
-
-SERIAL_READ_SECONDS = 1.0
-"""How long the kiosk waits for another key in the port to say its serial."""
 
 
 class KeyIO:
@@ -77,7 +75,8 @@ class KeyIO:
         """The serial of each key in the port at the last look, as the port lists them (None:
         not known). Known: the keys an attempt identified, and the serial a descriptor gives;
         ``read`` asks the others once per insertion (a YubiKey's management read, nothing
-        that changes a key: :func:`kiosk.keys.identity.port_serial`)."""
+        that changes a key, given up after a second:
+        :func:`kiosk.keys.port_serials.read_serial`)."""
         present = {str(d.path): d for d in self.watcher.present}
         self._serials = {
             path: known for path, known in self._serials.items() if present.get(path) == known[0]
@@ -86,21 +85,7 @@ class KeyIO:
         for path, descriptor in present.items():
             known = self._serials.get(path)
             if known is None and read:
-                known = (descriptor, self._read_serial(descriptor))
+                known = (descriptor, read_serial(descriptor, self.backend.open))
                 self._serials[path] = known
             serials.append(known[1] if known is not None else hid_serial(descriptor))
         return tuple(serials)
-
-    def _read_serial(self, descriptor: HidDescriptor) -> str | None:
-        """Another key's serial, given up after :data:`SERIAL_READ_SECONDS`: a device that
-        never answers (a broken or hostile one) must not hold up the kiosk. The reading
-        thread is left to end by itself; the key is named by its descriptor's serial."""
-        found: list[str | None] = []
-
-        def read() -> None:
-            found.append(port_serial(descriptor, self.backend.open))
-
-        reader = threading.Thread(target=read, name="port-serial", daemon=True)
-        reader.start()
-        reader.join(SERIAL_READ_SECONDS)
-        return found[0] if found else hid_serial(descriptor)

@@ -33,12 +33,11 @@ from kiosk.enroll.dialog import Dialog
 from kiosk.enroll.events import PortChanged, Prompt, PromptChanged
 from kiosk.enroll.keyio import KeyIO
 from kiosk.keys.errors import CancelledError, KeyPulledError
+from kiosk.keys.port_serials import crowd_text, named
 from kiosk.keys.watcher import WatchEvent
-from kiosk.model.text import clean
 
 T = TypeVar("T")
 
-NO_SERIAL = "a key with no serial"
 TAKE_ONE = "leave only one: the kiosk takes the key left in."
 PULL_ALL = "pull them all."
 
@@ -50,16 +49,6 @@ def show_port(dialog: Dialog, keys: KeyIO, *, read: bool = False) -> tuple[str |
         keys.shown = serials
         dialog.emit(PortChanged(serials))
     return serials
-
-
-def named(serial: str | None) -> str:
-    return clean(serial, 64) if serial else NO_SERIAL
-
-
-def crowd_text(serials: tuple[str | None, ...], what: str) -> str:
-    """``3 keys are in the port (41000001, 41000002, a key with no serial): <what>``."""
-    listed = ", ".join(named(s) for s in serials)
-    return f"{len(serials)} keys are in the port ({listed}): {what}"
 
 
 def only(serial: str | None) -> str:

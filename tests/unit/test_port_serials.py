@@ -12,7 +12,8 @@ import time
 from fido2.hid import CtapHidDevice
 from fido2.hid.base import HidDescriptor
 
-from kiosk.enroll.keyio import SERIAL_READ_SECONDS, KeyIO
+from kiosk.enroll.keyio import KeyIO
+from kiosk.keys.port_serials import SERIAL_READ_SECONDS
 from kiosk.keys.virtual.device import VirtualKey
 from kiosk.keys.virtual.port import VirtualPort
 from kiosk.keys.virtual.profiles import CTAP20_KEY, HOSTILE_STRINGS, YUBIKEY_5

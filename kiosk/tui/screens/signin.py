@@ -8,9 +8,11 @@ shows. The HID backend it reads an operator key from is given to it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
+from fido2.hid.base import HidDescriptor
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -20,11 +22,12 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from kiosk.errors import KioskError
 from kiosk.keys.types import HidBackend
-from kiosk.operators.key_sign_in import OperatorKeyError, identify
+from kiosk.operators.key_alone import with_lone_key
+from kiosk.operators.key_sign_in import identify
 from kiosk.operators.sign_in import SignInGate
 from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
@@ -143,23 +146,26 @@ class SignInScreen(Screen[str]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="operator-key")
     def _key_sign_in(self, backend: HidBackend, pin: str) -> str:
-        found = backend.list_descriptors()
-        if len(found) != 1:
-            raise OperatorKeyError(
-                f"{len(found)} keys are inserted.", next_step="Insert only your own key."
-            )
-        device = backend.open(found[0])
-        try:
-            touch = "Touch your key now (it blinks)."
-            return identify(
-                device,
-                self._gate.people,
-                pin=pin or None,
-                verification=self._gate.settings.kiosk.operator_key_verification,
-                on_touch=lambda: self.app.call_from_thread(self._say, touch),
-            )
-        finally:
-            device.close()
+        worker = get_current_worker()
+
+        def say(text: str) -> None:
+            self.app.call_from_thread(self._say, text)
+
+        def sign_in(descriptor: HidDescriptor, event: threading.Event) -> str:
+            device = backend.open(descriptor)
+            try:
+                return identify(
+                    device,
+                    self._gate.people,
+                    pin=pin or None,
+                    verification=self._gate.settings.kiosk.operator_key_verification,
+                    on_touch=lambda: say("Touch your key now (it blinks)."),
+                    event=event,
+                )
+            finally:
+                device.close()
+
+        return with_lone_key(backend, say, sign_in, gone=lambda: worker.is_cancelled)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "operator-key":
