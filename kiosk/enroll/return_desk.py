@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from fido2.hid.base import HidDescriptor
 
+from kiosk.enroll.desk_crowd import watch_crowd
 from kiosk.enroll.keyio import KeyIO
 from kiosk.enroll.lifecycle import Deleted, KeyLife, LifecycleError, ReturnCase
 from kiosk.entra.errors import GraphNotFoundError
@@ -82,6 +83,7 @@ class ReturnDesk:
         self.watcher = KeyWatcher(keys.backend, poll_interval=keys.watcher.poll_interval)
         self._session: KeySession | None = None
         self._path: str | None = None
+        self._serial: str | None = None
         self._inserted_at = 0.0
 
     def _window(self) -> bool:
@@ -108,7 +110,16 @@ class ReturnDesk:
         if descriptor is None:
             return None
         case = self.life.identify(self._open(descriptor))
+        self._serial = case.info.serial
         return self._looked_up(case)
+
+    def watch_port(self, cancel: threading.Event, said: Callable[[str | None], None]) -> None:
+        """Until cancelled (from a thread of its own): ONLY ONE KEY AT A TIME while more than
+        one key is in the port (:func:`~kiosk.enroll.desk_crowd.watch_crowd`)."""
+        watch_crowd(
+            self.keys.backend, self.watcher.poll_interval,
+            lambda: (self._path, self._serial), cancel, said,
+        )
 
     def _looked_up(self, case: ReturnCase) -> DeskCase:
         entry = case.entry
@@ -167,6 +178,7 @@ class ReturnDesk:
             self._session.close()
         self._session = None
         self._path = None
+        self._serial = None
 
     def close(self) -> None:
         """Leave the desk: the engine takes keys again (the one in the port once pulled)."""

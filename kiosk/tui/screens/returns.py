@@ -85,6 +85,12 @@ class ReturnScreen(Screen[None]):
         text: str
 
     @dataclass
+    class Crowded(Message):
+        """ONLY ONE KEY AT A TIME with the serials in the port; None: one key or none left."""
+
+        text: str | None
+
+    @dataclass
     class Shown(Message):
         case: DeskCase
 
@@ -103,6 +109,8 @@ class ReturnScreen(Screen[None]):
         self._desk: ReturnDesk | None = None
         self.case: DeskCase | None = None
         self.busy = False
+        self.crowd: str | None = None
+        self._prompt = ""
 
     def compose(self) -> ComposeResult:
         yield Static(" RETURN DESK · enrollment waits", id="banner", markup=False)
@@ -114,17 +122,27 @@ class ReturnScreen(Screen[None]):
     def on_mount(self) -> None:
         self._desk = self._engine.open_return_desk()
         self._say("Waiting for the enrollment under way to pause (pull its key if one is in).")
+        self.watch_port()
         self.next_key()
 
     def on_unmount(self) -> None:
         self.workers.cancel_group(self, "desk")
+        self.workers.cancel_group(self, "desk-port")
         if self._desk is not None:
             self._desk.close()
 
     # ---- what the desk says ------------------------------------------------------------
 
     def _say(self, text: str) -> None:
-        self.query_one("#prompt", Static).update(Text(text, style="bold"))
+        """The desk's prompt; while more than one key is in, the ONLY ONE KEY AT A TIME line
+        stands in its place, and the prompt comes back once the others are out."""
+        self._prompt = text
+        self.query_one("#prompt", Static).update(Text(self.crowd or text, style="bold"))
+
+    @on(Crowded)
+    def _on_crowded(self, message: Crowded) -> None:
+        self.crowd = message.text
+        self._say(self._prompt)
 
     @on(Said)
     def _on_said(self, message: Said) -> None:
@@ -147,6 +165,16 @@ class ReturnScreen(Screen[None]):
         self.next_key(pull_first=True)
 
     # ---- the workers (blocking calls) --------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="desk-port")
+    def watch_port(self) -> None:
+        desk = self._desk
+        assert desk is not None  # noqa: S101
+
+        def said(text: str | None) -> None:
+            self.post_message(self.Crowded(text))
+
+        desk.watch_port(get_current_worker().cancelled_event, said)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="desk")
     def next_key(self, pull_first: bool = False) -> None:
@@ -186,9 +214,15 @@ class ReturnScreen(Screen[None]):
 
     # ---- the operator's keys -----------------------------------------------------------
 
+    def _crowded(self) -> bool:
+        """True (and said) while more than one key is in: the desk asks nothing of a key then."""
+        if self.crowd is not None:
+            self.notify(self.crowd, markup=False)
+        return self.crowd is not None
+
     def action_take_back(self, retire: str) -> None:
         case = self.case
-        if case is None or self.busy:
+        if case is None or self.busy or self._crowded():
             return
         if not case.case.known or case.case.entry is None or case.case.entry.state in (
             "in_stock", "retired"
@@ -209,7 +243,7 @@ class ReturnScreen(Screen[None]):
 
     def action_stock_unknown(self) -> None:
         case = self.case
-        if case is None or self.busy or case.case.known:
+        if case is None or self.busy or case.case.known or self._crowded():
             return
         from kiosk.tui.screens.admin import AdminPinScreen
 
