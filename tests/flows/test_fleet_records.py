@@ -74,10 +74,13 @@ def test_a_pin_sealed_at_one_station_is_retrieved_anywhere_and_audited(
                  "--config", str(config)]) == 0
     assert main(["escrow", "get", "--serial", "99", "--config", str(config)]) == 1
     records = [json.loads(x) for x in (tmp_path / "B-audit.jsonl").read_text().splitlines()]
-    assert [r["event"] for r in records] == ["escrow retrieved", "escrow retrieved"]
+    assert [r["event"] for r in records] == [
+        "escrow retrieved", "escrow retrieved", "escrow not found"
+    ]
     assert records[0]["upn"] == "Ann@contoso.test" and records[0]["key"]["serial"] == "31400001"
     assert "58294713" not in (tmp_path / "B-audit.jsonl").read_text()
-    assert a.trail.last_seq("B") == 2  # the retrievals are in the fleet's copy too
+    assert records[2]["key"] == {"serial": "99"}
+    assert a.trail.last_seq("B") == 3  # the retrievals and the lookup are in the fleet's copy
     capsys.readouterr()
 
 
