@@ -191,5 +191,9 @@ def test_the_report_screen_snapshot_at_80x24(demo_env: Any, snap_compare: Any) -
         await pilot.press("l")
         await wait_until(pilot, lambda: isinstance(app.screen, ShiftReportScreen), "report")
         await wait_for_text(pilot, "Ended:    2026-12-04 11:30:00 UTC")
+        # The lock screen under the report is drawn by then only on an idle machine: wait for
+        # its header and its key sign-in line too, or the picture may lack them under load.
+        await wait_for_text(pilot, "KIOSK LOCKED")
+        await wait_for_text(pilot, "and press F5.")
 
     assert snap_compare(kiosk_app(env), terminal_size=SMALL, run_before=shift_ended)
