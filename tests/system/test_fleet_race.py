@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.store import Store
 from tests.fixtures.fleet import Fleet
 from tests.fixtures.pgserver import PgServer
 
@@ -24,19 +25,32 @@ def fleet(pg_server: PgServer, tmp_path: Path) -> Iterator[Fleet]:
         yield f
 
 
+def _why(store: Store, upn: str) -> dict[str, object]:
+    """What the queue and the shared journal say of a user the tenant has no key for: the
+    entry, and each attempt's station, step, state and reason (the journal's rows as stored;
+    an attempt's station is a column the journal's records do not carry)."""
+    entry = store.queue.find(upn)
+    if entry is None:
+        return {"queue": "not in the queue", "attempts": []}
+    columns = ("station", "step", "state", "operator", "reason", "updated")
+    rows = store.db.query(
+        f"SELECT {', '.join(columns)} FROM enrollments WHERE entry_id = ? ORDER BY id",  # noqa: S608
+        (entry.entry_id,),
+    )
+    return {"queue": entry, "attempts": [{c: r[c] for c in columns} for r in rows]}
+
+
 def _judge(fleet: Fleet) -> None:
     per_user = fleet.methods_per_user()
     assert len(per_user) == USERS
     twice = {u: n for u, n in per_user.items() if n > 1}
     missing = [u for u, n in per_user.items() if n == 0]
     store = fleet.store()
-    why = {
-        u: (store.queue.find(u), [(e.station, e.step, e.state, e.reason)
-                                  for e in store.journal.for_entry(store.queue.find(u).entry_id)])  # type: ignore[union-attr]
-        for u in missing
-    }
-    store.close()
-    assert twice == {} and missing == [], (why, fleet.results)
+    try:
+        why = {u: _why(store, u) for u in missing}
+    finally:
+        store.close()
+    assert twice == {} and missing == [], (twice, why, fleet.results)
     assert fleet.done() == USERS
 
 
