@@ -102,6 +102,7 @@ def _verify_fleet(config_path: str | None, local: Path) -> bool:
     """Each station's mirrored chain against itself; this station's against its file."""
     from kiosk import config
     from kiosk.audit_chain import verify_lines
+    from kiosk.model.text import STATION_NAME_MAX, clean
     from kiosk.wiring import open_store
 
     store = open_store(config.load(config_or_default(config_path)))
@@ -119,7 +120,8 @@ def _verify_fleet(config_path: str | None, local: Path) -> bool:
                         f"({local}): a record was changed in one of them"
                     )
             state = "OK" if not problems else "FAILED"
-            print(f"fleet station {station}: {state}, {report.records} records")
+            name = clean(station, STATION_NAME_MAX)  # any station writes its own name there
+            print(f"fleet station {name}: {state}, {report.records} records")
             for problem in problems:
                 print(f"  - {problem}")
             ok = ok and not problems

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.audit import AuditTrail
 from kiosk.cli import main
 from kiosk.store.queue import NewUser
 from kiosk.store.station_counts import station_counts
@@ -52,3 +53,23 @@ def test_fleet_status_lists_a_hostile_station_name_cleaned(
     assert listed["name"].startswith("st]0;owned[2JA31mxxx") and len(listed["name"]) <= 64
     (counted,) = station_counts(store.db)  # the batch summary's lines by station
     assert counted.name == listed["name"] and counted.done == 1
+
+
+@pytest.mark.slow
+@pytest.mark.fleet
+def test_fleet_audit_verify_names_a_hostile_station_cleaned(
+    pg_backend: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = pg_backend.open(station=HOSTILE)
+    with AuditTrail(tmp_path / "hostile-audit.jsonl") as trail:
+        trail.mirror = store.trail.put
+        trail.append("enrolled", upn="ann@contoso.test", operator="op")
+    with AuditTrail(tmp_path / "audit.jsonl") as mine:  # the admin's own trail
+        mine.append("enrolled", upn="bob@contoso.test", operator="op")
+    capsys.readouterr()
+    assert main(["audit", "verify", "--fleet", "--config",
+                 str(_config(tmp_path, pg_backend))]) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out and "\x9b" not in out and "\x07" not in out
+    assert "fleet station st]0;owned[2JA31mxxx" in out and "OK, 1 records" in out
+    assert max(len(line) for line in out.splitlines()) < 200
