@@ -24,6 +24,7 @@ from kiosk.config_toml import (
     aaguids,
     https,
     line_of,
+    loads_deep,
     located,
     nth_table_line,
     person_name,
@@ -324,7 +325,7 @@ def _build_section(
 def parse(text: str, where: str = "kiosk.toml") -> Settings:
     """Parse and validate the text of a kiosk.toml."""
     try:
-        data = tomllib.loads(text)
+        data = loads_deep(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML ({exc}).") from None
     except RecursionError:

@@ -6,11 +6,27 @@ Helpers for :mod:`kiosk.config`, which declares the settings; nothing here knows
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
 import re
+import tomllib
 import types
 import typing
 from typing import Any, Literal, get_args, get_origin
+
+
+def loads_deep(text: str) -> dict[str, Any]:
+    """tomllib.loads with the garbage collector held off: a deeply nested file makes the parser
+    recurse to the interpreter's limit, and a collection there runs other objects' finalizers
+    with no stack left (their errors surfaced beside this parse's). Its RecursionError is the
+    caller's to report."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return tomllib.loads(text)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def located(where: str, line: int | None) -> str:
