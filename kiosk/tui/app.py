@@ -30,7 +30,7 @@ from kiosk.keys.types import HidBackend
 from kiosk.operators.idle import IdleLock
 from kiosk.process import ADMIN_EXIT
 from kiosk.tui import messages
-from kiosk.tui.early_keys import EARLY_KEYS_LIMIT_S, EarlyKeys
+from kiosk.tui.early_keys import EarlyKeys, KeysTaken, waiting_for_keys
 from kiosk.tui.engine_view import EngineView
 from kiosk.tui.glyphs import CONSOLE_SAFE, ConsoleScrollBarRender, Glyphs, choose
 from kiosk.tui.messages import TaskDone
@@ -91,8 +91,8 @@ class KioskApp(EngineView):
         self._held_errors: list[ErrorRaised] = []
         self._mailer_news: dict[int, tuple[bool, str]] = {}
         self.enroll_screen = EnrollScreen(motion=motion, banner=banner)
-        self.early_keys = EarlyKeys()
-        """Keys typed before the sign-in screen could take them, given to it once it can."""
+        self.early_keys = EarlyKeys(self.post_message, self.set_timer, self._waiting_for_keys)
+        """Keys typed before a screen could take them, given to it once it can."""
         self.register_theme(HIGH_CONTRAST)
         self.theme = THEMES[settings.kiosk.theme]
 
@@ -116,9 +116,9 @@ class KioskApp(EngineView):
             ScrollBar.renderer = ConsoleScrollBarRender
         # The enrollment screen is composed after the sign-in, so the first frame comes fast.
         self.push_screen(self._sign_in_screen(locked=False), self._signed_in)
-        # Held keys go on at the latest after this, sign-in screen ready or not: a key is
-        # never held for good.
-        self.set_timer(EARLY_KEYS_LIMIT_S, self._release_early_keys)
+        # Held keys go on at the latest after a moment, sign-in screen ready or not: a key
+        # is never held for good.
+        self.early_keys.start()
         self.set_interval(1.0, self.check_idle_lock)
         if self._engine is not None:
             self._engine_ready(self._engine)
@@ -236,11 +236,11 @@ class KioskApp(EngineView):
                 return
         await super().on_event(event)
 
-    def on_sign_in_screen_ready(self, _message: SignInScreen.Ready) -> None:
-        self._release_early_keys()
+    def _waiting_for_keys(self) -> bool:
+        return bool(self.screen_stack) and waiting_for_keys(self.screen)
 
-    def _release_early_keys(self) -> None:
-        self.early_keys.release(self.post_message, self.set_timer)
+    def on_keys_taken(self, _message: KeysTaken) -> None:
+        self.early_keys.release()
 
     def _signed_in(self, name: str | None) -> None:
         if not name:

@@ -18,7 +18,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -29,19 +28,20 @@ from kiosk.keys.types import HidBackend
 from kiosk.operators.key_alone import with_lone_key
 from kiosk.operators.key_sign_in import identify
 from kiosk.operators.sign_in import SignInGate
+from kiosk.tui.early_keys import TypedInto, enter_moves_to, take_keys
 from kiosk.tui.glyphs import glyphs_of
 from kiosk.tui.motion import calm_inputs
 from kiosk.tui.widgets.secret_input import SecretInput
 
 
-class SignInScreen(Screen[str]):
+class SignInScreen(TypedInto, Screen[str]):
+    """Typed into at once (the name's Enter, the PIN, Enter): keys wait for its names list
+    to have the focus, and the name's Enter moves to the PIN box before the next key."""
+
     CSS_PATH = "signin.tcss"
 
-    class Ready(Message):
-        """The screen is up and its name list has the focus: keys typed from now on (and
-        those the app held back until now) reach it."""
-
     BINDINGS = [
+        TypedInto.ENTER_MOVES_ON,
         Binding("tab", "app.focus_next", "Next field", show=False),
         Binding("escape", "back", "Choose name"),
         Binding("f5", "use_key", "Sign in with my key"),
@@ -98,19 +98,21 @@ class SignInScreen(Screen[str]):
                 "paste the result into kiosk.toml."
             )
         names.highlighted = 0 if self._people else None
-        names.focus()
-        self.call_after_refresh(self.post_message, self.Ready())
+        take_keys(self, names)
 
     def _say(self, text: str) -> None:
         for message in self.query("#message").results(Static):  # none once taken down
             message.update(glyphs_of(self).text(text))
 
+    def action_enter_moves_on(self) -> None:
+        enter_moves_to(self, self.query_one("#names"), self.query_one("#pin"))
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.query_one("#pin", Input).focus()
+        self.set_focus(self.query_one("#pin", Input))  # a name clicked
 
     def action_back(self) -> None:
         self.query_one("#pin", Input).value = ""
-        self.query_one("#names", OptionList).focus()
+        self.set_focus(self.query_one("#names", OptionList))
 
     def _key_hint(self) -> str:
         if self._gate.settings.kiosk.operator_key_verification:
