@@ -13,6 +13,7 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from kiosk.model.text import clean
+from kiosk.tui.early_keys import TypedInto, enter_moves_to, take_keys
 
 REASONS = (
     "user not here today",
@@ -32,11 +33,16 @@ def skip_reason(choice: str, note: str) -> str:
     return f"skipped by operator: {choice}" + (f": {note}" if note else "")
 
 
-class SkipReasonScreen(ModalScreen[str | None]):
-    """Dismissed with the reason to record, or None (Escape: the user is not skipped)."""
+class SkipReasonScreen(TypedInto, ModalScreen[str | None]):
+    """Dismissed with the reason to record, or None (Escape: the user is not skipped).
+    Typed into at once: keys wait for its list to have the focus, and the reason's Enter
+    moves to the note before the next key."""
 
     CSS_PATH = "modal.tcss"
-    BINDINGS = [Binding("escape", "dismiss(None)", "Do not skip")]
+    BINDINGS = [
+        TypedInto.ENTER_MOVES_ON,
+        Binding("escape", "dismiss(None)", "Do not skip"),
+    ]
 
     def __init__(self, upn: str) -> None:
         super().__init__(classes="-confirm")
@@ -55,10 +61,13 @@ class SkipReasonScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         for reasons in self.query("#reasons").results(OptionList):
             reasons.highlighted = 0
-            reasons.focus()
+            take_keys(self, reasons)
+
+    def action_enter_moves_on(self) -> None:
+        enter_moves_to(self, self.query_one("#reasons"), self.query_one("#note"))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.query_one("#note", Input).focus()
+        self.set_focus(self.query_one("#note", Input))  # a reason clicked
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         index = self.query_one("#reasons", OptionList).highlighted
