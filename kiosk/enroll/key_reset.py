@@ -6,6 +6,7 @@ attempt identified; a second key in the port stops the step until it is pulled
 
 from __future__ import annotations
 
+import re
 import time
 
 from kiosk.enroll import one_key
@@ -22,6 +23,14 @@ from kiosk.model.keys import KeyInfo
 from kiosk.model.steps import Step
 
 
+def left_so(reason: str) -> str:
+    """Why the kiosk left a key needing a reset, as a clause for the reset question: the
+    inventory's reason without what it says to do ('; reset ...', which the question asks)
+    and with the key's own name made 'it' (the question names the key)."""
+    clause = re.split(r"[;.] [Rr]eset\b", reason, maxsplit=1)[0].strip().rstrip(".")
+    return re.sub(r"^Key \S+ ", "it ", clause)
+
+
 def ask_reset(st: Station, att: Attempt, info: KeyInfo) -> None:
     dialog = st.dialog
     tracked = st.store.inventory.get(info.serial) if info.serial else None
@@ -33,7 +42,7 @@ def ask_reset(st: Station, att: Attempt, info: KeyInfo) -> None:
         # The kiosk itself left this key so (its PIN, a credential Entra does not know).
         text = (
             f"Key {info.serial} {key_policy.what_it_holds(info)}: this kiosk left it so "
-            f"({tracked.reason}). Reset it? Everything on it is erased."
+            f"({left_so(tracked.reason)}). Reset it? Everything on it is erased."
         )
     if not info.serial:
         text = (

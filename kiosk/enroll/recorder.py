@@ -287,8 +287,9 @@ class Recorder(ResetRecords):
             log.warning("attempt %d: failure reason not audited", enrollment_id)
 
     def interrupted(self, enrollment_id: int, reason: str) -> None:
-        """Recovery: an attempt stopped before anything was left on the key (journal only;
-        the user is simply enrolled again)."""
+        """Recovery: an attempt stopped before a credential was made (journal only; the user
+        is simply enrolled again). A key left with the kiosk's PIN is tracked besides, by
+        :meth:`key_needs_reset`."""
         self.store.journal.finish(enrollment_id, "failed", reason)
 
     def orphan(

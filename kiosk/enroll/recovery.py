@@ -7,8 +7,9 @@ For each open attempt in the journal:
   not there and the challenge is still valid, register it now; else it is an **orphan**: key
   serial S holds a credential Entra does not know, and must be reset;
 - a credential journaled without its sealed PIN (escrow on) is never registered: orphan;
-- interrupted after the PIN was set but before the credential was journaled: the key may hold
-  a credential nobody knows: orphan on serial S too (it needs a reset before reuse);
+- interrupted after the PIN was set but before a credential was journaled (killed while the
+  key waited for its touch): key S keeps the PIN the kiosk set, and no credential the kiosk
+  knows of; it is tracked as needing a reset (``key needs_reset``), not as an orphan;
 - interrupted earlier: the attempt just failed; the user is enrolled again.
 
 Nothing is registered twice (look before sending); nothing is lost (every open attempt ends
@@ -104,6 +105,12 @@ def _orphan(st: Station, enr: Enrollment, why: str, calls: GraphCalls) -> str:
         key={"serial": enr.serial, "aaguid": enr.aaguid, "model": enr.model},
         graph_calls=merged(enr.graph_calls, calls.calls), operator=enr.operator,
     )
+    return _must_be_reset(st, enr, reason)
+
+
+def _must_be_reset(st: Station, enr: Enrollment, reason: str) -> str:
+    """Tell the operator which key to reset (``reason`` says why); the report's line."""
+    serial = enr.serial or "(no serial)"
     st.dialog.emit(
         ErrorRaised(
             f"Key {serial} must be reset",
@@ -114,6 +121,25 @@ def _orphan(st: Station, enr: Enrollment, why: str, calls: GraphCalls) -> str:
         )
     )
     return reason
+
+
+def _pin_kept(st: Station, enr: Enrollment) -> str:
+    """Stopped after the key's PIN was set, before a credential was journaled (killed while
+    the key waited for its touch): the key keeps that PIN. A credential the key made in the
+    instant before the stop, never journaled, goes with the same reset."""
+    serial = enr.serial or "(no serial)"
+    kept = f"it keeps the PIN the kiosk set for {enr.upn}"
+    reason = (
+        f"Key {serial} keeps the PIN the kiosk set for {enr.upn}: the kiosk stopped before "
+        "it had a credential from the key; reset the key before using it again."
+    )
+    st.recorder.interrupted(enr.id, reason)
+    st.recorder.key_needs_reset(
+        {"serial": enr.serial, "aaguid": enr.aaguid, "model": enr.model}, kept,
+        operator=enr.operator, upn=enr.upn, user_id=enr.user_id, entry_id=enr.entry_id,
+        enrollment_id=enr.id,
+    )
+    return _must_be_reset(st, enr, reason)
 
 
 def _done(st: Station, enr: Enrollment, method_id: str, calls: GraphCalls) -> str:
@@ -141,6 +167,8 @@ def _done(st: Station, enr: Enrollment, method_id: str, calls: GraphCalls) -> st
 def _resume_one(st: Station, enr: Enrollment, calls: GraphCalls) -> str:
     cred = enr.credential()
     if cred is None:
+        if enr.step is Step.PIN_SET:
+            return _pin_kept(st, enr)
         if enr.step in _AFTER_PIN:
             return _orphan(st, enr, f"interrupted at step {enr.step.value}", calls)
         st.recorder.interrupted(enr.id, f"interrupted at step {enr.step.value}")
