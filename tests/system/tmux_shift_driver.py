@@ -77,14 +77,9 @@ class Shift:
 
     # ---- sign-in -------------------------------------------------------------------------
     def sign_in(self) -> None:
-        """The operator's name, then the PIN. Digits typed right after the Enter that picks
-        the name go to the name list while the kiosk is busy (lost: found here after the idle
-        lock), so the operator waits a moment, as one reading the screen would."""
+        """The operator's name, then the PIN, typed at once as soon as the box is drawn."""
         self.t.wait("Choose your name")
-        time.sleep(0.5)
-        self.t.keys("Enter")
-        time.sleep(0.5)
-        self.t.keys(*DEMO_OPERATOR_PIN, "Enter")
+        self.t.keys("Enter", *DEMO_OPERATOR_PIN, "Enter")
 
     def admin(self) -> None:
         self.t.keys("a")
@@ -129,7 +124,6 @@ class Shift:
         self.t.wait("INSERT A KEY")
         self.t.keys("k")
         self.t.wait("why?")
-        time.sleep(0.5)  # drawn before its list has the focus: an Enter at once can be lost
         self.t.keys("Enter")
         self.t.run("send-keys", "-t", self.t.session, "-l", note)
         self.t.keys("Enter")
