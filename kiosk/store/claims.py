@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from kiosk.model.text import STATION_NAME_MAX, clean
 from kiosk.store.db import Conn, Database, Row, StoreError
 
 DEFAULT_LEASE_SECONDS = 60.0
@@ -211,7 +212,10 @@ class Claims:
             waiting = entry is not None and entry["status"] == "failed" and bool(attempts)
             if entry is None or not (entry["status"] == "active" or waiting):
                 raise StoreError("This user is not held by a station (it is not started).")
-            held_by = str(entry["station"] or (attempts[0]["station"] if attempts else "") or "")
+            held_by = clean(
+                entry["station"] or (attempts[0]["station"] if attempts else "") or "",
+                STATION_NAME_MAX,
+            )
             for a in attempts:
                 if a["serial"] and a["serial"] != serial:
                     raise StoreError(

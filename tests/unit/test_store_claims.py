@@ -117,6 +117,27 @@ def test_an_admin_releases_a_started_user_only_naming_its_key(backend: Backend) 
         b.queue.release(entry.entry_id, "31400007")
 
 
+def test_a_release_names_the_holding_station_cleaned(backend: Backend) -> None:
+    """A station's name is whatever was written to the database: the release's error, its
+    answer (printed by kiosk fleet release) and the reason it records carry it cleaned."""
+    hostile = "\x1b]0;owned\x07A\x1b[2J\u202e" + "x" * 500
+    a = backend.open(station=hostile, lease_seconds=60)
+    b = backend.open(station="B", lease_seconds=60)
+    a.queue.add(users(1))
+    entry = a.queue.upcoming(1)[0]
+    attempt = a.journal.start(entry.entry_id, entry.user_id, entry.upn, "op-a")
+    a.journal.key(attempt, KeyInfo(path="v:1", aaguid="a", model="m", firmware="5",
+                                   serial="31400007", versions=("FIDO_2_1",)))
+    with pytest.raises(KioskError) as refused:
+        b.queue.release(entry.entry_id, "31400008")
+    held_by = b.queue.release(entry.entry_id, "31400007")
+    reason = a.journal.get(attempt).reason  # type: ignore[union-attr]
+    for text in (str(refused.value), held_by, reason):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+        assert "x" * 65 not in text
+    assert "owned" in held_by  # still named, as far as it can be shown
+
+
 @pytest.mark.slow
 @pytest.mark.fleet
 def test_twelve_stations_racing_start_every_user_exactly_once(pg_backend: Backend) -> None:
