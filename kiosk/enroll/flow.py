@@ -284,8 +284,8 @@ def _registered_after_all(st: Station, att: steps.Attempt, started: str) -> Fido
     if att.credential is None or att.display is None:
         return None
     row = st.store.journal.get(att.enrollment_id)
-    if row is None or row.credential_id is None or row.method_id:
-        return None
+    if row is None or row.credential_id is None:
+        return None  # (a method id journaled already is looked for too: its commit was in doubt)
     try:
         return lookup(
             st.graph, att.entry.user_id, att.display, att.credential,

@@ -121,9 +121,13 @@ class Database:
         with self.tx() as conn:
             return conn.execute(sql, params).rowcount
 
-    def retrying(self, operation: Callable[[], T], *, patience: float | None = None) -> T:
+    def retrying(
+        self, operation: Callable[[], T], *, patience: float | None = None,
+        idempotent: bool = False,
+    ) -> T:
         """Run ``operation`` (one or more transactions that did not commit if it raised
-        :class:`StoreUnavailable`) until the database answers. SQLite is always there."""
+        :class:`StoreUnavailable`) until the database answers; ``idempotent``: it may also run
+        again after a commit whose outcome is not known. SQLite is always there."""
         return operation()
 
     def serialize(self, conn: Conn, name: str) -> None:

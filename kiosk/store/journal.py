@@ -143,7 +143,9 @@ class Journal:
                     (step.value, self.db.now(), *fields.values(), enrollment_id),
                 )
 
-        self.db.retrying(write)
+        # Setting the step and its facts again is harmless: run again after an uncertain commit
+        # (a registration journaled as failed would have the user enrolled a second time).
+        self.db.retrying(write, idempotent=True)
 
     @retried
     def key(self, enrollment_id: int, info: KeyInfo) -> None:

@@ -218,16 +218,25 @@ class PgDatabase(Database):
                     f"The database ({self.describe()}) went away ({_why(exc)})."
                 ) from None
 
-    def retrying(self, operation: Callable[[], T], *, patience: float | None = None) -> T:
+    def retrying(
+        self, operation: Callable[[], T], *, patience: float | None = None,
+        idempotent: bool = False,
+    ) -> T:
         """Run ``operation`` until the database answers; ``patience``: give up after that many
-        seconds (None: never). Only a write that surely did not commit is run again."""
+        seconds (None: never). Only a write that surely did not commit is run again, or, when
+        ``idempotent``, one whose second run changes nothing the first did not."""
         started = time.monotonic()
         delay = 0.2
         while True:
             try:
                 result = operation()
-            except CommitUncertain:
-                raise
+            except CommitUncertain as exc:
+                if not idempotent:
+                    raise
+                self._waiting(exc)
+                time.sleep(delay)
+                delay = min(2.0, delay * 2)
+                continue
             except StoreUnavailable as exc:
                 if patience is not None and time.monotonic() - started > patience:
                     raise

@@ -131,3 +131,28 @@ def test_a_systemd_credential_holds_the_password(tmp_path: Path) -> None:
 def test_the_local_socket_needs_no_tls() -> None:
     info = connect_info(f"postgresql://{ADMIN}@%2Frun%2Fpostgresql/kiosk")
     assert info.local and "sslmode" not in info.params
+
+
+def test_a_journal_step_is_written_again_after_a_commit_in_doubt(pg_backend: Backend) -> None:
+    """A connection that breaks while committing leaves the write in doubt. A journal step
+    (set the step and its facts: the same again changes nothing) is written again once the
+    server answers, instead of failing the attempt; a registration journaled and then failed
+    had the user enrolled with a second key (seen with the server stopped mid-batch). Other
+    writes in doubt still stop."""
+    from kiosk.store.postgres import CommitUncertain
+
+    db = pg_backend.open().db
+    tries: list[int] = []
+
+    def write() -> str:
+        tries.append(1)
+        if len(tries) == 1:
+            raise CommitUncertain("The connection broke while committing.")
+        return "written"
+
+    with pytest.raises(CommitUncertain):
+        db.retrying(write)
+    assert len(tries) == 1  # not run again
+    tries.clear()
+    assert db.retrying(write, idempotent=True) == "written"
+    assert len(tries) == 2  # run again after the doubt
