@@ -230,14 +230,9 @@ class PgDatabase(Database):
         while True:
             try:
                 result = operation()
-            except CommitUncertain as exc:
-                if not idempotent:
-                    raise
-                self._waiting(exc)
-                time.sleep(delay)
-                delay = min(2.0, delay * 2)
-                continue
             except StoreUnavailable as exc:
+                if isinstance(exc, CommitUncertain) and not idempotent:
+                    raise
                 if patience is not None and time.monotonic() - started > patience:
                     raise
                 self._waiting(exc)
